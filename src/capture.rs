@@ -1,0 +1,128 @@
+//! Capture: libpcap (through the `pcap` crate) for capture files — pcap and pcapng — and live
+//! interfaces. Frames are borrowed from libpcap's buffer for the duration of one call, never
+//! copied or kept. Live handles are opened with the configured BPF filter, snaplen,
+//! promiscuous flag, kernel buffer size and immediate mode; their statistics (received,
+//! dropped by the kernel, dropped by the interface) are read by the daemon every second.
+
+use std::path::Path;
+
+use crate::config::CaptureConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open capture file {path}: {msg}")]
+    OpenFile { path: String, msg: String },
+    #[error("BPF filter `{expr}` does not compile: {msg}")]
+    Filter { expr: String, msg: String },
+    #[error("cannot open interface {iface}: {msg}")]
+    OpenLive { iface: String, msg: String },
+    #[error("capture read failed after {packets} packets: {msg}")]
+    Read { packets: u64, msg: String },
+}
+
+/// One captured frame, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    /// Capture timestamp, µs since the epoch.
+    pub ts_us: i64,
+    /// Length on the wire.
+    pub wire_len: u32,
+    pub data: &'a [u8],
+}
+
+fn frame<'a>(p: &pcap::Packet<'a>) -> Frame<'a> {
+    let ts_us = (p.header.ts.tv_sec as i64).saturating_mul(1_000_000).saturating_add(p.header.ts.tv_usec as i64);
+    Frame { ts_us, wire_len: p.header.len, data: p.data }
+}
+
+/// A capture file being read.
+pub struct FileCapture {
+    cap: pcap::Capture<pcap::Offline>,
+    pub linktype: i32,
+    pub read: u64,
+}
+
+impl FileCapture {
+    pub fn open(path: &Path, bpf: Option<&str>) -> Result<FileCapture, CaptureError> {
+        let mut cap = pcap::Capture::from_file(path)
+            .map_err(|e| CaptureError::OpenFile { path: path.display().to_string(), msg: e.to_string() })?;
+        if let Some(expr) = bpf.filter(|e| !e.trim().is_empty()) {
+            cap.filter(expr, true).map_err(|e| CaptureError::Filter { expr: expr.to_string(), msg: e.to_string() })?;
+        }
+        let linktype = cap.get_datalink().0;
+        Ok(FileCapture { cap, linktype, read: 0 })
+    }
+
+    /// Next frame; `Ok(None)` at the end of the file. A truncated or corrupt file gives an
+    /// error after the frames that could be read.
+    #[inline]
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.read += 1;
+                Ok(Some(frame(&p)))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(e) => Err(CaptureError::Read { packets: self.read, msg: e.to_string() }),
+        }
+    }
+}
+
+/// Kernel/interface statistics of a live handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub received: u64,
+    pub dropped_kernel: u64,
+    pub dropped_interface: u64,
+}
+
+/// A live interface, non-blocking, for the daemon's readiness loop.
+pub struct LiveCapture {
+    cap: pcap::Capture<pcap::Active>,
+    pub iface: String,
+    pub linktype: i32,
+}
+
+impl LiveCapture {
+    pub fn open(iface: &str, c: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
+        let err = |e: pcap::Error| CaptureError::OpenLive { iface: iface.to_string(), msg: e.to_string() };
+        let cap = pcap::Capture::from_device(iface)
+            .map_err(err)?
+            .promisc(c.promiscuous)
+            .snaplen(c.snaplen)
+            .buffer_size(c.buffer_kib.saturating_mul(1024))
+            .immediate_mode(c.immediate)
+            .timeout(c.timeout_ms)
+            .open()
+            .map_err(err)?;
+        let mut cap = cap.setnonblock().map_err(err)?;
+        if !c.bpf.trim().is_empty() {
+            cap.filter(&c.bpf, true).map_err(|e| CaptureError::Filter { expr: c.bpf.clone(), msg: e.to_string() })?;
+        }
+        let linktype = cap.get_datalink().0;
+        Ok(LiveCapture { cap, iface: iface.to_string(), linktype })
+    }
+
+    /// Next frame if one is ready; `Ok(None)` when the buffer is empty.
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => Ok(Some(frame(&p))),
+            Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(e) => Err(CaptureError::Read { packets: 0, msg: e.to_string() }),
+        }
+    }
+
+    pub fn stats(&mut self) -> Option<CaptureStats> {
+        self.cap.stats().ok().map(|s| CaptureStats {
+            received: s.received as u64,
+            dropped_kernel: s.dropped as u64,
+            dropped_interface: s.if_dropped as u64,
+        })
+    }
+
+    /// File descriptor for readiness polling.
+    pub fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.cap.as_raw_fd()
+    }
+}

@@ -1,0 +1,533 @@
+//! Configuration: the TOML file (`config/netwatch.toml` documents every key) is parsed into
+//! `FileConfig` — every field optional, unknown keys rejected — then validated once into the
+//! typed `Config` the rest of the program uses. Layers: built-in defaults < the chosen
+//! profile's capacities < the file < command-line flags. Every rejected value names its key,
+//! the value and the allowed range; nothing falls back silently.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::addr::Cidr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config {path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("config key `{key}`: {msg}")]
+    Invalid { key: String, msg: String },
+}
+
+fn invalid(key: &str, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.to_string(), msg: msg.into() }
+}
+
+fn ranged<T: PartialOrd + fmt::Display + Copy>(key: &str, v: Option<T>, default: T, lo: T, hi: T) -> Result<T, ConfigError> {
+    let v = v.unwrap_or(default);
+    if v < lo || v > hi {
+        return Err(invalid(key, format!("{v} is out of range, allowed {lo}..={hi}")));
+    }
+    Ok(v)
+}
+
+fn cidrs(key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<Cidr>, ConfigError> {
+    match v {
+        Some(list) => list.iter().map(|s| s.parse::<Cidr>().map_err(|e| invalid(key, e))).collect(),
+        None => Ok(default.iter().filter_map(|s| s.parse().ok()).collect()),
+    }
+}
+
+fn domains(key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<String>, ConfigError> {
+    let list: Vec<String> = match v {
+        Some(l) => l.clone(),
+        None => default.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for d in list {
+        let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        if d.is_empty() || d.len() > 253 || !d.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_') {
+            return Err(invalid(key, format!("`{d}` is not a domain name")));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// File form: everything optional, unknown keys rejected.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub profile: Option<String>,
+    pub home_net: Option<Vec<String>>,
+    pub sketch_key: Option<u64>,
+    #[serde(default)]
+    pub capture: FileCapture,
+    #[serde(default)]
+    pub capacity: FileCapacity,
+    #[serde(default)]
+    pub flow: FileFlow,
+    #[serde(default)]
+    pub windows: FileWindows,
+    #[serde(default)]
+    pub alerts: FileAlerts,
+    #[serde(default)]
+    pub rules: FileRules,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCapture {
+    pub interfaces: Option<Vec<String>>,
+    pub bpf: Option<String>,
+    pub snaplen: Option<i32>,
+    pub promiscuous: Option<bool>,
+    pub buffer_kib: Option<i32>,
+    pub immediate: Option<bool>,
+    pub timeout_ms: Option<i32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCapacity {
+    pub flows: Option<usize>,
+    pub scan_targets: Option<usize>,
+    pub scan_sweeps: Option<usize>,
+    pub syn_victims: Option<usize>,
+    pub login_pairs: Option<usize>,
+    pub dns_domains: Option<usize>,
+    pub beacon_pairs: Option<usize>,
+    pub suppression: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFlow {
+    pub unanswered_timeout_s: Option<u32>,
+    pub tcp_timeout_s: Option<u32>,
+    pub udp_timeout_s: Option<u32>,
+    pub closed_timeout_s: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWindows {
+    pub history_1s: Option<usize>,
+    pub history_10s: Option<usize>,
+    pub history_60s: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAlerts {
+    pub suppress_s: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAllow {
+    pub allow_src: Option<Vec<String>>,
+    pub allow_dst: Option<Vec<String>>,
+    pub allow_ports: Option<Vec<u16>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRules {
+    #[serde(default)]
+    pub portscan: FilePortscan,
+    #[serde(default)]
+    pub synflood: FileSynflood,
+    #[serde(default)]
+    pub bruteforce: FileBruteforce,
+    #[serde(default)]
+    pub dns_tunnel: FileDnsTunnel,
+    #[serde(default)]
+    pub beacon: FileBeacon,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePortscan {
+    pub enabled: Option<bool>,
+    pub vertical_ports: Option<u32>,
+    pub horizontal_hosts: Option<u32>,
+    pub window_s: Option<u32>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSynflood {
+    pub enabled: Option<bool>,
+    pub syn_rate: Option<u32>,
+    pub max_completion: Option<f64>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBruteforce {
+    pub enabled: Option<bool>,
+    pub attempts: Option<u32>,
+    pub window_s: Option<u32>,
+    pub ports: Option<Vec<u16>>,
+    pub extra_ports: Option<Vec<u16>>,
+    pub max_attempt_duration_s: Option<u32>,
+    pub max_reply_bytes: Option<u64>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDnsTunnel {
+    pub enabled: Option<bool>,
+    pub window_s: Option<u32>,
+    pub min_queries: Option<u32>,
+    pub min_unique: Option<u32>,
+    pub name_bytes: Option<u32>,
+    pub long_label: Option<u32>,
+    pub entropy_bits: Option<f64>,
+    pub allow_domains: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBeacon {
+    pub enabled: Option<bool>,
+    pub min_connections: Option<u32>,
+    pub min_score: Option<f64>,
+    pub min_interval_s: Option<f64>,
+    pub max_interval_s: Option<u32>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated form.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Router,
+    Standard,
+    Sensor,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Router => "router",
+            Profile::Standard => "standard",
+            Profile::Sensor => "sensor",
+        }
+    }
+
+    /// Table capacities of the profile (see `config/netwatch.toml` for what each costs).
+    pub fn capacities(self) -> Capacity {
+        let k = match self {
+            Profile::Router => 1,
+            Profile::Standard => 4,
+            Profile::Sensor => 16,
+        };
+        Capacity {
+            flows: 8192 * k,
+            scan_targets: 2048 * k,
+            scan_sweeps: 1024 * k,
+            syn_victims: 256 * k,
+            login_pairs: 512 * k,
+            dns_domains: 512 * k,
+            beacon_pairs: 2048 * k,
+            suppression: 512 * k,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacity {
+    pub flows: usize,
+    pub scan_targets: usize,
+    pub scan_sweeps: usize,
+    pub syn_victims: usize,
+    pub login_pairs: usize,
+    pub dns_domains: usize,
+    pub beacon_pairs: usize,
+    pub suppression: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaptureConfig {
+    pub interfaces: Vec<String>,
+    pub bpf: String,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    pub buffer_kib: i32,
+    pub immediate: bool,
+    pub timeout_ms: i32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Allow {
+    pub src: Vec<Cidr>,
+    pub dst: Vec<Cidr>,
+    pub ports: Vec<u16>,
+}
+
+impl Allow {
+    pub fn src_allowed(&self, a: &crate::addr::Addr) -> bool {
+        self.src.iter().any(|c| c.contains(a))
+    }
+    pub fn dst_allowed(&self, a: &crate::addr::Addr, port: u16) -> bool {
+        self.dst.iter().any(|c| c.contains(a)) || (port != 0 && self.ports.contains(&port))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PortscanConfig {
+    pub enabled: bool,
+    pub vertical_ports: u32,
+    pub horizontal_hosts: u32,
+    pub window_s: u32,
+    pub allow: Allow,
+}
+
+#[derive(Clone, Debug)]
+pub struct SynfloodConfig {
+    pub enabled: bool,
+    pub syn_rate: u32,
+    pub max_completion: f64,
+    pub allow: Allow,
+}
+
+#[derive(Clone, Debug)]
+pub struct BruteforceConfig {
+    pub enabled: bool,
+    pub attempts: u32,
+    pub window_s: u32,
+    pub ports: Vec<u16>,
+    pub max_attempt_duration_s: u32,
+    pub max_reply_bytes: u64,
+    pub allow: Allow,
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsTunnelConfig {
+    pub enabled: bool,
+    pub window_s: u32,
+    pub min_queries: u32,
+    pub min_unique: u32,
+    pub name_bytes: u32,
+    pub long_label: u32,
+    pub entropy_milli: u32,
+    pub allow_domains: Vec<String>,
+    pub allow: Allow,
+}
+
+#[derive(Clone, Debug)]
+pub struct BeaconConfig {
+    pub enabled: bool,
+    pub min_connections: u32,
+    pub min_score: f64,
+    pub min_interval_us: u64,
+    pub max_interval_s: u32,
+    pub allow: Allow,
+}
+
+#[derive(Clone, Debug)]
+pub struct RulesConfig {
+    pub portscan: PortscanConfig,
+    pub synflood: SynfloodConfig,
+    pub bruteforce: BruteforceConfig,
+    pub dns_tunnel: DnsTunnelConfig,
+    pub beacon: BeaconConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub profile: Profile,
+    pub home_net: Vec<Cidr>,
+    pub sketch_key: u64,
+    pub capture: CaptureConfig,
+    pub capacity: Capacity,
+    pub flow: crate::flow::FlowTimeouts,
+    pub windows: crate::window::WindowCaps,
+    pub suppress_s: u32,
+    pub rules: RulesConfig,
+}
+
+/// Login services watched by default: ssh, telnet, ftp, rdp, vnc, pop3, imap, submission,
+/// mysql, postgresql.
+pub const DEFAULT_LOGIN_PORTS: &[u16] = &[22, 23, 21, 3389, 5900, 110, 143, 587, 3306, 5432];
+/// Ports whose regular polling is normal: DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR, STUN.
+pub const DEFAULT_BEACON_ALLOW_PORTS: &[u16] = &[53, 123, 67, 68, 137, 138, 1900, 5353, 5355, 3478];
+/// Domains whose normal traffic looks tunnel-like: DNS-based blocklists and reputation
+/// services (hashed or reversed-address subdomains by design).
+pub const DEFAULT_DNS_ALLOW_DOMAINS: &[&str] = &[
+    "spamhaus.org",
+    "spamcop.net",
+    "sorbs.net",
+    "barracudacentral.org",
+    "sophosxl.net",
+    "mcafee.com",
+    "e5.sk",
+    "senderbase.org",
+    "dnswl.org",
+    "surbl.org",
+    "uribl.com",
+];
+pub const DEFAULT_HOME_NET: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"];
+
+fn allow(prefix: &str, a: &FileAllow, default_ports: &[u16]) -> Result<Allow, ConfigError> {
+    Ok(Allow {
+        src: cidrs(&format!("{prefix}.allow_src"), &a.allow_src, &[])?,
+        dst: cidrs(&format!("{prefix}.allow_dst"), &a.allow_dst, &[])?,
+        ports: a.allow_ports.clone().unwrap_or_else(|| default_ports.to_vec()),
+    })
+}
+
+impl FileConfig {
+    pub fn parse(text: &str, path: &str) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_string(), msg: e.to_string().trim_end().to_string() })
+    }
+
+    /// Validate into the typed config.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let profile = match self.profile.as_deref().unwrap_or("router") {
+            "router" => Profile::Router,
+            "standard" => Profile::Standard,
+            "sensor" => Profile::Sensor,
+            other => return Err(invalid("profile", format!("`{other}` is not one of router, standard, sensor"))),
+        };
+        let p = profile.capacities();
+        let c = &self.capacity;
+        const MAXCAP: usize = 4_000_000;
+        let capacity = Capacity {
+            flows: ranged("capacity.flows", c.flows, p.flows, 64, MAXCAP)?,
+            scan_targets: ranged("capacity.scan_targets", c.scan_targets, p.scan_targets, 16, MAXCAP)?,
+            scan_sweeps: ranged("capacity.scan_sweeps", c.scan_sweeps, p.scan_sweeps, 16, MAXCAP)?,
+            syn_victims: ranged("capacity.syn_victims", c.syn_victims, p.syn_victims, 16, MAXCAP)?,
+            login_pairs: ranged("capacity.login_pairs", c.login_pairs, p.login_pairs, 16, MAXCAP)?,
+            dns_domains: ranged("capacity.dns_domains", c.dns_domains, p.dns_domains, 16, MAXCAP)?,
+            beacon_pairs: ranged("capacity.beacon_pairs", c.beacon_pairs, p.beacon_pairs, 16, MAXCAP)?,
+            suppression: ranged("capacity.suppression", c.suppression, p.suppression, 16, MAXCAP)?,
+        };
+        let cap = &self.capture;
+        let capture = CaptureConfig {
+            interfaces: cap.interfaces.clone().unwrap_or_default(),
+            bpf: cap.bpf.clone().unwrap_or_default(),
+            snaplen: ranged("capture.snaplen", cap.snaplen, 512, 96, 262_144)?,
+            promiscuous: cap.promiscuous.unwrap_or(true),
+            buffer_kib: ranged("capture.buffer_kib", cap.buffer_kib, 2048, 64, 1_048_576)?,
+            immediate: cap.immediate.unwrap_or(true),
+            timeout_ms: ranged("capture.timeout_ms", cap.timeout_ms, 100, 1, 10_000)?,
+        };
+        for i in &capture.interfaces {
+            if i.is_empty() || i.len() > 15 || i.contains('/') || i.contains(char::is_whitespace) {
+                return Err(invalid("capture.interfaces", format!("`{i}` is not an interface name")));
+            }
+        }
+        let f = &self.flow;
+        let s = |v: u32| v as u64 * 1_000_000;
+        let flow = crate::flow::FlowTimeouts {
+            unanswered_us: s(ranged("flow.unanswered_timeout_s", f.unanswered_timeout_s, 5, 1, 300)?),
+            tcp_us: s(ranged("flow.tcp_timeout_s", f.tcp_timeout_s, 1800, 10, 432_000)?),
+            other_us: s(ranged("flow.udp_timeout_s", f.udp_timeout_s, 120, 5, 86_400)?),
+            closed_us: s(ranged("flow.closed_timeout_s", f.closed_timeout_s, 10, 1, 300)?),
+        };
+        let w = &self.windows;
+        let windows = crate::window::WindowCaps {
+            history_1s: ranged("windows.history_1s", w.history_1s, 300, 1, 86_400)?,
+            history_10s: ranged("windows.history_10s", w.history_10s, 360, 1, 86_400)?,
+            history_60s: ranged("windows.history_60s", w.history_60s, 1440, 1, 525_600)?,
+        };
+        let r = &self.rules;
+        let ps = &r.portscan;
+        let portscan = PortscanConfig {
+            enabled: ps.enabled.unwrap_or(true),
+            vertical_ports: ranged("rules.portscan.vertical_ports", ps.vertical_ports, 12, 3, crate::detect::scan::MAX_TRACKED as u32)?,
+            horizontal_hosts: ranged("rules.portscan.horizontal_hosts", ps.horizontal_hosts, 16, 3, crate::detect::scan::MAX_TRACKED as u32)?,
+            window_s: ranged("rules.portscan.window_s", ps.window_s, 60, 5, 3600)?,
+            allow: allow("rules.portscan", &ps.allow, &[])?,
+        };
+        let sf = &r.synflood;
+        let synflood = SynfloodConfig {
+            enabled: sf.enabled.unwrap_or(true),
+            syn_rate: ranged("rules.synflood.syn_rate", sf.syn_rate, 200, 10, 10_000_000)?,
+            max_completion: ranged("rules.synflood.max_completion", sf.max_completion, 0.2, 0.0, 1.0)?,
+            allow: allow("rules.synflood", &sf.allow, &[])?,
+        };
+        let bf = &r.bruteforce;
+        let mut ports = bf.ports.clone().unwrap_or_else(|| DEFAULT_LOGIN_PORTS.to_vec());
+        ports.extend(bf.extra_ports.iter().flatten().copied());
+        if ports.is_empty() || ports.contains(&0) {
+            return Err(invalid("rules.bruteforce.ports", "needs at least one port, each 1..=65535"));
+        }
+        let bruteforce = BruteforceConfig {
+            enabled: bf.enabled.unwrap_or(true),
+            attempts: ranged("rules.bruteforce.attempts", bf.attempts, 16, 3, 100_000)?,
+            window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
+            ports,
+            max_attempt_duration_s: ranged("rules.bruteforce.max_attempt_duration_s", bf.max_attempt_duration_s, 60, 1, 3600)?,
+            max_reply_bytes: ranged("rules.bruteforce.max_reply_bytes", bf.max_reply_bytes, 16_384, 256, 1 << 30)?,
+            allow: allow("rules.bruteforce", &bf.allow, &[])?,
+        };
+        let dt = &r.dns_tunnel;
+        let dns_tunnel = DnsTunnelConfig {
+            enabled: dt.enabled.unwrap_or(true),
+            window_s: ranged("rules.dns_tunnel.window_s", dt.window_s, 60, 10, 3600)?,
+            min_queries: ranged("rules.dns_tunnel.min_queries", dt.min_queries, 30, 5, 1_000_000)?,
+            min_unique: ranged("rules.dns_tunnel.min_unique", dt.min_unique, 20, 5, crate::detect::dns_tunnel::MAX_UNIQUE)?,
+            name_bytes: ranged("rules.dns_tunnel.name_bytes", dt.name_bytes, 1200, 100, 10_000_000)?,
+            long_label: ranged("rules.dns_tunnel.long_label", dt.long_label, 32, 16, 63)?,
+            entropy_milli: (ranged("rules.dns_tunnel.entropy_bits", dt.entropy_bits, 3.5, 1.0, 8.0)? * 1000.0) as u32,
+            allow_domains: domains("rules.dns_tunnel.allow_domains", &dt.allow_domains, DEFAULT_DNS_ALLOW_DOMAINS)?,
+            allow: allow("rules.dns_tunnel", &dt.allow, &[])?,
+        };
+        let bc = &r.beacon;
+        let beacon = BeaconConfig {
+            enabled: bc.enabled.unwrap_or(true),
+            min_connections: ranged("rules.beacon.min_connections", bc.min_connections, 8, 4, crate::detect::beacon::RING as u32)?,
+            min_score: ranged("rules.beacon.min_score", bc.min_score, 0.8, 0.5, 1.0)?,
+            min_interval_us: (ranged("rules.beacon.min_interval_s", bc.min_interval_s, 1.0, 0.1, 3600.0)? * 1e6) as u64,
+            max_interval_s: ranged("rules.beacon.max_interval_s", bc.max_interval_s, 3600, 10, 86_400)?,
+            allow: allow("rules.beacon", &bc.allow, DEFAULT_BEACON_ALLOW_PORTS)?,
+        };
+        Ok(Config {
+            profile,
+            home_net: cidrs("home_net", &self.home_net, DEFAULT_HOME_NET)?,
+            sketch_key: self.sketch_key.unwrap_or(0x6e65_7477_6174_6368),
+            capture,
+            capacity,
+            flow,
+            windows,
+            suppress_s: ranged("alerts.suppress_s", self.alerts.suppress_s, 60, 1, 86_400)?,
+            rules: RulesConfig { portscan, synflood, bruteforce, dns_tunnel, beacon },
+        })
+    }
+}
+
+impl Config {
+    /// Load and validate a TOML file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        FileConfig::parse(&text, &p)?.validate()
+    }
+
+    /// Built-in defaults (the `router` profile).
+    pub fn default_config() -> Config {
+        match FileConfig::default().validate() {
+            Ok(c) => c,
+            // The defaults are tested to validate; this arm is unreachable by construction.
+            Err(e) => panic!("built-in defaults do not validate: {e}"), // ok: tested invariant
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! DNS message header and first question, for the tunnel detector and the flow view.
+//!
+//! Limits (and what is rejected): the name is at most 255 bytes in wire form (RFC 1035 §2.3.4;
+//! `dns_name_too_long`), a label at most 63 bytes, label types 0x40/0x80 are refused
+//! (`dns_bad_label`), and compression pointers are followed at most 16 times and only
+//! backwards (`dns_loop`). Nothing is allocated: the name is written lower-cased and dotted
+//! into a fixed buffer inside `DnsMeta`, together with the figures the detector needs without
+//! keeping the name: length, label count, longest label, the entropy of the part left of the
+//! registered domain, and where the registered domain (eTLD+1) starts.
+
+use super::{psl, DecodeError};
+
+pub const MAX_NAME: usize = 255;
+const MAX_POINTERS: usize = 16;
+
+/// Header fields and first question of a DNS message.
+#[derive(Clone, Copy, Debug)]
+pub struct DnsMeta {
+    pub id: u16,
+    pub response: bool,
+    pub opcode: u8,
+    pub rcode: u8,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
+    pub qtype: u16,
+    pub qclass: u16,
+    /// Message length in bytes (as captured).
+    pub msg_len: u16,
+    name: [u8; MAX_NAME],
+    name_len: u8,
+    pub labels: u8,
+    pub longest_label: u8,
+    /// Byte offset of the registered domain in the name (== name length when unknown).
+    reg_start: u8,
+    /// Shannon entropy of the characters left of the registered domain, millibits per char.
+    pub sub_entropy_milli: u16,
+}
+
+impl Default for DnsMeta {
+    fn default() -> Self {
+        DnsMeta {
+            id: 0,
+            response: false,
+            opcode: 0,
+            rcode: 0,
+            qdcount: 0,
+            ancount: 0,
+            nscount: 0,
+            arcount: 0,
+            qtype: 0,
+            qclass: 0,
+            msg_len: 0,
+            name: [0; MAX_NAME],
+            name_len: 0,
+            labels: 0,
+            longest_label: 0,
+            reg_start: 0,
+            sub_entropy_milli: 0,
+        }
+    }
+}
+
+impl DnsMeta {
+    /// First question name, lower case, dotted, no trailing dot (empty for the root).
+    /// Bytes are as sent: attacker data, escape before display.
+    pub fn name(&self) -> &[u8] {
+        &self.name[..self.name_len as usize]
+    }
+
+    /// Registered domain (eTLD+1); empty when the name is a public suffix itself.
+    pub fn registered_domain(&self) -> &[u8] {
+        &self.name[self.reg_start as usize..self.name_len as usize]
+    }
+
+    /// Bytes left of the registered domain (the part a tunnel encodes data in), without the dot.
+    pub fn subdomain_len(&self) -> usize {
+        (self.reg_start as usize).saturating_sub(1)
+    }
+}
+
+/// `x * log2(x)` in Q16 for x in 0..=255, by an integer-only log2 (identical on every
+/// architecture; libm's `log2` is not guaranteed to be).
+const XLOG2_Q16: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut x = 1;
+    while x < 256 {
+        t[x] = x as u32 * log2_q16(x as u32);
+        x += 1;
+    }
+    t
+};
+
+/// log2(x) in Q16 fixed point for x ≥ 1, bit by bit (repeated squaring of the mantissa).
+pub const fn log2_q16(x: u32) -> u32 {
+    let ip = 31 - x.leading_zeros();
+    // Mantissa in Q32, in [1, 2).
+    let mut z: u128 = ((x as u128) << 32) >> ip;
+    let mut frac = 0u32;
+    let mut i = 0;
+    while i < 16 {
+        z = (z * z) >> 32;
+        frac <<= 1;
+        if z >= (2u128 << 32) {
+            z >>= 1;
+            frac |= 1;
+        }
+        i += 1;
+    }
+    (ip << 16) | frac
+}
+
+/// Shannon entropy (millibits per character) of `s`.
+pub fn entropy_milli(s: &[u8]) -> u16 {
+    let n = s.len();
+    if n < 2 || n > 255 {
+        return 0;
+    }
+    let mut hist = [0u8; 256];
+    for &c in s {
+        hist[c as usize] = hist[c as usize].saturating_add(1);
+    }
+    let mut sum: u64 = 0;
+    for &c in hist.iter() {
+        sum += XLOG2_Q16[c as usize] as u64;
+    }
+    // H = log2(n) - sum(c log2 c) / n
+    let h_q16 = (log2_q16(n as u32) as u64).saturating_sub(sum / n as u64);
+    ((h_q16 * 1000) >> 16) as u16
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+/// Parse the header and first question of the DNS message in `msg` into `out`.
+pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
+    if msg.len() < 12 {
+        return Err(DecodeError::DnsTruncated);
+    }
+    let flags = be16(msg, 2);
+    out.id = be16(msg, 0);
+    out.response = flags & 0x8000 != 0;
+    out.opcode = ((flags >> 11) & 0x0f) as u8;
+    out.rcode = (flags & 0x0f) as u8;
+    out.qdcount = be16(msg, 4);
+    out.ancount = be16(msg, 6);
+    out.nscount = be16(msg, 8);
+    out.arcount = be16(msg, 10);
+    out.msg_len = msg.len().min(u16::MAX as usize) as u16;
+    out.name_len = 0;
+    out.labels = 0;
+    out.longest_label = 0;
+    out.reg_start = 0;
+    out.sub_entropy_milli = 0;
+    out.qtype = 0;
+    out.qclass = 0;
+    if out.qdcount == 0 {
+        return Ok(());
+    }
+    let end = read_name(msg, 12, out)?;
+    if msg.len() < end + 4 {
+        return Err(DecodeError::DnsTruncated);
+    }
+    out.qtype = be16(msg, end);
+    out.qclass = be16(msg, end + 2);
+    let name = &out.name[..out.name_len as usize];
+    let reg = psl::registered_domain_start(name).unwrap_or(name.len());
+    out.reg_start = reg as u8;
+    out.sub_entropy_milli = entropy_milli(&name[..reg.saturating_sub(1)]);
+    Ok(())
+}
+
+/// Walk a (possibly compressed) name starting at `pos`; returns the offset just past the
+/// name's encoding at its original position.
+fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, DecodeError> {
+    let mut after: Option<usize> = None;
+    let mut jumps = 0;
+    let mut wire_len = 1usize; // the root label
+    let mut len = 0usize;
+    loop {
+        let Some(&b) = msg.get(pos) else { return Err(DecodeError::DnsTruncated) };
+        match b & 0xc0 {
+            0x00 => {
+                if b == 0 {
+                    out.name_len = len as u8;
+                    return Ok(after.unwrap_or(pos + 1));
+                }
+                let l = b as usize;
+                wire_len += l + 1;
+                if wire_len > MAX_NAME {
+                    return Err(DecodeError::DnsNameTooLong);
+                }
+                let Some(label) = msg.get(pos + 1..pos + 1 + l) else { return Err(DecodeError::DnsTruncated) };
+                if len > 0 {
+                    out.name[len] = b'.';
+                    len += 1;
+                }
+                for (i, &c) in label.iter().enumerate() {
+                    out.name[len + i] = c.to_ascii_lowercase();
+                }
+                len += l;
+                out.labels = out.labels.saturating_add(1);
+                out.longest_label = out.longest_label.max(l as u8);
+                pos += 1 + l;
+            }
+            0xc0 => {
+                let Some(&lo) = msg.get(pos + 1) else { return Err(DecodeError::DnsTruncated) };
+                let target = (((b & 0x3f) as usize) << 8) | lo as usize;
+                jumps += 1;
+                // Only backwards: a pointer to itself or forward is how loops are built.
+                if jumps > MAX_POINTERS || target >= pos {
+                    return Err(DecodeError::DnsLoop);
+                }
+                if after.is_none() {
+                    after = Some(pos + 2);
+                }
+                pos = target;
+            }
+            _ => return Err(DecodeError::DnsBadLabel),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log2_and_entropy_are_exact_enough() {
+        assert_eq!(log2_q16(1), 0);
+        assert_eq!(log2_q16(2), 1 << 16);
+        assert_eq!(log2_q16(8), 3 << 16);
+        // log2(3) = 1.58496...
+        assert!((log2_q16(3) as i64 - 103872).abs() <= 2);
+        assert_eq!(entropy_milli(b"aaaa"), 0);
+        assert_eq!(entropy_milli(b"abab"), 1000);
+        assert_eq!(entropy_milli(b"abcd"), 2000);
+        assert!(entropy_milli(b"mail") < entropy_milli(b"x9q2kz7t1vbe4h0w"));
+    }
+}

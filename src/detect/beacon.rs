@@ -1,0 +1,242 @@
+//! C2 beaconing: per (client, server, port, protocol), the start times of the last `RING`
+//! connections, scored for regularity each time a new one starts.
+//!
+//! Score, in the spirit of RITA's beacon analysis but live and bounded: over the intervals
+//! between connection starts, `mad` = 1 − MAD/median (how tightly intervals cluster) and
+//! `skew` = 1 − |Bowley skew| (how symmetric they are); over the bytes of connections that
+//! have closed, `size` = 1 − MAD/median of their sizes. Score = 0.5·mad + 0.2·skew + 0.3·size
+//! when at least half the sizes are known, else 0.75·mad + 0.25·skew. A beacon every 60 s with
+//! ±20 % uniform jitter has MAD/median ≈ 0.1; browsing and human activity have ≈ 0.5 or more.
+//!
+//! Alert when at least `min_connections` (8) starts are known, the score is ≥ `min_score`
+//! (0.8, RITA's "medium" band) and the median interval lies in [`min_interval_s` (1 s),
+//! `max_interval_s` (3600 s)]. Bursts of parallel connections (median interval below 1 s) are
+//! not beacons. Regular by design and allowlisted by default: DNS, NTP, DHCP, NetBIOS, SSDP,
+//! mDNS, LLMNR and STUN ports (`allow_ports`); multicast and broadcast destinations.
+//!
+//! Suppression key: (rule, client, server, port).
+
+use crate::addr::Addr;
+use crate::config::BeaconConfig;
+use crate::decode::{proto, PacketMeta};
+use crate::flow::{Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
+use crate::table::LruMap;
+
+use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+
+/// Connection starts remembered per pair.
+pub const RING: usize = 16;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct PairKey {
+    client: Addr,
+    server: Addr,
+    port: u16,
+    proto: u8,
+}
+
+#[derive(Default)]
+struct History {
+    starts: [u64; RING],
+    sizes: [u64; RING],
+    n: usize,
+    /// Connections since the last alert (an alert needs fresh evidence).
+    fresh: u32,
+    first_ts: i64,
+}
+
+impl History {
+    fn slot(&self, i: usize) -> usize {
+        // i-th newest → ring index
+        (self.n - 1 - i) % RING
+    }
+}
+
+fn quartiles(v: &[f64]) -> (f64, f64, f64) {
+    let q = |p: f64| {
+        let pos = p * (v.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = pos.ceil() as usize;
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    };
+    (q(0.25), q(0.5), q(0.75))
+}
+
+/// 1 − MAD/median of `v` (sorted in place), in [0, 1].
+fn mad_score(v: &mut [f64]) -> f64 {
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+    let (_, med, _) = quartiles(v);
+    if med <= 0.0 {
+        return 0.0;
+    }
+    let mut dev = [0f64; RING];
+    for (d, x) in dev.iter_mut().zip(v.iter()) {
+        *d = (x - med).abs();
+    }
+    let dev = &mut dev[..v.len()];
+    dev.sort_unstable_by(|a, b| a.total_cmp(b));
+    let (_, mad, _) = quartiles(dev);
+    (1.0 - mad / med).clamp(0.0, 1.0)
+}
+
+pub struct Score {
+    pub score: f64,
+    pub median_interval_s: f64,
+    pub mad: f64,
+    pub skew: f64,
+    pub size: Option<f64>,
+}
+
+/// Score connection start times (µs, any order) and sizes (0 = unknown).
+pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
+    if starts.len() < 3 {
+        return None;
+    }
+    let mut s = [0u64; RING];
+    let n = starts.len().min(RING);
+    s[..n].copy_from_slice(&starts[..n]);
+    let s = &mut s[..n];
+    s.sort_unstable();
+    let mut iv = [0f64; RING];
+    for i in 1..n {
+        iv[i - 1] = (s[i] - s[i - 1]) as f64 / 1e6;
+    }
+    let iv = &mut iv[..n - 1];
+    iv.sort_unstable_by(|a, b| a.total_cmp(b));
+    let (q1, med, q3) = quartiles(iv);
+    let bowley = if q3 - q1 > 1e-9 { (q1 + q3 - 2.0 * med) / (q3 - q1) } else { 0.0 };
+    let skew = 1.0 - bowley.abs().min(1.0);
+    let mad = mad_score(iv);
+    let mut known = [0f64; RING];
+    let mut k = 0;
+    for &z in sizes.iter().filter(|&&z| z > 0).take(RING) {
+        known[k] = z as f64;
+        k += 1;
+    }
+    let size = (k * 2 >= n && k >= 3).then(|| mad_score(&mut known[..k]));
+    let score = match size {
+        Some(sz) => 0.5 * mad + 0.2 * skew + 0.3 * sz,
+        None => 0.75 * mad + 0.25 * skew,
+    };
+    Some(Score { score, median_interval_s: med, mad, skew, size })
+}
+
+pub struct BeaconRule {
+    pub cfg: BeaconConfig,
+    pairs: LruMap<PairKey, History>,
+    evicted: u64,
+}
+
+impl BeaconRule {
+    pub fn new(cfg: BeaconConfig, capacity: usize) -> Self {
+        BeaconRule { cfg, pairs: LruMap::new(capacity, 1), evicted: 0 }
+    }
+}
+
+impl Rule for BeaconRule {
+    #[inline]
+    fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, emit: &mut Emit) {
+        if !self.cfg.enabled || !ev.created || ev.dir != 0 {
+            return;
+        }
+        let (k, f) = flows.get(ev.id);
+        if matches!(k.proto, PROTO_ARP | PROTO_ND) || !matches!(k.proto, proto::TCP | proto::UDP) {
+            return;
+        }
+        let (client, (server, port)) = if f.init_is_a { (k.a, (k.b, k.b_port)) } else { (k.b, (k.a, k.a_port)) };
+        if server.is_group() || self.cfg.allow.src_allowed(&client) || self.cfg.allow.dst_allowed(&server, port) {
+            return;
+        }
+        let key = PairKey { client, server, port, proto: k.proto };
+        let now = m.now;
+        let id = match self.pairs.find(&key) {
+            Some(id) => id,
+            None => {
+                let h = History { first_ts: m.ts, ..History::default() };
+                let (id, e) = self.pairs.insert(key, h, 0, now);
+                self.evicted += e.is_some() as u64;
+                id
+            }
+        };
+        self.pairs.touch(id, now, 0);
+        let h = self.pairs.get_mut(id);
+        let at = h.n % RING;
+        h.starts[at] = now;
+        h.sizes[at] = 0;
+        h.n += 1;
+        h.fresh += 1;
+        let n = h.n.min(RING);
+        if n < self.cfg.min_connections as usize || h.fresh < self.cfg.min_connections as u32 / 2 {
+            return;
+        }
+        let Some(sc) = score(&h.starts[..n], &h.sizes[..n]) else { return };
+        if sc.score < self.cfg.min_score
+            || sc.median_interval_s * 1e6 < self.cfg.min_interval_us as f64
+            || sc.median_interval_s > self.cfg.max_interval_s as f64
+        {
+            return;
+        }
+        h.fresh = 0;
+        let mut a = Alert::new(RuleId::C2Beacon, m.ts);
+        a.first_seen = h.first_ts;
+        a.src = client;
+        a.sport = m.sport;
+        a.dst = server;
+        a.dport = port;
+        a.proto = k.proto;
+        a.community_id = Some(community_id(0, client, m.sport, server, port, k.proto));
+        let e = &mut a.evidence;
+        let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        e.fig("score", Figure::F(r3(sc.score)));
+        e.fig("threshold", Figure::F(self.cfg.min_score));
+        e.fig("connections", Figure::U(h.n as u64));
+        e.fig("median_interval_s", Figure::F(r3(sc.median_interval_s)));
+        e.fig("interval_regularity", Figure::F(r3(sc.mad)));
+        e.fig("interval_symmetry", Figure::F(r3(sc.skew)));
+        if let Some(sz) = sc.size {
+            e.fig("size_regularity", Figure::F(r3(sz)));
+        }
+        let skey = SuppressKey { rule: RuleId::C2Beacon, a: client, b: server, port, extra: k.proto as u64 };
+        emit.alert(skey, now, &mut a);
+    }
+
+    fn on_close(&mut self, c: &Closed, _emit: &mut Emit) {
+        if !self.cfg.enabled || !matches!(c.key.proto, proto::TCP | proto::UDP) {
+            return;
+        }
+        let (client, _) = c.initiator();
+        let (server, port) = c.responder();
+        let Some(id) = self.pairs.find(&PairKey { client, server, port, proto: c.key.proto }) else { return };
+        let h = self.pairs.get_mut(id);
+        for i in 0..h.n.min(RING) {
+            let s = h.slot(i);
+            if h.starts[s] == c.flow.first {
+                h.sizes[s] = c.flow.bytes[0] + c.flow.bytes[1];
+                break;
+            }
+        }
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evicted
+    }
+
+    fn footprint_bytes(&self) -> usize {
+        self.pairs.footprint_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_scores_high_random_scores_low() {
+        let regular: Vec<u64> = (0..10).map(|i| i * 60_000_000 + (i * 7919 % 11) * 1_000_000).collect();
+        let s = score(&regular, &[]).unwrap();
+        assert!(s.score > 0.8, "{}", s.score);
+        let random: Vec<u64> = [0u64, 3, 4, 30, 31, 90, 200, 202, 400, 401].iter().map(|x| x * 1_000_000).collect();
+        let s = score(&random, &[]).unwrap();
+        assert!(s.score < 0.6, "{}", s.score);
+    }
+}

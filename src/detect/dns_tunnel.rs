@@ -1,0 +1,198 @@
+//! DNS tunnelling: per (client, registered domain), the queries of one window.
+//!
+//! A tunnel (iodine, dnscat2, DNSExfiltrator…) has to put its data into query names under a
+//! domain its server is authoritative for, so it produces many *distinct*, long, high-entropy
+//! names under one registered domain (eTLD+1 by the Public Suffix List, so customers of
+//! `cloudfront.net` or `github.io` are not lumped together), often with record types nobody
+//! browses with (NULL, PRIVATE, TXT, CNAME, MX bursts). Per window of `window_s` (60 s) we count
+//! queries, distinct names (exact, up to 64), bytes encoded in the distinct names (left of the
+//! registered domain), and *suspicious* queries: a label ≥ `long_label` (32) bytes, or ≥ 16
+//! bytes of subdomain with entropy ≥ `entropy_bits` (3.5 bits/char), or an unusual qtype.
+//!
+//! Alert when, within the window: queries ≥ `min_queries` (30), distinct names ≥ `min_unique`
+//! (20), and either name bytes ≥ `name_bytes` (1200) or at least half the queries are
+//! suspicious. anomalous-dns (a Zeek package) flags 8 unique queries per domain per hour and
+//! 90-character names; RITA 100 unique subdomains over its whole dataset; we require the
+//! combination of volume and shape, which browsing — even of CDNs with hashed host names —
+//! does not produce in a minute. Reverse lookups (`.arpa`), `.local` and the allowlisted
+//! domains (DNS-based blocklists and reputation services by default) are not counted.
+//!
+//! Suppression key: (rule, client, registered domain).
+
+use crate::addr::Addr;
+use crate::config::DnsTunnelConfig;
+use crate::decode::PacketMeta;
+use crate::flow::{FlowEvent, FlowTable};
+use crate::table::LruMap;
+
+use super::{bytes_hash, community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
+
+/// Distinct names remembered per (client, domain) and window.
+pub const MAX_UNIQUE: u32 = 64;
+const SAMPLES: usize = 3;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct DomainKey {
+    client: Addr,
+    domain: u64,
+}
+
+#[derive(Default)]
+struct DomainState {
+    window_start: u64,
+    first_ts: i64,
+    queries: u32,
+    suspicious: u32,
+    odd_qtype: u32,
+    name_bytes: u32,
+    unique: heapless::Vec<u32, { MAX_UNIQUE as usize }>,
+    domain: heapless::Vec<u8, 253>,
+    samples: heapless::Vec<heapless::Vec<u8, SAMPLE_NAME_LEN>, SAMPLES>,
+}
+
+/// Record types a browser or OS resolver does not ask for in bulk: CNAME, NULL, TXT, MX, SRV
+/// (iodine's and dnscat2's carriers), ANY, and the private-use range 65280–65534.
+fn odd_qtype(t: u16) -> bool {
+    matches!(t, 5 | 10 | 15 | 16 | 33 | 255) || (65280..=65534).contains(&t)
+}
+
+fn qtype_name(t: u16) -> &'static str {
+    match t {
+        1 => "A",
+        5 => "CNAME",
+        10 => "NULL",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        255 => "ANY",
+        65280..=65534 => "PRIVATE",
+        _ => "other",
+    }
+}
+
+pub struct DnsTunnelRule {
+    pub cfg: DnsTunnelConfig,
+    domains: LruMap<DomainKey, DomainState>,
+    key: u64,
+    evicted: u64,
+}
+
+impl DnsTunnelRule {
+    pub fn new(cfg: DnsTunnelConfig, capacity: usize, sketch_key: u64) -> Self {
+        DnsTunnelRule { cfg, domains: LruMap::new(capacity, 1), key: sketch_key, evicted: 0 }
+    }
+
+    fn domain_allowed(&self, reg: &[u8]) -> bool {
+        if reg.ends_with(b"arpa") || reg.ends_with(b"local") {
+            return true;
+        }
+        self.cfg.allow_domains.iter().any(|d| {
+            let d = d.as_bytes();
+            reg == d || (reg.len() > d.len() && reg.ends_with(d) && reg[reg.len() - d.len() - 1] == b'.')
+        })
+    }
+}
+
+impl Rule for DnsTunnelRule {
+    #[inline]
+    fn on_packet(&mut self, m: &PacketMeta, _ev: &FlowEvent, _flows: &FlowTable, emit: &mut Emit) {
+        let Some(d) = m.dns() else { return };
+        if !self.cfg.enabled || d.response || d.opcode != 0 || m.dport != 53 {
+            return;
+        }
+        let reg = d.registered_domain();
+        if reg.is_empty() || self.domain_allowed(reg) {
+            return;
+        }
+        if self.cfg.allow.src_allowed(&m.src) || self.cfg.allow.dst_allowed(&m.dst, 0) {
+            return;
+        }
+        let now = m.now;
+        let sec = now / 1_000_000;
+        let key = DomainKey { client: m.src, domain: bytes_hash(reg, self.key) };
+        let id = match self.domains.find(&key) {
+            Some(id) => id,
+            None => {
+                let mut st = DomainState { window_start: sec, first_ts: m.ts, ..DomainState::default() };
+                let _ = st.domain.extend_from_slice(reg);
+                let (id, e) = self.domains.insert(key, st, 0, now);
+                self.evicted += e.is_some() as u64;
+                id
+            }
+        };
+        self.domains.touch(id, now, 0);
+        let cfg = &self.cfg;
+        let st = self.domains.get_mut(id);
+        if sec >= st.window_start + cfg.window_s as u64 {
+            st.window_start = sec;
+            st.first_ts = m.ts;
+            st.queries = 0;
+            st.suspicious = 0;
+            st.odd_qtype = 0;
+            st.name_bytes = 0;
+            st.unique.clear();
+            st.samples.clear();
+        }
+        st.queries += 1;
+        let sub = d.subdomain_len();
+        let odd = odd_qtype(d.qtype);
+        st.odd_qtype += odd as u32;
+        if odd
+            || d.longest_label as u32 >= cfg.long_label
+            || (sub >= 16 && d.sub_entropy_milli as u32 >= cfg.entropy_milli)
+        {
+            st.suspicious += 1;
+        }
+        let name = d.name();
+        let h = bytes_hash(name, self.key) as u32;
+        if !st.unique.contains(&h) {
+            if st.unique.push(h).is_ok() {
+                st.name_bytes += sub as u32;
+            }
+            if st.samples.len() < SAMPLES {
+                let mut s = heapless::Vec::new();
+                let _ = s.extend_from_slice(&name[..name.len().min(SAMPLE_NAME_LEN)]);
+                let _ = st.samples.push(s);
+            }
+        }
+        let unique = st.unique.len() as u32;
+        if st.queries >= cfg.min_queries
+            && unique >= cfg.min_unique
+            && (st.name_bytes >= cfg.name_bytes || st.suspicious * 2 >= st.queries)
+        {
+            let mut a = Alert::new(RuleId::DnsTunnel, m.ts);
+            a.first_seen = st.first_ts;
+            a.src = m.src;
+            a.sport = m.sport;
+            a.dst = m.dst;
+            a.dport = m.dport;
+            a.proto = m.proto;
+            a.community_id = Some(community_id(0, m.src, m.sport, m.dst, m.dport, m.proto));
+            let e = &mut a.evidence;
+            e.fig("queries", Figure::U(st.queries as u64));
+            e.fig("unique_subdomains", Figure::U(unique as u64));
+            e.fig("name_bytes", Figure::U(st.name_bytes as u64));
+            e.fig("suspicious_queries", Figure::U(st.suspicious as u64));
+            e.fig("unusual_qtype_queries", Figure::U(st.odd_qtype as u64));
+            e.fig("qtype", Figure::S(qtype_name(d.qtype)));
+            e.fig("threshold_queries", Figure::U(cfg.min_queries as u64));
+            e.fig("threshold_unique", Figure::U(cfg.min_unique as u64));
+            e.fig("window_s", Figure::U(cfg.window_s as u64));
+            let _ = e.domain.extend_from_slice(&st.domain);
+            for s in st.samples.iter() {
+                let _ = e.names.push(s.clone());
+            }
+            let skey = SuppressKey { rule: RuleId::DnsTunnel, a: m.src, b: Addr::UNSPECIFIED, port: 0, extra: key.domain };
+            emit.alert(skey, now, &mut a);
+        }
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evicted
+    }
+
+    fn footprint_bytes(&self) -> usize {
+        self.domains.footprint_bytes()
+    }
+}

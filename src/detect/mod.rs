@@ -1,0 +1,501 @@
+//! Detection: the `Engine` runs the five rules on packet time and hands out `Alert`s.
+//!
+//! Rules see three kinds of input, all synchronous and allocation-free:
+//! * `on_packet` — every decoded packet with what it did to the flow table;
+//! * `on_close` — every flow as it ends (RST, FINs, ICMP error, expiry, eviction, flush),
+//!   which is where a probe is judged to have failed or a login attempt counted;
+//! * `tick` — once per second of packet time, for rules that judge a finished second.
+//!
+//! Each rule owns fixed-capacity state (an `LruMap`) and counts its evictions. When a rule's
+//! threshold is crossed it calls `Emit::alert`, which applies the suppression table: per
+//! suppression key (see the table in each rule's doc) an alert is emitted at most once per
+//! `suppress_s`; repeats in between are counted and reported with the next emission.
+
+pub mod beacon;
+pub mod bruteforce;
+pub mod community_id;
+pub mod dns_tunnel;
+pub mod scan;
+pub mod synflood;
+
+
+
+use crate::addr::Addr;
+use crate::config::Config;
+use crate::decode::PacketMeta;
+use crate::flow::{Closed, FlowEvent, FlowTable};
+use crate::table::LruMap;
+pub use community_id::{community_id, CommunityId};
+
+/// Canonical rule identities. Signature ids are a fixed block, 9100001…, never reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum RuleId {
+    #[default]
+    PortscanVertical,
+    PortscanHorizontal,
+    Synflood,
+    Bruteforce,
+    DnsTunnel,
+    C2Beacon,
+    SensorHealth,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 7] = [
+        RuleId::PortscanVertical,
+        RuleId::PortscanHorizontal,
+        RuleId::Synflood,
+        RuleId::Bruteforce,
+        RuleId::DnsTunnel,
+        RuleId::C2Beacon,
+        RuleId::SensorHealth,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RuleId::PortscanVertical => "portscan.vertical",
+            RuleId::PortscanHorizontal => "portscan.horizontal",
+            RuleId::Synflood => "synflood",
+            RuleId::Bruteforce => "bruteforce",
+            RuleId::DnsTunnel => "dns.tunnel",
+            RuleId::C2Beacon => "c2.beacon",
+            RuleId::SensorHealth => "sensor.health",
+        }
+    }
+
+    pub fn signature_id(self) -> u32 {
+        9_100_001 + self as u32
+    }
+
+    pub fn signature(self) -> &'static str {
+        match self {
+            RuleId::PortscanVertical => "NETWATCH SCAN vertical port scan",
+            RuleId::PortscanHorizontal => "NETWATCH SCAN horizontal sweep",
+            RuleId::Synflood => "NETWATCH DOS TCP SYN flood",
+            RuleId::Bruteforce => "NETWATCH AUTH brute-force login attempts",
+            RuleId::DnsTunnel => "NETWATCH DNS tunneling",
+            RuleId::C2Beacon => "NETWATCH C2 periodic beaconing",
+            RuleId::SensorHealth => "NETWATCH SENSOR health",
+        }
+    }
+
+    /// Suricata classification texts (classification.config).
+    pub fn category(self) -> &'static str {
+        match self {
+            RuleId::PortscanVertical | RuleId::PortscanHorizontal => "Attempted Information Leak",
+            RuleId::Synflood => "Attempted Denial of Service",
+            RuleId::Bruteforce => "Attempted User Privilege Gain",
+            RuleId::DnsTunnel => "Potentially Bad Traffic",
+            RuleId::C2Beacon => "A Network Trojan was detected",
+            RuleId::SensorHealth => "Not Suspicious Traffic",
+        }
+    }
+
+    /// 1 high … 3 low, as Suricata.
+    pub fn severity(self) -> u8 {
+        match self {
+            RuleId::PortscanVertical | RuleId::PortscanHorizontal => 2,
+            RuleId::Synflood | RuleId::Bruteforce | RuleId::DnsTunnel | RuleId::C2Beacon => 1,
+            RuleId::SensorHealth => 3,
+        }
+    }
+
+    pub fn mitre(self) -> &'static str {
+        match self {
+            RuleId::PortscanVertical | RuleId::PortscanHorizontal => "T1046",
+            RuleId::Synflood => "T1498.001",
+            RuleId::Bruteforce => "T1110.001",
+            RuleId::DnsTunnel => "T1071.004",
+            RuleId::C2Beacon => "T1071.001",
+            RuleId::SensorHealth => "",
+        }
+    }
+}
+
+/// A figure in an alert's evidence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Figure {
+    U(u64),
+    F(f64),
+    S(&'static str),
+}
+
+pub const MAX_SAMPLES: usize = 16;
+pub const MAX_NAME_SAMPLES: usize = 4;
+pub const SAMPLE_NAME_LEN: usize = 96;
+
+/// Bounded evidence: the figures that crossed the threshold and samples.
+#[derive(Clone, Debug, Default)]
+pub struct Evidence {
+    pub figures: heapless::Vec<(&'static str, Figure), 10>,
+    pub ports: heapless::Vec<u16, MAX_SAMPLES>,
+    pub hosts: heapless::Vec<Addr, MAX_SAMPLES>,
+    /// Registered domain (raw bytes from the wire: escape before display).
+    pub domain: heapless::Vec<u8, 253>,
+    /// Sample query names, truncated to `SAMPLE_NAME_LEN` bytes.
+    pub names: heapless::Vec<heapless::Vec<u8, SAMPLE_NAME_LEN>, MAX_NAME_SAMPLES>,
+}
+
+impl Evidence {
+    pub fn fig(&mut self, k: &'static str, v: Figure) {
+        let _ = self.figures.push((k, v));
+    }
+}
+
+/// One alert. Allocation-free so that emitting one never allocates on the packet path.
+#[derive(Clone, Debug, Default)]
+pub struct Alert {
+    /// Packet (wall) time of the packet that crossed the threshold, µs.
+    pub ts: i64,
+    pub rule: RuleId,
+    pub src: Addr,
+    pub sport: u16,
+    pub dst: Addr,
+    pub dport: u16,
+    /// IP protocol number; `flow::PROTO_ARP` / `PROTO_ND` for link-local sweeps.
+    pub proto: u8,
+    pub community_id: Option<CommunityId>,
+    pub evidence: Evidence,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Times this alert fired but was suppressed since its previous emission.
+    pub repeats: u32,
+}
+
+impl Alert {
+    pub fn new(rule: RuleId, ts: i64) -> Alert {
+        Alert { rule, ts, first_seen: ts, last_seen: ts, ..Alert::default() }
+    }
+
+    /// One readable sentence. Attacker-controlled bytes (domains) are escaped by the caller's
+    /// output format, so this writes them through `escape_ascii`.
+    pub fn summary(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+        let fu = |k: &str| {
+            self.evidence.figures.iter().find(|f| f.0 == k).map(|f| match f.1 {
+                Figure::U(u) => u as f64,
+                Figure::F(x) => x,
+                Figure::S(_) => 0.0,
+            })
+        };
+        match self.rule {
+            RuleId::PortscanVertical => write!(
+                out,
+                "{} probed {} distinct ports on {} within {} s without opening a session",
+                self.src,
+                fu("distinct_ports").unwrap_or(0.0),
+                self.dst,
+                fu("window_s").unwrap_or(0.0)
+            ),
+            RuleId::PortscanHorizontal => write!(
+                out,
+                "{} probed {} {} hosts within {} s without opening a session",
+                self.src,
+                port_label(self.proto, self.dport),
+                fu("distinct_hosts").unwrap_or(0.0),
+                fu("window_s").unwrap_or(0.0)
+            ),
+            RuleId::Synflood => write!(
+                out,
+                "{} is receiving {} SYN/s on port {} from {} sources with {:.0}% of handshakes completed",
+                self.dst,
+                fu("syn_per_s").unwrap_or(0.0),
+                self.dport,
+                fu("distinct_sources").unwrap_or(0.0),
+                fu("completion_ratio").unwrap_or(0.0) * 100.0
+            ),
+            RuleId::Bruteforce => write!(
+                out,
+                "{} made about {} login attempts against {} port {} within {} s",
+                self.src,
+                fu("attempts").unwrap_or(0.0),
+                self.dst,
+                self.dport,
+                fu("window_s").unwrap_or(0.0)
+            ),
+            RuleId::DnsTunnel => write!(
+                out,
+                "{} sent {} queries with {} distinct subdomains of {} ({} name bytes) in {} s, typical of a DNS tunnel",
+                self.src,
+                fu("queries").unwrap_or(0.0),
+                fu("unique_subdomains").unwrap_or(0.0),
+                self.evidence.domain.escape_ascii(),
+                fu("name_bytes").unwrap_or(0.0),
+                fu("window_s").unwrap_or(0.0)
+            ),
+            RuleId::C2Beacon => write!(
+                out,
+                "{} connects to {} port {} every {:.1} s (score {:.2} over {} connections), like a C2 beacon",
+                self.src,
+                self.dst,
+                self.dport,
+                fu("median_interval_s").unwrap_or(0.0),
+                fu("score").unwrap_or(0.0),
+                fu("connections").unwrap_or(0.0)
+            ),
+            RuleId::SensorHealth => write!(out, "sensor health: {}", self.evidence.figures.first().map(|f| f.0).unwrap_or("")),
+        }
+    }
+
+    pub fn summary_string(&self) -> String {
+        let mut s = String::new();
+        let _ = self.summary(&mut s);
+        s
+    }
+}
+
+fn port_label(proto: u8, port: u16) -> PortLabel {
+    PortLabel(proto, port)
+}
+
+struct PortLabel(u8, u16);
+
+impl std::fmt::Display for PortLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::decode::proto;
+        match self.0 {
+            crate::flow::PROTO_ARP => f.write_str("(by ARP)"),
+            crate::flow::PROTO_ND => f.write_str("(by neighbour solicitation)"),
+            proto::ICMP | proto::ICMPV6 => f.write_str("(by ICMP echo)"),
+            proto::UDP => write!(f, "UDP port {} on", self.1),
+            _ => write!(f, "TCP port {} on", self.1),
+        }
+    }
+}
+
+/// Suppression key: (rule, a, b, port, extra) — what each rule uses is in its doc.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SuppressKey {
+    pub rule: RuleId,
+    pub a: Addr,
+    pub b: Addr,
+    pub port: u16,
+    pub extra: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct SuppressState {
+    last_emit: u64,
+    first_seen: i64,
+    repeats: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineCounters {
+    pub alerts: [u64; 7],
+    pub suppressed: u64,
+    pub suppression_evictions: u64,
+}
+
+/// The gate between rules and outputs: suppression and counting.
+pub struct Gate {
+    suppress: LruMap<SuppressKey, SuppressState>,
+    suppress_us: u64,
+    pub counters: EngineCounters,
+}
+
+/// What a rule calls when its threshold is crossed.
+pub struct Emit<'a> {
+    gate: &'a mut Gate,
+    out: &'a mut dyn FnMut(&Alert),
+}
+
+impl Emit<'_> {
+    /// Emit `alert` unless its key fired within `suppress_s`; `now` is monotonic packet time.
+    pub fn alert(&mut self, key: SuppressKey, now: u64, alert: &mut Alert) {
+        let g = &mut *self.gate;
+        match g.suppress.find(&key) {
+            Some(id) => {
+                let st = g.suppress.get_mut(id);
+                if now < st.last_emit + g.suppress_us {
+                    st.repeats = st.repeats.saturating_add(1);
+                    g.counters.suppressed += 1;
+                    g.suppress.touch(id, now, 0);
+                    return;
+                }
+                alert.repeats = st.repeats;
+                alert.first_seen = alert.first_seen.min(st.first_seen);
+                st.repeats = 0;
+                st.last_emit = now;
+                g.suppress.touch(id, now, 0);
+            }
+            None => {
+                let st = SuppressState { last_emit: now, first_seen: alert.first_seen, repeats: 0 };
+                if g.suppress.insert(key, st, 0, now).1.is_some() {
+                    g.counters.suppression_evictions += 1;
+                }
+            }
+        }
+        g.counters.alerts[alert.rule as usize] += 1;
+        (self.out)(alert);
+    }
+}
+
+/// What every detector implements. The engine holds a fixed set of them (no trait objects).
+pub trait Rule {
+    fn on_packet(&mut self, _m: &PacketMeta, _ev: &FlowEvent, _flows: &FlowTable, _emit: &mut Emit) {}
+    fn on_close(&mut self, _c: &Closed, _emit: &mut Emit) {}
+    fn tick(&mut self, _now: u64, _wall: i64, _emit: &mut Emit) {}
+    /// Entries evicted from this rule's tables so far.
+    fn evictions(&self) -> u64;
+    /// Bytes of fixed state.
+    fn footprint_bytes(&self) -> usize;
+}
+
+/// Evictions per rule, for stats and sensor health.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RuleEvictions {
+    pub scan: u64,
+    pub synflood: u64,
+    pub bruteforce: u64,
+    pub dns_tunnel: u64,
+    pub beacon: u64,
+}
+
+/// The five rules.
+pub struct Rules {
+    pub scan: scan::ScanRule,
+    pub synflood: synflood::SynFloodRule,
+    pub bruteforce: bruteforce::BruteForceRule,
+    pub dns_tunnel: dns_tunnel::DnsTunnelRule,
+    pub beacon: beacon::BeaconRule,
+}
+
+impl Rules {
+    fn each(&mut self, mut f: impl FnMut(&mut dyn Rule)) {
+        f(&mut self.scan);
+        f(&mut self.synflood);
+        f(&mut self.bruteforce);
+        f(&mut self.dns_tunnel);
+        f(&mut self.beacon);
+    }
+}
+
+pub struct Engine {
+    pub rules: Rules,
+    pub gate: Gate,
+}
+
+impl Engine {
+    pub fn new(cfg: &Config) -> Engine {
+        let c = &cfg.capacity;
+        Engine {
+            rules: Rules {
+                scan: scan::ScanRule::new(cfg.rules.portscan.clone(), c.scan_targets, c.scan_sweeps),
+                synflood: synflood::SynFloodRule::new(cfg.rules.synflood.clone(), c.syn_victims, cfg.sketch_key),
+                bruteforce: bruteforce::BruteForceRule::new(cfg.rules.bruteforce.clone(), c.login_pairs),
+                dns_tunnel: dns_tunnel::DnsTunnelRule::new(cfg.rules.dns_tunnel.clone(), c.dns_domains, cfg.sketch_key),
+                beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs),
+            },
+            gate: Gate {
+                suppress: LruMap::new(c.suppression, 1),
+                suppress_us: cfg.suppress_s as u64 * 1_000_000,
+                counters: EngineCounters::default(),
+            },
+        }
+    }
+
+    /// Apply new thresholds and allowlists (SIGHUP) without touching state.
+    pub fn reconfigure(&mut self, cfg: &Config) {
+        let r = &mut self.rules;
+        r.scan.cfg = cfg.rules.portscan.clone();
+        r.synflood.cfg = cfg.rules.synflood.clone();
+        r.bruteforce.cfg = cfg.rules.bruteforce.clone();
+        r.dns_tunnel.cfg = cfg.rules.dns_tunnel.clone();
+        r.beacon.cfg = cfg.rules.beacon.clone();
+        self.gate.suppress_us = cfg.suppress_s as u64 * 1_000_000;
+    }
+
+    pub fn counters(&self) -> &EngineCounters {
+        &self.gate.counters
+    }
+
+    pub fn footprint_bytes(&mut self) -> usize {
+        let mut n = self.gate.suppress.footprint_bytes();
+        self.rules.each(|r| n += r.footprint_bytes());
+        n
+    }
+
+    pub fn evictions(&self) -> RuleEvictions {
+        let r = &self.rules;
+        RuleEvictions {
+            scan: r.scan.evictions(),
+            synflood: r.synflood.evictions(),
+            bruteforce: r.bruteforce.evictions(),
+            dns_tunnel: r.dns_tunnel.evictions(),
+            beacon: r.beacon.evictions(),
+        }
+    }
+
+    #[inline]
+    pub fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, out: &mut dyn FnMut(&Alert)) {
+        let mut emit = Emit { gate: &mut self.gate, out };
+        self.rules.each(|r| r.on_packet(m, ev, flows, &mut emit));
+    }
+
+    pub fn on_close(&mut self, c: &Closed, out: &mut dyn FnMut(&Alert)) {
+        let mut emit = Emit { gate: &mut self.gate, out };
+        self.rules.each(|r| r.on_close(c, &mut emit));
+    }
+
+    pub fn tick(&mut self, now: u64, wall: i64, out: &mut dyn FnMut(&Alert)) {
+        let mut emit = Emit { gate: &mut self.gate, out };
+        self.rules.each(|r| r.tick(now, wall, &mut emit));
+    }
+}
+
+/// Write `ts_us` (µs since the epoch) as Suricata does: `2026-11-26T14:38:38.941625+0000`.
+pub fn write_timestamp(out: &mut impl std::fmt::Write, ts_us: i64) -> std::fmt::Result {
+    let secs = ts_us.div_euclid(1_000_000);
+    let micros = ts_us.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Keyed hash of bytes for suppression keys and per-domain state (fixed, deterministic).
+pub fn bytes_hash(b: &[u8], key: u64) -> u64 {
+    let mut h = key ^ 0x51_7cc1_b727_220a;
+    for c in b.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        h = crate::sketch::mix(h ^ u64::from_le_bytes(w));
+    }
+    crate::sketch::mix(h ^ b.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suricata_timestamp_format() {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        write_timestamp(&mut s, 1_795_703_918_941_625).unwrap();
+        assert_eq!(s, "2026-11-26T14:38:38.941625+0000");
+        s.clear();
+        write_timestamp(&mut s, 0).unwrap();
+        assert_eq!(s, "1970-01-01T00:00:00.000000+0000");
+        s.clear();
+        let _ = write!(s, "");
+        write_timestamp(&mut s, 951_782_400_000_000).unwrap(); // 2000-02-29
+        assert_eq!(s, "2000-02-29T00:00:00.000000+0000");
+    }
+}

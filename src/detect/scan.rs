@@ -1,0 +1,281 @@
+//! Port scans, vertical (many ports of one host) and horizontal (one port on many hosts).
+//!
+//! A *probe* is a connection attempt that did not become a session (`flow::Flow::is_session`):
+//! a SYN answered by RST or by nothing, a connect() torn down without data (`-sT`),
+//! FIN/NULL/XMAS/ACK packets that open no connection, UDP answered by ICMP port-unreachable or
+//! by nothing (targets rate-limit their ICMP replies, so silence counts too), an ARP request
+//! or IPv6 neighbour solicitation nobody answered. Probes are judged when the flow closes —
+//! immediately on RST or ICMP error, after `flow.unanswered_timeout_s` of silence otherwise.
+//! ICMP echo/timestamp requests count toward sweeps when sent, answered or not.
+//! ICMP "time exceeded" is transit (traceroute), not a refusal, and is not a probe failure.
+//!
+//! Thresholds (defaults): `vertical_ports` = 12 distinct ports of one host, `horizontal_hosts`
+//! = 16 hosts on one port, both within `window_s` = 60 s. Zeek's scan.zeek uses 15 ports /
+//! 25 hosts in 5 min of failed connections and Snort 3's medium profile 15 ports within 90 s;
+//! we count the same failed-connection evidence, a little lower, over a shorter window, so a
+//! scan is reported within seconds of starting yet a `-T2` scan (one probe per 0.4 s) still
+//! crosses it. Benign traffic almost never fails to 12 distinct ports of one host in a minute.
+//!
+//! Suppression keys: vertical (rule, scanner, host); horizontal (rule, scanner, port).
+
+use crate::addr::Addr;
+use crate::config::PortscanConfig;
+use crate::decode::{proto, tcp_flags as tf, PacketMeta};
+use crate::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
+use crate::table::LruMap;
+
+use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+
+/// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
+pub const MAX_TRACKED: usize = 32;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct PairKey {
+    scanner: Addr,
+    target: Addr,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct SweepKey {
+    scanner: Addr,
+    port: u16,
+    proto: u8,
+}
+
+#[derive(Clone, Copy, Default)]
+struct PortSeen {
+    port: u16,
+    proto: u8,
+    kind: u8,
+    at_s: u32,
+}
+
+#[derive(Default)]
+struct Vertical {
+    seen: heapless::Vec<PortSeen, MAX_TRACKED>,
+    first_ts: i64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct HostSeen {
+    host: Addr,
+    at_s: u32,
+}
+
+#[derive(Default)]
+struct Horizontal {
+    seen: heapless::Vec<HostSeen, MAX_TRACKED>,
+    first_ts: i64,
+}
+
+/// Probe kinds, for the evidence.
+const KINDS: [&str; 10] = ["syn", "connect", "fin", "null", "xmas", "ack", "udp", "icmp", "arp", "nd"];
+
+fn probe_kind(c: &Closed) -> u8 {
+    match c.key.proto {
+        proto::TCP => {
+            let f = c.flow.first_flags & (tf::SYN | tf::ACK | tf::FIN | tf::RST | tf::PSH | tf::URG);
+            if f & tf::SYN != 0 {
+                if c.flow.state == crate::flow::TcpState::Established || c.flow.flags[0] & tf::ACK != 0 && c.flow.flags[1] & tf::SYN != 0 {
+                    1
+                } else {
+                    0
+                }
+            } else if f == tf::FIN {
+                2
+            } else if f == 0 {
+                3
+            } else if f == tf::FIN | tf::PSH | tf::URG {
+                4
+            } else {
+                5
+            }
+        }
+        proto::UDP => 6,
+        PROTO_ARP => 8,
+        PROTO_ND => 9,
+        _ => 7,
+    }
+}
+
+pub struct ScanRule {
+    pub cfg: PortscanConfig,
+    vertical: LruMap<PairKey, Vertical>,
+    horizontal: LruMap<SweepKey, Horizontal>,
+    evicted: u64,
+}
+
+impl ScanRule {
+    pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize) -> Self {
+        ScanRule { cfg, vertical: LruMap::new(targets, 1), horizontal: LruMap::new(sweeps, 1), evicted: 0 }
+    }
+
+    fn allowed(&self, scanner: &Addr, target: &Addr, port: u16) -> bool {
+        self.cfg.allow.src_allowed(scanner) || self.cfg.allow.dst_allowed(target, port)
+    }
+
+    /// A failed probe from `scanner` to `target:port`.
+    #[allow(clippy::too_many_arguments)]
+    fn probe(&mut self, scanner: Addr, target: Addr, port: u16, proto_num: u8, kind: u8, now: u64, ts: i64, emit: &mut Emit) {
+        if target.is_group() || scanner == target || self.allowed(&scanner, &target, port) {
+            return;
+        }
+        let now_s = (now / 1_000_000) as u32;
+        let window = self.cfg.window_s;
+        // Vertical: TCP/UDP ports only.
+        if matches!(proto_num, proto::TCP | proto::UDP) {
+            let key = PairKey { scanner, target };
+            let id = match self.vertical.find(&key) {
+                Some(id) => id,
+                None => {
+                    let v = Vertical { first_ts: ts, ..Vertical::default() };
+                    let (id, ev) = self.vertical.insert(key, v, 0, now);
+                    self.evicted += ev.is_some() as u64;
+                    id
+                }
+            };
+            self.vertical.touch(id, now, 0);
+            let v = self.vertical.get_mut(id);
+            v.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
+            if v.seen.is_empty() {
+                v.first_ts = ts;
+            }
+            match v.seen.iter_mut().find(|p| p.port == port && p.proto == proto_num) {
+                Some(p) => p.at_s = now_s,
+                None => {
+                    let entry = PortSeen { port, proto: proto_num, kind, at_s: now_s };
+                    if v.seen.push(entry).is_err() {
+                        v.seen.remove(0);
+                        let _ = v.seen.push(entry);
+                    }
+                    if v.seen.len() as u32 >= self.cfg.vertical_ports {
+                        let mut a = Alert::new(RuleId::PortscanVertical, ts);
+                        a.first_seen = v.first_ts;
+                        a.src = scanner;
+                        a.dst = target;
+                        a.dport = port;
+                        a.proto = proto_num;
+                        a.community_id = Some(community_id(0, scanner, 0, target, port, proto_num));
+                        let e = &mut a.evidence;
+                        e.fig("distinct_ports", Figure::U(v.seen.len() as u64));
+                        e.fig("threshold", Figure::U(self.cfg.vertical_ports as u64));
+                        e.fig("window_s", Figure::U(window as u64));
+                        let mut kinds = 0u16;
+                        for p in v.seen.iter() {
+                            let _ = e.ports.push(p.port);
+                            kinds |= 1 << p.kind;
+                        }
+                        for (i, k) in KINDS.iter().enumerate() {
+                            if kinds & (1 << i) != 0 {
+                                e.fig("probe", Figure::S(k));
+                            }
+                        }
+                        let key = SuppressKey { rule: RuleId::PortscanVertical, a: scanner, b: target, port: 0, extra: 0 };
+                        emit.alert(key, now, &mut a);
+                    }
+                }
+            }
+        }
+        // Horizontal.
+        let key = SweepKey { scanner, port, proto: proto_num };
+        let id = match self.horizontal.find(&key) {
+            Some(id) => id,
+            None => {
+                let h = Horizontal { first_ts: ts, ..Horizontal::default() };
+                let (id, ev) = self.horizontal.insert(key, h, 0, now);
+                self.evicted += ev.is_some() as u64;
+                id
+            }
+        };
+        self.horizontal.touch(id, now, 0);
+        let h = self.horizontal.get_mut(id);
+        h.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
+        if h.seen.is_empty() {
+            h.first_ts = ts;
+        }
+        match h.seen.iter_mut().find(|p| p.host == target) {
+            Some(p) => p.at_s = now_s,
+            None => {
+                let entry = HostSeen { host: target, at_s: now_s };
+                if h.seen.push(entry).is_err() {
+                    h.seen.remove(0);
+                    let _ = h.seen.push(entry);
+                }
+                if h.seen.len() as u32 >= self.cfg.horizontal_hosts {
+                    let first = h.seen[0].host;
+                    let mut a = Alert::new(RuleId::PortscanHorizontal, ts);
+                    a.first_seen = h.first_ts;
+                    a.src = scanner;
+                    a.dst = first;
+                    a.dport = port;
+                    a.proto = proto_num;
+                    if !matches!(proto_num, PROTO_ARP | PROTO_ND) {
+                        let (sp, dp) = if matches!(proto_num, proto::ICMP | proto::ICMPV6) {
+                            (if proto_num == proto::ICMP { 8 } else { 128 }, 0)
+                        } else {
+                            (0, port)
+                        };
+                        a.community_id = Some(community_id(0, scanner, sp, first, dp, proto_num));
+                    }
+                    let e = &mut a.evidence;
+                    e.fig("distinct_hosts", Figure::U(h.seen.len() as u64));
+                    e.fig("threshold", Figure::U(self.cfg.horizontal_hosts as u64));
+                    e.fig("window_s", Figure::U(window as u64));
+                    e.fig("probe", Figure::S(KINDS[kind as usize % KINDS.len()]));
+                    for p in h.seen.iter() {
+                        let _ = e.hosts.push(p.host);
+                    }
+                    let key = SuppressKey { rule: RuleId::PortscanHorizontal, a: scanner, b: Addr::UNSPECIFIED, port, extra: proto_num as u64 };
+                    emit.alert(key, now, &mut a);
+                }
+            }
+        }
+    }
+}
+
+impl Rule for ScanRule {
+    #[inline]
+    fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, _flows: &FlowTable, emit: &mut Emit) {
+        // ICMP echo / timestamp requests count toward sweeps when they open a flow.
+        if !self.cfg.enabled || !ev.created {
+            return;
+        }
+        let echo = match m.proto {
+            proto::ICMP => matches!(m.icmp_type, 8 | 13),
+            proto::ICMPV6 => m.icmp_type == 128,
+            _ => false,
+        };
+        if echo {
+            self.probe(m.src, m.dst, 0, m.proto, 7, m.now, m.ts, emit);
+        }
+    }
+
+    fn on_close(&mut self, c: &Closed, emit: &mut Emit) {
+        if !self.cfg.enabled || c.is_session() {
+            return;
+        }
+        let p = c.key.proto;
+        let judged = match p {
+            proto::TCP | proto::UDP => c.reason != CloseReason::Evicted,
+            // Unanswered ARP/ND: a sweep of the local link.
+            PROTO_ARP | PROTO_ND => matches!(c.reason, CloseReason::Expired | CloseReason::Flush),
+            _ => false,
+        };
+        // Transit errors (traceroute) are not refusals by the target.
+        if !judged || c.reason == CloseReason::Rejected && c.flow.transit {
+            return;
+        }
+        let (scanner, _) = c.initiator();
+        let (target, port) = c.responder();
+        let kind = probe_kind(c);
+        self.probe(scanner, target, port, p, kind, c.at, c.at_ts, emit);
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evicted
+    }
+
+    fn footprint_bytes(&self) -> usize {
+        self.vertical.footprint_bytes() + self.horizontal.footprint_bytes()
+    }
+}

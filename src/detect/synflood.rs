@@ -1,0 +1,158 @@
+//! SYN flood: per victim (address, port), SYNs in each second of packet time against
+//! handshakes completed in it.
+//!
+//! A second is judged when it ends (at the next SYN to that victim, or at the engine's 1 s
+//! tick): it alerts when SYNs ≥ `syn_rate` (default 200/s, ntopng's `syn_flood` uses 256/s)
+//! and completed handshakes / SYNs ≤ `max_completion` (default 0.2). The completion ratio is
+//! what tells a flood from a busy server: a real client finishes its handshake, a flood tool
+//! or a spoofed source never does. Works for one source (hping3 `--flood`) and for spoofed
+//! floods from millions of addresses: sources are counted with a 256-register HyperLogLog
+//! keyed by `sketch_key`, top sources with a Space-Saving sketch.
+//!
+//! Suppression key: (rule, victim, port). `src_ip` of the alert is the top source.
+
+use crate::addr::Addr;
+use crate::config::SynfloodConfig;
+use crate::decode::{proto, tcp_flags as tf, PacketMeta};
+use crate::flow::{FlowEvent, FlowTable};
+use crate::sketch::{addr_hash, Hll, TopK};
+use crate::table::LruMap;
+
+use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct Victim {
+    addr: Addr,
+    port: u16,
+}
+
+#[derive(Default)]
+struct SecondStats {
+    sec: u64,
+    syns: u32,
+    completed: u32,
+    last_ts: i64,
+    first_ts: i64,
+    sources: Hll<256>,
+    top: TopK<4>,
+}
+
+pub struct SynFloodRule {
+    pub cfg: SynfloodConfig,
+    victims: LruMap<Victim, SecondStats>,
+    key: u64,
+    evicted: u64,
+}
+
+impl SynFloodRule {
+    pub fn new(cfg: SynfloodConfig, capacity: usize, sketch_key: u64) -> Self {
+        SynFloodRule { cfg, victims: LruMap::new(capacity, 1), key: sketch_key, evicted: 0 }
+    }
+
+    fn judge(cfg: &SynfloodConfig, v: &Victim, s: &mut SecondStats, now: u64, emit: &mut Emit) {
+        if s.syns >= cfg.syn_rate {
+            let ratio = s.completed.min(s.syns) as f64 / s.syns as f64;
+            if ratio <= cfg.max_completion {
+                let top: [(Addr, u64); 4] = s.top.top();
+                let mut a = Alert::new(RuleId::Synflood, s.last_ts);
+                a.first_seen = s.first_ts;
+                a.src = top[0].0;
+                a.dst = v.addr;
+                a.dport = v.port;
+                a.proto = proto::TCP;
+                a.community_id = Some(community_id(0, a.src, 0, v.addr, v.port, proto::TCP));
+                let e = &mut a.evidence;
+                e.fig("syn_per_s", Figure::U(s.syns as u64));
+                e.fig("threshold", Figure::U(cfg.syn_rate as u64));
+                e.fig("completion_ratio", Figure::F((ratio * 1000.0).round() / 1000.0));
+                e.fig("max_completion", Figure::F(cfg.max_completion));
+                e.fig("distinct_sources", Figure::U(s.sources.estimate()));
+                e.fig("window_s", Figure::U(1));
+                for (h, _) in top.iter().filter(|t| t.1 > 0) {
+                    let _ = e.hosts.push(*h);
+                }
+                let key = SuppressKey { rule: RuleId::Synflood, a: v.addr, b: Addr::UNSPECIFIED, port: v.port, extra: 0 };
+                emit.alert(key, now, &mut a);
+            }
+        }
+        s.syns = 0;
+        s.completed = 0;
+        s.sources.clear();
+        s.top.clear();
+    }
+}
+
+impl Rule for SynFloodRule {
+    #[inline]
+    fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, emit: &mut Emit) {
+        if !self.cfg.enabled || m.proto != proto::TCP {
+            return;
+        }
+        let sec = m.now / 1_000_000;
+        if m.tcp_flags & (tf::SYN | tf::ACK) == tf::SYN {
+            if m.dst.is_group() || self.cfg.allow.src_allowed(&m.src) || self.cfg.allow.dst_allowed(&m.dst, m.dport) {
+                return;
+            }
+            let v = Victim { addr: m.dst, port: m.dport };
+            let id = match self.victims.find(&v) {
+                Some(id) => id,
+                None => {
+                    let s = SecondStats { sec, first_ts: m.ts, ..SecondStats::default() };
+                    let (id, e) = self.victims.insert(v, s, 0, m.now);
+                    self.evicted += e.is_some() as u64;
+                    id
+                }
+            };
+            self.victims.touch(id, m.now, 0);
+            let s = self.victims.get_mut(id);
+            if s.sec != sec {
+                Self::judge(&self.cfg, &v, s, m.now, emit);
+                s.sec = sec;
+                s.first_ts = m.ts;
+            }
+            s.syns += 1;
+            s.last_ts = m.ts;
+            s.sources.insert_hash(addr_hash(&m.src, self.key));
+            s.top.add(m.src, 1);
+        } else if ev.established {
+            // The responder of a completed handshake is the victim side.
+            let (k, f) = flows.get(ev.id);
+            let (addr, port) = if f.init_is_a { (k.b, k.b_port) } else { (k.a, k.a_port) };
+            if let Some(id) = self.victims.find(&Victim { addr, port }) {
+                let s = self.victims.get_mut(id);
+                if s.sec == sec {
+                    s.completed += 1;
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: u64, _wall: i64, emit: &mut Emit) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let sec = now / 1_000_000;
+        let ids: heapless::Vec<u32, 64> = self
+            .victims
+            .iter_class(0)
+            .filter(|&id| {
+                let s = self.victims.get(id);
+                s.syns > 0 && s.sec < sec
+            })
+            .take(64)
+            .collect();
+        for id in ids {
+            let v = *self.victims.key(id);
+            let s = self.victims.get_mut(id);
+            Self::judge(&self.cfg, &v, s, now, emit);
+        }
+    }
+
+    fn evictions(&self) -> u64 {
+        self.evicted
+    }
+
+    fn footprint_bytes(&self) -> usize {
+        self.victims.footprint_bytes()
+    }
+}

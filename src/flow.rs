@@ -1,0 +1,425 @@
+//! Flows: bidirectional 5-tuples in a fixed-capacity table, with the TCP state and the facts
+//! the detectors judge a connection by (did it become a session? how many request/response
+//! turns? how long, how many bytes?).
+//!
+//! * The key is normalised (lower address/port first) so both directions hit one entry; the
+//!   *initiator* is whoever sent the first packet we saw (or the SYN's sender when the first
+//!   packet is a SYN-ACK), and counters are kept initiator→responder (`[0]`) and back (`[1]`).
+//! * ARP requests and IPv6 neighbour solicitations are tracked as pseudo-flows
+//!   (sender → target) so an unanswered one is a failed probe like an unanswered SYN: on a LAN a
+//!   ping sweep is nothing but ARP.
+//! * ICMP errors are not flows: they close the flow they quote ("rejected").
+//! * Each flow is closed exactly once — by RST, by FINs from both sides, by an ICMP error, by
+//!   idle expiry, by eviction or by the final flush — and that `Closed` record goes to the
+//!   detectors. A closed TCP flow lingers briefly to absorb trailing packets.
+//! * Idle timeouts per class: unanswered (probe) flows, answered TCP, answered UDP/ICMP/other,
+//!   closed. When the table is full the least recently seen flow is evicted and counted.
+
+use crate::addr::Addr;
+use crate::decode::{proto, tcp_flags as tf, Net, PacketMeta};
+use crate::table::LruMap;
+
+/// Pseudo protocol numbers for ARP and ND pseudo-flows (not valid IP protocols in this use).
+pub const PROTO_ARP: u8 = 0xfe;
+pub const PROTO_ND: u8 = 0xfd;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct FlowKey {
+    pub a: Addr,
+    pub b: Addr,
+    pub a_port: u16,
+    pub b_port: u16,
+    pub proto: u8,
+}
+
+impl FlowKey {
+    /// Normalised key and whether `src` is side `a`.
+    pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8) -> (FlowKey, bool) {
+        if (src, sport) <= (dst, dport) {
+            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, proto }, true)
+        } else {
+            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, proto }, false)
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum TcpState {
+    /// Not TCP, or TCP picked up mid-stream without a handshake seen.
+    #[default]
+    None,
+    SynSent,
+    SynAckSeen,
+    Established,
+    /// RST seen, or FIN from both sides.
+    Closed,
+}
+
+/// Class (recency list) a flow is filed under; each has its own idle timeout.
+pub mod class {
+    pub const UNANSWERED: u8 = 0;
+    pub const TCP: u8 = 1;
+    pub const OTHER: u8 = 2;
+    pub const CLOSED: u8 = 3;
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    pub first: u64,
+    pub last: u64,
+    pub first_ts: i64,
+    /// Initiator is key side `a`.
+    pub init_is_a: bool,
+    pub pkts: [u32; 2],
+    pub bytes: [u64; 2],
+    pub payload: [u64; 2],
+    pub flags: [u8; 2],
+    /// TCP flags (or ICMP type) of the initiator's first packet: what kind of probe it was.
+    pub first_flags: u8,
+    pub state: TcpState,
+    fin: [bool; 2],
+    /// Initiator payload segments that followed a responder payload (request/response turns).
+    pub turns: u16,
+    last_payload_dir: u8,
+    /// Already reported as closed (lingering in the CLOSED class).
+    reported: bool,
+    /// Closed by an ICMP "time exceeded" from a router on the way (traceroute), not by the
+    /// destination.
+    pub transit: bool,
+}
+
+impl Flow {
+    /// Did this flow carry an exchange, as opposed to a probe that went nowhere?
+    pub fn is_session(&self, proto: u8) -> bool {
+        match proto {
+            proto::TCP => self.payload[1] > 0 || (self.state_established_ever() && self.payload[0] > 0),
+            _ => self.pkts[1] > 0,
+        }
+    }
+
+    fn state_established_ever(&self) -> bool {
+        // Handshake completed if both sides sent SYN and the initiator ACKed.
+        self.flags[0] & tf::SYN != 0 && self.flags[1] & tf::SYN != 0 && self.flags[0] & tf::ACK != 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    Rst,
+    Fin,
+    /// An ICMP error (unreachable etc.) quoted this flow.
+    Rejected,
+    /// ARP/ND answered.
+    Answered,
+    Expired,
+    Evicted,
+    Flush,
+}
+
+/// A flow as it ends: what detectors judge connections by.
+#[derive(Clone, Copy, Debug)]
+pub struct Closed {
+    pub key: FlowKey,
+    pub flow: Flow,
+    pub reason: CloseReason,
+    /// Packet time of the close.
+    pub at: u64,
+    /// Wall time of the packet that closed it (or of the flow's last packet for expiry).
+    pub at_ts: i64,
+}
+
+impl Closed {
+    pub fn initiator(&self) -> (Addr, u16) {
+        if self.flow.init_is_a {
+            (self.key.a, self.key.a_port)
+        } else {
+            (self.key.b, self.key.b_port)
+        }
+    }
+
+    pub fn responder(&self) -> (Addr, u16) {
+        if self.flow.init_is_a {
+            (self.key.b, self.key.b_port)
+        } else {
+            (self.key.a, self.key.a_port)
+        }
+    }
+
+    pub fn is_session(&self) -> bool {
+        self.flow.is_session(self.key.proto)
+    }
+}
+
+/// What one packet did to the flow table.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowEvent {
+    /// The packet belongs to a flow (id valid).
+    pub tracked: bool,
+    pub id: u32,
+    /// 0: initiator → responder, 1: reverse.
+    pub dir: u8,
+    pub created: bool,
+    /// This packet completed a TCP handshake.
+    pub established: bool,
+    /// This packet started a new request turn (initiator payload after responder payload).
+    pub new_turn: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FlowTimeouts {
+    pub unanswered_us: u64,
+    pub tcp_us: u64,
+    pub other_us: u64,
+    pub closed_us: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    pub created: u64,
+    pub evicted: u64,
+    pub expired: u64,
+}
+
+pub struct FlowTable {
+    map: LruMap<FlowKey, Flow>,
+    timeouts: FlowTimeouts,
+    pub counters: FlowCounters,
+}
+
+impl FlowTable {
+    pub fn new(capacity: usize, timeouts: FlowTimeouts) -> Self {
+        FlowTable { map: LruMap::new(capacity, 4), timeouts, counters: FlowCounters::default() }
+    }
+
+    pub fn set_timeouts(&mut self, t: FlowTimeouts) {
+        self.timeouts = t;
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    pub fn footprint_bytes(&self) -> usize {
+        self.map.footprint_bytes()
+    }
+
+    pub fn get(&self, id: u32) -> (&FlowKey, &Flow) {
+        (self.map.key(id), self.map.get(id))
+    }
+
+    /// Flows from least to most recently seen, for the flow view.
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &Flow)> + '_ {
+        (0..4u8).flat_map(move |c| self.map.iter_class(c)).map(move |id| (self.map.key(id), self.map.get(id)))
+    }
+
+    /// Account one decoded packet. Flows that end because of it (or are evicted to make room)
+    /// are passed to `on_close`.
+    #[inline]
+    pub fn observe(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) -> FlowEvent {
+        let now = m.now;
+        let (key, src_is_a) = match m.net {
+            Net::Arp => {
+                // Requests open a pseudo-flow sender→target; a reply from the target answers it.
+                if m.src == m.dst {
+                    return FlowEvent::default(); // gratuitous ARP
+                }
+                let (k, a) = FlowKey::new(m.src, 0, m.target, 0, PROTO_ARP);
+                match m.arp_op {
+                    1 => (k, a),
+                    2 => {
+                        let (k, _) = FlowKey::new(m.dst, 0, m.src, 0, PROTO_ARP);
+                        self.answer(&k, m, on_close);
+                        return FlowEvent::default();
+                    }
+                    _ => return FlowEvent::default(),
+                }
+            }
+            Net::Ipv4 | Net::Ipv6 => {
+                if m.quoted.is_some() {
+                    self.reject(m, on_close);
+                    return FlowEvent::default();
+                }
+                match (m.proto, m.icmp_type) {
+                    (proto::ICMPV6, 135) => {
+                        if m.src.0 == [0; 16] {
+                            return FlowEvent::default(); // duplicate address detection
+                        }
+                        FlowKey::new(m.src, 0, m.target, 0, PROTO_ND)
+                    }
+                    (proto::ICMPV6, 136) => {
+                        let (k, _) = FlowKey::new(m.dst, 0, m.target, 0, PROTO_ND);
+                        self.answer(&k, m, on_close);
+                        return FlowEvent::default();
+                    }
+                    // Router/neighbour discovery chatter and MLD are not conversations.
+                    (proto::ICMPV6, 130..=134 | 143) => return FlowEvent::default(),
+                    (proto::TCP | proto::UDP, _) => {
+                        if m.fragment && m.sport == 0 && m.dport == 0 {
+                            return FlowEvent::default(); // non-first fragment
+                        }
+                        FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto)
+                    }
+                    _ => FlowKey::new(m.src, 0, m.dst, 0, m.proto),
+                }
+            }
+            Net::Other => return FlowEvent::default(),
+        };
+
+        let mut ev = FlowEvent { tracked: true, ..FlowEvent::default() };
+        let id = match self.map.find(&key) {
+            Some(id) => id,
+            None => {
+                // A SYN-ACK as first packet: the handshake began before we looked; its
+                // destination is the initiator.
+                let synack = m.proto == proto::TCP && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
+                let init_is_a = if synack { !src_is_a } else { src_is_a };
+                let flow = Flow {
+                    first: now,
+                    last: now,
+                    first_ts: m.ts,
+                    init_is_a,
+                    first_flags: if m.proto == proto::TCP { m.tcp_flags } else { m.icmp_type },
+                    last_payload_dir: 2,
+                    ..Flow::default()
+                };
+                let (id, evicted) = self.map.insert(key, flow, class::UNANSWERED, now);
+                self.counters.created += 1;
+                ev.created = true;
+                if let Some((k, f)) = evicted {
+                    self.counters.evicted += 1;
+                    if !f.reported {
+                        on_close(&Closed { key: k, flow: f, reason: CloseReason::Evicted, at: now, at_ts: m.ts });
+                    }
+                }
+                id
+            }
+        };
+        ev.id = id;
+        let f = self.map.get_mut(id);
+        let dir = if src_is_a == f.init_is_a { 0usize } else { 1 };
+        ev.dir = dir as u8;
+        f.last = f.last.max(now);
+        f.pkts[dir] = f.pkts[dir].saturating_add(1);
+        f.bytes[dir] += m.wire_len as u64;
+        f.payload[dir] += m.payload_len as u64;
+        if m.payload_len > 0 {
+            if dir == 0 && f.last_payload_dir == 1 {
+                f.turns = f.turns.saturating_add(1);
+                ev.new_turn = true;
+            }
+            f.last_payload_dir = dir as u8;
+        }
+        let mut closed_now = None;
+        let mut cls = if f.pkts[1] == 0 {
+            class::UNANSWERED
+        } else if m.proto == proto::TCP {
+            class::TCP
+        } else {
+            class::OTHER
+        };
+        if m.proto == proto::TCP {
+            let fl = m.tcp_flags;
+            f.flags[dir] |= fl;
+            match f.state {
+                TcpState::None if fl & (tf::SYN | tf::ACK) == tf::SYN && dir == 0 => f.state = TcpState::SynSent,
+                TcpState::None | TcpState::SynSent if fl & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK) && dir == 1 => {
+                    f.state = TcpState::SynAckSeen
+                }
+                TcpState::SynAckSeen if dir == 0 && fl & tf::ACK != 0 && fl & (tf::SYN | tf::RST) == 0 => {
+                    f.state = TcpState::Established;
+                    ev.established = true;
+                }
+                _ => {}
+            }
+            if fl & tf::FIN != 0 {
+                f.fin[dir] = true;
+            }
+            if f.state != TcpState::Closed && (fl & tf::RST != 0 || (f.fin[0] && f.fin[1])) {
+                f.state = TcpState::Closed;
+                if !f.reported {
+                    f.reported = true;
+                    closed_now = Some(if fl & tf::RST != 0 { CloseReason::Rst } else { CloseReason::Fin });
+                }
+            }
+            if f.state == TcpState::Closed {
+                cls = class::CLOSED;
+            }
+        }
+        let snapshot = *f;
+        self.map.touch(id, now, cls);
+        if let Some(reason) = closed_now {
+            on_close(&Closed { key, flow: snapshot, reason, at: now, at_ts: m.ts });
+        }
+        ev
+    }
+
+    /// ARP reply / neighbour advertisement: the probe it answers was not a failure.
+    fn answer(&mut self, key: &FlowKey, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) {
+        if let Some(id) = self.map.find(key) {
+            let (k, mut f) = self.map.remove(id);
+            f.pkts[1] += 1;
+            f.last = m.now;
+            if !f.reported {
+                on_close(&Closed { key: k, flow: f, reason: CloseReason::Answered, at: m.now, at_ts: m.ts });
+            }
+        }
+    }
+
+    /// An ICMP error: close the flow it quotes.
+    fn reject(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) {
+        let Some(q) = m.quoted else { return };
+        let (sport, dport) = if matches!(q.proto, proto::TCP | proto::UDP) { (q.sport, q.dport) } else { (0, 0) };
+        let (key, _) = FlowKey::new(q.src, sport, q.dst, dport, q.proto);
+        if let Some(id) = self.map.find(&key) {
+            let f = self.map.get_mut(id);
+            if f.reported {
+                return;
+            }
+            f.reported = true;
+            f.transit = match m.proto {
+                proto::ICMP => m.icmp_type == 11,
+                _ => m.icmp_type == 3,
+            };
+            f.last = f.last.max(m.now);
+            let snapshot = *f;
+            self.map.touch(id, m.now, class::CLOSED);
+            on_close(&Closed { key, flow: snapshot, reason: CloseReason::Rejected, at: m.now, at_ts: m.ts });
+        }
+    }
+
+    /// Expire idle flows at packet time `now`.
+    pub fn expire(&mut self, now: u64, wall_of: impl Fn(u64) -> i64, on_close: &mut impl FnMut(&Closed)) {
+        let t = self.timeouts;
+        for (c, timeout) in [
+            (class::UNANSWERED, t.unanswered_us),
+            (class::TCP, t.tcp_us),
+            (class::OTHER, t.other_us),
+            (class::CLOSED, t.closed_us),
+        ] {
+            let deadline = now.saturating_sub(timeout);
+            while let Some((k, f)) = self.map.pop_expired(c, deadline) {
+                self.counters.expired += 1;
+                if !f.reported {
+                    on_close(&Closed { key: k, flow: f, reason: CloseReason::Expired, at: now, at_ts: wall_of(f.last) });
+                }
+            }
+        }
+    }
+
+    /// End of capture: close everything still open.
+    pub fn flush(&mut self, now: u64, wall_of: impl Fn(u64) -> i64, on_close: &mut impl FnMut(&Closed)) {
+        self.map.drain_all(|k, f| {
+            if !f.reported {
+                on_close(&Closed { key: k, flow: f, reason: CloseReason::Flush, at: now, at_ts: wall_of(f.last) });
+            }
+        });
+    }
+}

@@ -1,0 +1,21 @@
+//! NetWatch: a network intrusion-detection sensor for routers and small boards.
+//!
+//! Data path (one direction): `capture` (libpcap) → `decode` (`PacketMeta`) → `flow`
+//! (bounded flow table) and `window` (1 s / 10 s / 60 s aggregates) → `detect` (five rules,
+//! suppression) → `output` (EVE JSON). `pipeline` wires the stages; `config` validates the
+//! TOML; `table` is the fixed-capacity map every stage uses; `clock` turns packet timestamps
+//! into the monotonic packet time all logic runs on.
+
+pub mod addr;
+pub mod alloc;
+pub mod capture;
+pub mod clock;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod output;
+pub mod pipeline;
+pub mod sketch;
+pub mod table;
+pub mod window;

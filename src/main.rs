@@ -1,0 +1,224 @@
+//! `netwatch` command line: a thin layer over the library. See `netwatch --help`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use netwatch::alloc::{peak_heap_bytes, peak_rss_bytes, CountingAlloc};
+use netwatch::capture::{CaptureError, FileCapture};
+use netwatch::config::Config;
+use netwatch::output::eve;
+use netwatch::pipeline::Pipeline;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+const USAGE: &str = "\
+netwatch — network intrusion detection for routers and small boards
+
+USAGE:
+    netwatch replay FILE [-c CONFIG] [--bpf EXPR] [--stats]
+    netwatch check-config FILE
+    netwatch version
+    netwatch help [COMMAND]
+
+COMMANDS:
+    replay        Run the whole pipeline over a pcap/pcapng file as fast as possible.
+                  Alerts go to stdout as Suricata EVE JSON, one object per line.
+    check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
+    version       Print the version.
+
+Exit codes: 0 ok; 1 runtime failure (missing, unreadable or truncated capture);
+2 usage or configuration error (including a BPF expression that does not compile).
+Run `netwatch help replay` for the options of a command.
+";
+
+const REPLAY_USAGE: &str = "\
+netwatch replay FILE [-c CONFIG] [--bpf EXPR] [--stats]
+
+Replays a capture file (pcap or pcapng, any link type NetWatch decodes) through the whole
+pipeline — decoding, flows, windows and all five detectors — on packet time, so the alerts
+are the ones a live run would have raised. Alerts are printed on stdout as EVE JSON lines.
+
+OPTIONS:
+    -c, --config FILE   TOML configuration (default: built-in defaults, `router` profile)
+    --bpf EXPR          Only packets matching this libpcap filter expression
+    --stats             At the end, print one JSON object on stderr: `counters`
+                        (deterministic: identical on every run and architecture) and `run`
+                        (elapsed_s, pps, peak_rss_bytes, peak_heap_bytes)
+    -h, --help          This help
+
+A truncated or corrupt capture is processed up to the damage; then the error says where it
+stopped and the exit code is 1.
+";
+
+const CHECK_USAGE: &str = "\
+netwatch check-config FILE
+
+Parses and validates FILE. Unknown keys and out-of-range values are reported with the key,
+the value and the allowed range (exit code 2). On success prints the profile and the memory
+the fixed-size tables take.
+";
+
+enum Fail {
+    Usage(String),
+    Config(String),
+    Runtime(String),
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fail::Usage(m)) => {
+            eprintln!("netwatch: {m}\nRun `netwatch --help` for usage.");
+            ExitCode::from(2)
+        }
+        Err(Fail::Config(m)) => {
+            eprintln!("netwatch: {m}");
+            ExitCode::from(2)
+        }
+        Err(Fail::Runtime(m)) => {
+            eprintln!("netwatch: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let mut p = lexopt::Parser::from_env();
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let cmd = match p.next().map_err(usage)? {
+        Some(Value(v)) => v.string().map_err(usage)?,
+        Some(Long("help") | Short('h')) | None => {
+            print!("{USAGE}");
+            return Ok(());
+        }
+        Some(Long("version") | Short('V')) => "version".to_string(),
+        Some(a) => return Err(Fail::Usage(a.unexpected().to_string())),
+    };
+    match cmd.as_str() {
+        "replay" => replay(p),
+        "check-config" => check_config(p),
+        "version" => {
+            println!("netwatch {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        "help" => {
+            match p.next().map_err(usage)? {
+                Some(Value(v)) if v == "replay" => print!("{REPLAY_USAGE}"),
+                Some(Value(v)) if v == "check-config" => print!("{CHECK_USAGE}"),
+                _ => print!("{USAGE}"),
+            }
+            Ok(())
+        }
+        other => Err(Fail::Usage(format!("unknown command `{other}`"))),
+    }
+}
+
+fn load_config(path: Option<PathBuf>) -> Result<Config, Fail> {
+    match path {
+        Some(p) => Config::load(&p).map_err(|e| Fail::Config(e.to_string())),
+        None => Ok(Config::default_config()),
+    }
+}
+
+fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let mut file = None;
+    while let Some(a) = p.next().map_err(usage)? {
+        match a {
+            Long("help") | Short('h') => {
+                print!("{CHECK_USAGE}");
+                return Ok(());
+            }
+            Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+            a => return Err(Fail::Usage(a.unexpected().to_string())),
+        }
+    }
+    let file = file.ok_or_else(|| Fail::Usage("check-config needs a FILE".into()))?;
+    let cfg = load_config(Some(file.clone()))?;
+    let bytes = Pipeline::new(&cfg).footprint_bytes();
+    println!(
+        "{}: ok (profile {}, {} flows, fixed tables {:.1} MiB)",
+        file.display(),
+        cfg.profile.name(),
+        cfg.capacity.flows,
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
+}
+
+fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let (mut file, mut config, mut bpf, mut stats) = (None, None, None, false);
+    while let Some(a) = p.next().map_err(usage)? {
+        match a {
+            Short('c') | Long("config") => config = Some(PathBuf::from(p.value().map_err(usage)?)),
+            Long("bpf") => bpf = Some(p.value().map_err(usage)?.string().map_err(usage)?),
+            Long("stats") => stats = true,
+            Long("help") | Short('h') => {
+                print!("{REPLAY_USAGE}");
+                return Ok(());
+            }
+            Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+            a => return Err(Fail::Usage(a.unexpected().to_string())),
+        }
+    }
+    let file = file.ok_or_else(|| Fail::Usage("replay needs a capture FILE".into()))?;
+    let cfg = load_config(config)?;
+    let mut cap = FileCapture::open(&file, bpf.as_deref()).map_err(|e| match e {
+        CaptureError::Filter { .. } => Fail::Config(e.to_string()),
+        _ => Fail::Runtime(e.to_string()),
+    })?;
+    let started = Instant::now();
+    let mut pipeline = Pipeline::new(&cfg);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut line = String::with_capacity(4096);
+    let mut write_failed = false;
+    let mut sink = |a: &netwatch::detect::Alert| {
+        line.clear();
+        eve::write_alert(&mut line, a);
+        if !write_failed && out.write_all(line.as_bytes()).is_err() {
+            write_failed = true;
+        }
+    };
+    let linktype = cap.linktype;
+    let mut failure = None;
+    loop {
+        match cap.next_frame() {
+            Ok(Some(f)) => pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut sink),
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(format!("{}: {e}", file.display()));
+                break;
+            }
+        }
+    }
+    pipeline.finish(&mut sink);
+    let _ = out.flush();
+    drop(out);
+    if stats {
+        let elapsed = started.elapsed().as_secs_f64();
+        let mut s = String::with_capacity(2048);
+        s.push_str("{\"counters\":");
+        pipeline.counters_json(&mut s);
+        let pkts = pipeline.counters.packets;
+        s.push_str(&format!(
+            ",\"run\":{{\"elapsed_s\":{:.3},\"pps\":{:.0},\"peak_rss_bytes\":{},\"peak_heap_bytes\":{}}}}}",
+            elapsed,
+            if elapsed > 0.0 { pkts as f64 / elapsed } else { 0.0 },
+            peak_rss_bytes().unwrap_or(0),
+            peak_heap_bytes()
+        ));
+        eprintln!("{s}");
+    }
+    match failure {
+        Some(m) => Err(Fail::Runtime(m)),
+        None => Ok(()),
+    }
+}

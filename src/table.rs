@@ -1,0 +1,362 @@
+//! `LruMap`: the one bounded table every stage uses (flows, scan state, SYN state, login state,
+//! DNS state, beacon history, alert suppression).
+//!
+//! * Capacity is fixed when the table is made; slots and index are allocated then and never
+//!   again, so RSS cannot follow traffic volume.
+//! * Keys are attacker-controlled (addresses, ports, names), so the index uses a hasher seeded
+//!   at random per start. Nothing observable depends on that seed: entries live on
+//!   recency lists, and eviction and expiry walk those lists, i.e. they choose by packet time,
+//!   never by hash order. The same capture therefore gives the same output on every run.
+//! * Each entry sits on one of a few *classes* (e.g. "TCP established" vs "UDP"), each with its
+//!   own recency list, so expiry with a per-class idle timeout only ever looks at list heads.
+//! * When full, `insert` evicts the least recently touched entry over all classes and hands it
+//!   back to the caller, which counts it.
+//!
+//! The index is open addressing with linear probing and backward-shift deletion (no tombstones),
+//! sized to at least twice the capacity so probe chains stay short.
+
+use std::hash::{BuildHasher, Hash};
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct IndexEntry {
+    slot: u32,
+    tag: u32,
+}
+
+const EMPTY: IndexEntry = IndexEntry { slot: NIL, tag: 0 };
+
+struct Slot<K, V> {
+    key: K,
+    value: V,
+    hash: u64,
+    last: u64,
+    prev: u32,
+    next: u32,
+    class: u8,
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+/// A fixed-capacity hash map with per-class recency lists. Ids (`u32`) stay valid until the
+/// entry is removed or evicted.
+pub struct LruMap<K, V> {
+    hasher: foldhash::fast::RandomState,
+    index: Box<[IndexEntry]>,
+    mask: usize,
+    slots: Vec<Slot<K, V>>,
+    free: u32,
+    lists: [List; 4],
+    classes: u8,
+    len: usize,
+    cap: usize,
+}
+
+impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
+    /// `capacity` entries (at least 1), `classes` recency lists (1..=4).
+    pub fn new(capacity: usize, classes: u8) -> Self {
+        let cap = capacity.clamp(1, (u32::MAX / 4) as usize);
+        let size = (cap * 2).next_power_of_two();
+        LruMap {
+            hasher: foldhash::fast::RandomState::default(),
+            index: vec![EMPTY; size].into_boxed_slice(),
+            mask: size - 1,
+            slots: Vec::with_capacity(cap),
+            free: NIL,
+            lists: [List { head: NIL, tail: NIL }; 4],
+            classes: classes.clamp(1, 4),
+            len: 0,
+            cap,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+
+    /// Bytes this table holds for its whole life (slots + index), for the start-up report.
+    pub fn footprint_bytes(&self) -> usize {
+        self.cap * std::mem::size_of::<Slot<K, V>>()
+            + self.index.len() * std::mem::size_of::<IndexEntry>()
+    }
+
+    #[inline]
+    fn hash(&self, key: &K) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    pub fn find(&self, key: &K) -> Option<u32> {
+        let h = self.hash(key);
+        self.find_hashed(key, h).map(|(_, slot)| slot)
+    }
+
+    #[inline]
+    fn find_hashed(&self, key: &K, h: u64) -> Option<(usize, u32)> {
+        let tag = (h >> 32) as u32;
+        let mut pos = (h as usize) & self.mask;
+        loop {
+            let e = self.index[pos];
+            if e.slot == NIL {
+                return None;
+            }
+            if e.tag == tag && self.slots[e.slot as usize].key == *key {
+                return Some((pos, e.slot));
+            }
+            pos = (pos + 1) & self.mask;
+        }
+    }
+
+    pub fn get(&self, id: u32) -> &V {
+        &self.slots[id as usize].value
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> &mut V {
+        &mut self.slots[id as usize].value
+    }
+
+    pub fn key(&self, id: u32) -> &K {
+        &self.slots[id as usize].key
+    }
+
+    /// Last time the entry was touched.
+    pub fn last_touched(&self, id: u32) -> u64 {
+        self.slots[id as usize].last
+    }
+
+    pub fn class(&self, id: u32) -> u8 {
+        self.slots[id as usize].class
+    }
+
+    fn unlink(&mut self, id: u32) {
+        let (prev, next, class) = {
+            let s = &self.slots[id as usize];
+            (s.prev, s.next, s.class as usize)
+        };
+        if prev == NIL {
+            self.lists[class].head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.lists[class].tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+    }
+
+    fn push_tail(&mut self, id: u32, class: u8) {
+        let c = class.min(self.classes - 1);
+        let tail = self.lists[c as usize].tail;
+        {
+            let s = &mut self.slots[id as usize];
+            s.prev = tail;
+            s.next = NIL;
+            s.class = c;
+        }
+        if tail == NIL {
+            self.lists[c as usize].head = id;
+        } else {
+            self.slots[tail as usize].next = id;
+        }
+        self.lists[c as usize].tail = id;
+    }
+
+    /// Mark the entry as used at `now` and (re)file it under `class`.
+    #[inline]
+    pub fn touch(&mut self, id: u32, now: u64, class: u8) {
+        let s = &self.slots[id as usize];
+        let at_tail = s.next == NIL && s.class == class;
+        if !at_tail {
+            self.unlink(id);
+            self.push_tail(id, class);
+        }
+        let s = &mut self.slots[id as usize];
+        // Packet time may step back a little (reordering); recency lists stay ordered.
+        s.last = s.last.max(now);
+    }
+
+    /// Insert a key that is not present. When the table is full, the least recently touched
+    /// entry (over all classes) is evicted first and returned.
+    pub fn insert(&mut self, key: K, value: V, class: u8, now: u64) -> (u32, Option<(K, V)>) {
+        let evicted = if self.len >= self.cap {
+            self.oldest_overall().map(|id| self.remove(id))
+        } else {
+            None
+        };
+        let h = self.hash(&key);
+        let slot = Slot { key, value, hash: h, last: now, prev: NIL, next: NIL, class: 0 };
+        let id = if self.free != NIL {
+            let id = self.free;
+            self.free = self.slots[id as usize].next;
+            self.slots[id as usize] = slot;
+            id
+        } else {
+            // Never past the capacity reserved in `new`, so this never reallocates.
+            self.slots.push(slot);
+            (self.slots.len() - 1) as u32
+        };
+        let tag = (h >> 32) as u32;
+        let mut pos = (h as usize) & self.mask;
+        while self.index[pos].slot != NIL {
+            pos = (pos + 1) & self.mask;
+        }
+        self.index[pos] = IndexEntry { slot: id, tag };
+        self.len += 1;
+        self.push_tail(id, class);
+        (id, evicted)
+    }
+
+    /// Remove an entry by id; returns its key and value.
+    pub fn remove(&mut self, id: u32) -> (K, V) {
+        let h = self.slots[id as usize].hash;
+        let mut pos = (h as usize) & self.mask;
+        while self.index[pos].slot != id {
+            pos = (pos + 1) & self.mask;
+        }
+        // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+        let mut hole = pos;
+        let mut next = (hole + 1) & self.mask;
+        loop {
+            let e = self.index[next];
+            if e.slot == NIL {
+                break;
+            }
+            let home = (self.slots[e.slot as usize].hash as usize) & self.mask;
+            // Move `e` into the hole if its home is not cyclically within (hole, next].
+            let dist_next = next.wrapping_sub(home) & self.mask;
+            let dist_hole = hole.wrapping_sub(home) & self.mask;
+            if dist_hole < dist_next {
+                self.index[hole] = e;
+                hole = next;
+            }
+            next = (next + 1) & self.mask;
+        }
+        self.index[hole] = EMPTY;
+        self.unlink(id);
+        self.len -= 1;
+        let s = &mut self.slots[id as usize];
+        let value = std::mem::take(&mut s.value);
+        let key = s.key;
+        s.next = self.free;
+        s.prev = NIL;
+        self.free = id;
+        (key, value)
+    }
+
+    /// Least recently touched entry of one class.
+    pub fn oldest(&self, class: u8) -> Option<u32> {
+        let h = self.lists.get(class as usize)?.head;
+        (h != NIL).then_some(h)
+    }
+
+    fn oldest_overall(&self) -> Option<u32> {
+        let mut best: Option<u32> = None;
+        for c in 0..self.classes {
+            if let Some(id) = self.oldest(c) {
+                match best {
+                    Some(b) if self.slots[b as usize].last <= self.slots[id as usize].last => {}
+                    _ => best = Some(id),
+                }
+            }
+        }
+        best
+    }
+
+    /// Remove and return the oldest entry of `class` if it was last touched at or before
+    /// `deadline`. Call in a loop to expire a class.
+    pub fn pop_expired(&mut self, class: u8, deadline: u64) -> Option<(K, V)> {
+        let id = self.oldest(class)?;
+        if self.slots[id as usize].last <= deadline {
+            Some(self.remove(id))
+        } else {
+            None
+        }
+    }
+
+    /// Ids of one class from oldest to newest.
+    pub fn iter_class(&self, class: u8) -> impl Iterator<Item = u32> + '_ {
+        let mut cur = self.oldest(class).unwrap_or(NIL);
+        std::iter::from_fn(move || {
+            if cur == NIL {
+                return None;
+            }
+            let id = cur;
+            cur = self.slots[id as usize].next;
+            Some(id)
+        })
+    }
+
+    /// Remove every entry (used at shutdown flush).
+    pub fn drain_all(&mut self, mut f: impl FnMut(K, V)) {
+        for c in 0..self.classes {
+            while let Some(id) = self.oldest(c) {
+                let (k, v) = self.remove(id);
+                f(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_find_remove_and_evict_lru() {
+        let mut m: LruMap<u32, u32> = LruMap::new(3, 2);
+        let (a, e) = m.insert(1, 10, 0, 1);
+        assert!(e.is_none());
+        m.insert(2, 20, 1, 2);
+        m.insert(3, 30, 0, 3);
+        m.touch(a, 4, 0); // 1 is now the newest
+        let (_, ev) = m.insert(4, 40, 0, 5);
+        assert_eq!(ev, Some((2, 20)), "least recently touched over all classes goes");
+        assert!(m.find(&2).is_none());
+        assert_eq!(*m.get(m.find(&1).unwrap()), 10);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.pop_expired(0, 3), Some((3, 30)));
+        assert_eq!(m.pop_expired(0, 3), None);
+    }
+
+    #[test]
+    fn heavy_churn_keeps_index_consistent() {
+        let mut m: LruMap<u64, u64> = LruMap::new(1000, 1);
+        for i in 0..200_000u64 {
+            let k = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 5000;
+            match m.find(&k) {
+                Some(id) => {
+                    assert_eq!(*m.get(id), k * 3);
+                    if i % 7 == 0 {
+                        m.remove(id);
+                    } else {
+                        m.touch(id, i, 0);
+                    }
+                }
+                None => {
+                    m.insert(k, k * 3, 0, i);
+                }
+            }
+            assert!(m.len() <= 1000);
+        }
+        // Every listed entry is findable.
+        let ids: Vec<u32> = m.iter_class(0).collect();
+        assert_eq!(ids.len(), m.len());
+        for id in ids {
+            assert_eq!(m.find(m.key(id)), Some(id));
+        }
+    }
+}
