@@ -1,0 +1,389 @@
+//! Test support: builds frames and pcap files in code, so every fixture is reproducible and
+//! reviewable. Used by the integration tests, the benchmark and the demo-capture example.
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+
+pub const LINKTYPE_ETHERNET: u32 = 1;
+
+/// A classic pcap (microsecond) file built in memory.
+pub struct PcapWriter {
+    pub buf: Vec<u8>,
+    pub count: u64,
+}
+
+impl PcapWriter {
+    pub fn new(linktype: u32) -> Self {
+        Self::with_snaplen(linktype, 262_144)
+    }
+
+    pub fn with_snaplen(linktype: u32, snaplen: u32) -> Self {
+        let mut buf = Vec::with_capacity(1 << 20);
+        buf.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        buf.extend_from_slice(&2u16.to_le_bytes());
+        buf.extend_from_slice(&4u16.to_le_bytes());
+        buf.extend_from_slice(&0i32.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&snaplen.to_le_bytes());
+        buf.extend_from_slice(&linktype.to_le_bytes());
+        PcapWriter { buf, count: 0 }
+    }
+
+    pub fn packet(&mut self, ts_us: i64, frame: &[u8]) {
+        self.packet_len(ts_us, frame, frame.len() as u32);
+    }
+
+    /// A record whose original length differs from the captured bytes (snaplen cut).
+    pub fn packet_len(&mut self, ts_us: i64, frame: &[u8], orig_len: u32) {
+        let sec = ts_us.div_euclid(1_000_000) as u32;
+        let usec = ts_us.rem_euclid(1_000_000) as u32;
+        self.buf.extend_from_slice(&sec.to_le_bytes());
+        self.buf.extend_from_slice(&usec.to_le_bytes());
+        self.buf.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&orig_len.to_le_bytes());
+        self.buf.extend_from_slice(frame);
+        self.count += 1;
+    }
+
+    pub fn write_to(&self, path: &std::path::Path) {
+        std::fs::write(path, &self.buf).expect("write pcap");
+    }
+}
+
+pub fn be16(v: u16) -> [u8; 2] {
+    v.to_be_bytes()
+}
+
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { (c[0] as u16) << 8 };
+        sum += w as u32;
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+pub fn parse_ip(s: &str) -> IpAddr {
+    s.parse().expect("ip literal")
+}
+
+/// IPv4 header (+ payload) with a correct header checksum.
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let total = 20 + payload.len();
+    let mut h = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
+    h[2..4].copy_from_slice(&be16(total.min(65535) as u16));
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    let c = checksum(&h);
+    h[10..12].copy_from_slice(&be16(c));
+    h.extend_from_slice(payload);
+    h
+}
+
+pub fn ipv6(src: [u8; 16], dst: [u8; 16], next: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&be16(payload.len() as u16));
+    h.push(next);
+    h.push(64);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    h.extend_from_slice(payload);
+    h
+}
+
+/// IP packet for either family, chosen by the addresses.
+pub fn ip(src: &str, dst: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
+    match (parse_ip(src), parse_ip(dst)) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s.octets(), d.octets(), proto, payload),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s.octets(), d.octets(), if proto == 1 { 58 } else { proto }, payload),
+        _ => panic!("mixed address families"),
+    }
+}
+
+pub fn ethertype_of(ip_packet: &[u8]) -> u16 {
+    if ip_packet[0] >> 4 == 6 {
+        0x86dd
+    } else {
+        0x0800
+    }
+}
+
+pub fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+    f.extend_from_slice(&be16(ethertype));
+    f.extend_from_slice(payload);
+    f
+}
+
+pub fn eth_ip(ip_packet: &[u8]) -> Vec<u8> {
+    eth(ethertype_of(ip_packet), ip_packet)
+}
+
+pub const FIN: u8 = 0x01;
+pub const SYN: u8 = 0x02;
+pub const RST: u8 = 0x04;
+pub const PSH: u8 = 0x08;
+pub const ACK: u8 = 0x10;
+pub const URG: u8 = 0x20;
+
+pub fn tcp(sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::with_capacity(20 + payload.len());
+    t.extend_from_slice(&be16(sport));
+    t.extend_from_slice(&be16(dport));
+    t.extend_from_slice(&1000u32.to_be_bytes());
+    t.extend_from_slice(&(if flags & ACK != 0 { 2000u32 } else { 0 }).to_be_bytes());
+    t.push(0x50);
+    t.push(flags);
+    t.extend_from_slice(&be16(65535));
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    t
+}
+
+pub fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::with_capacity(8 + payload.len());
+    u.extend_from_slice(&be16(sport));
+    u.extend_from_slice(&be16(dport));
+    u.extend_from_slice(&be16((8 + payload.len()) as u16));
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    u
+}
+
+pub fn icmp(typ: u8, code: u8, rest: &[u8]) -> Vec<u8> {
+    let mut i = vec![typ, code, 0, 0, 0, 0, 0, 0];
+    i.extend_from_slice(rest);
+    i
+}
+
+/// DNS name in wire format.
+pub fn dns_name(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in name.split('.').filter(|l| !l.is_empty()) {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&be16(id));
+    m.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    m.extend_from_slice(&dns_name(name));
+    m.extend_from_slice(&be16(qtype));
+    m.extend_from_slice(&be16(1));
+    m
+}
+
+pub fn dns_response(id: u16, name: &str, qtype: u16, rdata_len: usize) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&be16(id));
+    m.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+    m.extend_from_slice(&dns_name(name));
+    m.extend_from_slice(&be16(qtype));
+    m.extend_from_slice(&be16(1));
+    m.extend_from_slice(&[0xc0, 12]);
+    m.extend_from_slice(&be16(qtype));
+    m.extend_from_slice(&be16(1));
+    m.extend_from_slice(&60u32.to_be_bytes());
+    m.extend_from_slice(&be16(rdata_len as u16));
+    m.extend(std::iter::repeat(0x41).take(rdata_len));
+    m
+}
+
+pub fn arp(op: u16, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+    let mut a = vec![0, 1, 0x08, 0x00, 6, 4];
+    a.extend_from_slice(&be16(op));
+    a.extend_from_slice(&[0x02, 0, 0, 0, 0, 1]);
+    a.extend_from_slice(&sender);
+    a.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    a.extend_from_slice(&target);
+    eth(0x0806, &a)
+}
+
+pub fn v4(s: &str) -> [u8; 4] {
+    match parse_ip(s) {
+        IpAddr::V4(a) => a.octets(),
+        _ => panic!("not v4"),
+    }
+}
+
+/// Traffic generator on packet time: builds conversations as a host would see them.
+pub struct Traffic {
+    pub w: PcapWriter,
+    /// Current time, µs since the epoch.
+    pub t: i64,
+    frames: Vec<(i64, Vec<u8>)>,
+}
+
+pub const T0: i64 = 1_790_000_000_000_000; // 2026-09-21, before 2038 for 32-bit hosts
+
+impl Traffic {
+    pub fn new() -> Self {
+        Traffic { w: PcapWriter::new(LINKTYPE_ETHERNET), t: T0, frames: Vec::new() }
+    }
+
+    /// Add a frame at time `at` (frames are sorted by time when written).
+    pub fn at(&mut self, at: i64, frame: Vec<u8>) {
+        self.frames.push((at, frame));
+    }
+
+    pub fn frame(&mut self, frame: Vec<u8>) {
+        let t = self.t;
+        self.at(t, frame);
+    }
+
+    pub fn tcp_pkt(&mut self, at: i64, src: &str, sport: u16, dst: &str, dport: u16, flags: u8, payload: &[u8]) {
+        self.at(at, eth_ip(&ip(src, dst, 6, &tcp(sport, dport, flags, payload))));
+    }
+
+    pub fn udp_pkt(&mut self, at: i64, src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) {
+        self.at(at, eth_ip(&ip(src, dst, 17, &udp(sport, dport, payload))));
+    }
+
+    /// A full TCP conversation starting at `at`: handshake, `turns` request/response pairs of
+    /// the given sizes, FIN/FIN. Returns the time of its last packet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp_session(&mut self, at: i64, c: &str, cp: u16, s: &str, sp: u16, turns: usize, req: usize, resp: usize) -> i64 {
+        let rtt = 2_000;
+        let mut t = at;
+        self.tcp_pkt(t, c, cp, s, sp, SYN, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, s, sp, c, cp, SYN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        let rq = vec![0x71; req];
+        let rs = vec![0x72; resp.min(1400)];
+        for _ in 0..turns {
+            t += 100;
+            self.tcp_pkt(t, c, cp, s, sp, PSH | ACK, &rq);
+            t += rtt / 2;
+            let mut left = resp;
+            while left > 0 {
+                let n = left.min(1400);
+                self.tcp_pkt(t, s, sp, c, cp, PSH | ACK, &rs[..n]);
+                left -= n;
+                t += 50;
+            }
+            t += rtt / 2;
+            self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        }
+        t += 100;
+        self.tcp_pkt(t, c, cp, s, sp, FIN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, s, sp, c, cp, FIN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        t
+    }
+
+    /// A DNS query and its answer.
+    pub fn dns(&mut self, at: i64, client: &str, cport: u16, resolver: &str, name: &str, qtype: u16, id: u16) {
+        self.udp_pkt(at, client, cport, resolver, 53, &dns_query(id, name, qtype));
+        self.udp_pkt(at + 5_000, resolver, 53, client, cport, &dns_response(id, name, qtype, 16));
+    }
+
+    /// All frames in time order (stable for equal times).
+    pub fn frames(&mut self) -> Vec<(i64, Vec<u8>)> {
+        let mut f = std::mem::take(&mut self.frames);
+        f.sort_by_key(|x| x.0);
+        f
+    }
+
+    pub fn pcap(&mut self) -> Vec<u8> {
+        for (t, f) in self.frames() {
+            self.w.packet(t, &f);
+        }
+        std::mem::replace(&mut self.w, PcapWriter::new(LINKTYPE_ETHERNET)).buf
+    }
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub const S: i64 = 1_000_000;
+
+/// Deterministic PRNG for generated traffic (xorshift64*).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+/// Run frames through a fresh pipeline with `cfg`; all alerts in order.
+pub fn run_frames(cfg: &netwatch::config::Config, frames: &[(i64, Vec<u8>)]) -> Vec<netwatch::detect::Alert> {
+    let mut p = netwatch::pipeline::Pipeline::new(cfg);
+    let mut alerts = Vec::new();
+    for (t, f) in frames {
+        p.process(1, *t, f, f.len() as u32, &mut |a| alerts.push(a.clone()));
+    }
+    p.finish(&mut |a| alerts.push(a.clone()));
+    alerts
+}
+
+pub fn default_config() -> netwatch::config::Config {
+    netwatch::config::Config::default_config()
+}
+
+/// Alerts of one rule.
+pub fn of(alerts: &[netwatch::detect::Alert], rule: &str) -> Vec<netwatch::detect::Alert> {
+    alerts.iter().filter(|a| a.rule.name() == rule).cloned().collect()
+}
+
+pub fn addr(s: &str) -> netwatch::addr::Addr {
+    parse_ip(s).into()
+}
+
+pub fn random_label(rng: &mut Rng, len: usize, alphabet: &[u8]) -> String {
+    (0..len).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char).collect()
+}
+
+/// Benign LAN traffic: `hosts` clients browsing for `secs` seconds — DNS lookups of popular
+/// and CDN names, short HTTPS sessions to many servers, a few long downloads.
+pub fn benign_lan(tr: &mut Traffic, rng: &mut Rng, start: i64, secs: i64, hosts: u32) {
+    let sites = [
+        "www.example.com", "news.example.org", "cdn.jsdelivr.net", "fonts.gstatic.com", "www.wikipedia.org",
+        "static.xx.fbcdn.net", "i.ytimg.com", "d3a4b5c6d7e8f9.cloudfront.net", "alice.github.io", "mail.example.co.uk",
+        "api.weather.example", "e12345.dscx.akamaiedge.net", "update.example-os.org", "rr3---sn-4g5e6nsz.googlevideo.com",
+    ];
+    for h in 0..hosts {
+        let client = format!("192.168.1.{}", 10 + h);
+        let mut t = start + rng.below(5 * S as u64) as i64;
+        let mut port = 40000 + (h as u16) * 300;
+        while t < start + secs * S {
+            let site = sites[rng.below(sites.len() as u64) as usize];
+            tr.dns(t, &client, 50000 + (port % 10000), "192.168.1.1", site, if rng.below(2) == 0 { 1 } else { 28 }, port);
+            let server = format!("203.0.{}.{}", 113 + rng.below(3), 1 + rng.below(200));
+            let conns = 1 + rng.below(4);
+            for _ in 0..conns {
+                port = port.wrapping_add(1).max(1024);
+                let turns = 1 + rng.below(5) as usize;
+                let resp = 200 + rng.below(20_000) as usize;
+                tr.tcp_session(t + 20_000 + rng.below(300_000) as i64, &client, port, &server, 443, turns, 300, resp);
+            }
+            t += (1 + rng.below(15)) as i64 * S + rng.below(S as u64) as i64;
+        }
+    }
+}
