@@ -263,7 +263,7 @@ pub struct Capacity {
     pub suppression: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CaptureConfig {
     pub interfaces: Vec<String>,
     pub bpf: String,
@@ -274,7 +274,7 @@ pub struct CaptureConfig {
     pub timeout_ms: i32,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Allow {
     pub src: Vec<Cidr>,
     pub dst: Vec<Cidr>,
@@ -290,7 +290,7 @@ impl Allow {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PortscanConfig {
     pub enabled: bool,
     pub vertical_ports: u32,
@@ -299,7 +299,7 @@ pub struct PortscanConfig {
     pub allow: Allow,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SynfloodConfig {
     pub enabled: bool,
     pub syn_rate: u32,
@@ -307,7 +307,7 @@ pub struct SynfloodConfig {
     pub allow: Allow,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BruteforceConfig {
     pub enabled: bool,
     pub attempts: u32,
@@ -318,7 +318,7 @@ pub struct BruteforceConfig {
     pub allow: Allow,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DnsTunnelConfig {
     pub enabled: bool,
     pub window_s: u32,
@@ -331,7 +331,7 @@ pub struct DnsTunnelConfig {
     pub allow: Allow,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BeaconConfig {
     pub enabled: bool,
     pub min_connections: u32,
@@ -341,7 +341,7 @@ pub struct BeaconConfig {
     pub allow: Allow,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RulesConfig {
     pub portscan: PortscanConfig,
     pub synflood: SynfloodConfig,
@@ -350,7 +350,7 @@ pub struct RulesConfig {
     pub beacon: BeaconConfig,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub profile: Profile,
     pub home_net: Vec<Cidr>,

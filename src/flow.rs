@@ -165,7 +165,7 @@ pub struct FlowEvent {
     pub new_turn: bool,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowTimeouts {
     pub unanswered_us: u64,
     pub tcp_us: u64,

@@ -192,7 +192,7 @@ pub struct Windows {
     key: u64,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowCaps {
     pub history_1s: usize,
     pub history_10s: usize,

@@ -387,3 +387,80 @@ pub fn benign_lan(tr: &mut Traffic, rng: &mut Rng, start: i64, secs: i64, hosts:
         }
     }
 }
+
+/// A pcapng file: section header, one interface (µs resolution), enhanced packet blocks.
+pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
+        let pad = (4 - body.len() % 4) % 4;
+        let len = (12 + body.len() + pad) as u32;
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.extend(std::iter::repeat(0).take(pad));
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&linktype.to_le_bytes());
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&65535u32.to_le_bytes());
+    block(&mut out, 1, &idb);
+    for (t, f) in frames {
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        let ts = *t as u64;
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        epb.extend_from_slice(f);
+        epb.extend(std::iter::repeat(0).take((4 - f.len() % 4) % 4));
+        block(&mut out, 6, &epb);
+    }
+    out
+}
+
+/// A capture that triggers every rule (and covers the everyday protocols), for end-to-end and
+/// cross-architecture tests. Deterministic.
+pub fn every_rule_capture() -> Vec<(i64, Vec<u8>)> {
+    let mut tr = Traffic::new();
+    let mut rng = Rng(42);
+    benign_lan(&mut tr, &mut rng, T0, 120, 5);
+    // Vertical SYN scan answered by RST.
+    for i in 0..30u16 {
+        let t = T0 + 2 * S + i as i64 * 20_000;
+        tr.tcp_pkt(t, "192.168.1.66", 40000 + i, "192.168.1.5", 20 + i, SYN, &[]);
+        tr.tcp_pkt(t + 200, "192.168.1.5", 20 + i, "192.168.1.66", 40000 + i, RST | ACK, &[]);
+    }
+    // ARP sweep.
+    for h in 1..=60u8 {
+        tr.at(T0 + 10 * S + h as i64 * 3_000, arp(1, [192, 168, 1, 66], [192, 168, 1, h]));
+    }
+    // SYN flood from spoofed sources.
+    for i in 0..1500i64 {
+        let src = format!("{}.{}.{}.{}", 11 + rng.below(200), rng.below(256), rng.below(256), 1 + rng.below(254));
+        tr.tcp_pkt(T0 + 20 * S + i * 500, &src, 1024 + (i % 60000) as u16, "192.168.1.5", 80, SYN, &[]);
+    }
+    // ssh brute force.
+    for i in 0..8i64 {
+        tr.tcp_session(T0 + 30 * S + i * 2 * S, "192.168.1.66", 41000 + i as u16, "192.168.1.22", 22, 7, 120, 90);
+    }
+    // DNS tunnel.
+    for i in 0..80i64 {
+        let name = format!("{}.t.tunnel-example.net", random_label(&mut rng, 48, b"abcdefghijklmnopqrstuvwxyz012345"));
+        tr.dns(T0 + 50 * S + i * 250_000, "192.168.1.50", 33000, "192.168.1.1", &name, 10, i as u16);
+    }
+    // Beacon every 3 s ± 10 %.
+    let mut t = T0 + 60 * S;
+    for i in 0..14u16 {
+        tr.tcp_session(t, "192.168.1.77", 45000 + i, "198.51.100.9", 8443, 1, 180, 420);
+        t += (3.0e6 * (1.0 + 0.1 * rng.unit())) as i64;
+    }
+    tr.frames()
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# NetWatch static cross builds: musl + static libpcap for router/SBC targets, run under qemu.
+#
+# usage: cross/build.sh [--no-install] [TARGET ...|all|ci]
+#   all  aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf
+#        mipsel-unknown-linux-musl mips-unknown-linux-musl x86_64-unknown-linux-musl
+#   ci   mipsel-unknown-linux-musl mips-unknown-linux-musl   (32-bit LE and the big-endian one)
+# Output: target/cross/<target>/netwatch (stripped), sizes printed.
+#
+# What it needs and does, on a fresh Debian 12 machine as root:
+#  * apt: Debian's glibc cross compilers (used to build musl), qemu-user-static, flex, bison,
+#    musl-tools; rustup targets for the tier-2 musl targets; the installed nightly's rust-src
+#    for the others (build-std; nightly is never pinned: it is whatever the machine has).
+#  * musl 1.2.3 and libpcap 1.10.3 from Debian's *source* packages (no crate vendors libpcap's
+#    C source), built once per target into a cache outside the clone, keyed by version:
+#    $NETWATCH_XC_CACHE (default /var/cache/netwatch-xc).
+# Why each flag is there is written next to it; see cross/README.md for the lessons.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${NETWATCH_XC_CACHE:-/var/cache/netwatch-xc}
+OUT=${NETWATCH_XC_OUT:-$ROOT/target/cross}
+INSTALL=1
+TARGETS=()
+for a in "$@"; do
+  case "$a" in
+    --no-install) INSTALL=0 ;;
+    all) TARGETS+=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl x86_64-unknown-linux-musl) ;;
+    ci) TARGETS+=(mipsel-unknown-linux-musl mips-unknown-linux-musl) ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) TARGETS+=("$a") ;;
+  esac
+done
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(mipsel-unknown-linux-musl mips-unknown-linux-musl)
+log() { echo "cross: $*" >&2; }
+
+# target -> gnu-cross-triple : sysroot-name : extra C flags : musl loader : toolchain
+spec() {
+  case "$1" in
+    aarch64-unknown-linux-musl)     echo "aarch64-linux-gnu:aarch64-linux-musl::ld-musl-aarch64.so.1:stable" ;;
+    armv7-unknown-linux-musleabihf) echo "arm-linux-gnueabihf:armv7-linux-musleabihf::ld-musl-armhf.so.1:nightly" ;;
+    # ARMv6 + VFP (Pi 1/Zero): ARM state only, no Thumb-2, no NEON.
+    arm-unknown-linux-musleabihf)   echo "arm-linux-gnueabihf:armv6-linux-musleabihf:-march=armv6 -mfpu=vfp -mfloat-abi=hard -marm:ld-musl-armhf.so.1:nightly" ;;
+    # 24Kc/1004Kc routers have no FPU: soft-float throughout.
+    mipsel-unknown-linux-musl)      echo "mipsel-linux-gnu:mipsel-linux-muslsf:-msoft-float -march=24kc:ld-musl-mipsel-sf.so.1:nightly" ;;
+    mips-unknown-linux-musl)        echo "mips-linux-gnu:mips-linux-muslsf:-msoft-float -march=24kc:ld-musl-mips-sf.so.1:nightly" ;;
+    x86_64-unknown-linux-musl)      echo "x86_64-linux-gnu:x86_64-linux-musl::ld-musl-x86_64.so.1:stable" ;;
+    *) log "unknown target $1"; exit 2 ;;
+  esac
+}
+
+install_deps() {
+  local pkgs=(flex bison musl-tools qemu-user-static binutils-multiarch)
+  for t in "${TARGETS[@]}"; do
+    local g; g=$(spec "$t" | cut -d: -f1)
+    case "$g" in
+      aarch64-linux-gnu) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+      arm-linux-gnueabihf) pkgs+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross) ;;
+      mipsel-linux-gnu) pkgs+=(gcc-mipsel-linux-gnu libc6-dev-mipsel-cross) ;;
+      mips-linux-gnu) pkgs+=(gcc-mips-linux-gnu libc6-dev-mips-cross) ;;
+    esac
+  done
+  local missing=()
+  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    # Foreign architectures break apt-get update here: amd64 packages only.
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  for t in "${TARGETS[@]}"; do
+    case "$(spec "$t" | cut -d: -f5)" in
+      stable) rustup target list --installed | grep -qx "$t" || rustup target add "$t" >/dev/null ;;
+      nightly) rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' \
+                 || rustup component add rust-src --toolchain nightly >/dev/null ;;
+    esac
+  done
+}
+
+fetch_sources() {
+  local src=$CACHE/src
+  if ls "$src"/musl_*.orig.tar.gz "$src"/libpcap_*.orig.tar.gz >/dev/null 2>&1; then return; fi
+  log "fetching musl and libpcap source packages from Debian"
+  local a=$CACHE/apt
+  mkdir -p "$a/parts" "$a/lists/partial" "$a/archives/partial" "$src"
+  cat > "$a/apt.conf" <<CONF
+Dir::Etc::parts "$a/parts";
+Dir::Etc::sourcelist "$a/sources.list";
+Dir::Etc::sourceparts "-";
+Dir::State::lists "$a/lists";
+Dir::Cache::archives "$a/archives";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT::Sandbox::User "root";
+CONF
+  # The mirror is whatever this machine's apt uses (deb822 or one-line format).
+  { awk '/^URIs:/{u=$2} /^Suites:/{print "deb-src", u, $2, "main"; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null
+    grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | head -1 | sed 's/^deb /deb-src /'; } | head -1 > "$a/sources.list"
+  APT_CONFIG=$a/apt.conf apt-get update -qq >/dev/null
+  (cd "$src" && APT_CONFIG=$a/apt.conf apt-get source --download-only -qq musl libpcap >/dev/null)
+}
+
+ver() { ls "$CACHE/src/$1"_*.orig.tar.gz | head -1 | sed "s/.*$1_\(.*\)\.orig\.tar\.gz/\1/"; }
+
+# musl sysroot + a gcc wrapper that compiles and links against it.
+sysroot() {
+  local gt=$1 name=$2 cf=$3 ldso=$4
+  local mv; mv=$(ver musl)
+  local s=$CACHE/musl-$mv/$name
+  [ -f "$s/.done" ] && { echo "$s"; return; }
+  log "building musl $mv for $name"
+  local b=$CACHE/build/musl-$name
+  rm -rf "$b" "$s"; mkdir -p "$b" "$s/bin" "$s/kh"
+  tar xzf "$CACHE/src/musl_$mv.orig.tar.gz" -C "$b" --strip-components=1
+  # --disable-wrapper: otherwise a bin/musl-gcc lands in the sysroot and shadows Debian's.
+  (cd "$b" && CC="$gt-gcc $cf" AR=$gt-ar RANLIB=$gt-ranlib CFLAGS="-Os" \
+     ./configure --target="$gt" --prefix="$s" --disable-shared --disable-wrapper >configure.log 2>&1 \
+     && make -j"$(nproc)" >make.log 2>&1 && make install >install.log 2>&1) || { tail -20 "$b"/*.log; exit 1; }
+  for d in linux asm asm-generic mtd; do ln -sfn "/usr/$gt/include/$d" "$s/kh/$d"; done
+  cat > "$s/lib/musl-gcc.specs" <<SPECS
+%rename cpp_options old_cpp_options
+
+*cpp_options:
+-nostdinc -isystem $s/include -isystem $s/kh -isystem include%s %(old_cpp_options)
+
+*cc1:
+%(cc1_cpu) -nostdinc -isystem $s/include -isystem $s/kh -isystem include%s
+
+*link_libgcc:
+-L$s/lib -L .%s
+
+*libgcc:
+libgcc.a%s %:if-exists(libgcc_eh.a%s)
+
+*link_gcc_c_sequence:
+--start-group %G %L --end-group
+
+*startfile:
+%{!shared: $s/lib/Scrt1.o} $s/lib/crti.o crtbeginS.o%s
+
+*endfile:
+crtendS.o%s $s/lib/crtn.o
+
+*link:
+-dynamic-linker /lib/$ldso -nostdlib %{shared:-shared} %{static:-static} %{rdynamic:-export-dynamic}
+
+SPECS
+  printf '#!/bin/sh\nexec %s-gcc %s "$@" -specs "%s/lib/musl-gcc.specs"\n' "$gt" "$cf" "$s" > "$s/bin/$name-gcc"
+  chmod +x "$s/bin/$name-gcc"
+  # panic=abort never unwinds: a no-op libunwind is all std's backtrace code needs to link.
+  "$s/bin/$name-gcc" -Os -c "$ROOT/cross/unwind_stub.c" -o "$b/unwind_stub.o"
+  "$gt-ar" rcs "$s/lib/libunwind.a" "$b/unwind_stub.o"
+  touch "$s/.done"
+  echo "$s"
+}
+
+libpcap() {
+  local cc=$1 host=$2 name=$3 extra=$4 khdir=$5
+  local pv; pv=$(ver libpcap)
+  local p=$CACHE/libpcap-$pv/$name
+  [ -f "$p/lib/libpcap.a" ] && { echo "$p"; return; }
+  log "building libpcap $pv for $name"
+  local b=$CACHE/build/libpcap-$name
+  rm -rf "$b"; mkdir -p "$b" "$p/lib" "$p/include"
+  tar xzf "$CACHE/src/libpcap_$pv.orig.tar.gz" -C "$b" --strip-components=1
+  (cd "$b" && CC="$cc" CFLAGS="-Os -ffunction-sections -fdata-sections -isystem $khdir $extra" \
+    ./configure --host="$host" --prefix="$p" --disable-shared --enable-static --without-libnl \
+      --disable-dbus --disable-usb --disable-bluetooth --disable-rdma --disable-netmap --disable-remote \
+      --without-dag --without-septel --without-snf --without-turbocap >configure.log 2>&1 \
+    && make -j"$(nproc)" libpcap.a >make.log 2>&1) || { tail -30 "$b"/*.log; exit 1; }
+  cp "$b/libpcap.a" "$p/lib/"
+  echo "$p"
+}
+
+build_target() {
+  local t=$1
+  IFS=: read -r gt name cf ldso tc <<<"$(spec "$t")"
+  local up; up=$(echo "$t" | tr 'a-z-' 'A-Z_')
+  local low; low=$(echo "$t" | tr '-' '_')
+  local env=() rf="" std=() cc
+  if [ "$t" = x86_64-unknown-linux-musl ]; then
+    # Debian's musl-gcc has no kernel headers: hand libpcap the host's.
+    local kh=$CACHE/kh-x86_64; mkdir -p "$kh"
+    ln -sfn /usr/include/linux /usr/include/x86_64-linux-gnu/asm /usr/include/asm-generic /usr/include/mtd "$kh/"
+    cc=musl-gcc
+    local pc; pc=$(libpcap musl-gcc x86_64-linux-musl "$name" "" "$kh")
+    env+=("CC_$low=musl-gcc")
+  else
+    local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
+    cc=$s/bin/$name-gcc
+    local pc; pc=$(libpcap "$cc" "${gt/gnu/musl}" "$name" "" "$s/kh")
+    env+=("CC_$low=$cc" "AR_$low=$gt-ar" "CARGO_TARGET_${up}_LINKER=$cc")
+    if [ "$tc" = nightly ]; then
+      std=(-Zbuild-std=std,panic_abort)
+      # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
+      # which the libc crate only uses with this cfg — without it every pcap timestamp is
+      # garbage. MIPS needs crt-static spelled out.
+      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2"
+      case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
+      case "$t" in arm-unknown-linux-musleabihf) rf="$rf -C target-cpu=arm1176jzf-s" ;; esac
+      env+=("CARGO_TARGET_${up}_RUSTFLAGS=$rf")
+    else
+      env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc")
+    fi
+  fi
+  log "building netwatch for $t"
+  # A target dir of its own, so cross builds never wait on (or invalidate) the native one.
+  (cd "$ROOT" && env "${env[@]}" CARGO_TARGET_DIR="$ROOT/target/xc" LIBPCAP_LIBDIR="$pc/lib" LIBPCAP_VER="$(ver libpcap)" \
+    cargo "+$tc" build --release --locked --target "$t" "${std[@]}" --bin netwatch 2> "$OUT/$t.log") \
+    || { tail -40 "$OUT/$t.log"; exit 1; }
+  mkdir -p "$OUT/$t"
+  cp "$ROOT/target/xc/$t/release/netwatch" "$OUT/$t/netwatch"
+  printf '%-34s %9d bytes\n' "$t" "$(stat -c %s "$OUT/$t/netwatch")"
+}
+
+mkdir -p "$CACHE" "$OUT"
+[ "$INSTALL" = 1 ] && install_deps
+fetch_sources
+for t in "${TARGETS[@]}"; do build_target "$t"; done
