@@ -9,27 +9,31 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An IPv4 or IPv6 address, IPv4 kept as IPv4-mapped IPv6.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Addr(pub [u8; 16]);
 
-const V4_PREFIX: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 impl Addr {
     pub const UNSPECIFIED: Addr = Addr([0; 16]);
 
+    #[inline]
     pub fn v4(b: [u8; 4]) -> Addr {
-        let mut a = [0u8; 16];
-        a[..12].copy_from_slice(&V4_PREFIX);
-        a[12..].copy_from_slice(&b);
-        Addr(a)
+        Addr(((0xffffu128 << 32) | u32::from_be_bytes(b) as u128).to_be_bytes())
+    }
+
+    /// The address as one big-endian number: ordering and equality in two word compares.
+    #[inline]
+    pub fn as_u128(&self) -> u128 {
+        u128::from_be_bytes(self.0)
     }
 
     pub fn v6(b: [u8; 16]) -> Addr {
         Addr(b)
     }
 
+    #[inline]
     pub fn is_v4(&self) -> bool {
-        self.0[..12] == V4_PREFIX
+        self.as_u128() >> 32 == 0xffff
     }
 
     /// The four IPv4 bytes, if this is an IPv4 address.
@@ -74,6 +78,36 @@ impl Addr {
             h.copy_from_slice(&self.0[..8]);
             h
         })
+    }
+}
+
+impl PartialEq for Addr {
+    #[inline]
+    fn eq(&self, o: &Addr) -> bool {
+        u128::from_ne_bytes(self.0) == u128::from_ne_bytes(o.0)
+    }
+}
+
+impl Eq for Addr {}
+
+impl PartialOrd for Addr {
+    fn partial_cmp(&self, o: &Addr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Addr {
+    #[inline]
+    fn cmp(&self, o: &Addr) -> std::cmp::Ordering {
+        self.as_u128().cmp(&o.as_u128())
+    }
+}
+
+impl std::hash::Hash for Addr {
+    /// One 128-bit write instead of a length-prefixed byte slice: half the hashing work.
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_ne_bytes(self.0));
     }
 }
 

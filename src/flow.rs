@@ -35,7 +35,7 @@ pub struct FlowKey {
 impl FlowKey {
     /// Normalised key and whether `src` is side `a`.
     pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8) -> (FlowKey, bool) {
-        if (src, sport) <= (dst, dport) {
+        if (src.as_u128(), sport) <= (dst.as_u128(), dport) {
             (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, proto }, true)
         } else {
             (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, proto }, false)
@@ -353,10 +353,10 @@ impl FlowTable {
                 cls = class::CLOSED;
             }
         }
-        let snapshot = *f;
         self.map.touch(id, now, cls);
         if let Some(reason) = closed_now {
-            on_close(&Closed { key, flow: snapshot, reason, at: now, at_ts: m.ts });
+            let flow = *self.map.get(id);
+            on_close(&Closed { key, flow, reason, at: now, at_ts: m.ts });
         }
         ev
     }

@@ -19,6 +19,15 @@ use std::hash::{BuildHasher, Hash};
 
 const NIL: u32 = u32::MAX;
 
+/// What `upsert` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upsert {
+    Found,
+    Inserted,
+    /// Inserted in place of the least recently touched entry.
+    Evicted,
+}
+
 #[derive(Clone, Copy)]
 struct IndexEntry {
     slot: u32,
@@ -220,8 +229,8 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         (id, evicted)
     }
 
-    /// Remove an entry by id; returns its key and value.
-    pub fn remove(&mut self, id: u32) -> (K, V) {
+    /// Take an entry out of the index and its recency list (its slot is left to the caller).
+    fn unindex(&mut self, id: u32) {
         let h = self.slots[id as usize].hash;
         let mut pos = (h as usize) & self.mask;
         while self.index[pos].slot != id {
@@ -248,6 +257,11 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         self.index[hole] = EMPTY;
         self.unlink(id);
         self.len -= 1;
+    }
+
+    /// Remove an entry by id; returns its key and value.
+    pub fn remove(&mut self, id: u32) -> (K, V) {
+        self.unindex(id);
         let s = &mut self.slots[id as usize];
         let value = std::mem::take(&mut s.value);
         let key = s.key;
@@ -255,6 +269,50 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         s.prev = NIL;
         self.free = id;
         (key, value)
+    }
+
+    /// Find `key` and touch it, or insert it — evicting the least recently touched entry when
+    /// full — and let `init` set up its value in place. Values are never moved, so large
+    /// detector states cost nothing to evict. Returns the id and what happened.
+    #[inline]
+    pub fn upsert(&mut self, key: K, class: u8, now: u64, init: impl FnOnce(&mut V)) -> (u32, Upsert) {
+        let h = self.hash(&key);
+        if let Some((_, id)) = self.find_hashed(&key, h) {
+            self.touch(id, now, class);
+            return (id, Upsert::Found);
+        }
+        let (id, how) = match self.oldest_overall().filter(|_| self.len >= self.cap) {
+            Some(victim) => {
+                self.unindex(victim);
+                (victim, Upsert::Evicted)
+            }
+            None if self.free != NIL => {
+                let id = self.free;
+                self.free = self.slots[id as usize].next;
+                (id, Upsert::Inserted)
+            }
+            None => {
+                // Never past the capacity reserved in `new`, so this never reallocates.
+                self.slots.push(Slot { key, value: V::default(), hash: h, last: now, prev: NIL, next: NIL, class: 0 });
+                ((self.slots.len() - 1) as u32, Upsert::Inserted)
+            }
+        };
+        {
+            let s = &mut self.slots[id as usize];
+            s.key = key;
+            s.hash = h;
+            s.last = now;
+            init(&mut s.value);
+        }
+        let tag = (h >> 32) as u32;
+        let mut pos = (h as usize) & self.mask;
+        while self.index[pos].slot != NIL {
+            pos = (pos + 1) & self.mask;
+        }
+        self.index[pos] = IndexEntry { slot: id, tag };
+        self.len += 1;
+        self.push_tail(id, class);
+        (id, how)
     }
 
     /// Least recently touched entry of one class.
@@ -330,6 +388,19 @@ mod tests {
         assert_eq!(m.len(), 3);
         assert_eq!(m.pop_expired(0, 3), Some((3, 30)));
         assert_eq!(m.pop_expired(0, 3), None);
+    }
+
+    #[test]
+    fn upsert_reuses_the_evicted_slot_in_place() {
+        let mut m: LruMap<u32, Vec<u32>> = LruMap::new(2, 1);
+        assert_eq!(m.upsert(1, 0, 1, |v| v.push(1)).1, Upsert::Inserted);
+        assert_eq!(m.upsert(2, 0, 2, |v| v.push(2)).1, Upsert::Inserted);
+        assert_eq!(m.upsert(1, 0, 3, |_| unreachable!()).1, Upsert::Found);
+        let (id, how) = m.upsert(3, 0, 4, |v| v.clear());
+        assert_eq!(how, Upsert::Evicted);
+        assert!(m.find(&2).is_none(), "2 was least recently touched");
+        assert!(m.get(id).is_empty());
+        assert_eq!(m.get(m.find(&1).unwrap()), &vec![1]);
     }
 
     #[test]

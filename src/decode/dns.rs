@@ -32,10 +32,15 @@ pub struct DnsMeta {
     name_len: u8,
     pub labels: u8,
     pub longest_label: u8,
-    /// Byte offset of the registered domain in the name (== name length when unknown).
+    /// Byte offset of the registered domain in the name (== name length when unknown, and in
+    /// responses, whose names are not looked up).
     reg_start: u8,
     /// Shannon entropy of the characters left of the registered domain, millibits per char.
     pub sub_entropy_milli: u16,
+    /// FNV-1a of the name and of the registered domain (queries only): identities for the
+    /// detector's per-domain state and distinct-name counts without keeping names.
+    pub name_hash: u64,
+    pub reg_hash: u64,
 }
 
 impl Default for DnsMeta {
@@ -58,6 +63,8 @@ impl Default for DnsMeta {
             longest_label: 0,
             reg_start: 0,
             sub_entropy_milli: 0,
+            name_hash: 0,
+            reg_hash: 0,
         }
     }
 }
@@ -92,6 +99,17 @@ const XLOG2_Q16: [u32; 256] = {
     t
 };
 
+/// log2(x) in Q16 for x in 0..=255 (entry 0 unused).
+const LOG2_Q16: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut x = 1;
+    while x < 256 {
+        t[x] = log2_q16(x as u32);
+        x += 1;
+    }
+    t
+};
+
 /// log2(x) in Q16 fixed point for x ≥ 1, bit by bit (repeated squaring of the mantissa).
 pub const fn log2_q16(x: u32) -> u32 {
     let ip = 31 - x.leading_zeros();
@@ -121,12 +139,17 @@ pub fn entropy_milli(s: &[u8]) -> u16 {
     for &c in s {
         hist[c as usize] = hist[c as usize].saturating_add(1);
     }
+    // Sum over the characters present only (each once), not over all 256 bins.
     let mut sum: u64 = 0;
-    for &c in hist.iter() {
-        sum += XLOG2_Q16[c as usize] as u64;
+    for &c in s {
+        let k = hist[c as usize];
+        if k != 0 {
+            sum += XLOG2_Q16[k as usize] as u64;
+            hist[c as usize] = 0;
+        }
     }
     // H = log2(n) - sum(c log2 c) / n
-    let h_q16 = (log2_q16(n as u32) as u64).saturating_sub(sum / n as u64);
+    let h_q16 = (LOG2_Q16[n] as u64).saturating_sub(sum / n as u64);
     ((h_q16 * 1000) >> 16) as u16
 }
 
@@ -167,9 +190,16 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     out.qtype = be16(msg, end);
     out.qclass = be16(msg, end + 2);
     let name = &out.name[..out.name_len as usize];
+    if out.response {
+        // Only queries are judged; responses repeat the question and skip the PSL walk.
+        out.reg_start = out.name_len;
+        return Ok(());
+    }
     let reg = psl::registered_domain_start(name).unwrap_or(name.len());
     out.reg_start = reg as u8;
     out.sub_entropy_milli = entropy_milli(&name[..reg.saturating_sub(1)]);
+    out.name_hash = psl::fnv(psl::FNV_OFFSET, name);
+    out.reg_hash = psl::fnv(psl::FNV_OFFSET, &name[reg..]);
     Ok(())
 }
 
@@ -199,7 +229,9 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                     len += 1;
                 }
                 for (i, &c) in label.iter().enumerate() {
-                    out.name[len + i] = c.to_ascii_lowercase();
+                    // A '.' byte inside a label is data, not a separator: stored as '_' so
+                    // the dotted form keeps the label structure.
+                    out.name[len + i] = if c == b'.' { b'_' } else { c.to_ascii_lowercase() };
                 }
                 len += l;
                 out.labels = out.labels.saturating_add(1);

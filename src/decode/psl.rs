@@ -2,9 +2,10 @@
 //! someone registered: `a.example.co.uk` → `example.co.uk`, `x.user.github.io` →
 //! `user.github.io`, `d1234.cloudfront.net` → `d1234.cloudfront.net`.
 //!
-//! The list is embedded as a compact blob (`psl.bin`, ~77 KB, built by `psl_gen.py` from the
-//! list of 2026-10-22; see that script for the format). Lookups allocate nothing: keys are
-//! built in a stack buffer, the blob is searched in place.
+//! The list is embedded as a compact blob (`psl.bin`, 77 KB of binary size, built by
+//! `psl_gen.py` from the list of 2026-10-22; see that script for the format). At first use an
+//! index of 128 KiB is built from it once; after that a lookup allocates nothing and costs a
+//! streamed FNV hash of the name's last labels and one probe per label.
 
 const BLOB: &[u8] = include_bytes!("psl.bin");
 /// Labels a name can have that we look at; no rule is deeper than this.
@@ -30,7 +31,6 @@ fn blob() -> Blob {
 struct Cursor {
     block: usize,
     pos: usize,
-    left_in_block: usize,
     buf: [u8; 256],
     len: usize,
 }
@@ -48,15 +48,8 @@ impl Blob {
         }
     }
 
-    /// The whole first key of block `i`.
-    fn head(&self, i: usize) -> &[u8] {
-        let at = self.block_start(i);
-        let n = self.data.get(at + 1).copied().unwrap_or(0) as usize;
-        self.data.get(at + 2..at + 2 + n).unwrap_or(&[])
-    }
-
     fn cursor(&self, block: usize) -> Cursor {
-        Cursor { block, pos: self.block_start(block), left_in_block: usize::MAX, buf: [0; 256], len: 0 }
+        Cursor { block, pos: self.block_start(block), buf: [0; 256], len: 0 }
     }
 
     /// Advance the cursor to the next key; `false` at the end of the list.
@@ -65,7 +58,7 @@ impl Blob {
             if c.block >= self.blocks {
                 return false;
             }
-            if c.pos < self.block_end(c.block) && c.left_in_block > 0 {
+            if c.pos < self.block_end(c.block) {
                 let (Some(&p), Some(&n)) = (self.data.get(c.pos), self.data.get(c.pos + 1)) else {
                     return false;
                 };
@@ -87,68 +80,98 @@ impl Blob {
             c.len = 0;
         }
     }
+}
 
-    /// Cursor positioned on the first key ≥ `key` (or exhausted).
-    fn lower_bound(&self, key: &[u8]) -> Option<Cursor> {
-        if self.blocks == 0 {
-            return None;
-        }
-        // Last block whose head ≤ key.
-        let (mut lo, mut hi) = (0usize, self.blocks);
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2;
-            if self.head(mid) <= key {
-                lo = mid;
+const RULE: u8 = 1;
+const EXCEPTION: u8 = 2;
+const WILDCARD_CHILD: u8 = 4;
+const HAS_CHILDREN: u8 = 8;
+
+/// FNV-1a, streamed: the hash of `key + "." + label` continues from the hash of `key`, so a
+/// lookup walks a name's labels right to left hashing each byte once.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+#[inline]
+pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Index over the blob, built once at first use (≈ 12k nodes, 128 KiB): every rule and every
+/// ancestor of a rule, by hash of its reversed form, with what the list says about it. The
+/// table is fixed and not keyed by anything from the wire; a lookup is a hash and a probe.
+struct Index {
+    slots: Box<[u64]>,
+    mask: usize,
+}
+
+impl Index {
+    fn build() -> Index {
+        let b = blob();
+        let mut nodes: Vec<(u64, u8)> = Vec::with_capacity(16_384);
+        let mut c = b.cursor(0);
+        while b.next(&mut c) {
+            let mut k = &c.buf[..c.len];
+            let mut flag = RULE;
+            if let Some(stripped) = k.strip_suffix(b"!") {
+                k = stripped;
+                flag = EXCEPTION;
+            }
+            if let Some(parent) = k.strip_suffix(b".*") {
+                nodes.push((fnv(FNV_OFFSET, parent), WILDCARD_CHILD | HAS_CHILDREN));
             } else {
-                hi = mid;
+                nodes.push((fnv(FNV_OFFSET, k), flag));
+            }
+            for (i, &ch) in k.iter().enumerate() {
+                if ch == b'.' {
+                    nodes.push((fnv(FNV_OFFSET, &k[..i]), HAS_CHILDREN));
+                }
             }
         }
-        let mut c = self.cursor(lo);
-        while self.next(&mut c) {
-            if &c.buf[..c.len] >= key {
-                return Some(c);
+        let size = (nodes.len() * 4 / 3 + 1).next_power_of_two();
+        let mut slots = vec![0u64; size].into_boxed_slice();
+        let mask = size - 1;
+        for (h, f) in nodes {
+            // Low 4 bits carry the flags; a zero slot is empty (hash bits forced non-zero).
+            let tag = (h & !0xf) | 0x10;
+            let mut pos = (h >> 32) as usize & mask;
+            loop {
+                if slots[pos] == 0 {
+                    slots[pos] = tag | f as u64;
+                    break;
+                }
+                if slots[pos] & !0xf == tag {
+                    slots[pos] |= f as u64;
+                    break;
+                }
+                pos = (pos + 1) & mask;
             }
         }
-        None
+        Index { slots, mask }
+    }
+
+    #[inline]
+    fn flags(&self, h: u64) -> u8 {
+        let tag = (h & !0xf) | 0x10;
+        let mut pos = (h >> 32) as usize & self.mask;
+        loop {
+            let s = self.slots[pos];
+            if s == 0 {
+                return 0;
+            }
+            if s & !0xf == tag {
+                return (s & 0xf) as u8;
+            }
+            pos = (pos + 1) & self.mask;
+        }
     }
 }
 
-/// What the list says about one reversed suffix (`uk.co`).
-#[derive(Default, Debug, PartialEq)]
-struct Node {
-    rule: bool,
-    exception: bool,
-    wildcard_child: bool,
-    has_children: bool,
-}
-
-fn node(b: &Blob, key: &[u8]) -> Node {
-    let mut n = Node::default();
-    let Some(mut c) = b.lower_bound(key) else { return n };
-    loop {
-        let k = &c.buf[..c.len];
-        if !k.starts_with(key) {
-            break;
-        }
-        let rest = &k[key.len()..];
-        match rest {
-            [] => n.rule = true,
-            [b'!'] => n.exception = true,
-            [b'.', b'*'] => {
-                n.wildcard_child = true;
-                n.has_children = true;
-            }
-            [b'.', ..] => {
-                n.has_children = true;
-                break;
-            }
-            _ => {}
-        }
-        if !b.next(&mut c) {
-            break;
-        }
-    }
-    n
+fn index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    INDEX.get_or_init(Index::build)
 }
 
 /// Byte offset in `name` (dotted, lower case, no trailing dot) where its registered domain
@@ -157,7 +180,8 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
     if name.is_empty() {
         return None;
     }
-    // Label starts from the right: starts[0] = start of the last label.
+    let idx = index();
+    // Label starts from the right: starts[k-1] = start of the k-th label from the right.
     let mut starts = [0usize; MAX_RULE_LABELS + 2];
     let mut n = 0;
     let mut end = name.len();
@@ -175,90 +199,52 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
             }
         }
     }
-    let total_labels = n;
-    let b = blob();
-    // Public suffix length in labels: the implicit "*" rule gives 1.
+    let label = |k: usize| {
+        let e = if k == 1 { name.len() } else { starts[k - 2] - 1 };
+        &name[starts[k - 1]..e]
+    };
+    // Public suffix length in labels; the implicit "*" rule gives 1.
     let mut suffix = 1usize;
-    let mut key = [0u8; 256];
-    let mut klen = 0usize;
-    for k in 1..=total_labels.min(MAX_RULE_LABELS) {
-        // Append label k (counted from the right) to the reversed key.
-        let lab_start = starts[k - 1];
-        let lab_end = if k == 1 { name.len() } else { starts[k - 2] - 1 };
-        let lab = &name[lab_start..lab_end];
+    let mut h = FNV_OFFSET;
+    for k in 1..=n.min(MAX_RULE_LABELS) {
+        let lab = label(k);
         if lab.is_empty() {
             return None;
         }
-        if klen > 0 {
-            if klen + 1 > key.len() {
-                break;
-            }
-            key[klen] = b'.';
-            klen += 1;
+        if k > 1 {
+            h = fnv(h, b".");
         }
-        if klen + lab.len() > key.len() {
-            break;
-        }
-        key[klen..klen + lab.len()].copy_from_slice(lab);
-        klen += lab.len();
-        if k == 1 {
-            // Single-label rules are implied; only children matter.
-            let nd = node(&b, &key[..klen]);
-            if nd.wildcard_child && total_labels >= 2 {
-                suffix = 2;
-                if node_exception_below(&b, &key[..klen], name, &starts, 2) {
-                    suffix = 1;
-                }
-            }
-            if !nd.has_children {
-                break;
-            }
-            continue;
-        }
-        let nd = node(&b, &key[..klen]);
-        if nd.exception {
+        h = fnv(h, lab);
+        let f = idx.flags(h);
+        if f & EXCEPTION != 0 {
             suffix = k - 1;
             break;
         }
-        if nd.rule {
+        if f & RULE != 0 {
             suffix = suffix.max(k);
         }
-        if nd.wildcard_child && total_labels > k {
-            if node_exception_below(&b, &key[..klen], name, &starts, k + 1) {
+        if f & WILDCARD_CHILD != 0 && n > k {
+            // "*.parent" matches the next label unless "!label.parent" is listed.
+            let below = fnv(fnv(h, b"."), label(k + 1));
+            if idx.flags(below) & EXCEPTION != 0 {
                 suffix = suffix.max(k);
             } else {
                 suffix = suffix.max(k + 1);
             }
         }
-        if !nd.has_children {
+        if f & HAS_CHILDREN == 0 {
             break;
         }
     }
-    if total_labels <= suffix {
+    if n <= suffix {
         return None;
     }
-    let start = starts[suffix];
-    // An empty label ("a..b") makes no registrable domain.
-    if name[start..].starts_with(b".") || name[start..].windows(2).any(|w| w == b"..") {
+    // An empty label ("a..b") makes no registrable domain. (Names from DNS messages have
+    // none; this function also takes arbitrary input.)
+    if label(suffix + 1).is_empty() {
         return None;
     }
-    Some(start)
-}
-
-/// Is the name's `k`-label suffix (one below `parent`) listed as an exception (`!label.parent`)?
-fn node_exception_below(b: &Blob, parent: &[u8], name: &[u8], starts: &[usize], k: usize) -> bool {
-    let lab_start = starts[k - 1];
-    let lab_end = starts[k - 2] - 1;
-    let lab = &name[lab_start..lab_end];
-    let mut key = [0u8; 256];
-    let len = parent.len() + 1 + lab.len();
-    if len > key.len() {
-        return false;
-    }
-    key[..parent.len()].copy_from_slice(parent);
-    key[parent.len()] = b'.';
-    key[parent.len() + 1..len].copy_from_slice(lab);
-    node(b, &key[..len]).exception
+    Some(starts[suffix])
 }
 
 /// The registered domain of `name` as a slice of it.

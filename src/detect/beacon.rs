@@ -20,7 +20,8 @@ use crate::addr::Addr;
 use crate::config::BeaconConfig;
 use crate::decode::{proto, PacketMeta};
 use crate::flow::{Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
-use crate::table::LruMap;
+use crate::sketch::{addr_hash, mix};
+use crate::table::{LruMap, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -121,15 +122,28 @@ pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
     Some(Score { score, median_interval_s: med, mad, skew, size })
 }
 
+/// Slots of the first-sight filter.
+const FIRST_SIGHT: usize = 4096;
+
 pub struct BeaconRule {
     pub cfg: BeaconConfig,
     pairs: LruMap<PairKey, History>,
+    /// Direct-mapped (pair hash, first start) of pairs seen once. Most pairs on a LAN connect
+    /// once and never again; they never reach the history table. A pair's second connection
+    /// promotes it, with the first start carried over.
+    first_sight: Box<[(u64, u64); FIRST_SIGHT]>,
     evicted: u64,
 }
 
 impl BeaconRule {
     pub fn new(cfg: BeaconConfig, capacity: usize) -> Self {
-        BeaconRule { cfg, pairs: LruMap::new(capacity, 1), evicted: 0 }
+        BeaconRule { cfg, pairs: LruMap::new(capacity, 1), first_sight: Box::new([(0, 0); FIRST_SIGHT]), evicted: 0 }
+    }
+
+    #[inline]
+    fn pair_hash(k: &PairKey) -> u64 {
+        // Fixed (not seeded): it only decides which filter slot a pair shares.
+        mix(addr_hash(&k.client, 0x6265_6163) ^ addr_hash(&k.server, 0x6f6e) ^ ((k.port as u64) << 8 | k.proto as u64)) | 1
     }
 }
 
@@ -149,16 +163,23 @@ impl Rule for BeaconRule {
         }
         let key = PairKey { client, server, port, proto: k.proto };
         let now = m.now;
-        let id = match self.pairs.find(&key) {
-            Some(id) => id,
-            None => {
-                let h = History { first_ts: m.ts, ..History::default() };
-                let (id, e) = self.pairs.insert(key, h, 0, now);
-                self.evicted += e.is_some() as u64;
-                id
+        let ph = Self::pair_hash(&key);
+        let slot = &mut self.first_sight[(ph >> 20) as usize % FIRST_SIGHT];
+        if slot.0 != ph {
+            if self.pairs.find(&key).is_none() {
+                *slot = (ph, now);
+                return;
             }
-        };
-        self.pairs.touch(id, now, 0);
+        }
+        let first = slot.1;
+        *slot = (ph, now);
+        let (id, how) = self.pairs.upsert(key, 0, now, |h| {
+            *h = History { first_ts: m.ts, ..History::default() };
+            h.starts[0] = first;
+            h.n = 1;
+            h.fresh = 1;
+        });
+        self.evicted += (how == Upsert::Evicted) as u64;
         let h = self.pairs.get_mut(id);
         let at = h.n % RING;
         h.starts[at] = now;

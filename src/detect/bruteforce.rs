@@ -22,7 +22,7 @@ use crate::addr::Addr;
 use crate::config::BruteforceConfig;
 use crate::decode::proto;
 use crate::flow::{Closed, TcpState};
-use crate::table::LruMap;
+use crate::table::{LruMap, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -92,16 +92,10 @@ impl Rule for BruteForceRule {
         let half = (self.cfg.window_s as u64 / 2).max(1);
         let sec = now / 1_000_000;
         let key = Pair { attacker, server, port };
-        let id = match self.pairs.find(&key) {
-            Some(id) => id,
-            None => {
-                let a = Attempts { bucket_start: sec - sec % half, first_ts: f.first_ts, ..Attempts::default() };
-                let (id, e) = self.pairs.insert(key, a, 0, now);
-                self.evicted += e.is_some() as u64;
-                id
-            }
-        };
-        self.pairs.touch(id, now, 0);
+        let (id, how) = self.pairs.upsert(key, 0, now, |a| {
+            *a = Attempts { bucket_start: sec - sec % half, first_ts: f.first_ts, ..Attempts::default() }
+        });
+        self.evicted += (how == Upsert::Evicted) as u64;
         let st = self.pairs.get_mut(id);
         let bucket = sec - sec % half;
         if bucket != st.bucket_start {

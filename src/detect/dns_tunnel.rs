@@ -23,9 +23,9 @@ use crate::addr::Addr;
 use crate::config::DnsTunnelConfig;
 use crate::decode::PacketMeta;
 use crate::flow::{FlowEvent, FlowTable};
-use crate::table::LruMap;
+use crate::table::{LruMap, Upsert};
 
-use super::{bytes_hash, community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
+use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
 
 /// Distinct names remembered per (client, domain) and window.
 pub const MAX_UNIQUE: u32 = 64;
@@ -72,24 +72,57 @@ fn qtype_name(t: u16) -> &'static str {
 }
 
 pub struct DnsTunnelRule {
-    pub cfg: DnsTunnelConfig,
+    cfg: DnsTunnelConfig,
     domains: LruMap<DomainKey, DomainState>,
-    key: u64,
+    /// Allowlisted registered domains, by the hash the decoder computes (sorted).
+    allow_registered: Vec<u64>,
+    /// Allowlist entries that are not registered domains themselves (deeper names, or public
+    /// suffixes): matched as name suffixes.
+    allow_suffixes: Vec<String>,
     evicted: u64,
 }
 
 impl DnsTunnelRule {
-    pub fn new(cfg: DnsTunnelConfig, capacity: usize, sketch_key: u64) -> Self {
-        DnsTunnelRule { cfg, domains: LruMap::new(capacity, 1), key: sketch_key, evicted: 0 }
+    pub fn new(cfg: DnsTunnelConfig, capacity: usize) -> Self {
+        let mut r = DnsTunnelRule {
+            cfg: cfg.clone(),
+            domains: LruMap::new(capacity, 1),
+            allow_registered: Vec::new(),
+            allow_suffixes: Vec::new(),
+            evicted: 0,
+        };
+        r.set_config(cfg);
+        r
     }
 
-    fn domain_allowed(&self, reg: &[u8]) -> bool {
-        if reg.ends_with(b"arpa") || reg.ends_with(b"local") {
+    pub fn set_config(&mut self, cfg: DnsTunnelConfig) {
+        use crate::decode::psl;
+        self.allow_registered.clear();
+        self.allow_suffixes.clear();
+        for d in &cfg.allow_domains {
+            match psl::registered_domain_start(d.as_bytes()) {
+                Some(0) => self.allow_registered.push(psl::fnv(psl::FNV_OFFSET, d.as_bytes())),
+                _ => self.allow_suffixes.push(d.clone()),
+            }
+        }
+        self.allow_registered.sort_unstable();
+        self.cfg = cfg;
+    }
+
+    pub fn config(&self) -> &DnsTunnelConfig {
+        &self.cfg
+    }
+
+    #[inline]
+    fn domain_allowed(&self, d: &crate::decode::DnsMeta) -> bool {
+        let reg = d.registered_domain();
+        if reg.ends_with(b"arpa") || reg.ends_with(b"local") || self.allow_registered.binary_search(&d.reg_hash).is_ok() {
             return true;
         }
-        self.cfg.allow_domains.iter().any(|d| {
-            let d = d.as_bytes();
-            reg == d || (reg.len() > d.len() && reg.ends_with(d) && reg[reg.len() - d.len() - 1] == b'.')
+        let name = d.name();
+        self.allow_suffixes.iter().any(|s| {
+            let s = s.as_bytes();
+            name == s || (name.len() > s.len() && name.ends_with(s) && name[name.len() - s.len() - 1] == b'.')
         })
     }
 }
@@ -102,7 +135,7 @@ impl Rule for DnsTunnelRule {
             return;
         }
         let reg = d.registered_domain();
-        if reg.is_empty() || self.domain_allowed(reg) {
+        if reg.is_empty() || self.domain_allowed(d) {
             return;
         }
         if self.cfg.allow.src_allowed(&m.src) || self.cfg.allow.dst_allowed(&m.dst, 0) {
@@ -110,18 +143,20 @@ impl Rule for DnsTunnelRule {
         }
         let now = m.now;
         let sec = now / 1_000_000;
-        let key = DomainKey { client: m.src, domain: bytes_hash(reg, self.key) };
-        let id = match self.domains.find(&key) {
-            Some(id) => id,
-            None => {
-                let mut st = DomainState { window_start: sec, first_ts: m.ts, ..DomainState::default() };
-                let _ = st.domain.extend_from_slice(reg);
-                let (id, e) = self.domains.insert(key, st, 0, now);
-                self.evicted += e.is_some() as u64;
-                id
-            }
-        };
-        self.domains.touch(id, now, 0);
+        let key = DomainKey { client: m.src, domain: d.reg_hash };
+        let (id, how) = self.domains.upsert(key, 0, now, |st| {
+            st.window_start = sec;
+            st.first_ts = m.ts;
+            st.queries = 0;
+            st.suspicious = 0;
+            st.odd_qtype = 0;
+            st.name_bytes = 0;
+            st.unique.clear();
+            st.samples.clear();
+            st.domain.clear();
+            let _ = st.domain.extend_from_slice(reg);
+        });
+        self.evicted += (how == Upsert::Evicted) as u64;
         let cfg = &self.cfg;
         let st = self.domains.get_mut(id);
         if sec >= st.window_start + cfg.window_s as u64 {
@@ -145,7 +180,7 @@ impl Rule for DnsTunnelRule {
             st.suspicious += 1;
         }
         let name = d.name();
-        let h = bytes_hash(name, self.key) as u32;
+        let h = d.name_hash as u32;
         if !st.unique.contains(&h) {
             if st.unique.push(h).is_ok() {
                 st.name_bytes += sub as u32;

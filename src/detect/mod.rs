@@ -383,7 +383,7 @@ impl Engine {
                 scan: scan::ScanRule::new(cfg.rules.portscan.clone(), c.scan_targets, c.scan_sweeps),
                 synflood: synflood::SynFloodRule::new(cfg.rules.synflood.clone(), c.syn_victims, cfg.sketch_key),
                 bruteforce: bruteforce::BruteForceRule::new(cfg.rules.bruteforce.clone(), c.login_pairs),
-                dns_tunnel: dns_tunnel::DnsTunnelRule::new(cfg.rules.dns_tunnel.clone(), c.dns_domains, cfg.sketch_key),
+                dns_tunnel: dns_tunnel::DnsTunnelRule::new(cfg.rules.dns_tunnel.clone(), c.dns_domains),
                 beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs),
             },
             gate: Gate {
@@ -400,7 +400,7 @@ impl Engine {
         r.scan.cfg = cfg.rules.portscan.clone();
         r.synflood.cfg = cfg.rules.synflood.clone();
         r.bruteforce.cfg = cfg.rules.bruteforce.clone();
-        r.dns_tunnel.cfg = cfg.rules.dns_tunnel.clone();
+        r.dns_tunnel.set_config(cfg.rules.dns_tunnel.clone());
         r.beacon.cfg = cfg.rules.beacon.clone();
         self.gate.suppress_us = cfg.suppress_s as u64 * 1_000_000;
     }
@@ -429,7 +429,12 @@ impl Engine {
     #[inline]
     pub fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, out: &mut dyn FnMut(&Alert)) {
         let mut emit = Emit { gate: &mut self.gate, out };
-        self.rules.each(|r| r.on_packet(m, ev, flows, &mut emit));
+        // Direct calls on the per-packet path: each rule returns early for packets it ignores.
+        let r = &mut self.rules;
+        r.scan.on_packet(m, ev, flows, &mut emit);
+        r.synflood.on_packet(m, ev, flows, &mut emit);
+        r.dns_tunnel.on_packet(m, ev, flows, &mut emit);
+        r.beacon.on_packet(m, ev, flows, &mut emit);
     }
 
     pub fn on_close(&mut self, c: &Closed, out: &mut dyn FnMut(&Alert)) {

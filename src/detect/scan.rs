@@ -22,7 +22,7 @@ use crate::addr::Addr;
 use crate::config::PortscanConfig;
 use crate::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
-use crate::table::LruMap;
+use crate::table::{LruMap, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -125,16 +125,11 @@ impl ScanRule {
         // Vertical: TCP/UDP ports only.
         if matches!(proto_num, proto::TCP | proto::UDP) {
             let key = PairKey { scanner, target };
-            let id = match self.vertical.find(&key) {
-                Some(id) => id,
-                None => {
-                    let v = Vertical { first_ts: ts, ..Vertical::default() };
-                    let (id, ev) = self.vertical.insert(key, v, 0, now);
-                    self.evicted += ev.is_some() as u64;
-                    id
-                }
-            };
-            self.vertical.touch(id, now, 0);
+            let (id, how) = self.vertical.upsert(key, 0, now, |v| {
+                v.seen.clear();
+                v.first_ts = ts;
+            });
+            self.evicted += (how == Upsert::Evicted) as u64;
             let v = self.vertical.get_mut(id);
             v.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
             if v.seen.is_empty() {
@@ -178,16 +173,11 @@ impl ScanRule {
         }
         // Horizontal.
         let key = SweepKey { scanner, port, proto: proto_num };
-        let id = match self.horizontal.find(&key) {
-            Some(id) => id,
-            None => {
-                let h = Horizontal { first_ts: ts, ..Horizontal::default() };
-                let (id, ev) = self.horizontal.insert(key, h, 0, now);
-                self.evicted += ev.is_some() as u64;
-                id
-            }
-        };
-        self.horizontal.touch(id, now, 0);
+        let (id, how) = self.horizontal.upsert(key, 0, now, |h| {
+            h.seen.clear();
+            h.first_ts = ts;
+        });
+        self.evicted += (how == Upsert::Evicted) as u64;
         let h = self.horizontal.get_mut(id);
         h.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
         if h.seen.is_empty() {

@@ -16,7 +16,7 @@ use crate::config::SynfloodConfig;
 use crate::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::flow::{FlowEvent, FlowTable};
 use crate::sketch::{addr_hash, Hll, TopK};
-use crate::table::LruMap;
+use crate::table::{LruMap, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -37,16 +37,41 @@ struct SecondStats {
     top: TopK<4>,
 }
 
+/// Buckets of the per-second pre-filter.
+const PREFILTER: usize = 1024;
+
 pub struct SynFloodRule {
     pub cfg: SynfloodConfig,
     victims: LruMap<Victim, SecondStats>,
+    /// SYNs and completed handshakes per (hashed) victim in the current second. A victim gets
+    /// a table entry only once its bucket reaches `promote_at` SYNs, so ordinary connection
+    /// openings never touch the table; what the bucket counted before promotion is credited
+    /// to the new entry.
+    prefilter: Box<[(u32, u32); PREFILTER]>,
+    prefilter_sec: u64,
     key: u64,
     evicted: u64,
 }
 
 impl SynFloodRule {
     pub fn new(cfg: SynfloodConfig, capacity: usize, sketch_key: u64) -> Self {
-        SynFloodRule { cfg, victims: LruMap::new(capacity, 1), key: sketch_key, evicted: 0 }
+        SynFloodRule {
+            cfg,
+            victims: LruMap::new(capacity, 1),
+            prefilter: Box::new([(0, 0); PREFILTER]),
+            prefilter_sec: 0,
+            key: sketch_key,
+            evicted: 0,
+        }
+    }
+
+    fn promote_at(&self) -> u32 {
+        (self.cfg.syn_rate / 4).max(1)
+    }
+
+    #[inline]
+    fn bucket(&self, addr: &Addr, port: u16) -> usize {
+        (crate::sketch::mix(addr_hash(addr, self.key) ^ port as u64) as usize) % PREFILTER
     }
 
     fn judge(cfg: &SynfloodConfig, v: &Victim, s: &mut SecondStats, now: u64, emit: &mut Emit) {
@@ -93,22 +118,37 @@ impl Rule for SynFloodRule {
             if m.dst.is_group() || self.cfg.allow.src_allowed(&m.src) || self.cfg.allow.dst_allowed(&m.dst, m.dport) {
                 return;
             }
+            if sec != self.prefilter_sec {
+                self.prefilter.fill((0, 0));
+                self.prefilter_sec = sec;
+            }
+            let b = self.bucket(&m.dst, m.dport);
+            self.prefilter[b].0 += 1;
+            let (seen, completed_before) = self.prefilter[b];
+            let promote = self.promote_at();
+            if seen < promote {
+                return;
+            }
             let v = Victim { addr: m.dst, port: m.dport };
-            let id = match self.victims.find(&v) {
-                Some(id) => id,
-                None => {
-                    let s = SecondStats { sec, first_ts: m.ts, ..SecondStats::default() };
-                    let (id, e) = self.victims.insert(v, s, 0, m.now);
-                    self.evicted += e.is_some() as u64;
-                    id
-                }
-            };
-            self.victims.touch(id, m.now, 0);
+            let (id, how) = self.victims.upsert(v, 0, m.now, |s| {
+                s.sec = sec;
+                s.syns = 0;
+                s.completed = 0;
+                s.first_ts = m.ts;
+                s.sources.clear();
+                s.top.clear();
+            });
+            self.evicted += (how == Upsert::Evicted) as u64;
             let s = self.victims.get_mut(id);
             if s.sec != sec {
                 Self::judge(&self.cfg, &v, s, m.now, emit);
                 s.sec = sec;
                 s.first_ts = m.ts;
+            }
+            if s.syns == 0 {
+                // What the pre-filter counted this second before promotion.
+                s.syns = seen - 1;
+                s.completed = completed_before;
             }
             s.syns += 1;
             s.last_ts = m.ts;
@@ -118,6 +158,14 @@ impl Rule for SynFloodRule {
             // The responder of a completed handshake is the victim side.
             let (k, f) = flows.get(ev.id);
             let (addr, port) = if f.init_is_a { (k.b, k.b_port) } else { (k.a, k.a_port) };
+            if sec != self.prefilter_sec {
+                return;
+            }
+            let b = self.bucket(&addr, port);
+            self.prefilter[b].1 += 1;
+            if self.prefilter[b].0 < self.promote_at() {
+                return;
+            }
             if let Some(id) = self.victims.find(&Victim { addr, port }) {
                 let s = self.victims.get_mut(id);
                 if s.sec == sec {
