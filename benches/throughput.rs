@@ -15,7 +15,6 @@
 //! Environment: NETWATCH_BENCH_PACKETS (default 1000000) scales step 1.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -38,14 +37,29 @@ fn lan_capture(packets: usize) -> PcapWriter {
     while (w.count as usize) < packets {
         i = i.wrapping_add(1);
         let client = format!("192.168.{}.{}", 1 + (i % 4), 2 + rng.below(200));
-        let server = format!("{}.{}.{}.{}", 23 + rng.below(150), rng.below(256), rng.below(256), 1 + rng.below(254));
+        let server = format!(
+            "{}.{}.{}.{}",
+            23 + rng.below(150),
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
         let cport = 1024 + (i % 60000) as u16;
         let mut tr = Traffic::new();
         let name = format!("www.site{}.example.com", rng.below(5000));
         tr.dns(t, &client, cport, "192.168.1.1", &name, 1, i as u16);
         let turns = 1 + rng.below(3) as usize;
         let resp = 60 + rng.below(1300) as usize;
-        tr.tcp_session(t + 10_000, &client, cport, &server, if i % 3 == 0 { 80 } else { 443 }, turns, 200, resp);
+        tr.tcp_session(
+            t + 10_000,
+            &client,
+            cport,
+            &server,
+            if i % 3 == 0 { 80 } else { 443 },
+            turns,
+            200,
+            resp,
+        );
         for (ft, f) in tr.frames() {
             if (w.count as usize) < packets {
                 w.packet(ft, &f);
@@ -60,8 +74,21 @@ fn lan_capture(packets: usize) -> PcapWriter {
 fn flood_capture(n: u32) -> PcapWriter {
     let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
     for i in 0..n {
-        let src = [11 + (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        let f = eth(0x0800, &ipv4(src, [192, 168, 1, 5], 6, &tcp(1024 + (i % 60000) as u16, 80, SYN, &[])));
+        let src = [
+            11 + (i >> 24) as u8,
+            (i >> 16) as u8,
+            (i >> 8) as u8,
+            i as u8,
+        ];
+        let f = eth(
+            0x0800,
+            &ipv4(
+                src,
+                [192, 168, 1, 5],
+                6,
+                &tcp(1024 + (i % 60000) as u16, 80, SYN, &[]),
+            ),
+        );
         w.packet(T0 + i as i64 * 10, &f);
     }
     w
@@ -90,13 +117,25 @@ fn replay(path: &Path, stats: bool) -> (f64, String) {
     }
     let out = cmd.output().expect("run netwatch");
     let secs = start.elapsed().as_secs_f64();
-    assert!(out.status.success(), "netwatch replay failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "netwatch replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (secs, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
 fn json_number(s: &str, key: &str) -> u64 {
-    let at = s.find(&format!("\"{key}\":")).map(|i| i + key.len() + 3).unwrap_or(0);
-    s[at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0)
+    let at = s
+        .find(&format!("\"{key}\":"))
+        .map(|i| i + key.len() + 3)
+        .unwrap_or(0);
+    s[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or(0)
 }
 
 fn callgrind(args: &[&str]) -> Option<u64> {
@@ -121,14 +160,22 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    let packets: usize = std::env::var("NETWATCH_BENCH_PACKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let packets: usize = std::env::var("NETWATCH_BENCH_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = bench_dir();
 
     println!("== throughput: {packets} packets, LAN mix (handshakes, small requests, ACKs, DNS)");
     let lan = dir.join("lan.pcap");
     let w = lan_capture(packets);
     w.write_to(&lan);
-    println!("capture: {} ({:.1} MB, {:.0} bytes/packet on average)", lan.display(), w.buf.len() as f64 / 1e6, (w.buf.len() - 24) as f64 / packets as f64 - 16.0);
+    println!(
+        "capture: {} ({:.1} MB, {:.0} bytes/packet on average)",
+        lan.display(),
+        w.buf.len() as f64 / 1e6,
+        (w.buf.len() - 24) as f64 / packets as f64 - 16.0
+    );
 
     let mut best_bare = f64::MAX;
     let mut best_nw = f64::MAX;
@@ -140,9 +187,15 @@ fn main() {
         best_nw = best_nw.min(replay(&lan, false).0);
     }
     let (bare_pps, nw_pps) = (packets as f64 / best_bare, packets as f64 / best_nw);
-    println!("bare libpcap read : {:>12.0} packets/s ({best_bare:.3} s, best of 3)", bare_pps);
+    println!(
+        "bare libpcap read : {:>12.0} packets/s ({best_bare:.3} s, best of 3)",
+        bare_pps
+    );
     println!("netwatch replay   : {:>12.0} packets/s ({best_nw:.3} s, best of 3, process start included)", nw_pps);
-    println!("ratio replay/bare : {:>12.2}   (target >= 0.50)", nw_pps / bare_pps);
+    println!(
+        "ratio replay/bare : {:>12.2}   (target >= 0.50)",
+        nw_pps / bare_pps
+    );
 
     if Command::new("valgrind").arg("--version").output().is_ok() {
         let slice = 100_000.min(packets);
@@ -152,16 +205,25 @@ fn main() {
         lan_capture(1).write_to(&one);
         let me = std::env::current_exe().expect("bench exe");
         let me = me.to_str().unwrap_or_default();
-        let bare = (callgrind(&[me, "--bare-read", small.to_str().unwrap()]), callgrind(&[me, "--bare-read", one.to_str().unwrap()]));
+        let bare = (
+            callgrind(&[me, "--bare-read", small.to_str().unwrap()]),
+            callgrind(&[me, "--bare-read", one.to_str().unwrap()]),
+        );
         let nw = (
             callgrind(&[netwatch(), "replay", small.to_str().unwrap()]),
             callgrind(&[netwatch(), "replay", one.to_str().unwrap()]),
         );
         if let ((Some(b), Some(b1)), (Some(n), Some(n1))) = (bare, nw) {
             let per = |a: u64, z: u64| (a.saturating_sub(z)) as f64 / (slice - 1) as f64;
-            println!("== instructions per packet (callgrind, {slice}-packet slice minus a 1-packet run)");
+            println!(
+                "== instructions per packet (callgrind, {slice}-packet slice minus a 1-packet run)"
+            );
             println!("bare libpcap read : {:>8.0}", per(b, b1));
-            println!("netwatch replay   : {:>8.0}   (target <= 1000; pipeline alone {:.0})", per(n, n1), per(n, n1) - per(b, b1));
+            println!(
+                "netwatch replay   : {:>8.0}   (target <= 1000; pipeline alone {:.0})",
+                per(n, n1),
+                per(n, n1) - per(b, b1)
+            );
         } else {
             println!("callgrind: could not run (bare {bare:?}, netwatch {nw:?})");
         }
@@ -177,7 +239,11 @@ fn main() {
         let (_, err) = replay(&f, true);
         let rss = json_number(&err, "peak_rss_bytes");
         let heap = json_number(&err, "peak_heap_bytes");
-        println!("{n:>8} sources: peak RSS {:>6.2} MiB, peak heap {:>6.2} MiB  (target RSS <= 16 MiB)", rss as f64 / 1048576.0, heap as f64 / 1048576.0);
+        println!(
+            "{n:>8} sources: peak RSS {:>6.2} MiB, peak heap {:>6.2} MiB  (target RSS <= 16 MiB)",
+            rss as f64 / 1048576.0,
+            heap as f64 / 1048576.0
+        );
         peaks.push(rss);
     }
     let diff = peaks[1].abs_diff(peaks[0]) as f64 / 1048576.0;

@@ -146,9 +146,6 @@ crtendS.o%s $s/lib/crtn.o
 SPECS
   printf '#!/bin/sh\nexec %s-gcc %s "$@" -specs "%s/lib/musl-gcc.specs"\n' "$gt" "$cf" "$s" > "$s/bin/$name-gcc"
   chmod +x "$s/bin/$name-gcc"
-  # panic=abort never unwinds: a no-op libunwind is all std's backtrace code needs to link.
-  "$s/bin/$name-gcc" -Os -c "$ROOT/cross/unwind_stub.c" -o "$b/unwind_stub.o"
-  "$gt-ar" rcs "$s/lib/libunwind.a" "$b/unwind_stub.o"
   touch "$s/.done"
   echo "$s"
 }
@@ -187,6 +184,11 @@ build_target() {
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
     cc=$s/bin/$name-gcc
+    # panic=abort never unwinds: a no-op libunwind is all std's backtrace code needs to link
+    # (rebuilt every time: it takes milliseconds and follows cross/unwind_stub.c).
+    "$cc" -Os -c "$ROOT/cross/unwind_stub.c" -o "$OUT/unwind_stub-$name.o"
+    rm -f "$s/lib/libunwind.a"
+    "$gt-ar" rcs "$s/lib/libunwind.a" "$OUT/unwind_stub-$name.o"
     local pc; pc=$(libpcap "$cc" "${gt/gnu/musl}" "$name" "" "$s/kh")
     env+=("CC_$low=$cc" "AR_$low=$gt-ar" "CARGO_TARGET_${up}_LINKER=$cc")
     if [ "$tc" = nightly ]; then

@@ -12,7 +12,6 @@ use std::str::FromStr;
 #[derive(Clone, Copy, Default)]
 pub struct Addr(pub [u8; 16]);
 
-
 impl Addr {
     pub const UNSPECIFIED: Addr = Addr([0; 16]);
 
@@ -73,11 +72,12 @@ impl Addr {
     pub fn hi64(&self) -> u64 {
         let mut b = [0u8; 8];
         b.copy_from_slice(&self.0[8..16]);
-        u64::from_be_bytes(b) ^ u64::from_be_bytes({
-            let mut h = [0u8; 8];
-            h.copy_from_slice(&self.0[..8]);
-            h
-        })
+        u64::from_be_bytes(b)
+            ^ u64::from_be_bytes({
+                let mut h = [0u8; 8];
+                h.copy_from_slice(&self.0[..8]);
+                h
+            })
     }
 }
 

@@ -30,9 +30,16 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
 }
 
+#[allow(clippy::unnecessary_cast)] // time_t / suseconds_t are 32-bit on some targets
 fn frame<'a>(p: &pcap::Packet<'a>) -> Frame<'a> {
-    let ts_us = (p.header.ts.tv_sec as i64).saturating_mul(1_000_000).saturating_add(p.header.ts.tv_usec as i64);
-    Frame { ts_us, wire_len: p.header.len, data: p.data }
+    let ts_us = (p.header.ts.tv_sec as i64)
+        .saturating_mul(1_000_000)
+        .saturating_add(p.header.ts.tv_usec as i64);
+    Frame {
+        ts_us,
+        wire_len: p.header.len,
+        data: p.data,
+    }
 }
 
 /// A capture file being read.
@@ -44,13 +51,22 @@ pub struct FileCapture {
 
 impl FileCapture {
     pub fn open(path: &Path, bpf: Option<&str>) -> Result<FileCapture, CaptureError> {
-        let mut cap = pcap::Capture::from_file(path)
-            .map_err(|e| CaptureError::OpenFile { path: path.display().to_string(), msg: e.to_string() })?;
+        let mut cap = pcap::Capture::from_file(path).map_err(|e| CaptureError::OpenFile {
+            path: path.display().to_string(),
+            msg: e.to_string(),
+        })?;
         if let Some(expr) = bpf.filter(|e| !e.trim().is_empty()) {
-            cap.filter(expr, true).map_err(|e| CaptureError::Filter { expr: expr.to_string(), msg: e.to_string() })?;
+            cap.filter(expr, true).map_err(|e| CaptureError::Filter {
+                expr: expr.to_string(),
+                msg: e.to_string(),
+            })?;
         }
         let linktype = cap.get_datalink().0;
-        Ok(FileCapture { cap, linktype, read: 0 })
+        Ok(FileCapture {
+            cap,
+            linktype,
+            read: 0,
+        })
     }
 
     /// Next frame; `Ok(None)` at the end of the file. A truncated or corrupt file gives an
@@ -63,7 +79,10 @@ impl FileCapture {
                 Ok(Some(frame(&p)))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(e) => Err(CaptureError::Read { packets: self.read, msg: e.to_string() }),
+            Err(e) => Err(CaptureError::Read {
+                packets: self.read,
+                msg: e.to_string(),
+            }),
         }
     }
 }
@@ -85,7 +104,10 @@ pub struct LiveCapture {
 
 impl LiveCapture {
     pub fn open(iface: &str, c: &CaptureConfig) -> Result<LiveCapture, CaptureError> {
-        let err = |e: pcap::Error| CaptureError::OpenLive { iface: iface.to_string(), msg: e.to_string() };
+        let err = |e: pcap::Error| CaptureError::OpenLive {
+            iface: iface.to_string(),
+            msg: e.to_string(),
+        };
         let cap = pcap::Capture::from_device(iface)
             .map_err(err)?
             .promisc(c.promiscuous)
@@ -97,10 +119,17 @@ impl LiveCapture {
             .map_err(err)?;
         let mut cap = cap.setnonblock().map_err(err)?;
         if !c.bpf.trim().is_empty() {
-            cap.filter(&c.bpf, true).map_err(|e| CaptureError::Filter { expr: c.bpf.clone(), msg: e.to_string() })?;
+            cap.filter(&c.bpf, true).map_err(|e| CaptureError::Filter {
+                expr: c.bpf.clone(),
+                msg: e.to_string(),
+            })?;
         }
         let linktype = cap.get_datalink().0;
-        Ok(LiveCapture { cap, iface: iface.to_string(), linktype })
+        Ok(LiveCapture {
+            cap,
+            iface: iface.to_string(),
+            linktype,
+        })
     }
 
     /// Next frame if one is ready; `Ok(None)` when the buffer is empty.
@@ -108,7 +137,10 @@ impl LiveCapture {
         match self.cap.next_packet() {
             Ok(p) => Ok(Some(frame(&p))),
             Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(e) => Err(CaptureError::Read { packets: 0, msg: e.to_string() }),
+            Err(e) => Err(CaptureError::Read {
+                packets: 0,
+                msg: e.to_string(),
+            }),
         }
     }
 

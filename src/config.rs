@@ -14,7 +14,10 @@ use crate::addr::Cidr;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config {path}: {msg}")]
     Parse { path: String, msg: String },
     #[error("config key `{key}`: {msg}")]
@@ -22,25 +25,44 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &str, msg: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.to_string(), msg: msg.into() }
+    ConfigError::Invalid {
+        key: key.to_string(),
+        msg: msg.into(),
+    }
 }
 
-fn ranged<T: PartialOrd + fmt::Display + Copy>(key: &str, v: Option<T>, default: T, lo: T, hi: T) -> Result<T, ConfigError> {
+fn ranged<T: PartialOrd + fmt::Display + Copy>(
+    key: &str,
+    v: Option<T>,
+    default: T,
+    lo: T,
+    hi: T,
+) -> Result<T, ConfigError> {
     let v = v.unwrap_or(default);
     if v < lo || v > hi {
-        return Err(invalid(key, format!("{v} is out of range, allowed {lo}..={hi}")));
+        return Err(invalid(
+            key,
+            format!("{v} is out of range, allowed {lo}..={hi}"),
+        ));
     }
     Ok(v)
 }
 
 fn cidrs(key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<Cidr>, ConfigError> {
     match v {
-        Some(list) => list.iter().map(|s| s.parse::<Cidr>().map_err(|e| invalid(key, e))).collect(),
+        Some(list) => list
+            .iter()
+            .map(|s| s.parse::<Cidr>().map_err(|e| invalid(key, e)))
+            .collect(),
         None => Ok(default.iter().filter_map(|s| s.parse().ok()).collect()),
     }
 }
 
-fn domains(key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<String>, ConfigError> {
+fn domains(
+    key: &str,
+    v: &Option<Vec<String>>,
+    default: &[&str],
+) -> Result<Vec<String>, ConfigError> {
     let list: Vec<String> = match v {
         Some(l) => l.clone(),
         None => default.iter().map(|s| s.to_string()).collect(),
@@ -48,7 +70,12 @@ fn domains(key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<S
     let mut out = Vec::with_capacity(list.len());
     for d in list {
         let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        if d.is_empty() || d.len() > 253 || !d.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_') {
+        if d.is_empty()
+            || d.len() > 253
+            || !d
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_')
+        {
             return Err(invalid(key, format!("`{d}` is not a domain name")));
         }
         out.push(d);
@@ -383,19 +410,31 @@ pub const DEFAULT_DNS_ALLOW_DOMAINS: &[&str] = &[
     "surbl.org",
     "uribl.com",
 ];
-pub const DEFAULT_HOME_NET: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fe80::/10"];
+pub const DEFAULT_HOME_NET: &[&str] = &[
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+];
 
 fn allow(prefix: &str, a: &FileAllow, default_ports: &[u16]) -> Result<Allow, ConfigError> {
     Ok(Allow {
         src: cidrs(&format!("{prefix}.allow_src"), &a.allow_src, &[])?,
         dst: cidrs(&format!("{prefix}.allow_dst"), &a.allow_dst, &[])?,
-        ports: a.allow_ports.clone().unwrap_or_else(|| default_ports.to_vec()),
+        ports: a
+            .allow_ports
+            .clone()
+            .unwrap_or_else(|| default_ports.to_vec()),
     })
 }
 
 impl FileConfig {
     pub fn parse(text: &str, path: &str) -> Result<FileConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_string(), msg: e.to_string().trim_end().to_string() })
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            msg: e.to_string().trim_end().to_string(),
+        })
     }
 
     /// Validate into the typed config.
@@ -404,20 +443,67 @@ impl FileConfig {
             "router" => Profile::Router,
             "standard" => Profile::Standard,
             "sensor" => Profile::Sensor,
-            other => return Err(invalid("profile", format!("`{other}` is not one of router, standard, sensor"))),
+            other => {
+                return Err(invalid(
+                    "profile",
+                    format!("`{other}` is not one of router, standard, sensor"),
+                ))
+            }
         };
         let p = profile.capacities();
         let c = &self.capacity;
         const MAXCAP: usize = 4_000_000;
         let capacity = Capacity {
             flows: ranged("capacity.flows", c.flows, p.flows, 64, MAXCAP)?,
-            scan_targets: ranged("capacity.scan_targets", c.scan_targets, p.scan_targets, 16, MAXCAP)?,
-            scan_sweeps: ranged("capacity.scan_sweeps", c.scan_sweeps, p.scan_sweeps, 16, MAXCAP)?,
-            syn_victims: ranged("capacity.syn_victims", c.syn_victims, p.syn_victims, 16, MAXCAP)?,
-            login_pairs: ranged("capacity.login_pairs", c.login_pairs, p.login_pairs, 16, MAXCAP)?,
-            dns_domains: ranged("capacity.dns_domains", c.dns_domains, p.dns_domains, 16, MAXCAP)?,
-            beacon_pairs: ranged("capacity.beacon_pairs", c.beacon_pairs, p.beacon_pairs, 16, MAXCAP)?,
-            suppression: ranged("capacity.suppression", c.suppression, p.suppression, 16, MAXCAP)?,
+            scan_targets: ranged(
+                "capacity.scan_targets",
+                c.scan_targets,
+                p.scan_targets,
+                16,
+                MAXCAP,
+            )?,
+            scan_sweeps: ranged(
+                "capacity.scan_sweeps",
+                c.scan_sweeps,
+                p.scan_sweeps,
+                16,
+                MAXCAP,
+            )?,
+            syn_victims: ranged(
+                "capacity.syn_victims",
+                c.syn_victims,
+                p.syn_victims,
+                16,
+                MAXCAP,
+            )?,
+            login_pairs: ranged(
+                "capacity.login_pairs",
+                c.login_pairs,
+                p.login_pairs,
+                16,
+                MAXCAP,
+            )?,
+            dns_domains: ranged(
+                "capacity.dns_domains",
+                c.dns_domains,
+                p.dns_domains,
+                16,
+                MAXCAP,
+            )?,
+            beacon_pairs: ranged(
+                "capacity.beacon_pairs",
+                c.beacon_pairs,
+                p.beacon_pairs,
+                16,
+                MAXCAP,
+            )?,
+            suppression: ranged(
+                "capacity.suppression",
+                c.suppression,
+                p.suppression,
+                16,
+                MAXCAP,
+            )?,
         };
         let cap = &self.capture;
         let capture = CaptureConfig {
@@ -431,16 +517,43 @@ impl FileConfig {
         };
         for i in &capture.interfaces {
             if i.is_empty() || i.len() > 15 || i.contains('/') || i.contains(char::is_whitespace) {
-                return Err(invalid("capture.interfaces", format!("`{i}` is not an interface name")));
+                return Err(invalid(
+                    "capture.interfaces",
+                    format!("`{i}` is not an interface name"),
+                ));
             }
         }
         let f = &self.flow;
         let s = |v: u32| v as u64 * 1_000_000;
         let flow = crate::flow::FlowTimeouts {
-            unanswered_us: s(ranged("flow.unanswered_timeout_s", f.unanswered_timeout_s, 5, 1, 300)?),
-            tcp_us: s(ranged("flow.tcp_timeout_s", f.tcp_timeout_s, 1800, 10, 432_000)?),
-            other_us: s(ranged("flow.udp_timeout_s", f.udp_timeout_s, 120, 5, 86_400)?),
-            closed_us: s(ranged("flow.closed_timeout_s", f.closed_timeout_s, 10, 1, 300)?),
+            unanswered_us: s(ranged(
+                "flow.unanswered_timeout_s",
+                f.unanswered_timeout_s,
+                5,
+                1,
+                300,
+            )?),
+            tcp_us: s(ranged(
+                "flow.tcp_timeout_s",
+                f.tcp_timeout_s,
+                1800,
+                10,
+                432_000,
+            )?),
+            other_us: s(ranged(
+                "flow.udp_timeout_s",
+                f.udp_timeout_s,
+                120,
+                5,
+                86_400,
+            )?),
+            closed_us: s(ranged(
+                "flow.closed_timeout_s",
+                f.closed_timeout_s,
+                10,
+                1,
+                300,
+            )?),
         };
         let w = &self.windows;
         let windows = crate::window::WindowCaps {
@@ -452,8 +565,20 @@ impl FileConfig {
         let ps = &r.portscan;
         let portscan = PortscanConfig {
             enabled: ps.enabled.unwrap_or(true),
-            vertical_ports: ranged("rules.portscan.vertical_ports", ps.vertical_ports, 12, 3, crate::detect::scan::MAX_TRACKED as u32)?,
-            horizontal_hosts: ranged("rules.portscan.horizontal_hosts", ps.horizontal_hosts, 16, 3, crate::detect::scan::MAX_TRACKED as u32)?,
+            vertical_ports: ranged(
+                "rules.portscan.vertical_ports",
+                ps.vertical_ports,
+                12,
+                3,
+                crate::detect::scan::MAX_TRACKED as u32,
+            )?,
+            horizontal_hosts: ranged(
+                "rules.portscan.horizontal_hosts",
+                ps.horizontal_hosts,
+                16,
+                3,
+                crate::detect::scan::MAX_TRACKED as u32,
+            )?,
             window_s: ranged("rules.portscan.window_s", ps.window_s, 60, 5, 3600)?,
             allow: allow("rules.portscan", &ps.allow, &[])?,
         };
@@ -461,43 +586,113 @@ impl FileConfig {
         let synflood = SynfloodConfig {
             enabled: sf.enabled.unwrap_or(true),
             syn_rate: ranged("rules.synflood.syn_rate", sf.syn_rate, 200, 10, 10_000_000)?,
-            max_completion: ranged("rules.synflood.max_completion", sf.max_completion, 0.2, 0.0, 1.0)?,
+            max_completion: ranged(
+                "rules.synflood.max_completion",
+                sf.max_completion,
+                0.2,
+                0.0,
+                1.0,
+            )?,
             allow: allow("rules.synflood", &sf.allow, &[])?,
         };
         let bf = &r.bruteforce;
-        let mut ports = bf.ports.clone().unwrap_or_else(|| DEFAULT_LOGIN_PORTS.to_vec());
+        let mut ports = bf
+            .ports
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LOGIN_PORTS.to_vec());
         ports.extend(bf.extra_ports.iter().flatten().copied());
         if ports.is_empty() || ports.contains(&0) {
-            return Err(invalid("rules.bruteforce.ports", "needs at least one port, each 1..=65535"));
+            return Err(invalid(
+                "rules.bruteforce.ports",
+                "needs at least one port, each 1..=65535",
+            ));
         }
         let bruteforce = BruteforceConfig {
             enabled: bf.enabled.unwrap_or(true),
             attempts: ranged("rules.bruteforce.attempts", bf.attempts, 16, 3, 100_000)?,
             window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
             ports,
-            max_attempt_duration_s: ranged("rules.bruteforce.max_attempt_duration_s", bf.max_attempt_duration_s, 60, 1, 3600)?,
-            max_reply_bytes: ranged("rules.bruteforce.max_reply_bytes", bf.max_reply_bytes, 16_384, 256, 1 << 30)?,
+            max_attempt_duration_s: ranged(
+                "rules.bruteforce.max_attempt_duration_s",
+                bf.max_attempt_duration_s,
+                60,
+                1,
+                3600,
+            )?,
+            max_reply_bytes: ranged(
+                "rules.bruteforce.max_reply_bytes",
+                bf.max_reply_bytes,
+                16_384,
+                256,
+                1 << 30,
+            )?,
             allow: allow("rules.bruteforce", &bf.allow, &[])?,
         };
         let dt = &r.dns_tunnel;
         let dns_tunnel = DnsTunnelConfig {
             enabled: dt.enabled.unwrap_or(true),
             window_s: ranged("rules.dns_tunnel.window_s", dt.window_s, 60, 10, 3600)?,
-            min_queries: ranged("rules.dns_tunnel.min_queries", dt.min_queries, 30, 5, 1_000_000)?,
-            min_unique: ranged("rules.dns_tunnel.min_unique", dt.min_unique, 20, 5, crate::detect::dns_tunnel::MAX_UNIQUE)?,
-            name_bytes: ranged("rules.dns_tunnel.name_bytes", dt.name_bytes, 1200, 100, 10_000_000)?,
+            min_queries: ranged(
+                "rules.dns_tunnel.min_queries",
+                dt.min_queries,
+                30,
+                5,
+                1_000_000,
+            )?,
+            min_unique: ranged(
+                "rules.dns_tunnel.min_unique",
+                dt.min_unique,
+                20,
+                5,
+                crate::detect::dns_tunnel::MAX_UNIQUE,
+            )?,
+            name_bytes: ranged(
+                "rules.dns_tunnel.name_bytes",
+                dt.name_bytes,
+                1200,
+                100,
+                10_000_000,
+            )?,
             long_label: ranged("rules.dns_tunnel.long_label", dt.long_label, 32, 16, 63)?,
-            entropy_milli: (ranged("rules.dns_tunnel.entropy_bits", dt.entropy_bits, 3.5, 1.0, 8.0)? * 1000.0) as u32,
-            allow_domains: domains("rules.dns_tunnel.allow_domains", &dt.allow_domains, DEFAULT_DNS_ALLOW_DOMAINS)?,
+            entropy_milli: (ranged(
+                "rules.dns_tunnel.entropy_bits",
+                dt.entropy_bits,
+                3.5,
+                1.0,
+                8.0,
+            )? * 1000.0) as u32,
+            allow_domains: domains(
+                "rules.dns_tunnel.allow_domains",
+                &dt.allow_domains,
+                DEFAULT_DNS_ALLOW_DOMAINS,
+            )?,
             allow: allow("rules.dns_tunnel", &dt.allow, &[])?,
         };
         let bc = &r.beacon;
         let beacon = BeaconConfig {
             enabled: bc.enabled.unwrap_or(true),
-            min_connections: ranged("rules.beacon.min_connections", bc.min_connections, 8, 4, crate::detect::beacon::RING as u32)?,
+            min_connections: ranged(
+                "rules.beacon.min_connections",
+                bc.min_connections,
+                8,
+                4,
+                crate::detect::beacon::RING as u32,
+            )?,
             min_score: ranged("rules.beacon.min_score", bc.min_score, 0.8, 0.5, 1.0)?,
-            min_interval_us: (ranged("rules.beacon.min_interval_s", bc.min_interval_s, 1.0, 0.1, 3600.0)? * 1e6) as u64,
-            max_interval_s: ranged("rules.beacon.max_interval_s", bc.max_interval_s, 3600, 10, 86_400)?,
+            min_interval_us: (ranged(
+                "rules.beacon.min_interval_s",
+                bc.min_interval_s,
+                1.0,
+                0.1,
+                3600.0,
+            )? * 1e6) as u64,
+            max_interval_s: ranged(
+                "rules.beacon.max_interval_s",
+                bc.max_interval_s,
+                3600,
+                10,
+                86_400,
+            )?,
             allow: allow("rules.beacon", &bc.allow, DEFAULT_BEACON_ALLOW_PORTS)?,
         };
         Ok(Config {
@@ -509,7 +704,13 @@ impl FileConfig {
             flow,
             windows,
             suppress_s: ranged("alerts.suppress_s", self.alerts.suppress_s, 60, 1, 86_400)?,
-            rules: RulesConfig { portscan, synflood, bruteforce, dns_tunnel, beacon },
+            rules: RulesConfig {
+                portscan,
+                synflood,
+                bruteforce,
+                dns_tunnel,
+                beacon,
+            },
         })
     }
 }
@@ -518,7 +719,10 @@ impl Config {
     /// Load and validate a TOML file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: p.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
         FileConfig::parse(&text, &p)?.validate()
     }
 

@@ -36,9 +36,27 @@ impl FlowKey {
     /// Normalised key and whether `src` is side `a`.
     pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8) -> (FlowKey, bool) {
         if (src.as_u128(), sport) <= (dst.as_u128(), dport) {
-            (FlowKey { a: src, b: dst, a_port: sport, b_port: dport, proto }, true)
+            (
+                FlowKey {
+                    a: src,
+                    b: dst,
+                    a_port: sport,
+                    b_port: dport,
+                    proto,
+                },
+                true,
+            )
         } else {
-            (FlowKey { a: dst, b: src, a_port: dport, b_port: sport, proto }, false)
+            (
+                FlowKey {
+                    a: dst,
+                    b: src,
+                    a_port: dport,
+                    b_port: sport,
+                    proto,
+                },
+                false,
+            )
         }
     }
 }
@@ -92,7 +110,9 @@ impl Flow {
     /// Did this flow carry an exchange, as opposed to a probe that went nowhere?
     pub fn is_session(&self, proto: u8) -> bool {
         match proto {
-            proto::TCP => self.payload[1] > 0 || (self.state_established_ever() && self.payload[0] > 0),
+            proto::TCP => {
+                self.payload[1] > 0 || (self.state_established_ever() && self.payload[0] > 0)
+            }
             _ => self.pkts[1] > 0,
         }
     }
@@ -188,7 +208,11 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(capacity: usize, timeouts: FlowTimeouts) -> Self {
-        FlowTable { map: LruMap::new(capacity, 4), timeouts, counters: FlowCounters::default() }
+        FlowTable {
+            map: LruMap::new(capacity, 4),
+            timeouts,
+            counters: FlowCounters::default(),
+        }
     }
 
     pub fn set_timeouts(&mut self, t: FlowTimeouts) {
@@ -217,7 +241,9 @@ impl FlowTable {
 
     /// Flows from least to most recently seen, for the flow view.
     pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &Flow)> + '_ {
-        (0..4u8).flat_map(move |c| self.map.iter_class(c)).map(move |id| (self.map.key(id), self.map.get(id)))
+        (0..4u8)
+            .flat_map(move |c| self.map.iter_class(c))
+            .map(move |id| (self.map.key(id), self.map.get(id)))
     }
 
     /// Account one decoded packet. Flows that end because of it (or are evicted to make room)
@@ -273,20 +299,28 @@ impl FlowTable {
             Net::Other => return FlowEvent::default(),
         };
 
-        let mut ev = FlowEvent { tracked: true, ..FlowEvent::default() };
+        let mut ev = FlowEvent {
+            tracked: true,
+            ..FlowEvent::default()
+        };
         let id = match self.map.find(&key) {
             Some(id) => id,
             None => {
                 // A SYN-ACK as first packet: the handshake began before we looked; its
                 // destination is the initiator.
-                let synack = m.proto == proto::TCP && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
+                let synack = m.proto == proto::TCP
+                    && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
                 let init_is_a = if synack { !src_is_a } else { src_is_a };
                 let flow = Flow {
                     first: now,
                     last: now,
                     first_ts: m.ts,
                     init_is_a,
-                    first_flags: if m.proto == proto::TCP { m.tcp_flags } else { m.icmp_type },
+                    first_flags: if m.proto == proto::TCP {
+                        m.tcp_flags
+                    } else {
+                        m.icmp_type
+                    },
                     last_payload_dir: 2,
                     ..Flow::default()
                 };
@@ -296,7 +330,13 @@ impl FlowTable {
                 if let Some((k, f)) = evicted {
                     self.counters.evicted += 1;
                     if !f.reported {
-                        on_close(&Closed { key: k, flow: f, reason: CloseReason::Evicted, at: now, at_ts: m.ts });
+                        on_close(&Closed {
+                            key: k,
+                            flow: f,
+                            reason: CloseReason::Evicted,
+                            at: now,
+                            at_ts: m.ts,
+                        });
                     }
                 }
                 id
@@ -329,11 +369,17 @@ impl FlowTable {
             let fl = m.tcp_flags;
             f.flags[dir] |= fl;
             match f.state {
-                TcpState::None if fl & (tf::SYN | tf::ACK) == tf::SYN && dir == 0 => f.state = TcpState::SynSent,
-                TcpState::None | TcpState::SynSent if fl & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK) && dir == 1 => {
+                TcpState::None if fl & (tf::SYN | tf::ACK) == tf::SYN && dir == 0 => {
+                    f.state = TcpState::SynSent
+                }
+                TcpState::None | TcpState::SynSent
+                    if fl & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK) && dir == 1 =>
+                {
                     f.state = TcpState::SynAckSeen
                 }
-                TcpState::SynAckSeen if dir == 0 && fl & tf::ACK != 0 && fl & (tf::SYN | tf::RST) == 0 => {
+                TcpState::SynAckSeen
+                    if dir == 0 && fl & tf::ACK != 0 && fl & (tf::SYN | tf::RST) == 0 =>
+                {
                     f.state = TcpState::Established;
                     ev.established = true;
                 }
@@ -346,7 +392,11 @@ impl FlowTable {
                 f.state = TcpState::Closed;
                 if !f.reported {
                     f.reported = true;
-                    closed_now = Some(if fl & tf::RST != 0 { CloseReason::Rst } else { CloseReason::Fin });
+                    closed_now = Some(if fl & tf::RST != 0 {
+                        CloseReason::Rst
+                    } else {
+                        CloseReason::Fin
+                    });
                 }
             }
             if f.state == TcpState::Closed {
@@ -356,7 +406,13 @@ impl FlowTable {
         self.map.touch(id, now, cls);
         if let Some(reason) = closed_now {
             let flow = *self.map.get(id);
-            on_close(&Closed { key, flow, reason, at: now, at_ts: m.ts });
+            on_close(&Closed {
+                key,
+                flow,
+                reason,
+                at: now,
+                at_ts: m.ts,
+            });
         }
         ev
     }
@@ -368,7 +424,13 @@ impl FlowTable {
             f.pkts[1] += 1;
             f.last = m.now;
             if !f.reported {
-                on_close(&Closed { key: k, flow: f, reason: CloseReason::Answered, at: m.now, at_ts: m.ts });
+                on_close(&Closed {
+                    key: k,
+                    flow: f,
+                    reason: CloseReason::Answered,
+                    at: m.now,
+                    at_ts: m.ts,
+                });
             }
         }
     }
@@ -376,7 +438,11 @@ impl FlowTable {
     /// An ICMP error: close the flow it quotes.
     fn reject(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) {
         let Some(q) = m.quoted else { return };
-        let (sport, dport) = if matches!(q.proto, proto::TCP | proto::UDP) { (q.sport, q.dport) } else { (0, 0) };
+        let (sport, dport) = if matches!(q.proto, proto::TCP | proto::UDP) {
+            (q.sport, q.dport)
+        } else {
+            (0, 0)
+        };
         let (key, _) = FlowKey::new(q.src, sport, q.dst, dport, q.proto);
         if let Some(id) = self.map.find(&key) {
             let f = self.map.get_mut(id);
@@ -391,12 +457,23 @@ impl FlowTable {
             f.last = f.last.max(m.now);
             let snapshot = *f;
             self.map.touch(id, m.now, class::CLOSED);
-            on_close(&Closed { key, flow: snapshot, reason: CloseReason::Rejected, at: m.now, at_ts: m.ts });
+            on_close(&Closed {
+                key,
+                flow: snapshot,
+                reason: CloseReason::Rejected,
+                at: m.now,
+                at_ts: m.ts,
+            });
         }
     }
 
     /// Expire idle flows at packet time `now`.
-    pub fn expire(&mut self, now: u64, wall_of: impl Fn(u64) -> i64, on_close: &mut impl FnMut(&Closed)) {
+    pub fn expire(
+        &mut self,
+        now: u64,
+        wall_of: impl Fn(u64) -> i64,
+        on_close: &mut impl FnMut(&Closed),
+    ) {
         let t = self.timeouts;
         for (c, timeout) in [
             (class::UNANSWERED, t.unanswered_us),
@@ -408,17 +485,34 @@ impl FlowTable {
             while let Some((k, f)) = self.map.pop_expired(c, deadline) {
                 self.counters.expired += 1;
                 if !f.reported {
-                    on_close(&Closed { key: k, flow: f, reason: CloseReason::Expired, at: now, at_ts: wall_of(f.last) });
+                    on_close(&Closed {
+                        key: k,
+                        flow: f,
+                        reason: CloseReason::Expired,
+                        at: now,
+                        at_ts: wall_of(f.last),
+                    });
                 }
             }
         }
     }
 
     /// End of capture: close everything still open.
-    pub fn flush(&mut self, now: u64, wall_of: impl Fn(u64) -> i64, on_close: &mut impl FnMut(&Closed)) {
+    pub fn flush(
+        &mut self,
+        now: u64,
+        wall_of: impl Fn(u64) -> i64,
+        on_close: &mut impl FnMut(&Closed),
+    ) {
         self.map.drain_all(|k, f| {
             if !f.reported {
-                on_close(&Closed { key: k, flow: f, reason: CloseReason::Flush, at: now, at_ts: wall_of(f.last) });
+                on_close(&Closed {
+                    key: k,
+                    flow: f,
+                    reason: CloseReason::Flush,
+                    at: now,
+                    at_ts: wall_of(f.last),
+                });
             }
         });
     }

@@ -58,7 +58,9 @@ impl Pipeline {
 
     /// Bytes of fixed-capacity state (tables, rings), for the start-up report.
     pub fn footprint_bytes(&mut self) -> usize {
-        self.flows.footprint_bytes() + self.windows.footprint_bytes() + self.engine.footprint_bytes()
+        self.flows.footprint_bytes()
+            + self.windows.footprint_bytes()
+            + self.engine.footprint_bytes()
     }
 
     pub fn flows(&self) -> &FlowTable {
@@ -79,7 +81,14 @@ impl Pipeline {
 
     /// Process one frame.
     #[inline]
-    pub fn process(&mut self, linktype: i32, ts_us: i64, data: &[u8], wire_len: u32, out: &mut dyn FnMut(&Alert)) {
+    pub fn process(
+        &mut self,
+        linktype: i32,
+        ts_us: i64,
+        data: &[u8],
+        wire_len: u32,
+        out: &mut dyn FnMut(&Alert),
+    ) {
         self.counters.packets += 1;
         self.counters.bytes += wire_len as u64;
         let res = decode::packet(linktype, ts_us, data, wire_len, &mut self.meta);
@@ -105,7 +114,13 @@ impl Pipeline {
             Net::Arp => c.arp += 1,
             _ => {}
         }
-        let Pipeline { flows, engine, windows, meta, .. } = self;
+        let Pipeline {
+            flows,
+            engine,
+            windows,
+            meta,
+            ..
+        } = self;
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
         windows.observe(meta, ev.created);
         engine.on_packet(meta, &ev, flows, out);
@@ -126,9 +141,16 @@ impl Pipeline {
         self.last_tick_s = now / 1_000_000;
         let offset = self.clock.wall_of(0);
         let clock = self.clock.clone();
-        let Pipeline { flows, engine, windows, .. } = self;
+        let Pipeline {
+            flows,
+            engine,
+            windows,
+            ..
+        } = self;
         windows.advance(now, offset, &mut |_span: u32, _s: &Summary| {});
-        flows.expire(now, |m| clock.wall_of(m), &mut |closed| engine.on_close(closed, out));
+        flows.expire(now, |m| clock.wall_of(m), &mut |closed| {
+            engine.on_close(closed, out)
+        });
         engine.tick(now, clock.wall_of(now), out);
     }
 
@@ -139,8 +161,15 @@ impl Pipeline {
         }
         let now = self.clock.now();
         let clock = self.clock.clone();
-        let Pipeline { flows, engine, windows, .. } = self;
-        flows.flush(now, |m| clock.wall_of(m), &mut |closed| engine.on_close(closed, out));
+        let Pipeline {
+            flows,
+            engine,
+            windows,
+            ..
+        } = self;
+        flows.flush(now, |m| clock.wall_of(m), &mut |closed| {
+            engine.on_close(closed, out)
+        });
         // Judge the last second of per-second rules.
         engine.tick(now + 1_000_000, clock.wall_of(now), out);
         windows.flush(clock.wall_of(0), &mut |_span: u32, _s: &Summary| {});
@@ -152,7 +181,11 @@ impl Pipeline {
         let f = &self.flows.counters;
         let e = self.engine.counters();
         let ev = self.engine.evictions();
-        let _ = write!(out, "{{\"packets\":{},\"bytes\":{},\"decode_errors\":{{", c.packets, c.bytes);
+        let _ = write!(
+            out,
+            "{{\"packets\":{},\"bytes\":{},\"decode_errors\":{{",
+            c.packets, c.bytes
+        );
         let mut first = true;
         for r in DecodeError::ALL {
             let n = c.decode_errors[r as usize];

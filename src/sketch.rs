@@ -92,7 +92,10 @@ pub struct TopK<const K: usize> {
 
 impl<const K: usize> Default for TopK<K> {
     fn default() -> Self {
-        TopK { items: [(Addr::UNSPECIFIED, 0); K], used: 0 }
+        TopK {
+            items: [(Addr::UNSPECIFIED, 0); K],
+            used: 0,
+        }
     }
 }
 
@@ -156,7 +159,11 @@ mod tests {
                 h.insert_hash(addr_hash(&Addr::v4(i.to_be_bytes()), 42));
             }
             let e = h.estimate() as f64;
-            let err = if n == 0 { e } else { (e - n as f64).abs() / n as f64 };
+            let err = if n == 0 {
+                e
+            } else {
+                (e - n as f64).abs() / n as f64
+            };
             assert!(err < 0.08, "n={n} estimate={e}");
         }
     }

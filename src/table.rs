@@ -77,7 +77,10 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             mask: size - 1,
             slots: Vec::with_capacity(cap),
             free: NIL,
-            lists: [List { head: NIL, tail: NIL }; 4],
+            lists: [List {
+                head: NIL,
+                tail: NIL,
+            }; 4],
             classes: classes.clamp(1, 4),
             len: 0,
             cap,
@@ -207,7 +210,15 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             None
         };
         let h = self.hash(&key);
-        let slot = Slot { key, value, hash: h, last: now, prev: NIL, next: NIL, class: 0 };
+        let slot = Slot {
+            key,
+            value,
+            hash: h,
+            last: now,
+            prev: NIL,
+            next: NIL,
+            class: 0,
+        };
         let id = if self.free != NIL {
             let id = self.free;
             self.free = self.slots[id as usize].next;
@@ -275,7 +286,13 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
     /// full — and let `init` set up its value in place. Values are never moved, so large
     /// detector states cost nothing to evict. Returns the id and what happened.
     #[inline]
-    pub fn upsert(&mut self, key: K, class: u8, now: u64, init: impl FnOnce(&mut V)) -> (u32, Upsert) {
+    pub fn upsert(
+        &mut self,
+        key: K,
+        class: u8,
+        now: u64,
+        init: impl FnOnce(&mut V),
+    ) -> (u32, Upsert) {
         let h = self.hash(&key);
         if let Some((_, id)) = self.find_hashed(&key, h) {
             self.touch(id, now, class);
@@ -293,7 +310,15 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             }
             None => {
                 // Never past the capacity reserved in `new`, so this never reallocates.
-                self.slots.push(Slot { key, value: V::default(), hash: h, last: now, prev: NIL, next: NIL, class: 0 });
+                self.slots.push(Slot {
+                    key,
+                    value: V::default(),
+                    hash: h,
+                    last: now,
+                    prev: NIL,
+                    next: NIL,
+                    class: 0,
+                });
                 ((self.slots.len() - 1) as u32, Upsert::Inserted)
             }
         };
@@ -382,7 +407,11 @@ mod tests {
         m.insert(3, 30, 0, 3);
         m.touch(a, 4, 0); // 1 is now the newest
         let (_, ev) = m.insert(4, 40, 0, 5);
-        assert_eq!(ev, Some((2, 20)), "least recently touched over all classes goes");
+        assert_eq!(
+            ev,
+            Some((2, 20)),
+            "least recently touched over all classes goes"
+        );
         assert!(m.find(&2).is_none());
         assert_eq!(*m.get(m.find(&1).unwrap()), 10);
         assert_eq!(m.len(), 3);

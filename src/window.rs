@@ -93,7 +93,11 @@ impl Bucket {
             by_proto: self.by_proto,
             syns: self.syns,
             new_flows: self.new_flows,
-            distinct_sources: if self.packets == 0 { 0 } else { self.sources.estimate() as u32 },
+            distinct_sources: if self.packets == 0 {
+                0
+            } else {
+                self.sources.estimate() as u32
+            },
             top_talkers: self.talkers.top(),
         }
     }
@@ -110,7 +114,12 @@ pub struct Ring {
 impl Ring {
     fn new(cap: usize) -> Self {
         let cap = cap.max(1);
-        Ring { buf: vec![Summary::default(); cap], cap, head: 0, len: 0 }
+        Ring {
+            buf: vec![Summary::default(); cap],
+            cap,
+            head: 0,
+            len: 0,
+        }
     }
 
     fn push(&mut self, s: Summary) {
@@ -154,7 +163,12 @@ struct Level {
 
 impl Level {
     fn new(span: u64, cap: usize) -> Self {
-        Level { span, cur: Bucket::new(0), ring: Ring::new(cap), started: false }
+        Level {
+            span,
+            cur: Bucket::new(0),
+            ring: Ring::new(cap),
+            started: false,
+        }
     }
 
     /// Close buckets until the current one covers second `t` (bounded by the ring size).
@@ -176,7 +190,10 @@ impl Level {
         let fill = gap.min(self.ring.capacity() as u64);
         let first_empty = aligned - fill * self.span;
         for i in 0..fill {
-            let mut e = Summary { start: (first_empty + i * self.span) as i64 + wall_offset_s, ..Summary::default() };
+            let mut e = Summary {
+                start: (first_empty + i * self.span) as i64 + wall_offset_s,
+                ..Summary::default()
+            };
             e.span_s = self.span as u32;
             self.ring.push(e);
         }
@@ -210,12 +227,18 @@ impl Windows {
     }
 
     pub fn footprint_bytes(&self) -> usize {
-        (self.l1.ring.capacity() + self.l10.ring.capacity() + self.l60.ring.capacity()) * std::mem::size_of::<Summary>()
+        (self.l1.ring.capacity() + self.l10.ring.capacity() + self.l60.ring.capacity())
+            * std::mem::size_of::<Summary>()
             + 3 * std::mem::size_of::<Bucket>()
     }
 
     /// Move time forward to monotonic µs `now`; closed windows go to `on_close(span, summary)`.
-    pub fn advance(&mut self, now: u64, wall_offset_us: i64, on_close: &mut impl FnMut(u32, &Summary)) {
+    pub fn advance(
+        &mut self,
+        now: u64,
+        wall_offset_us: i64,
+        on_close: &mut impl FnMut(u32, &Summary),
+    ) {
         let t = now / 1_000_000;
         if self.l1.started && t <= self.l1.cur.start {
             return;

@@ -13,23 +13,6 @@ use netwatch::pipeline::Pipeline;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-/// Re-frame an Ethernet frame for another link type.
-fn relink(lt: i32, eth_frame: &[u8]) -> Vec<u8> {
-    let et = [eth_frame[12], eth_frame[13]];
-    let l3 = &eth_frame[14..];
-    match lt {
-        linktype::ETHERNET => eth_frame.to_vec(),
-        linktype::LINUX_SLL => [&[0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0][..], &et, l3].concat(),
-        linktype::LINUX_SLL2 => [&et[..], &[0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0], l3].concat(),
-        linktype::NULL => {
-            let fam: u32 = if et == [0x86, 0xdd] { 30 } else { 2 };
-            [&fam.to_le_bytes()[..], l3].concat()
-        }
-        linktype::RAW => l3.to_vec(),
-        _ => unreachable!(),
-    }
-}
-
 #[test]
 fn no_allocation_per_packet_after_warm_up() {
     // Small tables so the run churns them: flows are created, evicted and expired.
@@ -43,26 +26,72 @@ fn no_allocation_per_packet_after_warm_up() {
     let base = frames.last().unwrap().0;
     for i in 0..40_000i64 {
         let t = base + i * 3_000;
-        let dst = format!("10.{}.{}.{}", rng.below(4), rng.below(256), 1 + rng.below(254));
-        let name = format!("{}.example{}.com", random_label(&mut rng, 12, b"abcdefgh"), i % 97);
-        frames.push((t, eth_ip(&ip("192.168.1.9", &dst, 17, &udp(1024 + (i % 60000) as u16, 53, &dns_query(i as u16, &name, 1))))));
-        let ip6 = ip("fd00::9", &format!("fd00::{:x}", 1 + rng.below(60000)), 6, &tcp(2000, 443, SYN, &[]));
+        let dst = format!(
+            "10.{}.{}.{}",
+            rng.below(4),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        let name = format!(
+            "{}.example{}.com",
+            random_label(&mut rng, 12, b"abcdefgh"),
+            i % 97
+        );
+        frames.push((
+            t,
+            eth_ip(&ip(
+                "192.168.1.9",
+                &dst,
+                17,
+                &udp(
+                    1024 + (i % 60000) as u16,
+                    53,
+                    &dns_query(i as u16, &name, 1),
+                ),
+            )),
+        ));
+        let ip6 = ip(
+            "fd00::9",
+            &format!("fd00::{:x}", 1 + rng.below(60000)),
+            6,
+            &tcp(2000, 443, SYN, &[]),
+        );
         frames.push((t + 1, eth_ip(&ip6)));
-        let v4 = ip("192.168.1.9", &dst, 6, &tcp(3000, 80, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n"));
-        let mut vlan = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0, 0, 7, 0x08, 0x00];
+        let v4 = ip(
+            "192.168.1.9",
+            &dst,
+            6,
+            &tcp(3000, 80, ACK | PSH, b"GET / HTTP/1.1\r\n\r\n"),
+        );
+        let mut vlan = vec![
+            0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x81, 0, 0, 7, 0x08, 0x00,
+        ];
         vlan.extend_from_slice(&v4);
         frames.push((t + 2, vlan));
     }
     // Every rule again, after the churn, so alerts fire inside the measured part too.
     let end = frames.last().unwrap().0 + 300 * S;
-    frames.extend(every_rule_capture().into_iter().map(|(t, f)| (t - T0 + end, f)));
-    let link_types = [linktype::ETHERNET, linktype::LINUX_SLL, linktype::LINUX_SLL2, linktype::NULL, linktype::RAW];
+    frames.extend(
+        every_rule_capture()
+            .into_iter()
+            .map(|(t, f)| (t - T0 + end, f)),
+    );
+    let link_types = [
+        linktype::ETHERNET,
+        linktype::LINUX_SLL,
+        linktype::LINUX_SLL2,
+        linktype::NULL,
+        linktype::RAW,
+    ];
     assert!(frames.len() >= 100_000, "{} frames", frames.len());
-    let framed: Vec<(i32, i64, Vec<u8>)> =
-        frames.iter().enumerate().map(|(i, (t, f))| {
+    let framed: Vec<(i32, i64, Vec<u8>)> = frames
+        .iter()
+        .enumerate()
+        .map(|(i, (t, f))| {
             let lt = link_types[i % link_types.len()];
             (lt, *t, relink(lt, f))
-        }).collect();
+        })
+        .collect();
 
     let mut p = Pipeline::new(&cfg);
     let alerts = std::cell::Cell::new([0u64; 7]);
@@ -83,11 +112,23 @@ fn no_allocation_per_packet_after_warm_up() {
     let after = allocations();
     let fired_before_finish = alerts.get();
     p.finish(&mut sink);
-    assert_eq!(after - before, 0, "allocations on the packet path over {} packets", framed.len() - warm);
+    assert_eq!(
+        after - before,
+        0,
+        "allocations on the packet path over {} packets",
+        framed.len() - warm
+    );
     let f = &p.flows().counters;
-    assert!(f.evicted > 0 && f.expired > 0 && f.created > 50_000, "{f:?}");
+    assert!(
+        f.evicted > 0 && f.expired > 0 && f.created > 50_000,
+        "{f:?}"
+    );
     for (i, n) in fired_before_finish.iter().enumerate().take(6) {
-        assert!(*n >= 2, "rule {} fired {n} times; it should fire in warm-up and measured parts", netwatch::detect::RuleId::ALL[i].name());
+        assert!(
+            *n >= 2,
+            "rule {} fired {n} times; it should fire in warm-up and measured parts",
+            netwatch::detect::RuleId::ALL[i].name()
+        );
     }
     assert!(p.counters.dns_messages > 40_000);
 }

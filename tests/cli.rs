@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 use support::*;
 
 fn netwatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netwatch")).args(args).output().expect("run netwatch")
+    Command::new(env!("CARGO_BIN_EXE_netwatch"))
+        .args(args)
+        .output()
+        .expect("run netwatch")
 }
 
 fn tmp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -25,12 +28,18 @@ fn pcap_of(frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
 }
 
 fn lines(o: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("EVE line is JSON")).collect()
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("EVE line is JSON"))
+        .collect()
 }
 
 fn stats(o: &Output) -> serde_json::Value {
     let err = String::from_utf8_lossy(&o.stderr);
-    let line = err.lines().find(|l| l.starts_with("{\"counters\"")).expect("stats line on stderr");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("{\"counters\""))
+        .expect("stats line on stderr");
     serde_json::from_str(line).unwrap()
 }
 
@@ -39,7 +48,9 @@ fn help_and_version() {
     let o = netwatch(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("replay") && text.contains("check-config") && text.contains("Exit codes"));
+    assert!(
+        text.contains("replay") && text.contains("check-config") && text.contains("Exit codes")
+    );
     let o = netwatch(&["help", "replay"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("--stats"));
     let o = netwatch(&["replay", "--help"]);
@@ -48,18 +59,35 @@ fn help_and_version() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("netwatch "));
     assert_eq!(netwatch(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(netwatch(&["replay"]).status.code(), Some(2));
-    assert_eq!(netwatch(&["replay", "a.pcap", "--bogus"]).status.code(), Some(2));
+    assert_eq!(
+        netwatch(&["replay", "a.pcap", "--bogus"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn replay_prints_every_rule_as_eve_and_deterministic_stats() {
     let p = tmp("every.pcap", &pcap_of(&every_rule_capture()));
     let o = netwatch(&["replay", p.to_str().unwrap(), "--stats"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let alerts = lines(&o);
-    let rules: std::collections::BTreeSet<String> =
-        alerts.iter().map(|a| a["netwatch"]["rule"].as_str().unwrap().to_string()).collect();
-    for r in ["portscan.vertical", "portscan.horizontal", "synflood", "bruteforce", "dns.tunnel", "c2.beacon"] {
+    let rules: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .map(|a| a["netwatch"]["rule"].as_str().unwrap().to_string())
+        .collect();
+    for r in [
+        "portscan.vertical",
+        "portscan.horizontal",
+        "synflood",
+        "bruteforce",
+        "dns.tunnel",
+        "c2.beacon",
+    ] {
         assert!(rules.contains(r), "missing {r}: {rules:?}");
     }
     for a in &alerts {
@@ -71,7 +99,10 @@ fn replay_prints_every_rule_as_eve_and_deterministic_stats() {
     }
     let s = stats(&o);
     let c = &s["counters"];
-    assert_eq!(c["packets"].as_u64().unwrap(), every_rule_capture().len() as u64);
+    assert_eq!(
+        c["packets"].as_u64().unwrap(),
+        every_rule_capture().len() as u64
+    );
     assert!(c["flows_created"].as_u64().unwrap() > 0);
     for k in ["bytes", "decode_errors", "flows_evicted", "flows_expired"] {
         assert!(!c[k].is_null(), "counter {k}");
@@ -89,8 +120,16 @@ fn replay_prints_every_rule_as_eve_and_deterministic_stats() {
 fn pcapng_gives_the_same_alerts_as_pcap() {
     let frames = every_rule_capture();
     let a = netwatch(&["replay", tmp("x.pcap", &pcap_of(&frames)).to_str().unwrap()]);
-    let b = netwatch(&["replay", tmp("x.pcapng", &pcapng(1, &frames)).to_str().unwrap()]);
-    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    let b = netwatch(&[
+        "replay",
+        tmp("x.pcapng", &pcapng(1, &frames)).to_str().unwrap(),
+    ]);
+    assert_eq!(
+        b.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
     assert!(!a.stdout.is_empty());
     assert_eq!(a.stdout, b.stdout);
 }
@@ -98,10 +137,22 @@ fn pcapng_gives_the_same_alerts_as_pcap() {
 #[test]
 fn bpf_filter_applies_and_bad_bpf_is_a_usage_error() {
     let p = tmp("bpf.pcap", &pcap_of(&every_rule_capture()));
-    let o = netwatch(&["replay", p.to_str().unwrap(), "--bpf", "udp port 53", "--stats"]);
+    let o = netwatch(&[
+        "replay",
+        p.to_str().unwrap(),
+        "--bpf",
+        "udp port 53",
+        "--stats",
+    ]);
     assert_eq!(o.status.code(), Some(0));
-    let rules: Vec<String> = lines(&o).iter().map(|a| a["netwatch"]["rule"].as_str().unwrap().to_string()).collect();
-    assert!(rules.iter().all(|r| r == "dns.tunnel") && !rules.is_empty(), "{rules:?}");
+    let rules: Vec<String> = lines(&o)
+        .iter()
+        .map(|a| a["netwatch"]["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        rules.iter().all(|r| r == "dns.tunnel") && !rules.is_empty(),
+        "{rules:?}"
+    );
     let o = netwatch(&["replay", p.to_str().unwrap(), "--bpf", "port nonsense ((("]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -114,16 +165,31 @@ fn missing_garbage_and_absurd_files_exit_1_with_one_line() {
     let o = netwatch(&["replay", "/nonexistent/capture.pcap"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
-    let g = tmp("garbage.pcap", b"this is not a capture file at all, just text\n");
-    assert_eq!(netwatch(&["replay", g.to_str().unwrap()]).status.code(), Some(1));
+    let g = tmp(
+        "garbage.pcap",
+        b"this is not a capture file at all, just text\n",
+    );
+    assert_eq!(
+        netwatch(&["replay", g.to_str().unwrap()]).status.code(),
+        Some(1)
+    );
     // A record header claiming a 2 GB frame.
     let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
-    w.packet(T0, &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"ok"))));
-    w.buf.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    w.packet(
+        T0,
+        &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"ok"))),
+    );
+    w.buf.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f,
+    ]);
     let a = tmp("absurd.pcap", &w.buf);
     let o = netwatch(&["replay", a.to_str().unwrap(), "--stats"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stats(&o)["counters"]["packets"], 1, "what was readable was processed");
+    assert_eq!(
+        stats(&o)["counters"]["packets"],
+        1,
+        "what was readable was processed"
+    );
 }
 
 #[test]
@@ -137,7 +203,10 @@ fn truncated_capture_processes_what_it_can_then_says_where_it_stopped() {
     assert!(err.contains("after") && err.contains("packets"), "{err}");
     let n = stats(&o)["counters"]["packets"].as_u64().unwrap();
     assert!(n > 1000, "processed {n} packets before the damage");
-    assert!(!lines(&o).is_empty(), "alerts from the readable part are printed");
+    assert!(
+        !lines(&o).is_empty(),
+        "alerts from the readable part are printed"
+    );
 }
 
 #[test]
@@ -147,16 +216,37 @@ fn hostile_capture_counts_and_survives() {
     w.packet(T0, &[]);
     w.packet(T0 + 1, &[0x02, 0, 0]);
     w.packet(T0 + 2, &eth(0x0800, &[0x45, 0, 0]));
-    let big = eth_ip(&ip("10.0.0.1", "10.0.0.2", 6, &tcp(1000, 443, ACK, &vec![0u8; 65_000])));
+    let big = eth_ip(&ip(
+        "10.0.0.1",
+        "10.0.0.2",
+        6,
+        &tcp(1000, 443, ACK, &vec![0u8; 65_000]),
+    ));
     w.packet(T0 + 3, &big);
-    w.packet(T0 - 3_600 * S, &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"back"))));
-    w.packet(T0 + 365 * 86_400 * S, &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"fwd"))));
+    w.packet(
+        T0 - 3_600 * S,
+        &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"back"))),
+    );
+    w.packet(
+        T0 + 365 * 86_400 * S,
+        &eth_ip(&ip("10.0.0.1", "10.0.0.2", 17, &udp(1, 2, b"fwd"))),
+    );
     // Snaplen-cut record: 60 bytes captured of 1500.
-    let f = eth_ip(&ip("10.0.0.1", "10.0.0.2", 6, &tcp(1000, 80, ACK, &[0u8; 1446])));
+    let f = eth_ip(&ip(
+        "10.0.0.1",
+        "10.0.0.2",
+        6,
+        &tcp(1000, 80, ACK, &[0u8; 1446]),
+    ));
     w.packet_len(T0 + 365 * 86_400 * S + 1, &f[..60], 1500);
     let p = tmp("hostile.pcap", &w.buf);
     let o = netwatch(&["replay", p.to_str().unwrap(), "--stats"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let c = &stats(&o)["counters"];
     assert_eq!(c["decode_errors"]["empty_frame"], 1);
     assert_eq!(c["decode_errors"]["truncated_link"], 1);
@@ -164,23 +254,39 @@ fn hostile_capture_counts_and_survives() {
     assert_eq!(c["clock_jumps_back"], 1);
     assert_eq!(c["clock_jumps_forward"], 1);
     assert_eq!(c["packets"], 7);
-    assert_eq!(c["bytes"].as_u64().unwrap(), 3 + 17 + big.len() as u64 + 46 + 45 + 1500);
+    assert_eq!(
+        c["bytes"].as_u64().unwrap(),
+        3 + 17 + big.len() as u64 + 46 + 45 + 1500
+    );
 }
 
 #[test]
 fn check_config_accepts_the_sample_and_rejects_bad_values() {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/config/netwatch.toml");
     let o = netwatch(&["check-config", sample]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("profile router"));
     let bad = tmp("bad.toml", b"[rules.portscan]\nwindow_s = 0\n");
     let o = netwatch(&["check-config", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("rules.portscan.window_s") && err.contains("5..=3600"), "{err}");
+    assert!(
+        err.contains("rules.portscan.window_s") && err.contains("5..=3600"),
+        "{err}"
+    );
     let o = netwatch(&["replay", "x.pcap", "-c", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(netwatch(&["check-config", "/nonexistent.toml"]).status.code(), Some(2));
+    assert_eq!(
+        netwatch(&["check-config", "/nonexistent.toml"])
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -188,7 +294,12 @@ fn eve_alert_format_snapshot() {
     let p = tmp("snap.pcap", &pcap_of(&every_rule_capture()));
     let o = netwatch(&["replay", p.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let first_of = |rule: &str| text.lines().find(|l| l.contains(&format!("\"rule\":\"{rule}\""))).unwrap().to_string();
+    let first_of = |rule: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("\"rule\":\"{rule}\"")))
+            .unwrap()
+            .to_string()
+    };
     insta::assert_snapshot!("eve_portscan_vertical", first_of("portscan.vertical"));
     insta::assert_snapshot!("eve_dns_tunnel", first_of("dns.tunnel"));
     insta::assert_snapshot!("eve_synflood", first_of("synflood"));

@@ -4,7 +4,9 @@
 use netwatch::config::{Config, FileConfig, Profile};
 
 fn parse(text: &str) -> Result<Config, String> {
-    FileConfig::parse(text, "t.toml").and_then(|f| f.validate()).map_err(|e| e.to_string())
+    FileConfig::parse(text, "t.toml")
+        .and_then(|f| f.validate())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -14,15 +16,61 @@ fn shipped_config_is_the_defaults() {
     assert_eq!(shipped, Config::default_config());
     let text = std::fs::read_to_string(path).unwrap();
     for key in [
-        "profile", "home_net", "sketch_key", "interfaces", "bpf", "snaplen", "promiscuous", "buffer_kib", "immediate",
-        "timeout_ms", "flows", "scan_targets", "scan_sweeps", "syn_victims", "login_pairs", "dns_domains",
-        "beacon_pairs", "suppression", "unanswered_timeout_s", "tcp_timeout_s", "udp_timeout_s", "closed_timeout_s",
-        "history_1s", "history_10s", "history_60s", "suppress_s", "vertical_ports", "horizontal_hosts", "window_s",
-        "syn_rate", "max_completion", "attempts", "ports", "extra_ports", "max_attempt_duration_s", "max_reply_bytes",
-        "min_queries", "min_unique", "name_bytes", "long_label", "entropy_bits", "allow_domains", "min_connections",
-        "min_score", "min_interval_s", "max_interval_s", "allow_src", "allow_dst", "allow_ports", "enabled",
+        "profile",
+        "home_net",
+        "sketch_key",
+        "interfaces",
+        "bpf",
+        "snaplen",
+        "promiscuous",
+        "buffer_kib",
+        "immediate",
+        "timeout_ms",
+        "flows",
+        "scan_targets",
+        "scan_sweeps",
+        "syn_victims",
+        "login_pairs",
+        "dns_domains",
+        "beacon_pairs",
+        "suppression",
+        "unanswered_timeout_s",
+        "tcp_timeout_s",
+        "udp_timeout_s",
+        "closed_timeout_s",
+        "history_1s",
+        "history_10s",
+        "history_60s",
+        "suppress_s",
+        "vertical_ports",
+        "horizontal_hosts",
+        "window_s",
+        "syn_rate",
+        "max_completion",
+        "attempts",
+        "ports",
+        "extra_ports",
+        "max_attempt_duration_s",
+        "max_reply_bytes",
+        "min_queries",
+        "min_unique",
+        "name_bytes",
+        "long_label",
+        "entropy_bits",
+        "allow_domains",
+        "min_connections",
+        "min_score",
+        "min_interval_s",
+        "max_interval_s",
+        "allow_src",
+        "allow_dst",
+        "allow_ports",
+        "enabled",
     ] {
-        assert!(text.contains(&format!("{key} =")), "config/netwatch.toml does not document `{key}`");
+        assert!(
+            text.contains(&format!("{key} =")),
+            "config/netwatch.toml does not document `{key}`"
+        );
     }
 }
 
@@ -33,7 +81,10 @@ fn profiles_scale_capacities_and_router_fits_its_budget() {
     let z = parse("profile = \"sensor\"\n[capacity]\nflows = 1000").unwrap();
     assert_eq!(r.profile, Profile::Router);
     assert_eq!(s.capacity.flows, 4 * r.capacity.flows);
-    assert_eq!(z.capacity.flows, 1000, "per-table override wins over the profile");
+    assert_eq!(
+        z.capacity.flows, 1000,
+        "per-table override wins over the profile"
+    );
     assert_eq!(z.capacity.scan_targets, 16 * r.capacity.scan_targets);
     // All fixed tables of the router profile together ≤ 8 MiB.
     let bytes = netwatch::pipeline::Pipeline::new(&r).footprint_bytes();
@@ -43,13 +94,25 @@ fn profiles_scale_capacities_and_router_fits_its_budget() {
 #[test]
 fn errors_name_key_value_and_range() {
     let e = parse("[rules.portscan]\nvertical_ports = 500").unwrap_err();
-    assert!(e.contains("rules.portscan.vertical_ports") && e.contains("500") && e.contains("3..=32"), "{e}");
+    assert!(
+        e.contains("rules.portscan.vertical_ports") && e.contains("500") && e.contains("3..=32"),
+        "{e}"
+    );
     let e = parse("[flow]\ntcp_timeout_s = 1").unwrap_err();
-    assert!(e.contains("flow.tcp_timeout_s") && e.contains("10..=432000"), "{e}");
+    assert!(
+        e.contains("flow.tcp_timeout_s") && e.contains("10..=432000"),
+        "{e}"
+    );
     let e = parse("[rules.synflood]\nmax_completion = 1.5").unwrap_err();
-    assert!(e.contains("rules.synflood.max_completion") && e.contains("1.5"), "{e}");
+    assert!(
+        e.contains("rules.synflood.max_completion") && e.contains("1.5"),
+        "{e}"
+    );
     let e = parse("[rules.beacon]\nallow_dst = [\"10.0.0.0/40\"]").unwrap_err();
-    assert!(e.contains("rules.beacon.allow_dst") && e.contains("10.0.0.0/40"), "{e}");
+    assert!(
+        e.contains("rules.beacon.allow_dst") && e.contains("10.0.0.0/40"),
+        "{e}"
+    );
     let e = parse("profile = \"huge\"").unwrap_err();
     assert!(e.contains("profile") && e.contains("huge"), "{e}");
     let e = parse("[rules.dns_tunnel]\nallow_domains = [\"bad domain\"]").unwrap_err();

@@ -6,7 +6,10 @@ use netwatch::decode::{self, linktype, DecodeError, Net, PacketMeta};
 
 fn h(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 fn dec(lt: i32, b: &[u8]) -> (Result<(), DecodeError>, PacketMeta) {
@@ -31,7 +34,10 @@ fn ethernet_ipv4_tcp() {
     assert_eq!(r, Ok(()));
     assert_eq!(m.net, Net::Ipv4);
     assert_eq!((m.src, m.dst), (v4(10, 0, 0, 1), v4(10, 0, 0, 2)));
-    assert_eq!((m.proto, m.sport, m.dport, m.tcp_flags), (6, 40000, 22, 0x02));
+    assert_eq!(
+        (m.proto, m.sport, m.dport, m.tcp_flags),
+        (6, 40000, 22, 0x02)
+    );
     assert_eq!(m.payload_len, 0);
     assert!(!m.bad_checksum, "checksum in the literal is right");
 }
@@ -48,39 +54,69 @@ fn bad_ipv4_checksum_is_counted_not_dropped() {
 
 #[test]
 fn vlan_qinq_and_pppoe() {
-    let vlan = h(&format!("02 00 00 00 00 02 02 00 00 00 00 01 81 00 00 64 08 00 {IPV4_TCP_SYN}"));
+    let vlan = h(&format!(
+        "02 00 00 00 00 02 02 00 00 00 00 01 81 00 00 64 08 00 {IPV4_TCP_SYN}"
+    ));
     assert_eq!(dec(linktype::ETHERNET, &vlan).1.dport, 22);
-    let qinq = h(&format!("02 00 00 00 00 02 02 00 00 00 00 01 88 a8 00 0a 81 00 00 64 08 00 {IPV4_TCP_SYN}"));
+    let qinq = h(&format!(
+        "02 00 00 00 00 02 02 00 00 00 00 01 88 a8 00 0a 81 00 00 64 08 00 {IPV4_TCP_SYN}"
+    ));
     assert_eq!(dec(linktype::ETHERNET, &qinq).1.dport, 22);
     // PPPoE session: ver/type 11, code 00, session 0x0001, length 0x002a, PPP proto 0x0021.
-    let pppoe = h(&format!("02 00 00 00 00 02 02 00 00 00 00 01 88 64 11 00 00 01 00 2a 00 21 {IPV4_TCP_SYN}"));
+    let pppoe = h(&format!(
+        "02 00 00 00 00 02 02 00 00 00 00 01 88 64 11 00 00 01 00 2a 00 21 {IPV4_TCP_SYN}"
+    ));
     let (r, m) = dec(linktype::ETHERNET, &pppoe);
     assert_eq!(r, Ok(()));
     assert_eq!((m.src, m.dport), (v4(10, 0, 0, 1), 22));
     // Five stacked tags: refused.
-    let deep = h(&format!("02 00 00 00 00 02 02 00 00 00 00 01 {} 08 00 {IPV4_TCP_SYN}", "81 00 00 01 ".repeat(5)));
-    assert_eq!(dec(linktype::ETHERNET, &deep).0, Err(DecodeError::VlanTooDeep));
+    let deep = h(&format!(
+        "02 00 00 00 00 02 02 00 00 00 00 01 {} 08 00 {IPV4_TCP_SYN}",
+        "81 00 00 01 ".repeat(5)
+    ));
+    assert_eq!(
+        dec(linktype::ETHERNET, &deep).0,
+        Err(DecodeError::VlanTooDeep)
+    );
 }
 
 #[test]
 fn linux_cooked_v1_v2_null_loop_raw() {
     // SLL: pkttype 0000, arphrd 0001, addrlen 0006, addr 8 bytes, protocol 0800.
-    let sll = h(&format!("00 00 00 01 00 06 02 00 00 00 00 01 00 00 08 00 {IPV4_TCP_SYN}"));
+    let sll = h(&format!(
+        "00 00 00 01 00 06 02 00 00 00 00 01 00 00 08 00 {IPV4_TCP_SYN}"
+    ));
     assert_eq!(dec(linktype::LINUX_SLL, &sll).1.dport, 22);
     // SLL2: protocol 0800, reserved, ifindex 2, arphrd 1, pkttype 0, addrlen 6, addr.
-    let sll2 = h(&format!("08 00 00 00 00 00 00 02 00 01 00 06 02 00 00 00 00 01 00 00 {IPV4_TCP_SYN}"));
+    let sll2 = h(&format!(
+        "08 00 00 00 00 00 00 02 00 01 00 06 02 00 00 00 00 01 00 00 {IPV4_TCP_SYN}"
+    ));
     assert_eq!(dec(linktype::LINUX_SLL2, &sll2).1.dport, 22);
     // BSD NULL, family 2 in little-endian host order; LOOP in network order.
-    assert_eq!(dec(linktype::NULL, &h(&format!("02 00 00 00 {IPV4_TCP_SYN}"))).1.dport, 22);
-    assert_eq!(dec(linktype::LOOP, &h(&format!("00 00 00 02 {IPV4_TCP_SYN}"))).1.dport, 22);
+    assert_eq!(
+        dec(linktype::NULL, &h(&format!("02 00 00 00 {IPV4_TCP_SYN}")))
+            .1
+            .dport,
+        22
+    );
+    assert_eq!(
+        dec(linktype::LOOP, &h(&format!("00 00 00 02 {IPV4_TCP_SYN}")))
+            .1
+            .dport,
+        22
+    );
     assert_eq!(dec(linktype::RAW, &h(IPV4_TCP_SYN)).1.dport, 22);
     assert_eq!(dec(linktype::IPV4, &h(IPV4_TCP_SYN)).1.dport, 22);
-    assert_eq!(dec(147, &h(IPV4_TCP_SYN)).0, Err(DecodeError::UnsupportedLinktype));
+    assert_eq!(
+        dec(147, &h(IPV4_TCP_SYN)).0,
+        Err(DecodeError::UnsupportedLinktype)
+    );
 }
 
 // IPv6 fd00::1 -> fd00::2, hop-by-hop (8 bytes) then UDP 5353 -> 53 with a DNS query.
 fn ipv6_hbh_udp_dns() -> Vec<u8> {
-    let dns = "ab cd 01 00 00 01 00 00 00 00 00 00 07 65 78 61 6d 70 6c 65 03 63 6f 6d 00 00 1c 00 01";
+    let dns =
+        "ab cd 01 00 00 01 00 00 00 00 00 00 07 65 78 61 6d 70 6c 65 03 63 6f 6d 00 00 1c 00 01";
     let udp_len = 8 + h(dns).len();
     let payload_len = 8 + udp_len;
     h(&format!(
@@ -121,26 +157,45 @@ fn ipv6_chain_of_100_headers_is_refused() {
 #[test]
 fn ipv4_options_and_fragments() {
     // IHL 6 (one 4-byte option: NOP NOP NOP EOL), first fragment with MF set.
-    let first = h("46 00 00 2c 00 01 20 00 40 06 00 00 0a 00 00 01 0a 00 00 02 01 01 01 00
-                   9c 40 00 50 00 00 00 01 00 00 00 00 50 02 ff ff 00 00 00 00");
+    let first = h(
+        "46 00 00 2c 00 01 20 00 40 06 00 00 0a 00 00 01 0a 00 00 02 01 01 01 00
+                   9c 40 00 50 00 00 00 01 00 00 00 00 50 02 ff ff 00 00 00 00",
+    );
     let (r, m) = dec(linktype::RAW, &first);
     assert_eq!(r, Ok(()));
     assert!(m.fragment);
     assert_eq!(m.dport, 80, "L4 from the first fragment");
     // Offset 185 (×8): no L4 header here.
-    let later = h("45 00 00 1c 00 01 00 b9 40 06 00 00 0a 00 00 01 0a 00 00 02 de ad be ef 00 00 00 00");
+    let later =
+        h("45 00 00 1c 00 01 00 b9 40 06 00 00 0a 00 00 01 0a 00 00 02 de ad be ef 00 00 00 00");
     let (r, m) = dec(linktype::RAW, &later);
     assert_eq!(r, Ok(()));
     assert!(m.fragment);
     assert_eq!((m.sport, m.dport), (0, 0));
-    assert_eq!(dec(linktype::RAW, &h("44 00 00 14 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02")).0, Err(DecodeError::BadIhl));
-    assert_eq!(dec(linktype::RAW, &h("45 00 00 10 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02")).0, Err(DecodeError::BadIpTotalLen));
+    assert_eq!(
+        dec(
+            linktype::RAW,
+            &h("44 00 00 14 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02")
+        )
+        .0,
+        Err(DecodeError::BadIhl)
+    );
+    assert_eq!(
+        dec(
+            linktype::RAW,
+            &h("45 00 00 10 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02")
+        )
+        .0,
+        Err(DecodeError::BadIpTotalLen)
+    );
 }
 
 #[test]
 fn arp_request_and_reply() {
-    let req = h("ff ff ff ff ff ff 02 00 00 00 00 01 08 06 00 01 08 00 06 04 00 01
-                 02 00 00 00 00 01 c0 a8 01 42 00 00 00 00 00 00 c0 a8 01 07");
+    let req = h(
+        "ff ff ff ff ff ff 02 00 00 00 00 01 08 06 00 01 08 00 06 04 00 01
+                 02 00 00 00 00 01 c0 a8 01 42 00 00 00 00 00 00 c0 a8 01 07",
+    );
     let (r, m) = dec(linktype::ETHERNET, &req);
     assert_eq!(r, Ok(()));
     assert_eq!(m.net, Net::Arp);
@@ -151,14 +206,19 @@ fn arp_request_and_reply() {
 #[test]
 fn icmp_unreachable_quotes_the_udp_probe() {
     // ICMP port unreachable from 10.0.0.2 quoting UDP 10.0.0.1:40000 -> 10.0.0.2:161.
-    let p = h("45 00 00 38 00 00 00 00 40 01 00 00 0a 00 00 02 0a 00 00 01
+    let p = h(
+        "45 00 00 38 00 00 00 00 40 01 00 00 0a 00 00 02 0a 00 00 01
                03 03 00 00 00 00 00 00
-               45 00 00 1c 00 00 00 00 40 11 00 00 0a 00 00 01 0a 00 00 02 9c 40 00 a1 00 08 00 00");
+               45 00 00 1c 00 00 00 00 40 11 00 00 0a 00 00 01 0a 00 00 02 9c 40 00 a1 00 08 00 00",
+    );
     let (r, m) = dec(linktype::RAW, &p);
     assert_eq!(r, Ok(()));
     assert_eq!((m.icmp_type, m.icmp_code), (3, 3));
     let q = m.quoted.expect("quoted header");
-    assert_eq!((q.proto, q.src, q.dst, q.sport, q.dport), (17, v4(10, 0, 0, 1), v4(10, 0, 0, 2), 40000, 161));
+    assert_eq!(
+        (q.proto, q.src, q.dst, q.sport, q.dport),
+        (17, v4(10, 0, 0, 1), v4(10, 0, 0, 2), 40000, 161)
+    );
 }
 
 #[test]
@@ -168,12 +228,19 @@ fn icmpv6_neighbour_solicitation_target() {
     let (r, m) = dec(linktype::RAW, &ns);
     assert_eq!(r, Ok(()));
     assert_eq!(m.icmp_type, 135);
-    assert_eq!(m.target, Addr::v6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]));
+    assert_eq!(
+        m.target,
+        Addr::v6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7])
+    );
 }
 
 fn udp_dns(dns: &str) -> Vec<u8> {
     let d = h(dns);
-    let mut p = h(&format!("45 00 {:04x} 00 00 00 00 40 11 00 00 0a 00 00 01 0a 00 00 02 c0 00 00 35 {:04x} 00 00", 28 + d.len(), 8 + d.len()));
+    let mut p = h(&format!(
+        "45 00 {:04x} 00 00 00 00 40 11 00 00 0a 00 00 01 0a 00 00 02 c0 00 00 35 {:04x} 00 00",
+        28 + d.len(),
+        8 + d.len()
+    ));
     p.extend_from_slice(&d);
     p
 }
@@ -181,17 +248,42 @@ fn udp_dns(dns: &str) -> Vec<u8> {
 #[test]
 fn dns_compression_pointer_and_loops() {
     // Response whose question name is a pointer back into... itself: offset 12 points to 12.
-    let (r, m) = dec(linktype::RAW, &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 c0 0c 00 01 00 01"));
+    let (r, m) = dec(
+        linktype::RAW,
+        &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 c0 0c 00 01 00 01"),
+    );
     assert_eq!(r, Ok(()), "the packet decodes; only its DNS is refused");
     assert_eq!(m.dns_error, Some(DecodeError::DnsLoop));
     assert!(m.dns().is_none());
     // Forward pointer: also refused.
-    assert_eq!(dec(linktype::RAW, &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 c0 20 00 01 00 01")).1.dns_error, Some(DecodeError::DnsLoop));
+    assert_eq!(
+        dec(
+            linktype::RAW,
+            &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 c0 20 00 01 00 01")
+        )
+        .1
+        .dns_error,
+        Some(DecodeError::DnsLoop)
+    );
     // Label type 0x40 is reserved.
-    assert_eq!(dec(linktype::RAW, &udp_dns("00 01 01 00 00 01 00 00 00 00 00 00 41 61 00 00 01 00 01")).1.dns_error, Some(DecodeError::DnsBadLabel));
+    assert_eq!(
+        dec(
+            linktype::RAW,
+            &udp_dns("00 01 01 00 00 01 00 00 00 00 00 00 41 61 00 00 01 00 01")
+        )
+        .1
+        .dns_error,
+        Some(DecodeError::DnsBadLabel)
+    );
     // Name longer than 255 bytes: five labels of 63.
-    let long = format!("00 01 01 00 00 01 00 00 00 00 00 00 {} 00 00 01 00 01", format!("3f {} ", "61 ".repeat(63)).repeat(5));
-    assert_eq!(dec(linktype::RAW, &udp_dns(&long)).1.dns_error, Some(DecodeError::DnsNameTooLong));
+    let long = format!(
+        "00 01 01 00 00 01 00 00 00 00 00 00 {} 00 00 01 00 01",
+        format!("3f {} ", "61 ".repeat(63)).repeat(5)
+    );
+    assert_eq!(
+        dec(linktype::RAW, &udp_dns(&long)).1.dns_error,
+        Some(DecodeError::DnsNameTooLong)
+    );
     // Upper case is folded, entropy and label figures filled.
     let (_, m) = dec(linktype::RAW, &udp_dns("00 01 01 00 00 01 00 00 00 00 00 00 04 4d 41 49 4c 07 45 78 61 6d 70 6c 65 02 63 6f 02 75 6b 00 00 0f 00 01"));
     let d = m.dns().unwrap();
@@ -209,7 +301,10 @@ fn dns_over_tcp() {
     let mut seg = h("9c 40 00 35 00 00 00 01 00 00 00 01 50 18 ff ff 00 00 00 00");
     seg.extend_from_slice(&(dns.len() as u16).to_be_bytes());
     seg.extend_from_slice(&dns);
-    let mut p = h(&format!("45 00 {:04x} 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02", 20 + seg.len()));
+    let mut p = h(&format!(
+        "45 00 {:04x} 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02",
+        20 + seg.len()
+    ));
     p.extend_from_slice(&seg);
     let (r, m) = dec(linktype::RAW, &p);
     assert_eq!(r, Ok(()));
@@ -221,7 +316,7 @@ fn dns_over_tcp() {
 fn gro_superframe_and_zero_lengths() {
     // 60 KiB TCP segment as GRO hands it over, with total length 0 (TSO) and a real one.
     let mut p = h("45 00 00 00 00 00 40 00 40 06 00 00 0a 00 00 01 0a 00 00 02 9c 40 01 bb 00 00 00 01 00 00 00 01 50 10 ff ff 00 00 00 00");
-    p.extend(std::iter::repeat(0x55).take(60_000));
+    p.extend(std::iter::repeat_n(0x55, 60_000));
     let (r, m) = dec(linktype::RAW, &p);
     assert_eq!(r, Ok(()));
     assert_eq!(m.payload_len, 60_000);
@@ -252,10 +347,24 @@ fn every_truncation_of_every_literal_is_safe() {
             let _ = dec(lt, &b);
         }
     }
-    assert_eq!(dec(linktype::ETHERNET, &h("02 00 00 00 00 02 02 00 00 00 00 01 08 00 45 00")).0, Err(DecodeError::TruncatedIp));
-    assert_eq!(dec(linktype::LINUX_SLL2, &h("08 00 00 00")).0, Err(DecodeError::TruncatedLink));
     assert_eq!(
-        dec(linktype::RAW, &h("45 00 00 1e 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02 9c 40 00 16 00 00")).0,
+        dec(
+            linktype::ETHERNET,
+            &h("02 00 00 00 00 02 02 00 00 00 00 01 08 00 45 00")
+        )
+        .0,
+        Err(DecodeError::TruncatedIp)
+    );
+    assert_eq!(
+        dec(linktype::LINUX_SLL2, &h("08 00 00 00")).0,
+        Err(DecodeError::TruncatedLink)
+    );
+    assert_eq!(
+        dec(
+            linktype::RAW,
+            &h("45 00 00 1e 00 00 00 00 40 06 00 00 0a 00 00 01 0a 00 00 02 9c 40 00 16 00 00")
+        )
+        .0,
         Err(DecodeError::TruncatedTcp)
     );
 }
@@ -276,7 +385,12 @@ fn random_garbage_never_panics() {
         if len > 0 && round % 2 == 0 {
             buf[0] = 0x45;
         }
-        for lt in [linktype::ETHERNET, linktype::RAW, linktype::LINUX_SLL2, linktype::NULL] {
+        for lt in [
+            linktype::ETHERNET,
+            linktype::RAW,
+            linktype::LINUX_SLL2,
+            linktype::NULL,
+        ] {
             let _ = dec(lt, &buf[..len]);
         }
     }

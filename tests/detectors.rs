@@ -14,7 +14,13 @@ fn cfg_with(toml: &str) -> Config {
 // Vertical scans
 
 /// A scan of `ports` ports; `answer` builds the target's reply to each probe.
-fn vertical(scanner: &str, target: &str, ports: u16, gap_us: i64, kind: &str) -> Vec<(i64, Vec<u8>)> {
+fn vertical(
+    scanner: &str,
+    target: &str,
+    ports: u16,
+    gap_us: i64,
+    kind: &str,
+) -> Vec<(i64, Vec<u8>)> {
     let mut tr = Traffic::new();
     for i in 0..ports {
         let t = T0 + i as i64 * gap_us;
@@ -54,21 +60,41 @@ fn vertical(scanner: &str, target: &str, ports: u16, gap_us: i64, kind: &str) ->
                 if i % 4 == 0 {
                     let quoted = &probe[..probe.len().min(48)];
                     let (ty, code) = if probe[0] >> 4 == 6 { (1, 4) } else { (3, 3) };
-                    tr.at(t + 300, eth_ip(&ip(target, scanner, 1, &icmp(ty, code, quoted))));
+                    tr.at(
+                        t + 300,
+                        eth_ip(&ip(target, scanner, 1, &icmp(ty, code, quoted))),
+                    );
                 }
             }
             _ => unreachable!(),
         }
     }
     // Time moves on (other traffic) so unanswered probes expire.
-    tr.udp_pkt(T0 + ports as i64 * gap_us + 20 * S, "192.168.1.200", 5000, "192.168.1.1", 5001, b"x");
+    tr.udp_pkt(
+        T0 + ports as i64 * gap_us + 20 * S,
+        "192.168.1.200",
+        5000,
+        "192.168.1.1",
+        5001,
+        b"x",
+    );
     tr.frames()
 }
 
 #[test]
 fn vertical_scan_every_nmap_mode_v4_and_v6() {
     let cfg = default_config();
-    for kind in ["syn-rst", "syn-open", "connect", "syn-silent", "fin", "null", "xmas", "ack", "udp-icmp"] {
+    for kind in [
+        "syn-rst",
+        "syn-open",
+        "connect",
+        "syn-silent",
+        "fin",
+        "null",
+        "xmas",
+        "ack",
+        "udp-icmp",
+    ] {
         for (s, d) in [("10.0.0.66", "10.0.0.5"), ("fd00::66", "fd00::5")] {
             let alerts = run_frames(&cfg, &vertical(s, d, 40, 50_000, kind));
             let v = of(&alerts, "portscan.vertical");
@@ -85,24 +111,52 @@ fn vertical_scan_every_nmap_mode_v4_and_v6() {
 fn vertical_threshold_edge() {
     let cfg = default_config();
     let n = cfg.rules.portscan.vertical_ports as u16;
-    assert!(of(&run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", n - 1, 100_000, "syn-rst")), "portscan.vertical").is_empty());
-    assert_eq!(of(&run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", n, 100_000, "syn-rst")), "portscan.vertical").len(), 1);
+    assert!(of(
+        &run_frames(
+            &cfg,
+            &vertical("10.0.0.66", "10.0.0.5", n - 1, 100_000, "syn-rst")
+        ),
+        "portscan.vertical"
+    )
+    .is_empty());
+    assert_eq!(
+        of(
+            &run_frames(
+                &cfg,
+                &vertical("10.0.0.66", "10.0.0.5", n, 100_000, "syn-rst")
+            ),
+            "portscan.vertical"
+        )
+        .len(),
+        1
+    );
 }
 
 #[test]
 fn slow_t2_scan_is_caught_within_a_minute() {
     // nmap -T2 waits 0.4 s between probes.
     let cfg = default_config();
-    let alerts = run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", 200, 400_000, "syn-rst"));
+    let alerts = run_frames(
+        &cfg,
+        &vertical("10.0.0.66", "10.0.0.5", 200, 400_000, "syn-rst"),
+    );
     let v = of(&alerts, "portscan.vertical");
     assert!(!v.is_empty());
-    assert!(v[0].ts - T0 < 60 * S, "first alert after {} s", (v[0].ts - T0) / S);
+    assert!(
+        v[0].ts - T0 < 60 * S,
+        "first alert after {} s",
+        (v[0].ts - T0) / S
+    );
 }
 
 #[test]
 fn scan_allowlist_silences_scanner() {
     let cfg = cfg_with("[rules.portscan]\nallow_src = [\"10.0.0.66/32\"]\n");
-    assert!(run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", 100, 10_000, "syn-rst")).is_empty());
+    assert!(run_frames(
+        &cfg,
+        &vertical("10.0.0.66", "10.0.0.5", 100, 10_000, "syn-rst")
+    )
+    .is_empty());
 }
 
 // ----------------------------------------------------------------------------------------
@@ -113,7 +167,15 @@ fn horizontal_sweep_of_port_22_unanswered() {
     let cfg = default_config();
     let mut tr = Traffic::new();
     for h in 1..=60u32 {
-        tr.tcp_pkt(T0 + h as i64 * 20_000, "10.0.0.66", 50000 + h as u16, &format!("10.1.2.{h}"), 22, SYN, &[]);
+        tr.tcp_pkt(
+            T0 + h as i64 * 20_000,
+            "10.0.0.66",
+            50000 + h as u16,
+            &format!("10.1.2.{h}"),
+            22,
+            SYN,
+            &[],
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     let h = of(&alerts, "portscan.horizontal");
@@ -121,7 +183,10 @@ fn horizontal_sweep_of_port_22_unanswered() {
     assert_eq!(h[0].src, addr("10.0.0.66"));
     assert_eq!(h[0].dport, 22);
     assert_eq!(h[0].dst, addr("10.1.2.1"), "first probed host");
-    assert_eq!(h[0].evidence.hosts.len(), cfg.rules.portscan.horizontal_hosts as usize);
+    assert_eq!(
+        h[0].evidence.hosts.len(),
+        cfg.rules.portscan.horizontal_hosts as usize
+    );
 }
 
 #[test]
@@ -131,10 +196,30 @@ fn horizontal_threshold_edge() {
     for (n, want) in [(m - 1, 0), (m, 1)] {
         let mut tr = Traffic::new();
         for h in 1..=n {
-            tr.tcp_pkt(T0 + h as i64 * S, "10.0.0.66", 50000 + h as u16, &format!("10.1.2.{h}"), 445, SYN, &[]);
-            tr.tcp_pkt(T0 + h as i64 * S + 500, &format!("10.1.2.{h}"), 445, "10.0.0.66", 50000 + h as u16, RST | ACK, &[]);
+            tr.tcp_pkt(
+                T0 + h as i64 * S,
+                "10.0.0.66",
+                50000 + h as u16,
+                &format!("10.1.2.{h}"),
+                445,
+                SYN,
+                &[],
+            );
+            tr.tcp_pkt(
+                T0 + h as i64 * S + 500,
+                &format!("10.1.2.{h}"),
+                445,
+                "10.0.0.66",
+                50000 + h as u16,
+                RST | ACK,
+                &[],
+            );
         }
-        assert_eq!(of(&run_frames(&cfg, &tr.frames()), "portscan.horizontal").len(), want, "n={n}");
+        assert_eq!(
+            of(&run_frames(&cfg, &tr.frames()), "portscan.horizontal").len(),
+            want,
+            "n={n}"
+        );
     }
 }
 
@@ -143,12 +228,25 @@ fn arp_sweep_and_ping_sweep() {
     let cfg = default_config();
     let mut tr = Traffic::new();
     for h in 1..=254u32 {
-        tr.at(T0 + h as i64 * 5_000, arp(1, [192, 168, 1, 66], [192, 168, 1, h as u8]));
+        tr.at(
+            T0 + h as i64 * 5_000,
+            arp(1, [192, 168, 1, 66], [192, 168, 1, h as u8]),
+        );
         if h % 50 == 0 {
-            tr.at(T0 + h as i64 * 5_000 + 200, arp(2, [192, 168, 1, h as u8], [192, 168, 1, 66]));
+            tr.at(
+                T0 + h as i64 * 5_000 + 200,
+                arp(2, [192, 168, 1, h as u8], [192, 168, 1, 66]),
+            );
         }
     }
-    tr.udp_pkt(T0 + 30 * S, "192.168.1.200", 5000, "192.168.1.1", 5001, b"x");
+    tr.udp_pkt(
+        T0 + 30 * S,
+        "192.168.1.200",
+        5000,
+        "192.168.1.1",
+        5001,
+        b"x",
+    );
     let alerts = run_frames(&cfg, &tr.frames());
     let h = of(&alerts, "portscan.horizontal");
     assert_eq!(h.len(), 1, "{alerts:?}");
@@ -158,8 +256,19 @@ fn arp_sweep_and_ping_sweep() {
     let mut tr = Traffic::new();
     for h in 1..=40u32 {
         let dst = format!("10.9.0.{h}");
-        tr.at(T0 + h as i64 * 10_000, eth_ip(&ip("10.0.0.66", &dst, 1, &icmp(8, 0, b"ping"))));
-        tr.tcp_pkt(T0 + h as i64 * 10_000 + 1, "10.0.0.66", 60000, &dst, 443, SYN, &[]);
+        tr.at(
+            T0 + h as i64 * 10_000,
+            eth_ip(&ip("10.0.0.66", &dst, 1, &icmp(8, 0, b"ping"))),
+        );
+        tr.tcp_pkt(
+            T0 + h as i64 * 10_000 + 1,
+            "10.0.0.66",
+            60000,
+            &dst,
+            443,
+            SYN,
+            &[],
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     assert!(!of(&alerts, "portscan.horizontal").is_empty(), "{alerts:?}");
@@ -174,23 +283,58 @@ fn spoofed_and_single_source_syn_floods() {
     let mut rng = Rng(7);
     let mut tr = Traffic::new();
     for i in 0..3000i64 {
-        let src = format!("{}.{}.{}.{}", 1 + rng.below(220), rng.below(256), rng.below(256), 1 + rng.below(254));
-        tr.tcp_pkt(T0 + i * 1_000, &src, 1024 + (i % 60000) as u16, "10.0.0.5", 80, SYN, &[]);
+        let src = format!(
+            "{}.{}.{}.{}",
+            1 + rng.below(220),
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        tr.tcp_pkt(
+            T0 + i * 1_000,
+            &src,
+            1024 + (i % 60000) as u16,
+            "10.0.0.5",
+            80,
+            SYN,
+            &[],
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     let f = of(&alerts, "synflood");
     assert!(!f.is_empty(), "{alerts:?}");
     assert_eq!(f[0].dst, addr("10.0.0.5"));
     assert_eq!(f[0].dport, 80);
-    assert!(f[0].ts - T0 <= 2 * S, "alerted {} µs after start", f[0].ts - T0);
-    let sources = f[0].evidence.figures.iter().find(|x| x.0 == "distinct_sources").unwrap().1;
-    assert!(matches!(sources, netwatch::detect::Figure::U(n) if n > 500), "{sources:?}");
+    assert!(
+        f[0].ts - T0 <= 2 * S,
+        "alerted {} µs after start",
+        f[0].ts - T0
+    );
+    let sources = f[0]
+        .evidence
+        .figures
+        .iter()
+        .find(|x| x.0 == "distinct_sources")
+        .unwrap()
+        .1;
+    assert!(
+        matches!(sources, netwatch::detect::Figure::U(n) if n > 500),
+        "{sources:?}"
+    );
     // Repeats within suppress_s are counted, not re-emitted.
     assert_eq!(f.len(), 1);
 
     let mut tr = Traffic::new();
     for i in 0..5000i64 {
-        tr.tcp_pkt(T0 + i * 200, "10.0.0.66", 1024 + (i % 60000) as u16, "10.0.0.5", 443, SYN, &[]);
+        tr.tcp_pkt(
+            T0 + i * 200,
+            "10.0.0.66",
+            1024 + (i % 60000) as u16,
+            "10.0.0.5",
+            443,
+            SYN,
+            &[],
+        );
     }
     let f = of(&run_frames(&cfg, &tr.frames()), "synflood");
     assert_eq!(f.len(), 1);
@@ -203,7 +347,16 @@ fn busy_server_completing_handshakes_is_no_flood() {
     let mut tr = Traffic::new();
     for i in 0..1500i64 {
         let c = format!("10.0.{}.{}", i % 7, 1 + i % 200);
-        tr.tcp_session(T0 + i * 2_000, &c, 2000 + (i % 50000) as u16, "10.0.0.5", 443, 1, 200, 800);
+        tr.tcp_session(
+            T0 + i * 2_000,
+            &c,
+            2000 + (i % 50000) as u16,
+            "10.0.0.5",
+            443,
+            1,
+            200,
+            800,
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     assert!(of(&alerts, "synflood").is_empty(), "{alerts:?}");
@@ -218,12 +371,24 @@ fn ssh_bruteforce_reusing_connections() {
     let mut tr = Traffic::new();
     // hydra: each connection 3 setup turns + 4 password tries, ~4 s each, 4 in parallel.
     for i in 0..8i64 {
-        tr.tcp_session(T0 + i * 2 * S, "10.0.0.66", 40000 + i as u16, "10.0.0.22", 22, 7, 120, 90);
+        tr.tcp_session(
+            T0 + i * 2 * S,
+            "10.0.0.66",
+            40000 + i as u16,
+            "10.0.0.22",
+            22,
+            7,
+            120,
+            90,
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     let b = of(&alerts, "bruteforce");
     assert_eq!(b.len(), 1, "{alerts:?}");
-    assert_eq!((b[0].src, b[0].dst, b[0].dport), (addr("10.0.0.66"), addr("10.0.0.22"), 22));
+    assert_eq!(
+        (b[0].src, b[0].dst, b[0].dport),
+        (addr("10.0.0.66"), addr("10.0.0.22"), 22)
+    );
 }
 
 #[test]
@@ -233,9 +398,22 @@ fn bruteforce_threshold_edge_one_attempt_per_connection() {
     for (conns, want) in [(n - 1, 0), (n, 1)] {
         let mut tr = Traffic::new();
         for i in 0..conns {
-            tr.tcp_session(T0 + i * S, "10.0.0.66", 40000 + i as u16, "10.0.0.21", 3306, 2, 100, 80);
+            tr.tcp_session(
+                T0 + i * S,
+                "10.0.0.66",
+                40000 + i as u16,
+                "10.0.0.21",
+                3306,
+                2,
+                100,
+                80,
+            );
         }
-        assert_eq!(of(&run_frames(&cfg, &tr.frames()), "bruteforce").len(), want, "conns={conns}");
+        assert_eq!(
+            of(&run_frames(&cfg, &tr.frames()), "bruteforce").len(),
+            want,
+            "conns={conns}"
+        );
     }
 }
 
@@ -246,7 +424,16 @@ fn successful_ssh_sessions_are_not_bruteforce() {
     for i in 0..5i64 {
         // Interactive sessions: many turns, minutes long, more data back.
         let mut t = T0 + i * 30 * S;
-        t = tr.tcp_session(t, "10.0.0.7", 50000 + i as u16, "10.0.0.22", 22, 4, 100, 900);
+        t = tr.tcp_session(
+            t,
+            "10.0.0.7",
+            50000 + i as u16,
+            "10.0.0.22",
+            22,
+            4,
+            100,
+            900,
+        );
         let _ = t;
     }
     for i in 0..5i64 {
@@ -258,8 +445,24 @@ fn successful_ssh_sessions_are_not_bruteforce() {
         tr.tcp_pkt(t0 + 100, "10.0.0.22", 22, c, p, SYN | ACK, &[]);
         tr.tcp_pkt(t0 + 200, c, p, "10.0.0.22", 22, ACK, &[]);
         for k in 0..400i64 {
-            tr.tcp_pkt(t0 + 300 + k * 450_000, c, p, "10.0.0.22", 22, PSH | ACK, &[1; 36]);
-            tr.tcp_pkt(t0 + 400 + k * 450_000, "10.0.0.22", 22, c, p, PSH | ACK, &[2; 36]);
+            tr.tcp_pkt(
+                t0 + 300 + k * 450_000,
+                c,
+                p,
+                "10.0.0.22",
+                22,
+                PSH | ACK,
+                &[1; 36],
+            );
+            tr.tcp_pkt(
+                t0 + 400 + k * 450_000,
+                "10.0.0.22",
+                22,
+                c,
+                p,
+                PSH | ACK,
+                &[2; 36],
+            );
         }
         tr.tcp_pkt(t0 + 181 * S, c, p, "10.0.0.22", 22, FIN | ACK, &[]);
         tr.tcp_pkt(t0 + 181 * S + 100, "10.0.0.22", 22, c, p, FIN | ACK, &[]);
@@ -277,8 +480,20 @@ fn tunnel(qtype: u16, per_s: i64, secs: i64, label_len: usize) -> Vec<(i64, Vec<
     let mut rng = Rng(99);
     let mut tr = Traffic::new();
     for i in 0..per_s * secs {
-        let name = format!("{}.{}.t.tunnel-example.net", random_label(&mut rng, label_len, B32), random_label(&mut rng, label_len / 2, B32));
-        tr.dns(T0 + i * S / per_s, "192.168.1.50", 33000, "192.168.1.1", &name, qtype, i as u16);
+        let name = format!(
+            "{}.{}.t.tunnel-example.net",
+            random_label(&mut rng, label_len, B32),
+            random_label(&mut rng, label_len / 2, B32)
+        );
+        tr.dns(
+            T0 + i * S / per_s,
+            "192.168.1.50",
+            33000,
+            "192.168.1.1",
+            &name,
+            qtype,
+            i as u16,
+        );
     }
     tr.frames()
 }
@@ -303,8 +518,19 @@ fn dnscat_like_hex_txt_tunnel() {
     let mut rng = Rng(5);
     let mut tr = Traffic::new();
     for i in 0..200i64 {
-        let name = format!("{}.cat.example.org", random_label(&mut rng, 36, b"0123456789abcdef"));
-        tr.dns(T0 + i * 250_000, "192.168.1.51", 34000, "192.168.1.1", &name, 16, i as u16);
+        let name = format!(
+            "{}.cat.example.org",
+            random_label(&mut rng, 36, b"0123456789abcdef")
+        );
+        tr.dns(
+            T0 + i * 250_000,
+            "192.168.1.51",
+            34000,
+            "192.168.1.1",
+            &name,
+            16,
+            i as u16,
+        );
     }
     let d = of(&run_frames(&cfg, &tr.frames()), "dns.tunnel");
     assert_eq!(d.len(), 1);
@@ -320,9 +546,21 @@ fn dns_threshold_edge_on_queries() {
         let mut tr = Traffic::new();
         for i in 0..q {
             let name = format!("{}.x.example.com", random_label(&mut rng, 40, B32));
-            tr.dns(T0 + i * 500_000, "192.168.1.52", 35000, "192.168.1.1", &name, 16, i as u16);
+            tr.dns(
+                T0 + i * 500_000,
+                "192.168.1.52",
+                35000,
+                "192.168.1.1",
+                &name,
+                16,
+                i as u16,
+            );
         }
-        assert_eq!(of(&run_frames(&cfg, &tr.frames()), "dns.tunnel").len(), want, "q={q}");
+        assert_eq!(
+            of(&run_frames(&cfg, &tr.frames()), "dns.tunnel").len(),
+            want,
+            "q={q}"
+        );
     }
 }
 
@@ -335,22 +573,56 @@ fn busy_resolver_cdns_reverse_lookups_and_mdns_are_quiet() {
     benign_lan(&mut tr, &mut rng, T0, 240, 50);
     // Hashed CDN host names at a browsing rate: each client a few per minute.
     for i in 0..200i64 {
-        let name = format!("{}.cloudfront.net", random_label(&mut rng, 14, b"abcdef0123456789"));
-        tr.dns(T0 + i * S, &format!("192.168.1.{}", 10 + i % 50), 41000, "192.168.1.1", &name, 1, i as u16);
+        let name = format!(
+            "{}.cloudfront.net",
+            random_label(&mut rng, 14, b"abcdef0123456789")
+        );
+        tr.dns(
+            T0 + i * S,
+            &format!("192.168.1.{}", 10 + i % 50),
+            41000,
+            "192.168.1.1",
+            &name,
+            1,
+            i as u16,
+        );
     }
     // Reverse lookups of a whole subnet (an SSH server resolving clients, a log analyser).
     for i in 0..250i64 {
         let name = format!("{}.{}.168.192.in-addr.arpa", i, i % 3);
-        tr.dns(T0 + i * 100_000, "192.168.1.30", 42000, "192.168.1.1", &name, 12, i as u16);
+        tr.dns(
+            T0 + i * 100_000,
+            "192.168.1.30",
+            42000,
+            "192.168.1.1",
+            &name,
+            12,
+            i as u16,
+        );
     }
     // The resolver forwarding upstream.
     for i in 0..300i64 {
         let name = format!("host{}.example{}.com", i, i % 40);
-        tr.dns(T0 + i * 200_000, "192.168.1.1", 43000, "9.9.9.9", &name, 1, i as u16);
+        tr.dns(
+            T0 + i * 200_000,
+            "192.168.1.1",
+            43000,
+            "9.9.9.9",
+            &name,
+            1,
+            i as u16,
+        );
     }
     // mDNS / DNS-SD browsing on 5353 (not DNS on 53).
     for i in 0..100i64 {
-        tr.udp_pkt(T0 + i * S, "192.168.1.40", 5353, "224.0.0.251", 5353, &dns_query(0, &format!("svc{i}._airplay._tcp.local"), 12));
+        tr.udp_pkt(
+            T0 + i * S,
+            "192.168.1.40",
+            5353,
+            "224.0.0.251",
+            5353,
+            &dns_query(0, &format!("svc{i}._airplay._tcp.local"), 12),
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     assert!(alerts.is_empty(), "{alerts:#?}");
@@ -363,7 +635,16 @@ fn beacon(tr: &mut Traffic, rng: &mut Rng, period_s: f64, jitter: f64, count: i6
     let mut t = T0 + 5 * S;
     let mut last = t;
     for i in 0..count {
-        tr.tcp_session(t, "192.168.1.77", 45000 + i as u16, "198.51.100.9", 8443, 1, 180, 420);
+        tr.tcp_session(
+            t,
+            "192.168.1.77",
+            45000 + i as u16,
+            "198.51.100.9",
+            8443,
+            1,
+            180,
+            420,
+        );
         last = t;
         let d = period_s * (1.0 + jitter * rng.unit());
         t += (d * 1e6) as i64;
@@ -384,9 +665,15 @@ fn jittered_beacons_are_caught_within_twelve() {
             benign_lan(&mut tr, &mut brng, T0, (period * 13.0) as i64, 1);
             let alerts = run_frames(&cfg, &tr.frames());
             let b = of(&alerts, "c2.beacon");
-            assert!(!b.is_empty(), "period {period} jitter {jitter} seed {seed}: {alerts:?}");
+            assert!(
+                !b.is_empty(),
+                "period {period} jitter {jitter} seed {seed}: {alerts:?}"
+            );
             assert!(b[0].ts <= twelfth, "alerted after the 12th beacon");
-            assert_eq!((b[0].src, b[0].dst, b[0].dport), (addr("192.168.1.77"), addr("198.51.100.9"), 8443));
+            assert_eq!(
+                (b[0].src, b[0].dst, b[0].dport),
+                (addr("192.168.1.77"), addr("198.51.100.9"), 8443)
+            );
             assert_eq!(alerts.len(), b.len(), "only beacon alerts: {alerts:?}");
         }
     }
@@ -397,9 +684,31 @@ fn ntp_and_dns_refreshes_are_not_beacons() {
     let cfg = default_config();
     let mut tr = Traffic::new();
     for i in 0..40i64 {
-        tr.udp_pkt(T0 + i * 64 * S, "192.168.1.20", 123, "192.0.2.123", 123, &[0x23; 48]);
-        tr.udp_pkt(T0 + i * 64 * S + 20_000, "192.0.2.123", 123, "192.168.1.20", 123, &[0x24; 48]);
-        tr.dns(T0 + i * 30 * S, "192.168.1.20", 30000 + i as u16, "192.168.1.1", "time.example.com", 1, i as u16);
+        tr.udp_pkt(
+            T0 + i * 64 * S,
+            "192.168.1.20",
+            123,
+            "192.0.2.123",
+            123,
+            &[0x23; 48],
+        );
+        tr.udp_pkt(
+            T0 + i * 64 * S + 20_000,
+            "192.0.2.123",
+            123,
+            "192.168.1.20",
+            123,
+            &[0x24; 48],
+        );
+        tr.dns(
+            T0 + i * 30 * S,
+            "192.168.1.20",
+            30000 + i as u16,
+            "192.168.1.1",
+            "time.example.com",
+            1,
+            i as u16,
+        );
     }
     assert!(run_frames(&cfg, &tr.frames()).is_empty());
 }
@@ -424,17 +733,44 @@ fn backup_job_crawler_and_cdn_fanout_raise_nothing() {
     let mut tr = Traffic::new();
     // Backup job: 300 connections to one rsync port, each carrying data.
     for i in 0..300i64 {
-        tr.tcp_session(T0 + i * 200_000, "192.168.1.60", 30000 + i as u16, "192.168.1.9", 873, 3, 4000, 300);
+        tr.tcp_session(
+            T0 + i * 200_000,
+            "192.168.1.60",
+            30000 + i as u16,
+            "192.168.1.9",
+            873,
+            3,
+            4000,
+            300,
+        );
     }
     // Crawler: 16 parallel connections at a time to 120 hosts.
     for i in 0..480i64 {
         let host = format!("198.18.{}.{}", i % 120 / 250, 1 + i % 120);
-        tr.tcp_session(T0 + (i / 16) * S + (i % 16) * 1_000, "192.168.1.61", 20000 + i as u16, &host, 443, 2, 400, 9000);
+        tr.tcp_session(
+            T0 + (i / 16) * S + (i % 16) * 1_000,
+            "192.168.1.61",
+            20000 + i as u16,
+            &host,
+            443,
+            2,
+            400,
+            9000,
+        );
     }
     // A host talking to 200 CDN addresses.
     for i in 0..200i64 {
         let host = format!("151.101.{}.{}", i / 100, 1 + i % 100);
-        tr.tcp_session(T0 + i * 150_000 + rng.below(100_000) as i64, "192.168.1.62", 10000 + i as u16, &host, 443, 1, 500, 3000);
+        tr.tcp_session(
+            T0 + i * 150_000 + rng.below(100_000) as i64,
+            "192.168.1.62",
+            10000 + i as u16,
+            &host,
+            443,
+            1,
+            500,
+            3000,
+        );
     }
     let alerts = run_frames(&cfg, &tr.frames());
     assert!(alerts.is_empty(), "{alerts:#?}");

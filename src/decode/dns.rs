@@ -132,7 +132,7 @@ pub const fn log2_q16(x: u32) -> u32 {
 /// Shannon entropy (millibits per character) of `s`.
 pub fn entropy_milli(s: &[u8]) -> u16 {
     let n = s.len();
-    if n < 2 || n > 255 {
+    if !(2..=255).contains(&n) {
         return 0;
     }
     let mut hist = [0u8; 256];
@@ -211,7 +211,9 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
     let mut wire_len = 1usize; // the root label
     let mut len = 0usize;
     loop {
-        let Some(&b) = msg.get(pos) else { return Err(DecodeError::DnsTruncated) };
+        let Some(&b) = msg.get(pos) else {
+            return Err(DecodeError::DnsTruncated);
+        };
         match b & 0xc0 {
             0x00 => {
                 if b == 0 {
@@ -223,7 +225,9 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 if wire_len > MAX_NAME {
                     return Err(DecodeError::DnsNameTooLong);
                 }
-                let Some(label) = msg.get(pos + 1..pos + 1 + l) else { return Err(DecodeError::DnsTruncated) };
+                let Some(label) = msg.get(pos + 1..pos + 1 + l) else {
+                    return Err(DecodeError::DnsTruncated);
+                };
                 if len > 0 {
                     out.name[len] = b'.';
                     len += 1;
@@ -231,7 +235,11 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 for (i, &c) in label.iter().enumerate() {
                     // A '.' byte inside a label is data, not a separator: stored as '_' so
                     // the dotted form keeps the label structure.
-                    out.name[len + i] = if c == b'.' { b'_' } else { c.to_ascii_lowercase() };
+                    out.name[len + i] = if c == b'.' {
+                        b'_'
+                    } else {
+                        c.to_ascii_lowercase()
+                    };
                 }
                 len += l;
                 out.labels = out.labels.saturating_add(1);
@@ -239,7 +247,9 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 pos += 1 + l;
             }
             0xc0 => {
-                let Some(&lo) = msg.get(pos + 1) else { return Err(DecodeError::DnsTruncated) };
+                let Some(&lo) = msg.get(pos + 1) else {
+                    return Err(DecodeError::DnsTruncated);
+                };
                 let target = (((b & 0x3f) as usize) << 8) | lo as usize;
                 jumps += 1;
                 // Only backwards: a pointer to itself or forward is how loops are built.

@@ -241,7 +241,13 @@ const MAX_VLAN_TAGS: usize = 4;
 const MAX_IPV6_EXT: usize = 8;
 
 /// Decode one frame into `m`. `wire_len` is the original length (pcap `len`).
-pub fn packet(linktype: i32, ts: i64, data: &[u8], wire_len: u32, m: &mut PacketMeta) -> Result<(), DecodeError> {
+pub fn packet(
+    linktype: i32,
+    ts: i64,
+    data: &[u8],
+    wire_len: u32,
+    m: &mut PacketMeta,
+) -> Result<(), DecodeError> {
     m.reset(ts, wire_len);
     if data.is_empty() {
         return Err(DecodeError::EmptyFrame);
@@ -499,7 +505,11 @@ fn transport(d: &[u8], l4_wire: u32, m: &mut PacketMeta) -> Result<(), DecodeErr
             m.sport = be16(d, 0);
             m.dport = be16(d, 2);
             let ulen = be16(d, 4) as u32;
-            m.payload_len = if ulen >= 8 { ulen - 8 } else { l4_wire.saturating_sub(8) };
+            m.payload_len = if ulen >= 8 {
+                ulen - 8
+            } else {
+                l4_wire.saturating_sub(8)
+            };
             if m.sport == 53 || m.dport == 53 {
                 dns_into(&d[8..], m);
             }
@@ -556,7 +566,13 @@ fn quoted_v4(q: &[u8]) -> Option<Quoted> {
     }
     let proto = q[9];
     let (sport, dport) = quoted_ports(proto, &q[ihl..]);
-    Some(Quoted { proto, src: addr4(q, 12), dst: addr4(q, 16), sport, dport })
+    Some(Quoted {
+        proto,
+        src: addr4(q, 12),
+        dst: addr4(q, 16),
+        sport,
+        dport,
+    })
 }
 
 fn quoted_v6(q: &[u8]) -> Option<Quoted> {
@@ -565,7 +581,13 @@ fn quoted_v6(q: &[u8]) -> Option<Quoted> {
     }
     let proto = q[6];
     let (sport, dport) = quoted_ports(proto, &q[40..]);
-    Some(Quoted { proto, src: addr6(q, 8), dst: addr6(q, 24), sport, dport })
+    Some(Quoted {
+        proto,
+        src: addr6(q, 8),
+        dst: addr6(q, 24),
+        sport,
+        dport,
+    })
 }
 
 fn dns_into(payload: &[u8], m: &mut PacketMeta) {

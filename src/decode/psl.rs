@@ -22,7 +22,11 @@ struct Blob {
 }
 
 fn blob() -> Blob {
-    let blocks = if BLOB.get(..4) == Some(b"PSL1") { u32_at(BLOB, 4).unwrap_or(0) as usize } else { 0 };
+    let blocks = if BLOB.get(..4) == Some(b"PSL1") {
+        u32_at(BLOB, 4).unwrap_or(0) as usize
+    } else {
+        0
+    };
     let data = BLOB.get(8 + blocks * 4..).unwrap_or(&[]);
     Blob { blocks, data }
 }
@@ -49,7 +53,12 @@ impl Blob {
     }
 
     fn cursor(&self, block: usize) -> Cursor {
-        Cursor { block, pos: self.block_start(block), buf: [0; 256], len: 0 }
+        Cursor {
+            block,
+            pos: self.block_start(block),
+            buf: [0; 256],
+            len: 0,
+        }
     }
 
     /// Advance the cursor to the next key; `false` at the end of the list.
@@ -63,7 +72,9 @@ impl Blob {
                     return false;
                 };
                 let (p, n) = (p as usize, n as usize);
-                let Some(suffix) = self.data.get(c.pos + 2..c.pos + 2 + n) else { return false };
+                let Some(suffix) = self.data.get(c.pos + 2..c.pos + 2 + n) else {
+                    return false;
+                };
                 if p > c.len || p + n > c.buf.len() {
                     return false;
                 }
@@ -200,7 +211,11 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
         }
     }
     let label = |k: usize| {
-        let e = if k == 1 { name.len() } else { starts[k - 2] - 1 };
+        let e = if k == 1 {
+            name.len()
+        } else {
+            starts[k - 2] - 1
+        };
         &name[starts[k - 1]..e]
     };
     // Public suffix length in labels; the implicit "*" rule gives 1.
@@ -305,7 +320,10 @@ mod tests {
         assert_eq!(rd("k12.ak.us"), None);
         assert_eq!(rd("test.k12.ak.us"), Some("test.k12.ak.us"));
         assert_eq!(rd("www.test.k12.ak.us"), Some("test.k12.ak.us"));
-        assert_eq!(rd("xn--85x722f.xn--55qx5d.cn"), Some("xn--85x722f.xn--55qx5d.cn"));
+        assert_eq!(
+            rd("xn--85x722f.xn--55qx5d.cn"),
+            Some("xn--85x722f.xn--55qx5d.cn")
+        );
         assert_eq!(rd("shishi.xn--55qx5d.cn"), Some("shishi.xn--55qx5d.cn"));
         assert_eq!(rd("xn--55qx5d.cn"), None);
     }
@@ -314,7 +332,10 @@ mod tests {
     fn private_section_and_unknown_tlds() {
         assert_eq!(rd("a.b.example.co.uk"), Some("example.co.uk"));
         assert_eq!(rd("x.alice.github.io"), Some("alice.github.io"));
-        assert_eq!(rd("d1234abcd.cloudfront.net"), Some("d1234abcd.cloudfront.net"));
+        assert_eq!(
+            rd("d1234abcd.cloudfront.net"),
+            Some("d1234abcd.cloudfront.net")
+        );
         assert_eq!(rd("foo.bar.nosuchtld"), Some("bar.nosuchtld"));
         assert_eq!(rd("1.0.168.192.in-addr.arpa"), Some("192.in-addr.arpa"));
         assert_eq!(rd(""), None);

@@ -105,7 +105,11 @@ pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
     let iv = &mut iv[..n - 1];
     iv.sort_unstable_by(|a, b| a.total_cmp(b));
     let (q1, med, q3) = quartiles(iv);
-    let bowley = if q3 - q1 > 1e-9 { (q1 + q3 - 2.0 * med) / (q3 - q1) } else { 0.0 };
+    let bowley = if q3 - q1 > 1e-9 {
+        (q1 + q3 - 2.0 * med) / (q3 - q1)
+    } else {
+        0.0
+    };
     let skew = 1.0 - bowley.abs().min(1.0);
     let mad = mad_score(iv);
     let mut known = [0f64; RING];
@@ -119,7 +123,13 @@ pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
         Some(sz) => 0.5 * mad + 0.2 * skew + 0.3 * sz,
         None => 0.75 * mad + 0.25 * skew,
     };
-    Some(Score { score, median_interval_s: med, mad, skew, size })
+    Some(Score {
+        score,
+        median_interval_s: med,
+        mad,
+        skew,
+        size,
+    })
 }
 
 /// Slots of the first-sight filter.
@@ -137,13 +147,21 @@ pub struct BeaconRule {
 
 impl BeaconRule {
     pub fn new(cfg: BeaconConfig, capacity: usize) -> Self {
-        BeaconRule { cfg, pairs: LruMap::new(capacity, 1), first_sight: Box::new([(0, 0); FIRST_SIGHT]), evicted: 0 }
+        BeaconRule {
+            cfg,
+            pairs: LruMap::new(capacity, 1),
+            first_sight: Box::new([(0, 0); FIRST_SIGHT]),
+            evicted: 0,
+        }
     }
 
     #[inline]
     fn pair_hash(k: &PairKey) -> u64 {
         // Fixed (not seeded): it only decides which filter slot a pair shares.
-        mix(addr_hash(&k.client, 0x6265_6163) ^ addr_hash(&k.server, 0x6f6e) ^ ((k.port as u64) << 8 | k.proto as u64)) | 1
+        mix(addr_hash(&k.client, 0x6265_6163)
+            ^ addr_hash(&k.server, 0x6f6e)
+            ^ ((k.port as u64) << 8 | k.proto as u64))
+            | 1
     }
 }
 
@@ -157,24 +175,37 @@ impl Rule for BeaconRule {
         if matches!(k.proto, PROTO_ARP | PROTO_ND) || !matches!(k.proto, proto::TCP | proto::UDP) {
             return;
         }
-        let (client, (server, port)) = if f.init_is_a { (k.a, (k.b, k.b_port)) } else { (k.b, (k.a, k.a_port)) };
-        if server.is_group() || self.cfg.allow.src_allowed(&client) || self.cfg.allow.dst_allowed(&server, port) {
+        let (client, (server, port)) = if f.init_is_a {
+            (k.a, (k.b, k.b_port))
+        } else {
+            (k.b, (k.a, k.a_port))
+        };
+        if server.is_group()
+            || self.cfg.allow.src_allowed(&client)
+            || self.cfg.allow.dst_allowed(&server, port)
+        {
             return;
         }
-        let key = PairKey { client, server, port, proto: k.proto };
+        let key = PairKey {
+            client,
+            server,
+            port,
+            proto: k.proto,
+        };
         let now = m.now;
         let ph = Self::pair_hash(&key);
         let slot = &mut self.first_sight[(ph >> 20) as usize % FIRST_SIGHT];
-        if slot.0 != ph {
-            if self.pairs.find(&key).is_none() {
-                *slot = (ph, now);
-                return;
-            }
+        if slot.0 != ph && self.pairs.find(&key).is_none() {
+            *slot = (ph, now);
+            return;
         }
         let first = slot.1;
         *slot = (ph, now);
         let (id, how) = self.pairs.upsert(key, 0, now, |h| {
-            *h = History { first_ts: m.ts, ..History::default() };
+            *h = History {
+                first_ts: m.ts,
+                ..History::default()
+            };
             h.starts[0] = first;
             h.n = 1;
             h.fresh = 1;
@@ -187,10 +218,12 @@ impl Rule for BeaconRule {
         h.n += 1;
         h.fresh += 1;
         let n = h.n.min(RING);
-        if n < self.cfg.min_connections as usize || h.fresh < self.cfg.min_connections as u32 / 2 {
+        if n < self.cfg.min_connections as usize || h.fresh < self.cfg.min_connections / 2 {
             return;
         }
-        let Some(sc) = score(&h.starts[..n], &h.sizes[..n]) else { return };
+        let Some(sc) = score(&h.starts[..n], &h.sizes[..n]) else {
+            return;
+        };
         if sc.score < self.cfg.min_score
             || sc.median_interval_s * 1e6 < self.cfg.min_interval_us as f64
             || sc.median_interval_s > self.cfg.max_interval_s as f64
@@ -217,7 +250,13 @@ impl Rule for BeaconRule {
         if let Some(sz) = sc.size {
             e.fig("size_regularity", Figure::F(r3(sz)));
         }
-        let skey = SuppressKey { rule: RuleId::C2Beacon, a: client, b: server, port, extra: k.proto as u64 };
+        let skey = SuppressKey {
+            rule: RuleId::C2Beacon,
+            a: client,
+            b: server,
+            port,
+            extra: k.proto as u64,
+        };
         emit.alert(skey, now, &mut a);
     }
 
@@ -227,7 +266,14 @@ impl Rule for BeaconRule {
         }
         let (client, _) = c.initiator();
         let (server, port) = c.responder();
-        let Some(id) = self.pairs.find(&PairKey { client, server, port, proto: c.key.proto }) else { return };
+        let Some(id) = self.pairs.find(&PairKey {
+            client,
+            server,
+            port,
+            proto: c.key.proto,
+        }) else {
+            return;
+        };
         let h = self.pairs.get_mut(id);
         for i in 0..h.n.min(RING) {
             let s = h.slot(i);
@@ -253,10 +299,15 @@ mod tests {
 
     #[test]
     fn regular_scores_high_random_scores_low() {
-        let regular: Vec<u64> = (0..10).map(|i| i * 60_000_000 + (i * 7919 % 11) * 1_000_000).collect();
+        let regular: Vec<u64> = (0..10)
+            .map(|i| i * 60_000_000 + (i * 7919 % 11) * 1_000_000)
+            .collect();
         let s = score(&regular, &[]).unwrap();
         assert!(s.score > 0.8, "{}", s.score);
-        let random: Vec<u64> = [0u64, 3, 4, 30, 31, 90, 200, 202, 400, 401].iter().map(|x| x * 1_000_000).collect();
+        let random: Vec<u64> = [0u64, 3, 4, 30, 31, 90, 200, 202, 400, 401]
+            .iter()
+            .map(|x| x * 1_000_000)
+            .collect();
         let s = score(&random, &[]).unwrap();
         assert!(s.score < 0.6, "{}", s.score);
     }

@@ -60,7 +60,11 @@ fn attempts_in(port: u16, turns: u16) -> u32 {
 
 impl BruteForceRule {
     pub fn new(cfg: BruteforceConfig, capacity: usize) -> Self {
-        BruteForceRule { cfg, pairs: LruMap::new(capacity, 1), evicted: 0 }
+        BruteForceRule {
+            cfg,
+            pairs: LruMap::new(capacity, 1),
+            evicted: 0,
+        }
     }
 }
 
@@ -78,7 +82,8 @@ impl Rule for BruteForceRule {
             return;
         }
         let f = &c.flow;
-        let handshake = f.state != TcpState::None && f.flags[1] & crate::decode::tcp_flags::SYN != 0;
+        let handshake =
+            f.state != TcpState::None && f.flags[1] & crate::decode::tcp_flags::SYN != 0;
         let duration = f.last.saturating_sub(f.first);
         if !handshake
             || f.payload[0] == 0
@@ -91,15 +96,27 @@ impl Rule for BruteForceRule {
         let now = c.at;
         let half = (self.cfg.window_s as u64 / 2).max(1);
         let sec = now / 1_000_000;
-        let key = Pair { attacker, server, port };
+        let key = Pair {
+            attacker,
+            server,
+            port,
+        };
         let (id, how) = self.pairs.upsert(key, 0, now, |a| {
-            *a = Attempts { bucket_start: sec - sec % half, first_ts: f.first_ts, ..Attempts::default() }
+            *a = Attempts {
+                bucket_start: sec - sec % half,
+                first_ts: f.first_ts,
+                ..Attempts::default()
+            }
         });
         self.evicted += (how == Upsert::Evicted) as u64;
         let st = self.pairs.get_mut(id);
         let bucket = sec - sec % half;
         if bucket != st.bucket_start {
-            st.prev = if bucket == st.bucket_start + half { st.cur } else { 0 };
+            st.prev = if bucket == st.bucket_start + half {
+                st.cur
+            } else {
+                0
+            };
             st.cur = 0;
             st.bucket_start = bucket;
             if st.prev == 0 {
@@ -127,7 +144,13 @@ impl Rule for BruteForceRule {
             e.fig("window_s", Figure::U(self.cfg.window_s as u64));
             e.fig("connections", Figure::U(st.connections as u64));
             e.fig("last_connection_attempts", Figure::U(n as u64));
-            let key = SuppressKey { rule: RuleId::Bruteforce, a: attacker, b: server, port, extra: 0 };
+            let key = SuppressKey {
+                rule: RuleId::Bruteforce,
+                a: attacker,
+                b: server,
+                port,
+                extra: 0,
+            };
             emit.alert(key, now, &mut a);
         }
     }

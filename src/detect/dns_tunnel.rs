@@ -101,7 +101,9 @@ impl DnsTunnelRule {
         self.allow_suffixes.clear();
         for d in &cfg.allow_domains {
             match psl::registered_domain_start(d.as_bytes()) {
-                Some(0) => self.allow_registered.push(psl::fnv(psl::FNV_OFFSET, d.as_bytes())),
+                Some(0) => self
+                    .allow_registered
+                    .push(psl::fnv(psl::FNV_OFFSET, d.as_bytes())),
                 _ => self.allow_suffixes.push(d.clone()),
             }
         }
@@ -116,13 +118,19 @@ impl DnsTunnelRule {
     #[inline]
     fn domain_allowed(&self, d: &crate::decode::DnsMeta) -> bool {
         let reg = d.registered_domain();
-        if reg.ends_with(b"arpa") || reg.ends_with(b"local") || self.allow_registered.binary_search(&d.reg_hash).is_ok() {
+        if reg.ends_with(b"arpa")
+            || reg.ends_with(b"local")
+            || self.allow_registered.binary_search(&d.reg_hash).is_ok()
+        {
             return true;
         }
         let name = d.name();
         self.allow_suffixes.iter().any(|s| {
             let s = s.as_bytes();
-            name == s || (name.len() > s.len() && name.ends_with(s) && name[name.len() - s.len() - 1] == b'.')
+            name == s
+                || (name.len() > s.len()
+                    && name.ends_with(s)
+                    && name[name.len() - s.len() - 1] == b'.')
         })
     }
 }
@@ -143,7 +151,10 @@ impl Rule for DnsTunnelRule {
         }
         let now = m.now;
         let sec = now / 1_000_000;
-        let key = DomainKey { client: m.src, domain: d.reg_hash };
+        let key = DomainKey {
+            client: m.src,
+            domain: d.reg_hash,
+        };
         let (id, how) = self.domains.upsert(key, 0, now, |st| {
             st.window_start = sec;
             st.first_ts = m.ts;
@@ -218,7 +229,13 @@ impl Rule for DnsTunnelRule {
             for s in st.samples.iter() {
                 let _ = e.names.push(s.clone());
             }
-            let skey = SuppressKey { rule: RuleId::DnsTunnel, a: m.src, b: Addr::UNSPECIFIED, port: 0, extra: key.domain };
+            let skey = SuppressKey {
+                rule: RuleId::DnsTunnel,
+                a: m.src,
+                b: Addr::UNSPECIFIED,
+                port: 0,
+                extra: key.domain,
+            };
             emit.alert(skey, now, &mut a);
         }
     }

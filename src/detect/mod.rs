@@ -18,8 +18,6 @@ pub mod dns_tunnel;
 pub mod scan;
 pub mod synflood;
 
-
-
 use crate::addr::Addr;
 use crate::config::Config;
 use crate::decode::PacketMeta;
@@ -164,18 +162,28 @@ pub struct Alert {
 
 impl Alert {
     pub fn new(rule: RuleId, ts: i64) -> Alert {
-        Alert { rule, ts, first_seen: ts, last_seen: ts, ..Alert::default() }
+        Alert {
+            rule,
+            ts,
+            first_seen: ts,
+            last_seen: ts,
+            ..Alert::default()
+        }
     }
 
     /// One readable sentence. Attacker-controlled bytes (domains) are escaped by the caller's
     /// output format, so this writes them through `escape_ascii`.
     pub fn summary(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         let fu = |k: &str| {
-            self.evidence.figures.iter().find(|f| f.0 == k).map(|f| match f.1 {
-                Figure::U(u) => u as f64,
-                Figure::F(x) => x,
-                Figure::S(_) => 0.0,
-            })
+            self.evidence
+                .figures
+                .iter()
+                .find(|f| f.0 == k)
+                .map(|f| match f.1 {
+                    Figure::U(u) => u as f64,
+                    Figure::F(x) => x,
+                    Figure::S(_) => 0.0,
+                })
         };
         match self.rule {
             RuleId::PortscanVertical => write!(
@@ -319,7 +327,11 @@ impl Emit<'_> {
                 g.suppress.touch(id, now, 0);
             }
             None => {
-                let st = SuppressState { last_emit: now, first_seen: alert.first_seen, repeats: 0 };
+                let st = SuppressState {
+                    last_emit: now,
+                    first_seen: alert.first_seen,
+                    repeats: 0,
+                };
                 if g.suppress.insert(key, st, 0, now).1.is_some() {
                     g.counters.suppression_evictions += 1;
                 }
@@ -332,7 +344,14 @@ impl Emit<'_> {
 
 /// What every detector implements. The engine holds a fixed set of them (no trait objects).
 pub trait Rule {
-    fn on_packet(&mut self, _m: &PacketMeta, _ev: &FlowEvent, _flows: &FlowTable, _emit: &mut Emit) {}
+    fn on_packet(
+        &mut self,
+        _m: &PacketMeta,
+        _ev: &FlowEvent,
+        _flows: &FlowTable,
+        _emit: &mut Emit,
+    ) {
+    }
     fn on_close(&mut self, _c: &Closed, _emit: &mut Emit) {}
     fn tick(&mut self, _now: u64, _wall: i64, _emit: &mut Emit) {}
     /// Entries evicted from this rule's tables so far.
@@ -380,10 +399,24 @@ impl Engine {
         let c = &cfg.capacity;
         Engine {
             rules: Rules {
-                scan: scan::ScanRule::new(cfg.rules.portscan.clone(), c.scan_targets, c.scan_sweeps),
-                synflood: synflood::SynFloodRule::new(cfg.rules.synflood.clone(), c.syn_victims, cfg.sketch_key),
-                bruteforce: bruteforce::BruteForceRule::new(cfg.rules.bruteforce.clone(), c.login_pairs),
-                dns_tunnel: dns_tunnel::DnsTunnelRule::new(cfg.rules.dns_tunnel.clone(), c.dns_domains),
+                scan: scan::ScanRule::new(
+                    cfg.rules.portscan.clone(),
+                    c.scan_targets,
+                    c.scan_sweeps,
+                ),
+                synflood: synflood::SynFloodRule::new(
+                    cfg.rules.synflood.clone(),
+                    c.syn_victims,
+                    cfg.sketch_key,
+                ),
+                bruteforce: bruteforce::BruteForceRule::new(
+                    cfg.rules.bruteforce.clone(),
+                    c.login_pairs,
+                ),
+                dns_tunnel: dns_tunnel::DnsTunnelRule::new(
+                    cfg.rules.dns_tunnel.clone(),
+                    c.dns_domains,
+                ),
                 beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs),
             },
             gate: Gate {
@@ -427,8 +460,17 @@ impl Engine {
     }
 
     #[inline]
-    pub fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, out: &mut dyn FnMut(&Alert)) {
-        let mut emit = Emit { gate: &mut self.gate, out };
+    pub fn on_packet(
+        &mut self,
+        m: &PacketMeta,
+        ev: &FlowEvent,
+        flows: &FlowTable,
+        out: &mut dyn FnMut(&Alert),
+    ) {
+        let mut emit = Emit {
+            gate: &mut self.gate,
+            out,
+        };
         // Direct calls on the per-packet path: each rule returns early for packets it ignores.
         let r = &mut self.rules;
         r.scan.on_packet(m, ev, flows, &mut emit);
@@ -438,12 +480,18 @@ impl Engine {
     }
 
     pub fn on_close(&mut self, c: &Closed, out: &mut dyn FnMut(&Alert)) {
-        let mut emit = Emit { gate: &mut self.gate, out };
+        let mut emit = Emit {
+            gate: &mut self.gate,
+            out,
+        };
         self.rules.each(|r| r.on_close(c, &mut emit));
     }
 
     pub fn tick(&mut self, now: u64, wall: i64, out: &mut dyn FnMut(&Alert)) {
-        let mut emit = Emit { gate: &mut self.gate, out };
+        let mut emit = Emit {
+            gate: &mut self.gate,
+            out,
+        };
         self.rules.each(|r| r.tick(now, wall, &mut emit));
     }
 }

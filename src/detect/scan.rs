@@ -69,14 +69,19 @@ struct Horizontal {
 }
 
 /// Probe kinds, for the evidence.
-const KINDS: [&str; 10] = ["syn", "connect", "fin", "null", "xmas", "ack", "udp", "icmp", "arp", "nd"];
+const KINDS: [&str; 10] = [
+    "syn", "connect", "fin", "null", "xmas", "ack", "udp", "icmp", "arp", "nd",
+];
 
 fn probe_kind(c: &Closed) -> u8 {
     match c.key.proto {
         proto::TCP => {
-            let f = c.flow.first_flags & (tf::SYN | tf::ACK | tf::FIN | tf::RST | tf::PSH | tf::URG);
+            let f =
+                c.flow.first_flags & (tf::SYN | tf::ACK | tf::FIN | tf::RST | tf::PSH | tf::URG);
             if f & tf::SYN != 0 {
-                if c.flow.state == crate::flow::TcpState::Established || c.flow.flags[0] & tf::ACK != 0 && c.flow.flags[1] & tf::SYN != 0 {
+                if c.flow.state == crate::flow::TcpState::Established
+                    || c.flow.flags[0] & tf::ACK != 0 && c.flow.flags[1] & tf::SYN != 0
+                {
                     1
                 } else {
                     0
@@ -107,7 +112,12 @@ pub struct ScanRule {
 
 impl ScanRule {
     pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize) -> Self {
-        ScanRule { cfg, vertical: LruMap::new(targets, 1), horizontal: LruMap::new(sweeps, 1), evicted: 0 }
+        ScanRule {
+            cfg,
+            vertical: LruMap::new(targets, 1),
+            horizontal: LruMap::new(sweeps, 1),
+            evicted: 0,
+        }
     }
 
     fn allowed(&self, scanner: &Addr, target: &Addr, port: u16) -> bool {
@@ -116,7 +126,17 @@ impl ScanRule {
 
     /// A failed probe from `scanner` to `target:port`.
     #[allow(clippy::too_many_arguments)]
-    fn probe(&mut self, scanner: Addr, target: Addr, port: u16, proto_num: u8, kind: u8, now: u64, ts: i64, emit: &mut Emit) {
+    fn probe(
+        &mut self,
+        scanner: Addr,
+        target: Addr,
+        port: u16,
+        proto_num: u8,
+        kind: u8,
+        now: u64,
+        ts: i64,
+        emit: &mut Emit,
+    ) {
         if target.is_group() || scanner == target || self.allowed(&scanner, &target, port) {
             return;
         }
@@ -135,10 +155,19 @@ impl ScanRule {
             if v.seen.is_empty() {
                 v.first_ts = ts;
             }
-            match v.seen.iter_mut().find(|p| p.port == port && p.proto == proto_num) {
+            match v
+                .seen
+                .iter_mut()
+                .find(|p| p.port == port && p.proto == proto_num)
+            {
                 Some(p) => p.at_s = now_s,
                 None => {
-                    let entry = PortSeen { port, proto: proto_num, kind, at_s: now_s };
+                    let entry = PortSeen {
+                        port,
+                        proto: proto_num,
+                        kind,
+                        at_s: now_s,
+                    };
                     if v.seen.push(entry).is_err() {
                         v.seen.remove(0);
                         let _ = v.seen.push(entry);
@@ -165,14 +194,24 @@ impl ScanRule {
                                 e.fig("probe", Figure::S(k));
                             }
                         }
-                        let key = SuppressKey { rule: RuleId::PortscanVertical, a: scanner, b: target, port: 0, extra: 0 };
+                        let key = SuppressKey {
+                            rule: RuleId::PortscanVertical,
+                            a: scanner,
+                            b: target,
+                            port: 0,
+                            extra: 0,
+                        };
                         emit.alert(key, now, &mut a);
                     }
                 }
             }
         }
         // Horizontal.
-        let key = SweepKey { scanner, port, proto: proto_num };
+        let key = SweepKey {
+            scanner,
+            port,
+            proto: proto_num,
+        };
         let (id, how) = self.horizontal.upsert(key, 0, now, |h| {
             h.seen.clear();
             h.first_ts = ts;
@@ -186,7 +225,10 @@ impl ScanRule {
         match h.seen.iter_mut().find(|p| p.host == target) {
             Some(p) => p.at_s = now_s,
             None => {
-                let entry = HostSeen { host: target, at_s: now_s };
+                let entry = HostSeen {
+                    host: target,
+                    at_s: now_s,
+                };
                 if h.seen.push(entry).is_err() {
                     h.seen.remove(0);
                     let _ = h.seen.push(entry);
@@ -215,7 +257,13 @@ impl ScanRule {
                     for p in h.seen.iter() {
                         let _ = e.hosts.push(p.host);
                     }
-                    let key = SuppressKey { rule: RuleId::PortscanHorizontal, a: scanner, b: Addr::UNSPECIFIED, port, extra: proto_num as u64 };
+                    let key = SuppressKey {
+                        rule: RuleId::PortscanHorizontal,
+                        a: scanner,
+                        b: Addr::UNSPECIFIED,
+                        port,
+                        extra: proto_num as u64,
+                    };
                     emit.alert(key, now, &mut a);
                 }
             }

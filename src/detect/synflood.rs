@@ -89,14 +89,23 @@ impl SynFloodRule {
                 let e = &mut a.evidence;
                 e.fig("syn_per_s", Figure::U(s.syns as u64));
                 e.fig("threshold", Figure::U(cfg.syn_rate as u64));
-                e.fig("completion_ratio", Figure::F((ratio * 1000.0).round() / 1000.0));
+                e.fig(
+                    "completion_ratio",
+                    Figure::F((ratio * 1000.0).round() / 1000.0),
+                );
                 e.fig("max_completion", Figure::F(cfg.max_completion));
                 e.fig("distinct_sources", Figure::U(s.sources.estimate()));
                 e.fig("window_s", Figure::U(1));
                 for (h, _) in top.iter().filter(|t| t.1 > 0) {
                     let _ = e.hosts.push(*h);
                 }
-                let key = SuppressKey { rule: RuleId::Synflood, a: v.addr, b: Addr::UNSPECIFIED, port: v.port, extra: 0 };
+                let key = SuppressKey {
+                    rule: RuleId::Synflood,
+                    a: v.addr,
+                    b: Addr::UNSPECIFIED,
+                    port: v.port,
+                    extra: 0,
+                };
                 emit.alert(key, now, &mut a);
             }
         }
@@ -115,7 +124,10 @@ impl Rule for SynFloodRule {
         }
         let sec = m.now / 1_000_000;
         if m.tcp_flags & (tf::SYN | tf::ACK) == tf::SYN {
-            if m.dst.is_group() || self.cfg.allow.src_allowed(&m.src) || self.cfg.allow.dst_allowed(&m.dst, m.dport) {
+            if m.dst.is_group()
+                || self.cfg.allow.src_allowed(&m.src)
+                || self.cfg.allow.dst_allowed(&m.dst, m.dport)
+            {
                 return;
             }
             if sec != self.prefilter_sec {
@@ -129,7 +141,10 @@ impl Rule for SynFloodRule {
             if seen < promote {
                 return;
             }
-            let v = Victim { addr: m.dst, port: m.dport };
+            let v = Victim {
+                addr: m.dst,
+                port: m.dport,
+            };
             let (id, how) = self.victims.upsert(v, 0, m.now, |s| {
                 s.sec = sec;
                 s.syns = 0;
@@ -157,7 +172,11 @@ impl Rule for SynFloodRule {
         } else if ev.established {
             // The responder of a completed handshake is the victim side.
             let (k, f) = flows.get(ev.id);
-            let (addr, port) = if f.init_is_a { (k.b, k.b_port) } else { (k.a, k.a_port) };
+            let (addr, port) = if f.init_is_a {
+                (k.b, k.b_port)
+            } else {
+                (k.a, k.a_port)
+            };
             if sec != self.prefilter_sec {
                 return;
             }

@@ -1,6 +1,7 @@
 //! Test support: builds frames and pcap files in code, so every fixture is reproducible and
 //! reviewable. Used by the integration tests, the benchmark and the demo-capture example.
-#![allow(dead_code)]
+#![allow(dead_code)] // each test binary uses a different part
+#![allow(clippy::too_many_arguments)] // packet builders name every header field
 
 use std::net::IpAddr;
 
@@ -39,7 +40,8 @@ impl PcapWriter {
         let usec = ts_us.rem_euclid(1_000_000) as u32;
         self.buf.extend_from_slice(&sec.to_le_bytes());
         self.buf.extend_from_slice(&usec.to_le_bytes());
-        self.buf.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(&orig_len.to_le_bytes());
         self.buf.extend_from_slice(frame);
         self.count += 1;
@@ -57,7 +59,11 @@ pub fn be16(v: u16) -> [u8; 2] {
 fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = 0;
     for c in data.chunks(2) {
-        let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { (c[0] as u16) << 8 };
+        let w = if c.len() == 2 {
+            u16::from_be_bytes([c[0], c[1]])
+        } else {
+            (c[0] as u16) << 8
+        };
         sum += w as u32;
     }
     while sum > 0xffff {
@@ -98,7 +104,12 @@ pub fn ipv6(src: [u8; 16], dst: [u8; 16], next: u8, payload: &[u8]) -> Vec<u8> {
 pub fn ip(src: &str, dst: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
     match (parse_ip(src), parse_ip(dst)) {
         (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s.octets(), d.octets(), proto, payload),
-        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s.octets(), d.octets(), if proto == 1 { 58 } else { proto }, payload),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(
+            s.octets(),
+            d.octets(),
+            if proto == 1 { 58 } else { proto },
+            payload,
+        ),
         _ => panic!("mixed address families"),
     }
 }
@@ -192,7 +203,7 @@ pub fn dns_response(id: u16, name: &str, qtype: u16, rdata_len: usize) -> Vec<u8
     m.extend_from_slice(&be16(1));
     m.extend_from_slice(&60u32.to_be_bytes());
     m.extend_from_slice(&be16(rdata_len as u16));
-    m.extend(std::iter::repeat(0x41).take(rdata_len));
+    m.extend(std::iter::repeat_n(0x41, rdata_len));
     m
 }
 
@@ -225,7 +236,11 @@ pub const T0: i64 = 1_790_000_000_000_000; // 2026-09-21, before 2038 for 32-bit
 
 impl Traffic {
     pub fn new() -> Self {
-        Traffic { w: PcapWriter::new(LINKTYPE_ETHERNET), t: T0, frames: Vec::new() }
+        Traffic {
+            w: PcapWriter::new(LINKTYPE_ETHERNET),
+            t: T0,
+            frames: Vec::new(),
+        }
     }
 
     /// Add a frame at time `at` (frames are sorted by time when written).
@@ -238,18 +253,48 @@ impl Traffic {
         self.at(t, frame);
     }
 
-    pub fn tcp_pkt(&mut self, at: i64, src: &str, sport: u16, dst: &str, dport: u16, flags: u8, payload: &[u8]) {
-        self.at(at, eth_ip(&ip(src, dst, 6, &tcp(sport, dport, flags, payload))));
+    pub fn tcp_pkt(
+        &mut self,
+        at: i64,
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        flags: u8,
+        payload: &[u8],
+    ) {
+        self.at(
+            at,
+            eth_ip(&ip(src, dst, 6, &tcp(sport, dport, flags, payload))),
+        );
     }
 
-    pub fn udp_pkt(&mut self, at: i64, src: &str, sport: u16, dst: &str, dport: u16, payload: &[u8]) {
+    pub fn udp_pkt(
+        &mut self,
+        at: i64,
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        payload: &[u8],
+    ) {
         self.at(at, eth_ip(&ip(src, dst, 17, &udp(sport, dport, payload))));
     }
 
     /// A full TCP conversation starting at `at`: handshake, `turns` request/response pairs of
     /// the given sizes, FIN/FIN. Returns the time of its last packet.
     #[allow(clippy::too_many_arguments)]
-    pub fn tcp_session(&mut self, at: i64, c: &str, cp: u16, s: &str, sp: u16, turns: usize, req: usize, resp: usize) -> i64 {
+    pub fn tcp_session(
+        &mut self,
+        at: i64,
+        c: &str,
+        cp: u16,
+        s: &str,
+        sp: u16,
+        turns: usize,
+        req: usize,
+        resp: usize,
+    ) -> i64 {
         let rtt = 2_000;
         let mut t = at;
         self.tcp_pkt(t, c, cp, s, sp, SYN, &[]);
@@ -283,9 +328,25 @@ impl Traffic {
     }
 
     /// A DNS query and its answer.
-    pub fn dns(&mut self, at: i64, client: &str, cport: u16, resolver: &str, name: &str, qtype: u16, id: u16) {
+    pub fn dns(
+        &mut self,
+        at: i64,
+        client: &str,
+        cport: u16,
+        resolver: &str,
+        name: &str,
+        qtype: u16,
+        id: u16,
+    ) {
         self.udp_pkt(at, client, cport, resolver, 53, &dns_query(id, name, qtype));
-        self.udp_pkt(at + 5_000, resolver, 53, client, cport, &dns_response(id, name, qtype, 16));
+        self.udp_pkt(
+            at + 5_000,
+            resolver,
+            53,
+            client,
+            cport,
+            &dns_response(id, name, qtype, 16),
+        );
     }
 
     /// All frames in time order (stable for equal times).
@@ -333,7 +394,10 @@ impl Rng {
 }
 
 /// Run frames through a fresh pipeline with `cfg`; all alerts in order.
-pub fn run_frames(cfg: &netwatch::config::Config, frames: &[(i64, Vec<u8>)]) -> Vec<netwatch::detect::Alert> {
+pub fn run_frames(
+    cfg: &netwatch::config::Config,
+    frames: &[(i64, Vec<u8>)],
+) -> Vec<netwatch::detect::Alert> {
     let mut p = netwatch::pipeline::Pipeline::new(cfg);
     let mut alerts = Vec::new();
     for (t, f) in frames {
@@ -349,7 +413,11 @@ pub fn default_config() -> netwatch::config::Config {
 
 /// Alerts of one rule.
 pub fn of(alerts: &[netwatch::detect::Alert], rule: &str) -> Vec<netwatch::detect::Alert> {
-    alerts.iter().filter(|a| a.rule.name() == rule).cloned().collect()
+    alerts
+        .iter()
+        .filter(|a| a.rule.name() == rule)
+        .cloned()
+        .collect()
 }
 
 pub fn addr(s: &str) -> netwatch::addr::Addr {
@@ -357,16 +425,29 @@ pub fn addr(s: &str) -> netwatch::addr::Addr {
 }
 
 pub fn random_label(rng: &mut Rng, len: usize, alphabet: &[u8]) -> String {
-    (0..len).map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize] as char)
+        .collect()
 }
 
 /// Benign LAN traffic: `hosts` clients browsing for `secs` seconds — DNS lookups of popular
 /// and CDN names, short HTTPS sessions to many servers, a few long downloads.
 pub fn benign_lan(tr: &mut Traffic, rng: &mut Rng, start: i64, secs: i64, hosts: u32) {
     let sites = [
-        "www.example.com", "news.example.org", "cdn.jsdelivr.net", "fonts.gstatic.com", "www.wikipedia.org",
-        "static.xx.fbcdn.net", "i.ytimg.com", "d3a4b5c6d7e8f9.cloudfront.net", "alice.github.io", "mail.example.co.uk",
-        "api.weather.example", "e12345.dscx.akamaiedge.net", "update.example-os.org", "rr3---sn-4g5e6nsz.googlevideo.com",
+        "www.example.com",
+        "news.example.org",
+        "cdn.jsdelivr.net",
+        "fonts.gstatic.com",
+        "www.wikipedia.org",
+        "static.xx.fbcdn.net",
+        "i.ytimg.com",
+        "d3a4b5c6d7e8f9.cloudfront.net",
+        "alice.github.io",
+        "mail.example.co.uk",
+        "api.weather.example",
+        "e12345.dscx.akamaiedge.net",
+        "update.example-os.org",
+        "rr3---sn-4g5e6nsz.googlevideo.com",
     ];
     for h in 0..hosts {
         let client = format!("192.168.1.{}", 10 + h);
@@ -374,14 +455,31 @@ pub fn benign_lan(tr: &mut Traffic, rng: &mut Rng, start: i64, secs: i64, hosts:
         let mut port = 40000 + (h as u16) * 300;
         while t < start + secs * S {
             let site = sites[rng.below(sites.len() as u64) as usize];
-            tr.dns(t, &client, 50000 + (port % 10000), "192.168.1.1", site, if rng.below(2) == 0 { 1 } else { 28 }, port);
+            tr.dns(
+                t,
+                &client,
+                50000 + (port % 10000),
+                "192.168.1.1",
+                site,
+                if rng.below(2) == 0 { 1 } else { 28 },
+                port,
+            );
             let server = format!("203.0.{}.{}", 113 + rng.below(3), 1 + rng.below(200));
             let conns = 1 + rng.below(4);
             for _ in 0..conns {
                 port = port.wrapping_add(1).max(1024);
                 let turns = 1 + rng.below(5) as usize;
                 let resp = 200 + rng.below(20_000) as usize;
-                tr.tcp_session(t + 20_000 + rng.below(300_000) as i64, &client, port, &server, 443, turns, 300, resp);
+                tr.tcp_session(
+                    t + 20_000 + rng.below(300_000) as i64,
+                    &client,
+                    port,
+                    &server,
+                    443,
+                    turns,
+                    300,
+                    resp,
+                );
             }
             t += (1 + rng.below(15)) as i64 * S + rng.below(S as u64) as i64;
         }
@@ -396,7 +494,7 @@ pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
         out.extend_from_slice(&ty.to_le_bytes());
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(body);
-        out.extend(std::iter::repeat(0).take(pad));
+        out.extend(std::iter::repeat_n(0, pad));
         out.extend_from_slice(&len.to_le_bytes());
     }
     let mut out = Vec::new();
@@ -420,7 +518,7 @@ pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
         epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
         epb.extend_from_slice(&(f.len() as u32).to_le_bytes());
         epb.extend_from_slice(f);
-        epb.extend(std::iter::repeat(0).take((4 - f.len() % 4) % 4));
+        epb.extend(std::iter::repeat_n(0, (4 - f.len() % 4) % 4));
         block(&mut out, 6, &epb);
     }
     out
@@ -435,32 +533,155 @@ pub fn every_rule_capture() -> Vec<(i64, Vec<u8>)> {
     // Vertical SYN scan answered by RST.
     for i in 0..30u16 {
         let t = T0 + 2 * S + i as i64 * 20_000;
-        tr.tcp_pkt(t, "192.168.1.66", 40000 + i, "192.168.1.5", 20 + i, SYN, &[]);
-        tr.tcp_pkt(t + 200, "192.168.1.5", 20 + i, "192.168.1.66", 40000 + i, RST | ACK, &[]);
+        tr.tcp_pkt(
+            t,
+            "192.168.1.66",
+            40000 + i,
+            "192.168.1.5",
+            20 + i,
+            SYN,
+            &[],
+        );
+        tr.tcp_pkt(
+            t + 200,
+            "192.168.1.5",
+            20 + i,
+            "192.168.1.66",
+            40000 + i,
+            RST | ACK,
+            &[],
+        );
     }
     // ARP sweep.
     for h in 1..=60u8 {
-        tr.at(T0 + 10 * S + h as i64 * 3_000, arp(1, [192, 168, 1, 66], [192, 168, 1, h]));
+        tr.at(
+            T0 + 10 * S + h as i64 * 3_000,
+            arp(1, [192, 168, 1, 66], [192, 168, 1, h]),
+        );
     }
     // SYN flood from spoofed sources.
     for i in 0..1500i64 {
-        let src = format!("{}.{}.{}.{}", 11 + rng.below(200), rng.below(256), rng.below(256), 1 + rng.below(254));
-        tr.tcp_pkt(T0 + 20 * S + i * 500, &src, 1024 + (i % 60000) as u16, "192.168.1.5", 80, SYN, &[]);
+        let src = format!(
+            "{}.{}.{}.{}",
+            11 + rng.below(200),
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        tr.tcp_pkt(
+            T0 + 20 * S + i * 500,
+            &src,
+            1024 + (i % 60000) as u16,
+            "192.168.1.5",
+            80,
+            SYN,
+            &[],
+        );
     }
     // ssh brute force.
     for i in 0..8i64 {
-        tr.tcp_session(T0 + 30 * S + i * 2 * S, "192.168.1.66", 41000 + i as u16, "192.168.1.22", 22, 7, 120, 90);
+        tr.tcp_session(
+            T0 + 30 * S + i * 2 * S,
+            "192.168.1.66",
+            41000 + i as u16,
+            "192.168.1.22",
+            22,
+            7,
+            120,
+            90,
+        );
     }
     // DNS tunnel.
     for i in 0..80i64 {
-        let name = format!("{}.t.tunnel-example.net", random_label(&mut rng, 48, b"abcdefghijklmnopqrstuvwxyz012345"));
-        tr.dns(T0 + 50 * S + i * 250_000, "192.168.1.50", 33000, "192.168.1.1", &name, 10, i as u16);
+        let name = format!(
+            "{}.t.tunnel-example.net",
+            random_label(&mut rng, 48, b"abcdefghijklmnopqrstuvwxyz012345")
+        );
+        tr.dns(
+            T0 + 50 * S + i * 250_000,
+            "192.168.1.50",
+            33000,
+            "192.168.1.1",
+            &name,
+            10,
+            i as u16,
+        );
     }
     // Beacon every 3 s ± 10 %.
     let mut t = T0 + 60 * S;
     for i in 0..14u16 {
-        tr.tcp_session(t, "192.168.1.77", 45000 + i, "198.51.100.9", 8443, 1, 180, 420);
+        tr.tcp_session(
+            t,
+            "192.168.1.77",
+            45000 + i,
+            "198.51.100.9",
+            8443,
+            1,
+            180,
+            420,
+        );
         t += (3.0e6 * (1.0 + 0.1 * rng.unit())) as i64;
     }
     tr.frames()
+}
+
+/// Re-frame an Ethernet frame for another link type (LINKTYPE_* number).
+pub fn relink(lt: i32, eth_frame: &[u8]) -> Vec<u8> {
+    let et = [eth_frame[12], eth_frame[13]];
+    let l3 = &eth_frame[14..];
+    match lt {
+        1 => eth_frame.to_vec(),
+        // Linux cooked v1: pkttype, ARPHRD_ETHER, addr len 6, address, protocol.
+        113 => [&[0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0][..], &et, l3].concat(),
+        // Linux cooked v2: protocol, reserved, ifindex, ARPHRD_ETHER, pkttype, addr len, address.
+        276 => [
+            &et[..],
+            &[0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0],
+            l3,
+        ]
+        .concat(),
+        // BSD loopback, family in little-endian host order (IPv6 as on FreeBSD: 28).
+        0 => {
+            let fam: u32 = if et == [0x86, 0xdd] { 28 } else { 2 };
+            [&fam.to_le_bytes()[..], l3].concat()
+        }
+        101 => l3.to_vec(),
+        _ => panic!("relink: link type {lt}"),
+    }
+}
+
+/// Ethernet frame with an 802.1ad + 802.1Q (QinQ) tag pair, or a PPPoE session header.
+pub fn retag(eth_frame: &[u8], pppoe: bool) -> Vec<u8> {
+    let (macs, et, l3) = (
+        &eth_frame[..12],
+        [eth_frame[12], eth_frame[13]],
+        &eth_frame[14..],
+    );
+    if pppoe {
+        if et == [0x08, 0x06] {
+            return eth_frame.to_vec(); // ARP does not travel inside PPPoE
+        }
+        let proto: [u8; 2] = if et == [0x86, 0xdd] {
+            [0x00, 0x57]
+        } else {
+            [0x00, 0x21]
+        };
+        let len = ((l3.len() + 2) as u16).to_be_bytes();
+        [
+            macs,
+            &[0x88, 0x64, 0x11, 0x00, 0x00, 0x01],
+            &len,
+            &proto,
+            l3,
+        ]
+        .concat()
+    } else {
+        [
+            macs,
+            &[0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x64],
+            &et,
+            l3,
+        ]
+        .concat()
+    }
 }
