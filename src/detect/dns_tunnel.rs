@@ -9,9 +9,9 @@
 //! registered domain), and *suspicious* queries: a label ≥ `long_label` (32) bytes, or ≥ 16
 //! bytes of subdomain with entropy ≥ `entropy_bits` (3.5 bits/char), or an unusual qtype.
 //!
-//! Alert when, within the window: queries ≥ `min_queries` (30), distinct names ≥ `min_unique`
-//! (20), and either name bytes ≥ `name_bytes` (1200) or at least half the queries are
-//! suspicious. anomalous-dns (a Zeek package) flags 8 unique queries per domain per hour and
+//! Alert when, within the window: queries ≥ `min_queries` (20), distinct names ≥ `min_unique`
+//! (12), and either name bytes ≥ `name_bytes` (1000) or at least half the queries are
+//! suspicious. iodine's handshake alone (about 24 long NULL queries in a second) crosses it. anomalous-dns (a Zeek package) flags 8 unique queries per domain per hour and
 //! 90-character names; RITA 100 unique subdomains over its whole dataset; we require the
 //! combination of volume and shape, which browsing — even of CDNs with hashed host names —
 //! does not produce in a minute. Reverse lookups (`.arpa`), `.local` and the allowlisted

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Real attack tools against real services in two network namespaces joined by a veth pair,
+# captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
+# right rule with the right attacker and victim, and benign traffic must raise nothing.
+#
+# usage: tests/e2e/run.sh [ci|record-slow]
+#   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
+#                floods, hydra vs sshd, iodine vs iodined, a 3 s curl beacon with browsing;
+#                then replays the committed slow captures in tests/e2e/captures/.
+#   record-slow  records the slow variants (nmap -T2, a 60 s ± 20 % beacon for 13 min,
+#                a 5-minute benign capture) into tests/e2e/captures/ to commit.
+# Needs root. Traffic stays inside the namespaces it creates (10.77.0.0/24, 10.78.0.0/24
+# routed through the victim, fd77::/64); they are removed on exit.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+MODE=${1:-ci}
+NW=$ROOT/target/release/netwatch
+WORK=$(mktemp -d /tmp/netwatch-e2e.XXXXXX)
+A=nwe2e-atk V=nwe2e-vic
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  ip netns pids $V 2>/dev/null | xargs -r kill 2>/dev/null || true
+  ip netns pids $A 2>/dev/null | xargs -r kill 2>/dev/null || true
+  ip netns del $A 2>/dev/null || true
+  ip netns del $V 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail=0
+say() { echo "e2e: $*"; }
+
+[ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
+
+setup() {
+  ip netns del $A 2>/dev/null || true; ip netns del $V 2>/dev/null || true
+  ip netns add $A; ip netns add $V
+  ip link add nwe2e-a type veth peer name nwe2e-v
+  ip link set nwe2e-a netns $A; ip link set nwe2e-v netns $V
+  ip -n $A addr add 10.77.0.1/24 dev nwe2e-a; ip -n $V addr add 10.77.0.2/24 dev nwe2e-v
+  ip -n $A -6 addr add fd77::1/64 dev nwe2e-a nodad; ip -n $V -6 addr add fd77::2/64 dev nwe2e-v nodad
+  for n in $A $V; do ip -n $n link set lo up; done
+  ip -n $A link set nwe2e-a up; ip -n $V link set nwe2e-v up
+  # A routed /24 behind the victim, where nothing answers: sweeps put IP packets on the wire.
+  ip -n $A route add 10.78.0.0/24 via 10.77.0.2
+  # Linux's default: one ICMP error per second per destination (the UDP-scan case).
+  ip netns exec $V sysctl -qw net.ipv4.icmp_ratelimit=1000
+  # Services on the victim: sshd with a test user, a web server, iodined.
+  id nwe2e >/dev/null 2>&1 || useradd -M -s /bin/sh nwe2e
+  echo 'nwe2e:correct-horse-battery' | chpasswd
+  mkdir -p /run/sshd
+  ssh-keygen -q -t ed25519 -N '' -f "$WORK/hostkey" <<<y >/dev/null 2>&1 || true
+  ip netns exec $V /usr/sbin/sshd -f /dev/null -h "$WORK/hostkey" -o ListenAddress=10.77.0.2 -o PasswordAuthentication=yes \
+     -o KbdInteractiveAuthentication=no -o UsePAM=no -o MaxStartups=64 -o PidFile="$WORK/sshd.pid" -E "$WORK/sshd.log"
+  mkdir -p "$WORK/www"; head -c 2000000 /dev/urandom > "$WORK/www/big.bin"; for i in $(seq 1 20); do echo "page $i" > "$WORK/www/p$i.html"; done
+  ip netns exec $V python3 -m http.server 8080 --bind 10.77.0.2 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
+  sleep 1
+}
+
+# capture NAME CMD... : record the victim's interface while CMD runs in the attacker namespace.
+capture() {
+  local name=$1; shift
+  local f=$WORK/$name.pcap
+  ip netns exec $V tcpdump -q -i nwe2e-v -s 512 -U -w "$f" >/dev/null 2>&1 & local tp=$!
+  sleep 1
+  ip netns exec $A "$@" >"$WORK/$name.out" 2>&1 || true
+  sleep 2
+  kill -INT $tp; wait $tp 2>/dev/null || true
+  echo "$f"
+}
+
+# expect FILE RULE SRC DST : replay FILE, require RULE with that attacker and victim.
+expect() {
+  local f=$1 rule=$2 src=$3 dst=$4
+  local out; out=$("$NW" replay "$f")
+  if echo "$out" | python3 -c "
+import sys, json
+rule, src, dst = '$rule', '$src', '$dst'
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+hits = [a for a in alerts if a['netwatch']['rule'] == rule and src in ('*', a['src_ip']) and dst in ('*', a['dest_ip'])]
+sys.exit(0 if hits else 1)"; then
+    say "ok   $(basename "$f"): $rule $src -> $dst"
+  else
+    say "FAIL $(basename "$f"): expected $rule $src -> $dst, got:"; echo "$out" | python3 -c "
+import sys, json
+for a in (json.loads(l) for l in sys.stdin if l.strip()): print('   ', a['netwatch']['rule'], a['src_ip'], '->', a['dest_ip'], a['netwatch']['summary'])"
+    fail=1
+  fi
+}
+
+# quiet FILE : replay FILE, require no alert at all.
+quiet() {
+  local out; out=$("$NW" replay "$1")
+  if [ -z "$out" ]; then say "ok   $(basename "$1"): no alerts"; else
+    say "FAIL $(basename "$1"): benign traffic raised:"; echo "$out" | python3 -c "
+import sys, json
+for a in (json.loads(l) for l in sys.stdin if l.strip()): print('   ', a['netwatch']['rule'], a['src_ip'], '->', a['dest_ip'], a['netwatch']['summary'])"; fail=1; fi
+}
+
+beacon() { # period jitter count: curl the victim's web server like an implant
+  python3 - "$@" <<'PY'
+import random, subprocess, sys, time
+period, jitter, count = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+random.seed(7)
+for i in range(count):
+    subprocess.run(["curl", "-s", "-o", "/dev/null", "http://10.77.0.2:8080/p1.html"])
+    time.sleep(period * (1 + random.uniform(-jitter, jitter)))
+PY
+}
+
+browse() { # seconds: a person browsing the web server and downloading
+  python3 - "$1" <<'PY'
+import random, subprocess, sys, time
+end = time.time() + float(sys.argv[1])
+random.seed(3)
+while time.time() < end:
+    n = random.randint(1, 6)
+    procs = [subprocess.Popen(["curl", "-s", "-o", "/dev/null", f"http://10.77.0.2:8080/p{random.randint(1,20)}.html"]) for _ in range(n)]
+    for p in procs: p.wait()
+    if random.random() < 0.1:
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "http://10.77.0.2:8080/big.bin"])
+    time.sleep(random.expovariate(1 / 4.0))
+PY
+}
+
+setup
+export -f beacon browse
+
+if [ "$MODE" = ci ]; then
+  for scan in -sS -sT -sF -sX -sN -sA; do
+    expect "$(capture nmap$scan nmap -n -Pn $scan -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
+  done
+  expect "$(capture nmap-sU nmap -n -Pn -sU -T4 --min-rate 200 --max-retries 1 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
+  expect "$(capture nmap-6-sS nmap -6 -n -Pn -sS -T4 -p 1-300 fd77::2)" portscan.vertical fd77::1 fd77::2
+  expect "$(capture nmap-T3-sS nmap -n -Pn -sS -p 1-1000 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
+  expect "$(capture nmap-sn-routed nmap -n -sn -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
+  expect "$(capture nmap-sn-arp nmap -n -sn -T4 10.77.0.0/24)" portscan.horizontal 10.77.0.1 '*'
+  expect "$(capture nmap-p22-sweep nmap -n -Pn -p 22 -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
+  expect "$(capture hping3-flood timeout 3 hping3 --flood -S -p 80 10.77.0.2)" synflood 10.77.0.1 10.77.0.2
+  expect "$(capture hping3-spoofed timeout 3 hping3 --flood -S --rand-source -p 8080 10.77.0.2)" synflood '*' 10.77.0.2 || true
+  printf '%s\n' $(seq -f 'wrong%03g' 1 40) correct-horse-battery > "$WORK/pw.txt"
+  expect "$(capture hydra hydra -l nwe2e -P "$WORK/pw.txt" -t 4 -f ssh://10.77.0.2)" bruteforce 10.77.0.1 10.77.0.2
+  for t in NULL TXT auto; do
+    ip netns exec $V iodined -f -c -P s3cret -l 10.77.0.2 10.99.0.1 t.tunnel.test >/dev/null 2>&1 & ip=$!
+    sleep 1
+    tt=$t; [ "$t" = auto ] && tt=""
+    f=$(capture iodine-$t bash -c "timeout 25 iodine -f -r ${tt:+-T $tt} -P s3cret 10.77.0.2 t.tunnel.test & sleep 12; ping -c 20 -i 0.2 10.99.0.1 >/dev/null; wait")
+    kill $ip 2>/dev/null || true; wait $ip 2>/dev/null || true
+    expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
+  done
+  f=$(capture beacon-3s bash -c 'browse 45 & beacon 3 0.1 14; wait')
+  expect "$f" c2.beacon 10.77.0.1 10.77.0.2
+  quiet "$(capture benign-short bash -c 'browse 40 & for i in 1 2 3; do sshpass_free=1; ssh -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=3 nwe2e@10.77.0.2 true 2>/dev/null; sleep 5; done; wait')"
+  for f in "$HERE"/captures/*.pcap; do
+    [ -e "$f" ] || continue
+    case "$(basename "$f")" in
+      benign-*) quiet "$f" ;;
+      nmap-T2*) expect "$f" portscan.vertical 10.77.0.1 10.77.0.2 ;;
+      beacon-60s*) expect "$f" c2.beacon 10.77.0.1 10.77.0.2 ;;
+    esac
+  done
+elif [ "$MODE" = record-slow ]; then
+  mkdir -p "$HERE/captures"
+  f=$(capture nmap-T2 nmap -n -Pn -sS -T2 -p 1-150 10.77.0.2); cp "$f" "$HERE/captures/"
+  f=$(capture beacon-60s bash -c 'browse 800 & beacon 60 0.2 13; wait'); cp "$f" "$HERE/captures/"
+  f=$(capture benign-5min bash -c 'browse 300 & for i in $(seq 1 10); do ssh -o StrictHostKeyChecking=no -o BatchMode=yes nwe2e@10.77.0.2 true 2>/dev/null; sleep 25; done; wait'); cp "$f" "$HERE/captures/"
+  ls -la "$HERE/captures"
+fi
+[ "$fail" = 0 ] && say "all passed" || { say "FAILED"; exit 1; }
