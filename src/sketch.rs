@@ -6,14 +6,16 @@
 use crate::addr::Addr;
 use crate::decode::dns::log2_q16;
 
-/// Keyed 64-bit mix of an address (splitmix64 finaliser over both halves).
+/// Keyed 64-bit hash of an address: multiply, fold the high half down, multiply, fold — the
+/// second round gives the avalanche HyperLogLog's rank bits need; cheap enough for every packet.
 #[inline]
 pub fn addr_hash(a: &Addr, key: u64) -> u64 {
-    let mut hi = [0u8; 8];
-    let mut lo = [0u8; 8];
-    hi.copy_from_slice(&a.0[..8]);
-    lo.copy_from_slice(&a.0[8..]);
-    mix(mix(u64::from_be_bytes(lo) ^ key) ^ u64::from_be_bytes(hi))
+    let v = a.as_u128();
+    let (hi, lo) = ((v >> 64) as u64, v as u64);
+    let mut h = (lo ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.rotate_left(32);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    h ^ (h >> 29)
 }
 
 #[inline]
@@ -147,8 +149,71 @@ impl<const K: usize> TopK<K> {
     }
 }
 
+/// Heavy hitters in `N` hash buckets, each a one-counter Misra–Gries summary: a key keeps
+/// its bucket while it carries more weight than the keys colliding with it. One probe per
+/// update (the caller passes the keyed hash it already has), so it costs a few instructions
+/// on the packet path where a scan over K counters costs dozens.
+#[derive(Clone, Copy, Debug)]
+pub struct HeavyHitters<const N: usize> {
+    slots: [(Addr, u64); N],
+}
+
+impl<const N: usize> Default for HeavyHitters<N> {
+    fn default() -> Self {
+        HeavyHitters { slots: [(Addr::UNSPECIFIED, 0); N] }
+    }
+}
+
+impl<const N: usize> HeavyHitters<N> {
+    #[inline]
+    pub fn add(&mut self, a: Addr, hash: u64, w: u64) {
+        let s = &mut self.slots[(hash >> 40) as usize % N];
+        if s.0 == a {
+            s.1 += w;
+        } else if s.1 <= w {
+            *s = (a, w - s.1);
+        } else {
+            s.1 -= w;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Self, key: u64) {
+        for &(a, w) in other.slots.iter().filter(|s| s.1 > 0) {
+            self.add(a, addr_hash(&a, key), w);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.slots = [(Addr::UNSPECIFIED, 0); N];
+    }
+
+    /// The `K` heaviest, heaviest first (ties by address, for determinism).
+    pub fn top<const K: usize>(&self) -> [(Addr, u64); K] {
+        let mut v = self.slots;
+        v.sort_unstable_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        let mut out = [(Addr::UNSPECIFIED, 0u64); K];
+        for (o, i) in out.iter_mut().zip(v.iter().filter(|s| s.1 > 0)) {
+            *o = *i;
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn heavy_hitters_keep_the_heavy() {
+        let mut t: HeavyHitters<64> = HeavyHitters::default();
+        for i in 0..5000u32 {
+            let a = Addr::v4([10, 0, (i % 200) as u8, 1]);
+            t.add(a, addr_hash(&a, 1), 100);
+            let big = Addr::v4([192, 168, 0, 1]);
+            t.add(big, addr_hash(&big, 1), 1500);
+        }
+        let top: [(Addr, u64); 2] = t.top();
+        assert_eq!(top[0].0, Addr::v4([192, 168, 0, 1]));
+    }
+
     use super::*;
 
     #[test]

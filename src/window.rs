@@ -12,7 +12,7 @@
 
 use crate::addr::Addr;
 use crate::decode::{proto, tcp_flags, Net, PacketMeta};
-use crate::sketch::{addr_hash, Hll, TopK};
+use crate::sketch::{addr_hash, HeavyHitters, Hll};
 
 const HLL_REGS: usize = 1024;
 pub const TOP_TALKERS: usize = 3;
@@ -44,7 +44,7 @@ struct Bucket {
     syns: u64,
     new_flows: u64,
     sources: Hll<HLL_REGS>,
-    talkers: TopK<8>,
+    talkers: HeavyHitters<64>,
 }
 
 impl Bucket {
@@ -57,7 +57,7 @@ impl Bucket {
             syns: 0,
             new_flows: 0,
             sources: Hll::default(),
-            talkers: TopK::default(),
+            talkers: HeavyHitters::default(),
         }
     }
 
@@ -72,7 +72,7 @@ impl Bucket {
         self.talkers.clear();
     }
 
-    fn merge(&mut self, o: &Bucket) {
+    fn merge(&mut self, o: &Bucket, key: u64) {
         self.packets += o.packets;
         self.bytes += o.bytes;
         for i in 0..4 {
@@ -81,7 +81,7 @@ impl Bucket {
         self.syns += o.syns;
         self.new_flows += o.new_flows;
         self.sources.merge(&o.sources);
-        self.talkers.merge(&o.talkers);
+        self.talkers.merge(&o.talkers, key);
     }
 
     fn summary(&self, span_s: u32, wall_offset_s: i64) -> Summary {
@@ -254,9 +254,9 @@ impl Windows {
         let closed = self.l1.cur.clone();
         self.l1.advance_to(t, off, on_close);
         self.l10.advance_to(s0, off, on_close);
-        self.l10.cur.merge(&closed);
+        self.l10.cur.merge(&closed, self.key);
         self.l60.advance_to(s0, off, on_close);
-        self.l60.cur.merge(&closed);
+        self.l60.cur.merge(&closed, self.key);
         self.l10.advance_to(t, off, on_close);
         self.l60.advance_to(t, off, on_close);
     }
@@ -279,8 +279,9 @@ impl Windows {
         }
         b.new_flows += new_flow as u64;
         if m.net != Net::Other {
-            b.sources.insert_hash(addr_hash(&m.src, self.key));
-            b.talkers.add(m.src, m.wire_len as u64);
+            let h = addr_hash(&m.src, self.key);
+            b.sources.insert_hash(h);
+            b.talkers.add(m.src, h, m.wire_len as u64);
         }
     }
 

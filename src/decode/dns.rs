@@ -11,6 +11,8 @@
 use super::{psl, DecodeError};
 
 pub const MAX_NAME: usize = 255;
+/// Subdomains shorter than this get no entropy figure (`sub_entropy_milli` = 0).
+pub const ENTROPY_MIN_LEN: usize = 16;
 const MAX_POINTERS: usize = 16;
 
 /// Header fields and first question of a DNS message.
@@ -35,7 +37,8 @@ pub struct DnsMeta {
     /// Byte offset of the registered domain in the name (== name length when unknown, and in
     /// responses, whose names are not looked up).
     reg_start: u8,
-    /// Shannon entropy of the characters left of the registered domain, millibits per char.
+    /// Shannon entropy of the characters left of the registered domain, millibits per char
+    /// (0 when that part is shorter than `ENTROPY_MIN_LEN`).
     pub sub_entropy_milli: u16,
     /// FNV-1a of the name and of the registered domain (queries only): identities for the
     /// detector's per-domain state and distinct-name counts without keeping names.
@@ -197,7 +200,10 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     }
     let reg = psl::registered_domain_start(name).unwrap_or(name.len());
     out.reg_start = reg as u8;
-    out.sub_entropy_milli = entropy_milli(&name[..reg.saturating_sub(1)]);
+    // Entropy says little about short subdomains (and the detector ignores it below 16
+    // bytes), so it is only computed for longer ones.
+    let sub = &name[..reg.saturating_sub(1)];
+    out.sub_entropy_milli = if sub.len() >= ENTROPY_MIN_LEN { entropy_milli(sub) } else { 0 };
     out.name_hash = psl::fnv(psl::FNV_OFFSET, name);
     out.reg_hash = psl::fnv(psl::FNV_OFFSET, &name[reg..]);
     Ok(())
@@ -232,14 +238,12 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                     out.name[len] = b'.';
                     len += 1;
                 }
-                for (i, &c) in label.iter().enumerate() {
+                let dst = &mut out.name[len..len + l];
+                dst.copy_from_slice(label);
+                for c in dst.iter_mut() {
                     // A '.' byte inside a label is data, not a separator: stored as '_' so
                     // the dotted form keeps the label structure.
-                    out.name[len + i] = if c == b'.' {
-                        b'_'
-                    } else {
-                        c.to_ascii_lowercase()
-                    };
+                    *c = if *c == b'.' { b'_' } else { c.to_ascii_lowercase() };
                 }
                 len += l;
                 out.labels = out.labels.saturating_add(1);

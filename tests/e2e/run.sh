@@ -39,6 +39,7 @@ setup() {
   ip link add nwe2e-a type veth peer name nwe2e-v
   ip link set nwe2e-a netns $A; ip link set nwe2e-v netns $V
   ip -n $A addr add 10.77.0.1/24 dev nwe2e-a; ip -n $V addr add 10.77.0.2/24 dev nwe2e-v
+  ip -n $V addr add 10.77.0.3/24 dev nwe2e-v   # the "C2 server" the beacon calls
   ip -n $A -6 addr add fd77::1/64 dev nwe2e-a nodad; ip -n $V -6 addr add fd77::2/64 dev nwe2e-v nodad
   for n in $A $V; do ip -n $n link set lo up; done
   ip -n $A link set nwe2e-a up; ip -n $V link set nwe2e-v up
@@ -47,14 +48,20 @@ setup() {
   # Linux's default: one ICMP error per second per destination (the UDP-scan case).
   ip netns exec $V sysctl -qw net.ipv4.icmp_ratelimit=1000
   # Services on the victim: sshd with a test user, a web server, iodined.
-  id nwe2e >/dev/null 2>&1 || useradd -M -s /bin/sh nwe2e
+  id nwe2e >/dev/null 2>&1 || useradd -m -s /bin/sh nwe2e
   echo 'nwe2e:correct-horse-battery' | chpasswd
   mkdir -p /run/sshd
   ssh-keygen -q -t ed25519 -N '' -f "$WORK/hostkey" <<<y >/dev/null 2>&1 || true
   ip netns exec $V /usr/sbin/sshd -f /dev/null -h "$WORK/hostkey" -o ListenAddress=10.77.0.2 -o PasswordAuthentication=yes \
      -o KbdInteractiveAuthentication=no -o UsePAM=no -o MaxStartups=64 -o PidFile="$WORK/sshd.pid" -E "$WORK/sshd.log"
-  mkdir -p "$WORK/www"; head -c 2000000 /dev/urandom > "$WORK/www/big.bin"; for i in $(seq 1 20); do echo "page $i" > "$WORK/www/p$i.html"; done
+  mkdir -p "$WORK/www"; head -c 1000000 /dev/urandom > "$WORK/www/big.bin"; for i in $(seq 1 20); do echo "page $i" > "$WORK/www/p$i.html"; done
   ip netns exec $V python3 -m http.server 8080 --bind 10.77.0.2 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
+  ip netns exec $V python3 -m http.server 8443 --bind 10.77.0.3 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
+  ip netns exec $V python3 "$HERE/peers.py" dns-server 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
+  ip netns exec $V python3 "$HERE/peers.py" ntp-server 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
+  # Key login for the successful-ssh part of the benign traffic.
+  mkdir -p /home/nwe2e/.ssh; ssh-keygen -q -t ed25519 -N '' -f "$WORK/userkey" <<<y >/dev/null 2>&1 || true
+  cp "$WORK/userkey.pub" /home/nwe2e/.ssh/authorized_keys; chown -R nwe2e /home/nwe2e; chmod 700 /home/nwe2e/.ssh
   sleep 1
 }
 
@@ -62,7 +69,7 @@ setup() {
 capture() {
   local name=$1; shift
   local f=$WORK/$name.pcap
-  ip netns exec $V tcpdump -q -i nwe2e-v -s 512 -U -w "$f" >/dev/null 2>&1 & local tp=$!
+  ip netns exec $V tcpdump -q -i nwe2e-v -s "${SNAPLEN:-512}" -U -w "$f" >/dev/null 2>&1 & local tp=$!
   sleep 1
   ip netns exec $A "$@" >"$WORK/$name.out" 2>&1 || true
   sleep 2
@@ -104,7 +111,7 @@ import random, subprocess, sys, time
 period, jitter, count = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 random.seed(7)
 for i in range(count):
-    subprocess.run(["curl", "-s", "-o", "/dev/null", "http://10.77.0.2:8080/p1.html"])
+    subprocess.run(["curl", "-s", "-o", "/dev/null", "http://10.77.0.3:8443/p1.html"])
     time.sleep(period * (1 + random.uniform(-jitter, jitter)))
 PY
 }
@@ -150,21 +157,21 @@ if [ "$MODE" = ci ]; then
     expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   done
   f=$(capture beacon-3s bash -c 'browse 45 & beacon 3 0.1 14; wait')
-  expect "$f" c2.beacon 10.77.0.1 10.77.0.2
-  quiet "$(capture benign-short bash -c 'browse 40 & for i in 1 2 3; do sshpass_free=1; ssh -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=3 nwe2e@10.77.0.2 true 2>/dev/null; sleep 5; done; wait')"
+  expect "$f" c2.beacon 10.77.0.1 10.77.0.3
+  quiet "$(capture benign-short bash -c "python3 $HERE/peers.py client 40 & for i in 1 2 3; do ssh -i $WORK/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes nwe2e@10.77.0.2 true; sleep 5; done; wait")"
   for f in "$HERE"/captures/*.pcap; do
     [ -e "$f" ] || continue
     case "$(basename "$f")" in
       benign-*) quiet "$f" ;;
       nmap-T2*) expect "$f" portscan.vertical 10.77.0.1 10.77.0.2 ;;
-      beacon-60s*) expect "$f" c2.beacon 10.77.0.1 10.77.0.2 ;;
+      beacon-60s*) expect "$f" c2.beacon 10.77.0.1 10.77.0.3 ;;
     esac
   done
 elif [ "$MODE" = record-slow ]; then
-  mkdir -p "$HERE/captures"
+  mkdir -p "$HERE/captures"; export SNAPLEN=200   # trimmed: headers and DNS names, not bulk payload
   f=$(capture nmap-T2 nmap -n -Pn -sS -T2 -p 1-150 10.77.0.2); cp "$f" "$HERE/captures/"
-  f=$(capture beacon-60s bash -c 'browse 800 & beacon 60 0.2 13; wait'); cp "$f" "$HERE/captures/"
-  f=$(capture benign-5min bash -c 'browse 300 & for i in $(seq 1 10); do ssh -o StrictHostKeyChecking=no -o BatchMode=yes nwe2e@10.77.0.2 true 2>/dev/null; sleep 25; done; wait'); cp "$f" "$HERE/captures/"
+  f=$(capture beacon-60s bash -c "python3 $HERE/peers.py client 790 & beacon 60 0.2 13; wait"); cp "$f" "$HERE/captures/"
+  f=$(capture benign-5min bash -c "python3 $HERE/peers.py client 300 & for i in \$(seq 1 10); do ssh -i $WORK/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes nwe2e@10.77.0.2 'ls /'; sleep 25; done; wait"); cp "$f" "$HERE/captures/"
   ls -la "$HERE/captures"
 fi
 [ "$fail" = 0 ] && say "all passed" || { say "FAILED"; exit 1; }
