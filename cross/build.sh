@@ -4,7 +4,7 @@
 # usage: cross/build.sh [--no-install] [TARGET ...|all|ci]
 #   all  aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf
 #        mipsel-unknown-linux-musl mips-unknown-linux-musl x86_64-unknown-linux-musl
-#   ci   mipsel-unknown-linux-musl mips-unknown-linux-musl   (32-bit LE and the big-endian one)
+#   ci   mipsel, mips (32-bit LE and the big-endian one), aarch64 and ARMv6 (the .deb targets)
 # Output: target/cross/<target>/netwatch (stripped), sizes printed.
 #
 # What it needs and does, on a fresh Debian 12 machine as root:
@@ -25,7 +25,7 @@ for a in "$@"; do
   case "$a" in
     --no-install) INSTALL=0 ;;
     all) TARGETS+=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf arm-unknown-linux-musleabihf mipsel-unknown-linux-musl mips-unknown-linux-musl x86_64-unknown-linux-musl) ;;
-    ci) TARGETS+=(mipsel-unknown-linux-musl mips-unknown-linux-musl) ;;
+    ci) TARGETS+=(mipsel-unknown-linux-musl mips-unknown-linux-musl aarch64-unknown-linux-musl arm-unknown-linux-musleabihf) ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) TARGETS+=("$a") ;;
   esac

@@ -726,6 +726,17 @@ impl Config {
         FileConfig::parse(&text, &p)?.validate()
     }
 
+    /// Load and validate an OpenWrt UCI file (`/etc/config/netwatch`).
+    pub fn load_uci(path: &Path) -> Result<Config, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let u = crate::uci::parse(&text, &p)?;
+        u.file.validate().map_err(|e| u.annotate(e))
+    }
+
     /// Built-in defaults (the `router` profile).
     pub fn default_config() -> Config {
         match FileConfig::default().validate() {

@@ -18,4 +18,5 @@ pub mod output;
 pub mod pipeline;
 pub mod sketch;
 pub mod table;
+pub mod uci;
 pub mod window;

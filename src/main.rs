@@ -18,8 +18,8 @@ const USAGE: &str = "\
 netwatch — network intrusion detection for routers and small boards
 
 USAGE:
-    netwatch replay FILE [-c CONFIG] [--bpf EXPR] [--stats]
-    netwatch check-config FILE
+    netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+    netwatch check-config [--uci] FILE
     netwatch version
     netwatch help [COMMAND]
 
@@ -35,7 +35,7 @@ Run `netwatch help replay` for the options of a command.
 ";
 
 const REPLAY_USAGE: &str = "\
-netwatch replay FILE [-c CONFIG] [--bpf EXPR] [--stats]
+netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
 
 Replays a capture file (pcap or pcapng, any link type NetWatch decodes) through the whole
 pipeline — decoding, flows, windows and all five detectors — on packet time, so the alerts
@@ -43,6 +43,7 @@ are the ones a live run would have raised. Alerts are printed on stdout as EVE J
 
 OPTIONS:
     -c, --config FILE   TOML configuration (default: built-in defaults, `router` profile)
+    --uci FILE          OpenWrt UCI configuration instead (e.g. /etc/config/netwatch)
     --bpf EXPR          Only packets matching this libpcap filter expression
     --stats             At the end, print one JSON object on stderr: `counters`
                         (deterministic: identical on every run and architecture) and `run`
@@ -54,9 +55,9 @@ stopped and the exit code is 1.
 ";
 
 const CHECK_USAGE: &str = "\
-netwatch check-config FILE
+netwatch check-config [--uci] FILE
 
-Parses and validates FILE. Unknown keys and out-of-range values are reported with the key,
+Parses and validates FILE (TOML, or OpenWrt UCI with --uci). Unknown keys and out-of-range values are reported with the key,
 the value and the allowed range (exit code 2). On success prints the profile and the memory
 the fixed-size tables take.
 ";
@@ -117,10 +118,18 @@ fn run() -> Result<(), Fail> {
     }
 }
 
-fn load_config(path: Option<PathBuf>) -> Result<Config, Fail> {
-    match path {
-        Some(p) => Config::load(&p).map_err(|e| Fail::Config(e.to_string())),
-        None => Ok(Config::default_config()),
+/// Where the configuration comes from.
+enum ConfigSource {
+    Builtin,
+    Toml(PathBuf),
+    Uci(PathBuf),
+}
+
+fn load_config(src: &ConfigSource) -> Result<Config, Fail> {
+    match src {
+        ConfigSource::Toml(p) => Config::load(p).map_err(|e| Fail::Config(e.to_string())),
+        ConfigSource::Uci(p) => Config::load_uci(p).map_err(|e| Fail::Config(e.to_string())),
+        ConfigSource::Builtin => Ok(Config::default_config()),
     }
 }
 
@@ -128,18 +137,24 @@ fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
     let mut file = None;
+    let mut uci = false;
     while let Some(a) = p.next().map_err(usage)? {
         match a {
             Long("help") | Short('h') => {
                 print!("{CHECK_USAGE}");
                 return Ok(());
             }
+            Long("uci") => uci = true,
             Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
             a => return Err(Fail::Usage(a.unexpected().to_string())),
         }
     }
     let file = file.ok_or_else(|| Fail::Usage("check-config needs a FILE".into()))?;
-    let cfg = load_config(Some(file.clone()))?;
+    let cfg = load_config(&if uci {
+        ConfigSource::Uci(file.clone())
+    } else {
+        ConfigSource::Toml(file.clone())
+    })?;
     let bytes = Pipeline::new(&cfg).footprint_bytes();
     println!(
         "{}: ok (profile {}, {} flows, fixed tables {:.1} MiB)",
@@ -154,10 +169,13 @@ fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
 fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let (mut file, mut config, mut bpf, mut stats) = (None, None, None, false);
+    let (mut file, mut config, mut bpf, mut stats) = (None, ConfigSource::Builtin, None, false);
     while let Some(a) = p.next().map_err(usage)? {
         match a {
-            Short('c') | Long("config") => config = Some(PathBuf::from(p.value().map_err(usage)?)),
+            Short('c') | Long("config") => {
+                config = ConfigSource::Toml(PathBuf::from(p.value().map_err(usage)?))
+            }
+            Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
             Long("bpf") => bpf = Some(p.value().map_err(usage)?.string().map_err(usage)?),
             Long("stats") => stats = true,
             Long("help") | Short('h') => {
@@ -169,7 +187,7 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         }
     }
     let file = file.ok_or_else(|| Fail::Usage("replay needs a capture FILE".into()))?;
-    let cfg = load_config(config)?;
+    let cfg = load_config(&config)?;
     let mut cap = FileCapture::open(&file, bpf.as_deref()).map_err(|e| match e {
         CaptureError::Filter { .. } => Fail::Config(e.to_string()),
         _ => Fail::Runtime(e.to_string()),

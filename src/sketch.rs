@@ -160,7 +160,9 @@ pub struct HeavyHitters<const N: usize> {
 
 impl<const N: usize> Default for HeavyHitters<N> {
     fn default() -> Self {
-        HeavyHitters { slots: [(Addr::UNSPECIFIED, 0); N] }
+        HeavyHitters {
+            slots: [(Addr::UNSPECIFIED, 0); N],
+        }
     }
 }
 

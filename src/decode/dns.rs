@@ -203,7 +203,11 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     // Entropy says little about short subdomains (and the detector ignores it below 16
     // bytes), so it is only computed for longer ones.
     let sub = &name[..reg.saturating_sub(1)];
-    out.sub_entropy_milli = if sub.len() >= ENTROPY_MIN_LEN { entropy_milli(sub) } else { 0 };
+    out.sub_entropy_milli = if sub.len() >= ENTROPY_MIN_LEN {
+        entropy_milli(sub)
+    } else {
+        0
+    };
     out.name_hash = psl::fnv(psl::FNV_OFFSET, name);
     out.reg_hash = psl::fnv(psl::FNV_OFFSET, &name[reg..]);
     Ok(())
@@ -243,7 +247,11 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 for c in dst.iter_mut() {
                     // A '.' byte inside a label is data, not a separator: stored as '_' so
                     // the dotted form keeps the label structure.
-                    *c = if *c == b'.' { b'_' } else { c.to_ascii_lowercase() };
+                    *c = if *c == b'.' {
+                        b'_'
+                    } else {
+                        c.to_ascii_lowercase()
+                    };
                 }
                 len += l;
                 out.labels = out.labels.saturating_add(1);

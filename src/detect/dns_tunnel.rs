@@ -186,7 +186,8 @@ impl Rule for DnsTunnelRule {
         st.odd_qtype += odd as u32;
         if odd
             || d.longest_label as u32 >= cfg.long_label
-            || (sub >= crate::decode::dns::ENTROPY_MIN_LEN && d.sub_entropy_milli as u32 >= cfg.entropy_milli)
+            || (sub >= crate::decode::dns::ENTROPY_MIN_LEN
+                && d.sub_entropy_milli as u32 >= cfg.entropy_milli)
         {
             st.suspicious += 1;
         }

@@ -1,0 +1,273 @@
+//! OpenWrt UCI configuration (`/etc/config/netwatch`), read directly so no shell converter is
+//! needed on the router. The UCI file is turned into the same TOML tree `config.toml` would
+//! give and validated by the same code, so both forms accept exactly the same settings; errors
+//! name the UCI line.
+//!
+//! Mapping (see `openwrt/files/netwatch.config` for a commented example):
+//! * `config netwatch 'main'`: `profile`, `home_net` (list), `sketch_key`, `suppress_s`
+//!   (→ `[alerts]`), `interface` (list) and `wan_interface` (→ `capture.interfaces`), `bpf`,
+//!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
+//!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
+//! * `config capacity`, `config flow`, `config windows`: options map 1:1 to those tables.
+//! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`): options
+//!   and lists map 1:1 to `[rules.<name>]`.
+//!
+//! Syntax accepted: `config TYPE ['NAME']`, `option KEY VALUE`, `list KEY VALUE`, values bare,
+//! 'single' or "double" quoted, `#` comments, blank lines. Anything else is refused with its
+//! line number.
+
+use std::collections::BTreeMap;
+
+use crate::config::{ConfigError, FileConfig};
+
+/// Keys whose UCI value is a boolean (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`).
+const BOOL_KEYS: &[&str] = &["enabled", "promiscuous", "immediate"];
+/// Lists of numbers (ports).
+const INT_LIST_KEYS: &[&str] = &["ports", "extra_ports", "allow_ports"];
+/// Keys that stay strings even when they look like numbers.
+const STRING_KEYS: &[&str] = &["profile", "bpf", "wan_interface"];
+
+/// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
+fn words(text: &str, no: usize) -> Result<Option<Vec<String>>, String> {
+    let mut out = Vec::new();
+    let mut chars = text.trim().chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            ' ' | '\t' => {
+                chars.next();
+            }
+            '#' => break,
+            '\'' | '"' => {
+                chars.next();
+                let mut w = String::new();
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => {
+                            if let Some(n) = chars.next() {
+                                w.push(n);
+                            }
+                        }
+                        Some(ch) => w.push(ch),
+                        None => return Err(format!("line {no}: unterminated {c} quote")),
+                    }
+                }
+                out.push(w);
+            }
+            _ => {
+                let mut w = String::new();
+                while let Some(&ch) = chars.peek() {
+                    if ch == ' ' || ch == '\t' || ch == '#' {
+                        break;
+                    }
+                    if ch == '\'' || ch == '"' {
+                        return Err(format!("line {no}: quote inside a bare word"));
+                    }
+                    w.push(ch);
+                    chars.next();
+                }
+                out.push(w);
+            }
+        }
+    }
+    Ok((!out.is_empty()).then_some(out))
+}
+
+fn value(key: &str, raw: &str, no: usize) -> Result<toml::Value, String> {
+    if BOOL_KEYS.contains(&key) {
+        return match raw {
+            "1" | "true" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "0" | "false" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!(
+                "line {no}: option `{key}` must be 0 or 1, not `{raw}`"
+            )),
+        };
+    }
+    if STRING_KEYS.contains(&key) {
+        return Ok(toml::Value::String(raw.to_string()));
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return Ok(toml::Value::Integer(i));
+    }
+    if raw.contains('.') && !raw.contains('/') && raw.chars().filter(|c| *c == '.').count() == 1 {
+        if let Ok(f) = raw.parse::<f64>() {
+            return Ok(toml::Value::Float(f));
+        }
+    }
+    Ok(toml::Value::String(raw.to_string()))
+}
+
+/// Where each TOML key came from, for error messages.
+pub struct UciConfig {
+    pub file: FileConfig,
+    lines: BTreeMap<String, usize>,
+}
+
+impl UciConfig {
+    /// Add the UCI line to an error about a key that came from it.
+    pub fn annotate(&self, e: ConfigError) -> ConfigError {
+        match e {
+            ConfigError::Invalid { key, msg } => {
+                let line = self
+                    .lines
+                    .iter()
+                    .find(|(k, _)| key == **k || key.starts_with(&format!("{k}.")))
+                    .map(|(_, l)| *l);
+                match line {
+                    Some(l) => ConfigError::Invalid {
+                        key,
+                        msg: format!("{msg} (UCI line {l})"),
+                    },
+                    None => ConfigError::Invalid { key, msg },
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Parse UCI text into the config tree.
+pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
+    let err = |msg: String| ConfigError::Parse {
+        path: path.to_string(),
+        msg,
+    };
+    let mut root = toml::Table::new();
+    let mut lines = BTreeMap::new();
+    // Current section: the TOML table path its options go to.
+    let mut section: Option<Vec<String>> = None;
+    let mut interfaces: Vec<toml::Value> = Vec::new();
+    let mut iface_line = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let no = i + 1;
+        let Some(l) = words(raw, no).map_err(err)? else {
+            continue;
+        };
+        let w: Vec<&str> = l.iter().map(String::as_str).collect();
+        match w.as_slice() {
+            ["config", ty, rest @ ..] if rest.len() <= 1 => {
+                let name = rest.first().copied().unwrap_or("");
+                section = Some(match (*ty, name) {
+                    ("netwatch", _) => vec![],
+                    ("capacity" | "flow" | "windows", _) => vec![ty.to_string()],
+                    ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon") => {
+                        vec!["rules".to_string(), name.to_string()]
+                    }
+                    ("rule", other) => {
+                        return Err(err(format!(
+                            "line {no}: unknown rule `{other}` (portscan, synflood, bruteforce, dns_tunnel, beacon)"
+                        )))
+                    }
+                    (other, _) => return Err(err(format!("line {no}: unknown section type `{other}`"))),
+                });
+            }
+            [kind @ ("option" | "list"), key, val] => {
+                let Some(sec) = section.clone() else {
+                    return Err(err(format!(
+                        "line {no}: `{kind}` before any `config` section"
+                    )));
+                };
+                let key = *key;
+                if sec.is_empty() && matches!(key, "enabled" | "memory_limit_kib") {
+                    continue; // read by the init script, not by netwatch
+                }
+                // Where the key lands in the TOML tree.
+                let (path, leaf): (Vec<String>, &str) = if sec.is_empty() {
+                    match key {
+                        "interface" | "wan_interface" => {
+                            if !val.is_empty() {
+                                interfaces.push(toml::Value::String(val.to_string()));
+                                iface_line = no;
+                            }
+                            continue;
+                        }
+                        "bpf" | "snaplen" | "promiscuous" | "buffer_kib" | "immediate"
+                        | "timeout_ms" => (vec!["capture".into()], key),
+                        "suppress_s" => (vec!["alerts".into()], key),
+                        "profile" | "home_net" | "sketch_key" => (vec![], key),
+                        other => {
+                            return Err(err(format!(
+                                "line {no}: unknown option `{other}` in the netwatch section"
+                            )))
+                        }
+                    }
+                } else {
+                    (sec, key)
+                };
+                let mut v = value(leaf, val, no).map_err(err)?;
+                if INT_LIST_KEYS.contains(&leaf) {
+                    v = match v {
+                        toml::Value::Integer(_) => v,
+                        _ => {
+                            return Err(err(format!(
+                                "line {no}: `{leaf}` takes port numbers, not `{val}`"
+                            )))
+                        }
+                    };
+                }
+                let mut t = &mut root;
+                for p in &path {
+                    t = t
+                        .entry(p.clone())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                        .as_table_mut()
+                        .ok_or_else(|| err(format!("line {no}: `{p}` is not a section")))?;
+                }
+                let full = if path.is_empty() {
+                    leaf.to_string()
+                } else {
+                    format!("{}.{leaf}", path.join("."))
+                };
+                lines.insert(full, no);
+                if *kind == "list" {
+                    let e = t
+                        .entry(leaf.to_string())
+                        .or_insert_with(|| toml::Value::Array(Vec::new()));
+                    match e.as_array_mut() {
+                        Some(a) => a.push(v),
+                        None => {
+                            return Err(err(format!(
+                                "line {no}: `{leaf}` is an option above, not a list"
+                            )))
+                        }
+                    }
+                } else {
+                    t.insert(leaf.to_string(), v);
+                }
+            }
+            _ => return Err(err(format!(
+                "line {no}: expected `config TYPE [NAME]`, `option KEY VALUE` or `list KEY VALUE`"
+            ))),
+        }
+    }
+    if !interfaces.is_empty() {
+        let cap = root
+            .entry("capture")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(t) = cap.as_table_mut() {
+            t.insert("interfaces".into(), toml::Value::Array(interfaces));
+            lines.insert("capture.interfaces".into(), iface_line);
+        }
+    }
+    let file: FileConfig = toml::Value::Table(root)
+        .try_into()
+        .map_err(|e: toml::de::Error| err(e.to_string().trim_end().to_string()))?;
+    Ok(UciConfig { file, lines })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_quotes() {
+        let l = words("  option name 'va lue' # comment", 3)
+            .unwrap()
+            .unwrap();
+        assert_eq!(l, vec!["option", "name", "va lue"]);
+        let l = words("list x \"a \\\"b\\\"\"", 1).unwrap().unwrap();
+        assert_eq!(l, vec!["list", "x", "a \"b\""]);
+        assert!(words("# only a comment", 1).unwrap().is_none());
+        assert!(words("option x 'open", 9).unwrap_err().contains("line 9"));
+    }
+}

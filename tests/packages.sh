@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Checks the built packages as a packager would: unpacks every .ipk and .deb and checks
+# control fields, file list, permissions and maintainer scripts; runs `sh -n` and shellcheck on
+# the init script and every maintainer script; `systemd-analyze verify` on the unit.
+# usage: tests/packages.sh     (after openwrt/build-ipk.sh and cross/build-deb.sh)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+fail=0
+ok() { echo "packages: ok   $*"; }
+bad() { echo "packages: FAIL $*"; fail=1; }
+need() { grep -q "$2" "$1" && ok "$(basename "$(dirname "$1")")/$(basename "$1") has $2" || bad "$1 lacks $2"; }
+
+shellcheck -s sh -e SC2034,SC2154,SC3043 "$ROOT/openwrt/files/netwatch.init" && ok "init script passes shellcheck" || bad "init script: shellcheck"
+sh -n "$ROOT/openwrt/files/netwatch.init" && ok "init script passes sh -n" || bad "init script: sh -n"
+grep -q 'procd_add_reload_trigger "netwatch"' "$ROOT/openwrt/files/netwatch.init" && grep -q 'procd_set_param respawn' "$ROOT/openwrt/files/netwatch.init" \
+  && grep -q 'procd_set_param limits' "$ROOT/openwrt/files/netwatch.init" && ok "init script: reload trigger, respawn, limits" || bad "init script: procd params"
+
+ipks=("$ROOT"/target/ipk/*.ipk)
+[ -e "${ipks[0]}" ] || bad "no .ipk built"
+for f in "${ipks[@]}"; do
+  [ -e "$f" ] || continue
+  w=$(mktemp -d)
+  tar -xzf "$f" -C "$w"
+  [ "$(tar -tzf "$f" | tr '\n' ' ')" = "./debian-binary ./control.tar.gz ./data.tar.gz " ] && ok "$(basename "$f"): ipkg-build layout" || bad "$(basename "$f"): layout $(tar -tzf "$f" | tr '\n' ' ')"
+  [ "$(cat "$w/debian-binary")" = "2.0" ] || bad "$(basename "$f"): debian-binary"
+  mkdir "$w/c" "$w/d"; tar -xzf "$w/control.tar.gz" -C "$w/c"; tar -xzf "$w/data.tar.gz" -C "$w/d"
+  arch=$(basename "$f" .ipk); arch=${arch#netwatch_*_}
+  for field in "Package: netwatch" "Version: " "Architecture: $arch" "Installed-Size: " "Description: " "Section: net"; do
+    grep -q "^$field" "$w/c/control" || bad "$(basename "$f"): control lacks '$field'"
+  done
+  [ "$(cat "$w/c/conffiles")" = /etc/config/netwatch ] || bad "$(basename "$f"): conffiles"
+  for s in postinst prerm; do
+    [ -x "$w/c/$s" ] && sh -n "$w/c/$s" && shellcheck -s sh "$w/c/$s" >/dev/null || bad "$(basename "$f"): $s"
+  done
+  list=$(cd "$w/d" && find . -type f -printf '%m %u %p\n' | sort | tr '\n' ';')
+  [ "$list" = "600 root ./etc/config/netwatch;755 root ./etc/init.d/netwatch;755 root ./usr/sbin/netwatch;" ] \
+    && ok "$(basename "$f"): files and modes" || bad "$(basename "$f"): files $list"
+  owners=$(tar -tvzf "$w/data.tar.gz" | awk '{print $2}' | sort -u | tr '\n' ' ')
+  [ "$owners" = "root/root " ] || [ "$owners" = "0/0 " ] || bad "$(basename "$f"): owners $owners"
+  size=$(stat -c %s "$f")
+  [ "$size" -le $((1200 * 1024)) ] && ok "$(basename "$f"): $size bytes (limit 1.2 MiB)" || bad "$(basename "$f"): $size bytes over 1.2 MiB"
+  file "$w/d/usr/sbin/netwatch" | grep -q "statically linked\|static-pie" || bad "$(basename "$f"): binary not static"
+  rm -rf "$w"
+done
+
+debs=("$ROOT"/target/deb/*.deb)
+for f in "${debs[@]}"; do
+  [ -e "$f" ] || continue
+  w=$(mktemp -d)
+  dpkg-deb -x "$f" "$w/d"; dpkg-deb -e "$f" "$w/c"
+  arch=$(dpkg-deb -f "$f" Architecture)
+  [ "$(dpkg-deb -f "$f" Package)" = netwatch ] && ok "$(basename "$f"): Package/Version/Architecture $(dpkg-deb -f "$f" Version) $arch" || bad "$(basename "$f"): control"
+  [ "$(cat "$w/c/conffiles")" = /etc/netwatch/netwatch.toml ] || bad "$(basename "$f"): conffiles"
+  for s in postinst prerm postrm; do
+    [ -x "$w/c/$s" ] && sh -n "$w/c/$s" && shellcheck -s sh "$w/c/$s" >/dev/null || bad "$(basename "$f"): $s"
+  done
+  list=$(cd "$w/d" && find . -type f -printf '%m %p\n' | sort | tr '\n' ';')
+  [ "$list" = "644 ./etc/netwatch/netwatch.toml;644 ./lib/systemd/system/netwatch.service;644 ./usr/share/doc/netwatch/README.md;644 ./usr/share/doc/netwatch/netwatch.toml;755 ./usr/sbin/netwatch;" ] \
+    && ok "$(basename "$f"): files and modes" || bad "$(basename "$f"): files $list"
+  "$ROOT/target/release/netwatch" check-config "$w/d/etc/netwatch/netwatch.toml" >/dev/null && ok "$(basename "$f"): shipped config validates" || bad "$(basename "$f"): config"
+  grep -q 'interfaces = \["eth0"\]' "$w/d/etc/netwatch/netwatch.toml" && grep -q 'promiscuous = true' "$w/d/etc/netwatch/netwatch.toml" || bad "$(basename "$f"): not eth0 promiscuous"
+  rm -rf "$w"
+done
+
+unit=$ROOT/config/netwatch.service
+for k in 'AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN' 'DynamicUser=yes' 'StateDirectory=netwatch' 'ProtectSystem=strict' 'MemoryMax=' 'MemorySwapMax=0' 'Restart=on-failure'; do
+  grep -q "^$k" "$unit" || bad "unit lacks $k"
+done
+if command -v systemd-analyze >/dev/null; then
+  # verify wants ExecStart's binary in place: check a copy of the unit pointing at the built one.
+  r=$(mktemp -d); install -m 0755 "$ROOT/target/release/netwatch" "$r/netwatch"
+  sed "s|/usr/sbin/netwatch|$r/netwatch|" "$unit" > "$r/netwatch.service"
+  if out=$(systemd-analyze verify "$r/netwatch.service" 2>&1) && ! echo "$out" | grep -qi 'netwatch.service'; then ok "systemd-analyze verify"; else bad "systemd-analyze verify: $out"; fi
+  rm -rf "$r"
+else
+  bad "systemd-analyze not installed"
+fi
+[ "$fail" = 0 ] && echo "packages: all passed" || { echo "packages: FAILED"; exit 1; }
