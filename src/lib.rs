@@ -11,6 +11,7 @@ pub mod alloc;
 pub mod capture;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;

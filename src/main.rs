@@ -18,12 +18,15 @@ const USAGE: &str = "\
 netwatch — network intrusion detection for routers and small boards
 
 USAGE:
+    netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
     netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
     netwatch check-config [--uci] FILE
     netwatch version
     netwatch help [COMMAND]
 
 COMMANDS:
+    run           Capture live on the configured interfaces (or --iface); alerts as EVE JSON
+                  lines on stdout. SIGHUP reloads the config, SIGTERM/SIGINT flush and exit.
     replay        Run the whole pipeline over a pcap/pcapng file as fast as possible.
                   Alerts go to stdout as Suricata EVE JSON, one object per line.
     check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
@@ -52,6 +55,23 @@ OPTIONS:
 
 A truncated or corrupt capture is processed up to the damage; then the error says where it
 stopped and the exit code is 1.
+";
+
+const RUN_USAGE: &str = "\
+netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
+
+Captures live on every interface given with --iface (default: capture.interfaces of the
+config), all feeding one pipeline, and prints alerts on stdout as EVE JSON lines. Needs
+CAP_NET_RAW and CAP_NET_ADMIN (root, or `setcap cap_net_raw,cap_net_admin=eip netwatch`).
+A missing interface is logged once and retried with back-off. SIGHUP re-reads the config
+(thresholds, allowlists, timeouts; an invalid file is refused and the old one stays);
+SIGTERM/SIGINT flush pending state and exit, printing counters and capture drops on stderr.
+
+OPTIONS:
+    -c, --config FILE   TOML configuration
+    --uci FILE          OpenWrt UCI configuration
+    -i, --iface IF      Interface to capture (repeatable)
+    -h, --help          This help
 ";
 
 const CHECK_USAGE: &str = "\
@@ -101,6 +121,7 @@ fn run() -> Result<(), Fail> {
     };
     match cmd.as_str() {
         "replay" => replay(p),
+        "run" => run_daemon(p),
         "check-config" => check_config(p),
         "version" => {
             println!("netwatch {}", env!("CARGO_PKG_VERSION"));
@@ -109,6 +130,7 @@ fn run() -> Result<(), Fail> {
         "help" => {
             match p.next().map_err(usage)? {
                 Some(Value(v)) if v == "replay" => print!("{REPLAY_USAGE}"),
+                Some(Value(v)) if v == "run" => print!("{RUN_USAGE}"),
                 Some(Value(v)) if v == "check-config" => print!("{CHECK_USAGE}"),
                 _ => print!("{USAGE}"),
             }
@@ -164,6 +186,43 @@ fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
         bytes as f64 / (1024.0 * 1024.0)
     );
     Ok(())
+}
+
+fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let (mut config, mut ifaces) = (ConfigSource::Builtin, Vec::new());
+    while let Some(a) = p.next().map_err(usage)? {
+        match a {
+            Short('c') | Long("config") => {
+                config = ConfigSource::Toml(PathBuf::from(p.value().map_err(usage)?))
+            }
+            Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
+            Short('i') | Long("iface") => {
+                ifaces.push(p.value().map_err(usage)?.string().map_err(usage)?)
+            }
+            Long("help") | Short('h') => {
+                print!("{RUN_USAGE}");
+                return Ok(());
+            }
+            a => return Err(Fail::Usage(a.unexpected().to_string())),
+        }
+    }
+    let cfg = load_config(&config)?;
+    if ifaces.is_empty() {
+        ifaces = cfg.capture.interfaces.clone();
+    }
+    if ifaces.is_empty() {
+        return Err(Fail::Config(
+            "no interface to capture: set capture.interfaces in the config or pass --iface".into(),
+        ));
+    }
+    let reload = || {
+        load_config(&config).map_err(|e| match e {
+            Fail::Usage(m) | Fail::Config(m) | Fail::Runtime(m) => m,
+        })
+    };
+    netwatch::daemon::run(cfg, ifaces, &reload).map_err(Fail::Runtime)
 }
 
 fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {

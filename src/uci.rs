@@ -235,9 +235,11 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                     t.insert(leaf.to_string(), v);
                 }
             }
-            _ => return Err(err(format!(
+            _ => {
+                return Err(err(format!(
                 "line {no}: expected `config TYPE [NAME]`, `option KEY VALUE` or `list KEY VALUE`"
-            ))),
+            )))
+            }
         }
     }
     if !interfaces.is_empty() {

@@ -134,7 +134,31 @@ PY
 setup
 export -f beacon browse
 
+# live: `netwatch run` capturing in the victim namespace; SIGHUP applies a new allowlist,
+# refuses a broken file (the old settings stay); SIGTERM flushes and exits 0.
+live() {
+  local cfg=$WORK/live.toml
+  printf '[capture]\ninterfaces = ["nwe2e-v"]\n' > "$cfg"
+  ip netns exec $V "$NW" run -c "$cfg" > "$WORK/live.out" 2> "$WORK/live.err" & local np=$!
+  sleep 2
+  ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.77.0.2 >/dev/null 2>&1 || true
+  printf '[capture]\ninterfaces = ["nwe2e-v"]\n[rules.portscan]\nallow_src = ["10.77.0.1/32"]\n' > "$cfg"
+  kill -HUP $np; sleep 1
+  ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.77.0.3 >/dev/null 2>&1 || true
+  echo 'nonsense = 1' > "$cfg"; kill -HUP $np; sleep 1
+  ip netns exec $A nmap -n -Pn -sS -T4 -p 101-200 10.77.0.3 >/dev/null 2>&1 || true
+  kill -TERM $np; local rc=0; wait $np || rc=$?
+  local n; n=$(grep -c '"rule":"portscan.vertical"' "$WORK/live.out" || true)
+  if [ "$rc" = 0 ] && [ "$n" = 1 ] && grep -q '"dest_ip":"10.77.0.2"' "$WORK/live.out" \
+     && grep -q 'reload refused' "$WORK/live.err" && grep -q '"counters"' "$WORK/live.err"; then
+    say "ok   live run: scan caught, SIGHUP allowlist applied, broken reload refused, SIGTERM flushed"
+  else
+    say "FAIL live run (exit $rc, $n scan alerts)"; cat "$WORK/live.err"; fail=1
+  fi
+}
+
 if [ "$MODE" = ci ]; then
+  live
   for scan in -sS -sT -sF -sX -sN -sA; do
     expect "$(capture nmap$scan nmap -n -Pn $scan -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
   done
