@@ -184,6 +184,14 @@ build_target() {
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
     cc=$s/bin/$name-gcc
+    if [ "$t" = arm-unknown-linux-musleabihf ]; then
+      # Debian's armhf crtbeginS.o/crtendS.o and libgcc.a are Thumb-2 code, which an ARMv6
+      # (Pi 1/Zero) cannot run. Link without them: musl's crt files suffice for a static
+      # binary, and the few libgcc helpers C code calls (division, 64-bit shifts…) come from
+      # Rust's compiler-builtins, pulled in first with -u (see rf below).
+      sed -i -e 's| crtbeginS.o%s||; s|crtendS.o%s ||' -e '/^\*libgcc:/{n;s/.*//}' \
+             -e 's|--start-group %G %L --end-group|--start-group %L --end-group|' "$s/lib/musl-gcc.specs"
+    fi
     # panic=abort never unwinds: a no-op libunwind is all std's backtrace code needs to link
     # (rebuilt every time: it takes milliseconds and follows cross/unwind_stub.c).
     "$cc" -Os -c "$ROOT/cross/unwind_stub.c" -o "$OUT/unwind_stub-$name.o"
@@ -198,7 +206,15 @@ build_target() {
       # garbage. MIPS needs crt-static spelled out.
       rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2"
       case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
-      case "$t" in arm-unknown-linux-musleabihf) rf="$rf -C target-cpu=arm1176jzf-s" ;; esac
+      case "$t" in arm-unknown-linux-musleabihf)
+        rf="$rf -C target-cpu=arm1176jzf-s"
+        for sym in __aeabi_idiv __aeabi_uidiv __aeabi_idivmod __aeabi_uidivmod __aeabi_ldivmod __aeabi_uldivmod \
+                   __aeabi_llsl __aeabi_llsr __aeabi_lasr __aeabi_lmul __clzsi2 __clzdi2 __ctzsi2 __popcountsi2 \
+                   __aeabi_l2d __aeabi_ul2d __aeabi_d2lz __aeabi_d2ulz __aeabi_l2f __aeabi_ul2f __aeabi_f2lz __aeabi_f2ulz \
+                   __aeabi_memcpy __aeabi_memcpy4 __aeabi_memcpy8 __aeabi_memset __aeabi_memset4 __aeabi_memclr __aeabi_memclr4 __aeabi_memmove; do
+          rf="$rf -C link-arg=-Wl,-u,$sym"
+        done ;;
+      esac
       env+=("CARGO_TARGET_${up}_RUSTFLAGS=$rf")
     else
       env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc")

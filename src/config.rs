@@ -393,8 +393,10 @@ pub struct Config {
 /// Login services watched by default: ssh, telnet, ftp, rdp, vnc, pop3, imap, submission,
 /// mysql, postgresql.
 pub const DEFAULT_LOGIN_PORTS: &[u16] = &[22, 23, 21, 3389, 5900, 110, 143, 587, 3306, 5432];
-/// Ports whose regular polling is normal: DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR, STUN.
-pub const DEFAULT_BEACON_ALLOW_PORTS: &[u16] = &[53, 123, 67, 68, 137, 138, 1900, 5353, 5355, 3478];
+/// Ports whose regular polling is normal: ssh (scheduled backups, monitoring and configuration
+/// management log in on a timer), DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR, STUN.
+pub const DEFAULT_BEACON_ALLOW_PORTS: &[u16] =
+    &[22, 53, 123, 67, 68, 137, 138, 1900, 5353, 5355, 3478];
 /// Domains whose normal traffic looks tunnel-like: DNS-based blocklists and reputation
 /// services (hashed or reversed-address subdomains by design).
 pub const DEFAULT_DNS_ALLOW_DOMAINS: &[&str] = &[

@@ -104,6 +104,9 @@ pub struct Flow {
     /// Closed by an ICMP "time exceeded" from a router on the way (traceroute), not by the
     /// destination.
     pub transit: bool,
+    /// Largest responder payload segment after the first three turns (the handshake of most
+    /// login protocols): failed logins get only short refusals back, a session gets more.
+    pub late_reply_max: u16,
 }
 
 impl Flow {
@@ -351,6 +354,11 @@ impl FlowTable {
         f.bytes[dir] += m.wire_len as u64;
         f.payload[dir] += m.payload_len as u64;
         if m.payload_len > 0 {
+            if dir == 1 && f.turns >= 3 {
+                f.late_reply_max = f
+                    .late_reply_max
+                    .max(m.payload_len.min(u16::MAX as u32) as u16);
+            }
             if dir == 0 && f.last_payload_dir == 1 {
                 f.turns = f.turns.saturating_add(1);
                 ev.new_turn = true;

@@ -12,7 +12,13 @@ fn write(name: &str, text: &str) -> PathBuf {
 }
 
 fn load(text: &str) -> Result<Config, String> {
-    Config::load_uci(&write("x", text)).map_err(|e| e.to_string())
+    // Tests run in parallel threads of one process: one file per call.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "cfg-{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    Config::load_uci(&write(&name, text)).map_err(|e| e.to_string())
 }
 
 #[test]

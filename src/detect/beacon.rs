@@ -11,8 +11,9 @@
 //! Alert when at least `min_connections` (8) starts are known, the score is ≥ `min_score`
 //! (0.8, RITA's "medium" band) and the median interval lies in [`min_interval_s` (1 s),
 //! `max_interval_s` (3600 s)]. Bursts of parallel connections (median interval below 1 s) are
-//! not beacons. Regular by design and allowlisted by default: DNS, NTP, DHCP, NetBIOS, SSDP,
-//! mDNS, LLMNR and STUN ports (`allow_ports`); multicast and broadcast destinations.
+//! not beacons. Regular by design and allowlisted by default: ssh (automation logs in on a
+//! timer), DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR and STUN ports (`allow_ports`);
+//! multicast and broadcast destinations.
 //!
 //! Suppression key: (rule, client, server, port).
 

@@ -4,7 +4,9 @@
 //!
 //! Attempts are counted when a connection to the service closes, if it looks like a login that
 //! went nowhere: the handshake completed, the client sent data, the connection lasted at most
-//! `max_attempt_duration_s` (60 s) and the server sent at most `max_reply_bytes` (16 KiB).
+//! `max_attempt_duration_s` (60 s), the server sent at most `max_reply_bytes` (16 KiB) and —
+//! for ssh — nothing after the key exchange larger than a refusal (160 bytes), which every
+//! successful login is followed by.
 //! Real sessions are long or carry data and are not counted. A connection counts as
 //! one attempt, except where the protocol lets a client retry inside one connection — which
 //! hydra does: for ssh, every request/response turn after the first three (version exchange,
@@ -25,6 +27,9 @@ use crate::flow::{Closed, TcpState};
 use crate::table::{LruMap, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+
+/// Largest ssh server message (bytes on the wire, encrypted) still taken for a refusal.
+const SSH_REFUSAL_MAX: usize = 160;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct Pair {
@@ -85,7 +90,12 @@ impl Rule for BruteForceRule {
         let handshake =
             f.state != TcpState::None && f.flags[1] & crate::decode::tcp_flags::SYN != 0;
         let duration = f.last.saturating_sub(f.first);
+        // ssh: after a successful login the server sends more than refusals (OpenSSH's
+        // host-key announcement alone is ~260 bytes, then channel data); a failed attempt only
+        // ever gets USERAUTH_FAILURE messages of a few dozen bytes back.
+        let ssh_session = port == 22 && f.late_reply_max as usize > SSH_REFUSAL_MAX;
         if !handshake
+            || ssh_session
             || f.payload[0] == 0
             || duration > self.cfg.max_attempt_duration_s as u64 * 1_000_000
             || f.payload[1] > self.cfg.max_reply_bytes
