@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 
-SERVER = "10.77.0.2"
+SERVER = "10.77.0.2"    # web server
+RESOLVER = "10.77.0.3"  # DNS and NTP (10.77.0.2:53 belongs to iodined)
 
 
 def dns_server(addr):
@@ -54,7 +55,7 @@ def dns_query(name, qtype=1):
     q += b"\x00" + struct.pack("!HH", qtype, 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(1)
-    s.sendto(q, (SERVER, 53))
+    s.sendto(q, (RESOLVER, 53))
     try:
         s.recvfrom(512)
     except OSError:
@@ -65,8 +66,7 @@ def dns_query(name, qtype=1):
 def ntp_poll():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(1)
-    s.bind(("", 123)) if False else None
-    s.sendto(b"\x23" + 47 * b"\0", (SERVER, 123))
+    s.sendto(b"\x23" + 47 * b"\0", (RESOLVER, 123))
     try:
         s.recvfrom(512)
     except OSError:

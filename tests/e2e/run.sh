@@ -57,8 +57,8 @@ setup() {
   mkdir -p "$WORK/www"; head -c 1000000 /dev/urandom > "$WORK/www/big.bin"; for i in $(seq 1 20); do echo "page $i" > "$WORK/www/p$i.html"; done
   ip netns exec $V python3 -m http.server 8080 --bind 10.77.0.2 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
   ip netns exec $V python3 -m http.server 8443 --bind 10.77.0.3 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
-  ip netns exec $V python3 "$HERE/peers.py" dns-server 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
-  ip netns exec $V python3 "$HERE/peers.py" ntp-server 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
+  ip netns exec $V python3 "$HERE/peers.py" dns-server 10.77.0.3 >/dev/null 2>&1 & PIDS+=($!)
+  ip netns exec $V python3 "$HERE/peers.py" ntp-server 10.77.0.3 >/dev/null 2>&1 & PIDS+=($!)
   # Key login for the successful-ssh part of the benign traffic.
   mkdir -p /home/nwe2e/.ssh; ssh-keygen -q -t ed25519 -N '' -f "$WORK/userkey" <<<y >/dev/null 2>&1 || true
   cp "$WORK/userkey.pub" /home/nwe2e/.ssh/authorized_keys; chown -R nwe2e /home/nwe2e; chmod 700 /home/nwe2e/.ssh
