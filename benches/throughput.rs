@@ -70,30 +70,6 @@ fn lan_capture(packets: usize) -> PcapWriter {
     w
 }
 
-/// SYNs to one victim from `n` distinct spoofed sources, 100k per second.
-fn flood_capture(n: u32) -> PcapWriter {
-    let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
-    for i in 0..n {
-        let src = [
-            11 + (i >> 24) as u8,
-            (i >> 16) as u8,
-            (i >> 8) as u8,
-            i as u8,
-        ];
-        let f = eth(
-            0x0800,
-            &ipv4(
-                src,
-                [192, 168, 1, 5],
-                6,
-                &tcp(1024 + (i % 60000) as u16, 80, SYN, &[]),
-            ),
-        );
-        w.packet(T0 + i as i64 * 10, &f);
-    }
-    w
-}
-
 fn bare_read(path: &Path) -> (u64, u64) {
     let mut cap = pcap::Capture::from_file(path).expect("open capture");
     let (mut n, mut bytes) = (0u64, 0u64);

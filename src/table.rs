@@ -229,6 +229,12 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             self.slots.push(slot);
             (self.slots.len() - 1) as u32
         };
+        self.link(id, h, class);
+        (id, evicted)
+    }
+
+    /// Put a filled slot into the index and at the tail of its recency list.
+    fn link(&mut self, id: u32, h: u64, class: u8) {
         let tag = (h >> 32) as u32;
         let mut pos = (h as usize) & self.mask;
         while self.index[pos].slot != NIL {
@@ -237,7 +243,6 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         self.index[pos] = IndexEntry { slot: id, tag };
         self.len += 1;
         self.push_tail(id, class);
-        (id, evicted)
     }
 
     /// Take an entry out of the index and its recency list (its slot is left to the caller).
@@ -329,14 +334,7 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             s.last = now;
             init(&mut s.value);
         }
-        let tag = (h >> 32) as u32;
-        let mut pos = (h as usize) & self.mask;
-        while self.index[pos].slot != NIL {
-            pos = (pos + 1) & self.mask;
-        }
-        self.index[pos] = IndexEntry { slot: id, tag };
-        self.len += 1;
-        self.push_tail(id, class);
+        self.link(id, h, class);
         (id, how)
     }
 

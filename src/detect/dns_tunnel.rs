@@ -50,6 +50,20 @@ struct DomainState {
     samples: heapless::Vec<heapless::Vec<u8, SAMPLE_NAME_LEN>, SAMPLES>,
 }
 
+impl DomainState {
+    /// Start counting a fresh window at second `sec` (the domain stays).
+    fn new_window(&mut self, sec: u64, ts: i64) {
+        self.window_start = sec;
+        self.first_ts = ts;
+        self.queries = 0;
+        self.suspicious = 0;
+        self.odd_qtype = 0;
+        self.name_bytes = 0;
+        self.unique.clear();
+        self.samples.clear();
+    }
+}
+
 /// Record types a browser or OS resolver does not ask for in bulk: CNAME, NULL, TXT, MX, SRV
 /// (iodine's and dnscat2's carriers), ANY, and the private-use range 65280–65534.
 fn odd_qtype(t: u16) -> bool {
@@ -156,14 +170,7 @@ impl Rule for DnsTunnelRule {
             domain: d.reg_hash,
         };
         let (id, how) = self.domains.upsert(key, 0, now, |st| {
-            st.window_start = sec;
-            st.first_ts = m.ts;
-            st.queries = 0;
-            st.suspicious = 0;
-            st.odd_qtype = 0;
-            st.name_bytes = 0;
-            st.unique.clear();
-            st.samples.clear();
+            st.new_window(sec, m.ts);
             st.domain.clear();
             let _ = st.domain.extend_from_slice(reg);
         });
@@ -171,14 +178,7 @@ impl Rule for DnsTunnelRule {
         let cfg = &self.cfg;
         let st = self.domains.get_mut(id);
         if sec >= st.window_start + cfg.window_s as u64 {
-            st.window_start = sec;
-            st.first_ts = m.ts;
-            st.queries = 0;
-            st.suspicious = 0;
-            st.odd_qtype = 0;
-            st.name_bytes = 0;
-            st.unique.clear();
-            st.samples.clear();
+            st.new_window(sec, m.ts);
         }
         st.queries += 1;
         let sub = d.subdomain_len();

@@ -41,25 +41,7 @@ fn fixtures(dir: &std::path::Path) {
         write(&dir.join(format!("every-rule-{name}.pcap")), &w.buf);
     }
     write(&dir.join("every-rule.pcapng"), &support::pcapng(1, &frames));
-    let mut w = support::PcapWriter::new(1);
-    for i in 0..1_000_000u32 {
-        let src = [
-            11 + (i >> 24) as u8,
-            (i >> 16) as u8,
-            (i >> 8) as u8,
-            i as u8,
-        ];
-        let f = support::eth(
-            0x0800,
-            &support::ipv4(
-                src,
-                [192, 168, 1, 5],
-                6,
-                &support::tcp(1024 + (i % 60000) as u16, 80, support::SYN, &[]),
-            ),
-        );
-        w.packet(support::T0 + i as i64 * 10, &f);
-    }
+    let w = support::flood_capture(1_000_000);
     write(&dir.join("flood-1m.pcap"), &w.buf);
     eprintln!("demo-capture: fixtures written to {}", dir.display());
 }

@@ -685,3 +685,27 @@ pub fn retag(eth_frame: &[u8], pppoe: bool) -> Vec<u8> {
         .concat()
     }
 }
+
+/// SYNs to 192.168.1.5:80 from `n` distinct spoofed sources, 100k per second.
+pub fn flood_capture(n: u32) -> PcapWriter {
+    let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
+    for i in 0..n {
+        let src = [
+            11 + (i >> 24) as u8,
+            (i >> 16) as u8,
+            (i >> 8) as u8,
+            i as u8,
+        ];
+        let f = eth(
+            0x0800,
+            &ipv4(
+                src,
+                [192, 168, 1, 5],
+                6,
+                &tcp(1024 + (i % 60000) as u16, 80, SYN, &[]),
+            ),
+        );
+        w.packet(T0 + i as i64 * 10, &f);
+    }
+    w
+}
