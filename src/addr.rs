@@ -67,18 +67,6 @@ impl Addr {
             None => IpAddr::V6(Ipv6Addr::from(self.0)),
         }
     }
-
-    /// First 8 bytes as a number: cheap input for sketches and ordering ties.
-    pub fn hi64(&self) -> u64 {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.0[8..16]);
-        u64::from_be_bytes(b)
-            ^ u64::from_be_bytes({
-                let mut h = [0u8; 8];
-                h.copy_from_slice(&self.0[..8]);
-                h
-            })
-    }
 }
 
 impl PartialEq for Addr {

@@ -63,10 +63,6 @@ pub fn peak_heap_bytes() -> usize {
     PEAK.load(Relaxed)
 }
 
-pub fn current_heap_bytes() -> usize {
-    CURRENT.load(Relaxed)
-}
-
 /// Peak resident set size from /proc (Linux), if available.
 pub fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;

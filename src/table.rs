@@ -144,11 +144,6 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         &self.slots[id as usize].key
     }
 
-    /// Last time the entry was touched.
-    pub fn last_touched(&self, id: u32) -> u64 {
-        self.slots[id as usize].last
-    }
-
     pub fn class(&self, id: u32) -> u8 {
         self.slots[id as usize].class
     }

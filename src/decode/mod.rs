@@ -190,10 +190,6 @@ impl PacketMeta {
         self.has_dns.then_some(&self.dns)
     }
 
-    pub fn is_tcp(&self) -> bool {
-        self.proto == proto::TCP && self.net != Net::Arp
-    }
-
     fn reset(&mut self, ts: i64, wire_len: u32) {
         self.ts = ts;
         self.wire_len = wire_len;

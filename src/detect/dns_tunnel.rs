@@ -125,10 +125,6 @@ impl DnsTunnelRule {
         self.cfg = cfg;
     }
 
-    pub fn config(&self) -> &DnsTunnelConfig {
-        &self.cfg
-    }
-
     #[inline]
     fn domain_allowed(&self, d: &crate::decode::DnsMeta) -> bool {
         let reg = d.registered_domain();

@@ -243,12 +243,6 @@ impl Alert {
             RuleId::SensorHealth => write!(out, "sensor health: {}", self.evidence.figures.first().map(|f| f.0).unwrap_or("")),
         }
     }
-
-    pub fn summary_string(&self) -> String {
-        let mut s = String::new();
-        let _ = self.summary(&mut s);
-        s
-    }
 }
 
 fn port_label(proto: u8, port: u16) -> PortLabel {
@@ -520,17 +514,6 @@ pub fn write_timestamp(out: &mut impl std::fmt::Write, ts_us: i64) -> std::fmt::
         (sod / 60) % 60,
         sod % 60
     )
-}
-
-/// Keyed hash of bytes for suppression keys and per-domain state (fixed, deterministic).
-pub fn bytes_hash(b: &[u8], key: u64) -> u64 {
-    let mut h = key ^ 0x51_7cc1_b727_220a;
-    for c in b.chunks(8) {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        h = crate::sketch::mix(h ^ u64::from_le_bytes(w));
-    }
-    crate::sketch::mix(h ^ b.len() as u64)
 }
 
 #[cfg(test)]

@@ -192,12 +192,10 @@ pub fn dns_query(id: u16, name: &str, qtype: u16) -> Vec<u8> {
 }
 
 pub fn dns_response(id: u16, name: &str, qtype: u16, rdata_len: usize) -> Vec<u8> {
-    let mut m = Vec::new();
-    m.extend_from_slice(&be16(id));
-    m.extend_from_slice(&[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
-    m.extend_from_slice(&dns_name(name));
-    m.extend_from_slice(&be16(qtype));
-    m.extend_from_slice(&be16(1));
+    // The query with QR, RD, RA set and one answer record.
+    let mut m = dns_query(id, name, qtype);
+    m[2..4].copy_from_slice(&[0x81, 0x80]);
+    m[6..8].copy_from_slice(&be16(1));
     m.extend_from_slice(&[0xc0, 12]);
     m.extend_from_slice(&be16(qtype));
     m.extend_from_slice(&be16(1));
