@@ -104,6 +104,53 @@ pub struct FileConfig {
     pub alerts: FileAlerts,
     #[serde(default)]
     pub rules: FileRules,
+    #[serde(default)]
+    pub store: FileStore,
+    #[serde(default)]
+    pub syslog: FileSyslog,
+    #[serde(default)]
+    pub eve: FileEve,
+    #[serde(default)]
+    pub daemon: FileDaemon,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStore {
+    pub path: Option<String>,
+    pub max_kib: Option<u64>,
+    pub keep: Option<u32>,
+    pub max_age_days: Option<u32>,
+    pub batch_alerts: Option<usize>,
+    pub retry_queue: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSyslog {
+    pub target: Option<String>,
+    pub format: Option<String>,
+    pub facility: Option<String>,
+    pub hostname: Option<String>,
+    pub queue: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEve {
+    pub stdout: Option<bool>,
+    pub path: Option<String>,
+    pub max_kib: Option<u64>,
+    pub keep: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDaemon {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub allow_root: Option<bool>,
+    pub exclude_own_traffic: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -377,6 +424,64 @@ pub struct RulesConfig {
     pub beacon: BeaconConfig,
 }
 
+/// SQLite alert store (see `store`). `path` empty: no store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreConfig {
+    pub path: String,
+    /// Size cap over all kept files, bytes.
+    pub max_bytes: u64,
+    /// Files kept: the current one and `keep - 1` rotated ones.
+    pub keep: u32,
+    pub max_age_s: u64,
+    pub batch_alerts: usize,
+    pub retry_queue: usize,
+}
+
+/// Where syslog messages go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyslogTarget {
+    Off,
+    /// A local datagram socket (`/dev/log`, or OpenWrt's logd at the same path).
+    Unix(String),
+    Udp(String, u16),
+    Tcp(String, u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogFormat {
+    Rfc5424,
+    Rfc3164,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyslogConfig {
+    pub target: SyslogTarget,
+    pub format: SyslogFormat,
+    /// Facility number (RFC 5424 table: daemon 3, auth 4, local0 16 …).
+    pub facility: u8,
+    /// HOSTNAME field; empty: the system's host name.
+    pub hostname: String,
+    pub queue: usize,
+}
+
+/// EVE JSON outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EveConfig {
+    pub stdout: bool,
+    /// File of EVE lines; empty: none.
+    pub path: String,
+    pub max_bytes: u64,
+    pub keep: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaemonConfig {
+    pub user: String,
+    pub group: String,
+    pub allow_root: bool,
+    pub exclude_own_traffic: bool,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub profile: Profile,
@@ -388,6 +493,10 @@ pub struct Config {
     pub windows: crate::window::WindowCaps,
     pub suppress_s: u32,
     pub rules: RulesConfig,
+    pub store: StoreConfig,
+    pub syslog: SyslogConfig,
+    pub eve: EveConfig,
+    pub daemon: DaemonConfig,
 }
 
 /// Login services watched by default: ssh, telnet, ftp, rdp, vnc, pop3, imap, submission,
@@ -713,6 +822,203 @@ impl FileConfig {
                 dns_tunnel,
                 beacon,
             },
+            store: self.store.validate(profile)?,
+            syslog: self.syslog.validate(profile)?,
+            eve: self.eve.validate()?,
+            daemon: self.daemon.validate()?,
+        })
+    }
+}
+
+impl Profile {
+    /// Default database: RAM on a router (flash wears out), persistent elsewhere.
+    pub fn store_path(self) -> &'static str {
+        match self {
+            Profile::Router => "/tmp/netwatch/netwatch.db",
+            _ => "/var/lib/netwatch/netwatch.db",
+        }
+    }
+    /// Default size cap over all kept database files, KiB.
+    pub fn store_kib(self) -> u64 {
+        match self {
+            Profile::Router => 4096,
+            Profile::Standard => 16_384,
+            Profile::Sensor => 65_536,
+        }
+    }
+}
+
+impl FileStore {
+    fn validate(&self, profile: Profile) -> Result<StoreConfig, ConfigError> {
+        let path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| profile.store_path().to_string());
+        if !path.is_empty() && (path.ends_with('/') || path.contains('\0')) {
+            return Err(invalid(
+                "store.path",
+                format!("`{path}` is not a file path"),
+            ));
+        }
+        Ok(StoreConfig {
+            path,
+            max_bytes: ranged(
+                "store.max_kib",
+                self.max_kib,
+                profile.store_kib(),
+                256,
+                64 * 1024 * 1024,
+            )? * 1024,
+            keep: ranged("store.keep", self.keep, 2, 1, 16)?,
+            max_age_s: ranged("store.max_age_days", self.max_age_days, 30, 1, 3650)? as u64
+                * 86_400,
+            batch_alerts: ranged("store.batch_alerts", self.batch_alerts, 256, 1, 10_000)?,
+            retry_queue: ranged("store.retry_queue", self.retry_queue, 4096, 16, 1_000_000)?,
+        })
+    }
+}
+
+/// Facility names of RFC 5424 section 6.2.1 that a sensor would use.
+const FACILITIES: &[(&str, u8)] = &[
+    ("user", 1),
+    ("daemon", 3),
+    ("auth", 4),
+    ("security", 4),
+    ("authpriv", 10),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+/// `udp:HOST:PORT`, `tcp:HOST:PORT` (IPv6 hosts in brackets), `local`, `unix:PATH` or `off`.
+pub fn parse_syslog_target(t: &str) -> Result<SyslogTarget, String> {
+    let hostport = |rest: &str| -> Result<(String, u16), String> {
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(r) => {
+                let (h, p) = r
+                    .split_once("]:")
+                    .ok_or("an IPv6 host needs the form [ADDR]:PORT")?;
+                (h, p)
+            }
+            None => rest.rsplit_once(':').ok_or("needs HOST:PORT")?,
+        };
+        if host.is_empty() || host.len() > 253 || host.contains(char::is_whitespace) {
+            return Err(format!("`{host}` is not a host name or address"));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("port `{port}` is not 1..=65535"))?;
+        Ok((host.to_string(), port))
+    };
+    match t {
+        "" | "off" => Ok(SyslogTarget::Off),
+        "local" => Ok(SyslogTarget::Unix("/dev/log".into())),
+        _ => {
+            if let Some(p) = t.strip_prefix("unix:") {
+                if !p.starts_with('/') {
+                    return Err("unix: needs an absolute socket path".into());
+                }
+                Ok(SyslogTarget::Unix(p.to_string()))
+            } else if let Some(r) = t.strip_prefix("udp:") {
+                hostport(r).map(|(h, p)| SyslogTarget::Udp(h, p))
+            } else if let Some(r) = t.strip_prefix("tcp:") {
+                hostport(r).map(|(h, p)| SyslogTarget::Tcp(h, p))
+            } else {
+                Err(format!(
+                    "`{t}` is not one of off, local, unix:PATH, udp:HOST:PORT, tcp:HOST:PORT"
+                ))
+            }
+        }
+    }
+}
+
+impl FileSyslog {
+    fn validate(&self, profile: Profile) -> Result<SyslogConfig, ConfigError> {
+        let target = parse_syslog_target(self.target.as_deref().unwrap_or("local"))
+            .map_err(|m| invalid("syslog.target", m))?;
+        // OpenWrt's logd (BusyBox syslogd heritage) expects RFC 3164.
+        let default_format = if profile == Profile::Router {
+            "rfc3164"
+        } else {
+            "rfc5424"
+        };
+        let format = match self.format.as_deref().unwrap_or(default_format) {
+            "rfc5424" => SyslogFormat::Rfc5424,
+            "rfc3164" => SyslogFormat::Rfc3164,
+            other => {
+                return Err(invalid(
+                    "syslog.format",
+                    format!("`{other}` is not rfc5424 or rfc3164"),
+                ))
+            }
+        };
+        let fac = self.facility.as_deref().unwrap_or("daemon");
+        let facility = FACILITIES
+            .iter()
+            .find(|f| f.0 == fac)
+            .map(|f| f.1)
+            .ok_or_else(|| {
+                invalid(
+                    "syslog.facility",
+                    format!("`{fac}` is not one of user, daemon, auth, security, authpriv, local0..local7"),
+                )
+            })?;
+        let hostname = self.hostname.clone().unwrap_or_default();
+        if hostname.len() > 255 || hostname.bytes().any(|b| !(33..=126).contains(&b)) {
+            return Err(invalid(
+                "syslog.hostname",
+                "must be printable ASCII without spaces, at most 255 bytes",
+            ));
+        }
+        Ok(SyslogConfig {
+            target,
+            format,
+            facility,
+            hostname,
+            queue: ranged("syslog.queue", self.queue, 256, 1, 65_536)?,
+        })
+    }
+}
+
+impl FileEve {
+    fn validate(&self) -> Result<EveConfig, ConfigError> {
+        Ok(EveConfig {
+            stdout: self.stdout.unwrap_or(true),
+            path: self.path.clone().unwrap_or_default(),
+            max_bytes: ranged("eve.max_kib", self.max_kib, 1024, 16, 16 * 1024 * 1024)? * 1024,
+            keep: ranged("eve.keep", self.keep, 2, 1, 16)?,
+        })
+    }
+}
+
+impl FileDaemon {
+    fn validate(&self) -> Result<DaemonConfig, ConfigError> {
+        let user = self.user.clone().unwrap_or_else(|| "nobody".into());
+        let group = self.group.clone().unwrap_or_else(|| "nogroup".into());
+        let allow_root = self.allow_root.unwrap_or(false);
+        for (k, v) in [("daemon.user", &user), ("daemon.group", &group)] {
+            if v.is_empty() || v.len() > 32 || v.contains(|c: char| c == ':' || c.is_whitespace()) {
+                return Err(invalid(k, format!("`{v}` is not a user or group name")));
+            }
+        }
+        if (user == "root" || user == "0") && !allow_root {
+            return Err(invalid(
+                "daemon.user",
+                "is root: set daemon.allow_root = true to run as root on purpose",
+            ));
+        }
+        Ok(DaemonConfig {
+            user,
+            group,
+            allow_root,
+            exclude_own_traffic: self.exclude_own_traffic.unwrap_or(true),
         })
     }
 }

@@ -1,50 +1,607 @@
-//! `netwatch run`: live capture on one or more interfaces feeding one pipeline.
+//! `netwatch run`: the live daemon. One tokio `current_thread` runtime, one pipeline.
 //!
-//! This is the first, synchronous form of the daemon: one thread polls the capture handles'
-//! file descriptors (non-blocking libpcap), runs every ready handle's packets through the
-//! pipeline, advances packet time by the monotonic clock while the wire is quiet (so flows
-//! expire and pending alerts are emitted), and writes alerts as EVE JSON lines. Signals:
-//! SIGTERM/SIGINT flush and exit; SIGHUP reloads thresholds, allowlists and timeouts from the
-//! same file (capacities need a restart; an invalid file is refused and the old settings stay).
-//! An interface that is missing or goes away is logged once and retried with back-off.
+//! * Every interface is a non-blocking libpcap handle whose file descriptor is registered with
+//!   the runtime (`AsyncFd`); whichever is readable is drained (at most 4096 frames at a time,
+//!   so one busy interface cannot starve the others) into the one pipeline.
+//! * A 1 s tick: packet time advances by the monotonic clock while the wire is quiet (flows
+//!   expire, pending alerts are judged), capture statistics are read, missing interfaces are
+//!   retried with back-off, the store writes its batch, and once a minute sensor health is
+//!   judged (`sensor.health` events for capture loss > 1 %, detector tables evicting so much
+//!   that detection is degraded, a failing store).
+//! * Alerts go to the outputs: EVE lines on stdout and/or a rotated file, the SQLite store
+//!   (queued, written once per second or per `store.batch_alerts`), and syslog through a
+//!   bounded queue drained by its own task — an unreachable collector costs counted drops,
+//!   never a stalled pipeline.
+//! * Signals: SIGTERM/SIGINT flush (flows, store, syslog queue) and exit within 2 s; SIGHUP
+//!   reloads thresholds, allowlists and outputs without losing flow state (capacities and
+//!   the store path need a restart, which the log says); an invalid file is refused, the old
+//!   settings stay.
+//! * After the captures are open the process drops root for `daemon.user`/`daemon.group`,
+//!   keeping CAP_NET_RAW and CAP_NET_ADMIN (see `privdrop`).
 
+use std::future::poll_fn;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant, SystemTime};
 
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::addr::Addr;
 use crate::capture::{CaptureStats, LiveCapture};
-use crate::config::Config;
-use crate::output::eve;
+use crate::config::{Config, SyslogConfig, SyslogFormat, SyslogTarget};
+use crate::detect::{Alert, Figure, RuleId};
+use crate::output::eve_file::EveFile;
+use crate::output::{eve, syslog};
 use crate::pipeline::Pipeline;
+use crate::store::Store;
 
-static STOP: AtomicBool = AtomicBool::new(false);
-static RELOAD: AtomicBool = AtomicBool::new(false);
+/// Frames taken from one handle before the others get a turn.
+const BATCH: usize = 4096;
 
-extern "C" fn on_stop(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
+/// A capture file descriptor for the runtime's readiness registration.
+struct Fd(RawFd);
 
-extern "C" fn on_hup(_: libc::c_int) {
-    RELOAD.store(true, Ordering::Relaxed);
-}
-
-fn install_signals() {
-    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, on_stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_stop as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
     }
 }
 
 struct Source {
     iface: String,
+    /// The interface name for health evidence (figures take `&'static str`; one per source).
+    name: &'static str,
+    // Declared before `cap`: deregistered before the handle closes.
+    afd: Option<AsyncFd<Fd>>,
     cap: Option<LiveCapture>,
     retry_at: Instant,
     backoff: Duration,
     warned: bool,
+    /// More frames may be waiting (the last drain stopped at `BATCH`).
+    more: bool,
     stats: CaptureStats,
+    /// Statistics at the start of the current health minute.
+    minute_stats: CaptureStats,
+}
+
+impl Source {
+    fn new(iface: String) -> Source {
+        Source {
+            name: Box::leak(iface.clone().into_boxed_str()),
+            iface,
+            afd: None,
+            cap: None,
+            retry_at: Instant::now(),
+            backoff: Duration::from_secs(1),
+            warned: false,
+            more: false,
+            stats: CaptureStats::default(),
+            minute_stats: CaptureStats::default(),
+        }
+    }
+
+    fn close(&mut self) {
+        self.afd = None;
+        self.cap = None;
+        self.more = false;
+    }
+
+    /// Open the handle if it is due; logs the first failure only.
+    fn try_open(&mut self, cfg: &Config, now: Instant) {
+        if self.cap.is_some() || now < self.retry_at {
+            return;
+        }
+        let opened = LiveCapture::open(&self.iface, &cfg.capture).and_then(|c| {
+            // SAFETY: the descriptor belongs to `c`, which is stored beside the `AsyncFd` and
+            // closed only after it (`afd` is declared first and `close` clears it first).
+            unsafe { AsyncFd::register_with_interest(Fd(c.fd()), tokio::io::Interest::READABLE) }
+                .map(|a| (c, a))
+                .map_err(|e| crate::capture::CaptureError::OpenLive {
+                    iface: self.iface.clone(),
+                    msg: format!("cannot register with the runtime: {e}"),
+                })
+        });
+        match opened {
+            Ok((c, a)) => {
+                log::warn!("capturing on {} (link type {})", self.iface, c.linktype);
+                self.cap = Some(c);
+                self.afd = Some(a);
+                self.more = true;
+                self.backoff = Duration::from_secs(1);
+                self.warned = false;
+            }
+            Err(e) => {
+                if !self.warned {
+                    log::warn!("{e}; retrying with back-off (up to 30 s)");
+                    self.warned = true;
+                }
+                self.retry_at = now + self.backoff;
+                self.backoff = (self.backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Counters of the syslog task, shared with the daemon.
+#[derive(Default)]
+struct SyslogStats {
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    errors: AtomicU64,
+    /// The collector's address once connected (UDP/TCP), for own-traffic exclusion.
+    peer: Mutex<Option<SocketAddr>>,
+}
+
+struct SyslogOut {
+    tx: mpsc::Sender<Vec<u8>>,
+    stats: Arc<SyslogStats>,
+    task: tokio::task::JoinHandle<()>,
+    cfg: SyslogConfig,
+}
+
+enum Conn {
+    Unix(tokio::net::UnixDatagram),
+    Udp(tokio::net::UdpSocket),
+    Tcp(tokio::net::TcpStream),
+}
+
+async fn connect(t: &SyslogTarget) -> std::io::Result<(Conn, Option<SocketAddr>)> {
+    let resolve = |h: &str, p: u16| {
+        let h = h.to_string();
+        async move {
+            tokio::net::lookup_host((h.as_str(), p))
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve `{h}`: {e}")))?
+                .next()
+                .ok_or_else(|| std::io::Error::other(format!("`{h}` has no address")))
+        }
+    };
+    match t {
+        SyslogTarget::Off => Err(std::io::Error::other("off")),
+        SyslogTarget::Unix(p) => {
+            let s = tokio::net::UnixDatagram::unbound()?;
+            s.connect(p)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{p}: {e}")))?;
+            Ok((Conn::Unix(s), None))
+        }
+        SyslogTarget::Udp(h, p) => {
+            let a = resolve(h, *p).await?;
+            let bind: SocketAddr = if a.is_ipv4() {
+                ([0, 0, 0, 0], 0).into()
+            } else {
+                ([0u16; 8], 0).into()
+            };
+            let s = tokio::net::UdpSocket::bind(bind).await?;
+            s.connect(a).await?;
+            Ok((Conn::Udp(s), Some(a)))
+        }
+        SyslogTarget::Tcp(h, p) => {
+            let a = resolve(h, *p).await?;
+            let s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(a))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("connect to {a} timed out"),
+                    )
+                })??;
+            Ok((Conn::Tcp(s), Some(a)))
+        }
+    }
+}
+
+fn target_name(t: &SyslogTarget) -> String {
+    match t {
+        SyslogTarget::Off => "off".into(),
+        SyslogTarget::Unix(p) => p.clone(),
+        SyslogTarget::Udp(h, p) => format!("udp:{h}:{p}"),
+        SyslogTarget::Tcp(h, p) => format!("tcp:{h}:{p}"),
+    }
+}
+
+/// Drain the queue into the collector; reconnect with back-off on failure. While it is
+/// unreachable the queue fills and the daemon counts drops.
+async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc<SyslogStats>) {
+    use tokio::io::AsyncWriteExt;
+    let name = target_name(&cfg.target);
+    let mut backoff = Duration::from_secs(1);
+    let mut warned = false;
+    let mut pending: Option<Vec<u8>> = None;
+    loop {
+        let conn = match connect(&cfg.target).await {
+            Ok((c, peer)) => {
+                if warned {
+                    log::warn!("syslog: connected to {name}");
+                }
+                if let Ok(mut p) = st.peer.lock() {
+                    *p = peer;
+                }
+                warned = false;
+                backoff = Duration::from_secs(1);
+                c
+            }
+            Err(e) => {
+                if !warned {
+                    log::warn!("syslog.target `{name}`: {e}; retrying with back-off, alerts meanwhile are counted as dropped");
+                    warned = true;
+                }
+                st.errors.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(60));
+                continue;
+            }
+        };
+        let mut conn = conn;
+        loop {
+            let msg = match pending.take() {
+                Some(m) => m,
+                None => match rx.recv().await {
+                    Some(m) => m,
+                    None => return,
+                },
+            };
+            let res = match &mut conn {
+                Conn::Unix(s) => s.send(&msg).await.map(|_| ()),
+                Conn::Udp(s) => s.send(&msg).await.map(|_| ()),
+                Conn::Tcp(s) => {
+                    // RFC 6587 octet counting for RFC 5424; LF-terminated for RFC 3164.
+                    let mut framed = Vec::with_capacity(msg.len() + 8);
+                    if cfg.format == SyslogFormat::Rfc5424 {
+                        framed.extend_from_slice(format!("{} ", msg.len()).as_bytes());
+                        framed.extend_from_slice(&msg);
+                    } else {
+                        framed.extend_from_slice(&msg);
+                        framed.push(b'\n');
+                    }
+                    s.write_all(&framed).await
+                }
+            };
+            match res {
+                Ok(()) => {
+                    st.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    st.errors.fetch_add(1, Ordering::Relaxed);
+                    log::warn!("syslog: sending to {name} failed ({e}); reconnecting");
+                    if matches!(conn, Conn::Tcp(_) | Conn::Unix(_)) {
+                        pending = Some(msg);
+                    }
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+fn start_syslog(cfg: &SyslogConfig) -> Option<SyslogOut> {
+    if cfg.target == SyslogTarget::Off {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel(cfg.queue);
+    let stats = Arc::new(SyslogStats::default());
+    let task = tokio::spawn(syslog_task(cfg.clone(), rx, stats.clone()));
+    Some(SyslogOut {
+        tx,
+        stats,
+        task,
+        cfg: cfg.clone(),
+    })
+}
+
+/// Where alerts go.
+struct Outputs {
+    stdout: bool,
+    eve: Option<EveFile>,
+    syslog: Option<SyslogOut>,
+    store: Option<Store>,
+    line: String,
+    hostname: String,
+    pid: u32,
+    stdout_failed: bool,
+}
+
+impl Outputs {
+    fn new(cfg: &Config) -> Outputs {
+        let mut o = Outputs {
+            stdout: cfg.eve.stdout,
+            eve: None,
+            syslog: None,
+            store: (!cfg.store.path.is_empty()).then(|| Store::new(cfg.store.clone())),
+            line: String::with_capacity(4096),
+            hostname: String::new(),
+            pid: std::process::id(),
+            stdout_failed: false,
+        };
+        o.configure(cfg);
+        o
+    }
+
+    /// (Re)apply output settings; used at start and on SIGHUP.
+    fn configure(&mut self, cfg: &Config) {
+        self.stdout = cfg.eve.stdout;
+        self.eve = (!cfg.eve.path.is_empty())
+            .then(|| EveFile::new(&cfg.eve.path, cfg.eve.max_bytes, cfg.eve.keep));
+        if self.syslog.as_ref().map(|s| &s.cfg) != Some(&cfg.syslog) {
+            if let Some(old) = self.syslog.take() {
+                old.task.abort();
+            }
+            self.syslog = start_syslog(&cfg.syslog);
+        }
+        self.hostname = if !cfg.syslog.hostname.is_empty() {
+            cfg.syslog.hostname.clone()
+        } else if matches!(cfg.syslog.target, SyslogTarget::Unix(_)) {
+            String::new()
+        } else {
+            hostname()
+        };
+        match &mut self.store {
+            Some(s) if s.path().as_os_str() != cfg.store.path.as_str() => log::warn!(
+                "store.path changed to `{}`: takes effect after a restart",
+                cfg.store.path
+            ),
+            Some(s) => s.set_limits(&cfg.store),
+            None if !cfg.store.path.is_empty() => {
+                log::warn!("store.path set: takes effect after a restart")
+            }
+            None => {}
+        }
+    }
+
+    fn alert(&mut self, a: &Alert) {
+        if let Some(s) = self.store.as_mut() {
+            s.add_alert(a);
+        }
+        if a.suppressed {
+            return;
+        }
+        if self.stdout || self.eve.is_some() {
+            self.line.clear();
+            eve::write_alert(&mut self.line, a);
+            if self.stdout && !self.stdout_failed {
+                let mut o = std::io::stdout().lock();
+                if o.write_all(self.line.as_bytes())
+                    .and_then(|()| o.flush())
+                    .is_err()
+                {
+                    self.stdout_failed = true;
+                    log::error!("stdout is closed; EVE lines go to the other outputs only");
+                }
+            }
+            if let Some(f) = self.eve.as_mut() {
+                f.write_line(&self.line);
+            }
+        }
+        if let Some(s) = &self.syslog {
+            self.line.clear();
+            syslog::format(
+                &mut self.line,
+                s.cfg.format,
+                s.cfg.facility,
+                &self.hostname,
+                self.pid,
+                a,
+            );
+            if s.tx.try_send(self.line.as_bytes().to_vec()).is_err() {
+                s.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn describe(&self, cfg: &Config) -> String {
+        let mut to = Vec::new();
+        if self.stdout {
+            to.push("EVE JSON on stdout".to_string());
+        }
+        if !cfg.eve.path.is_empty() {
+            to.push(format!("EVE JSON in {}", cfg.eve.path));
+        }
+        if let Some(s) = &self.store {
+            to.push(format!("SQLite {}", s.path().display()));
+        }
+        if let Some(s) = &self.syslog {
+            to.push(format!(
+                "syslog {} ({})",
+                target_name(&s.cfg.target),
+                match s.cfg.format {
+                    SyslogFormat::Rfc5424 => "RFC 5424",
+                    SyslogFormat::Rfc3164 => "RFC 3164",
+                }
+            ));
+        }
+        if to.is_empty() {
+            "nowhere (every output is off)".into()
+        } else {
+            to.join(", ")
+        }
+    }
+}
+
+fn hostname() -> String {
+    let mut b = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let r = unsafe { libc::gethostname(b.as_mut_ptr().cast(), b.len()) };
+    if r != 0 {
+        return String::new();
+    }
+    let n = b.iter().position(|c| *c == 0).unwrap_or(0);
+    String::from_utf8_lossy(&b[..n])
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect()
+}
+
+fn wall_us() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// Once-a-minute judgement of whether the sensor can still see.
+struct Health {
+    since: Instant,
+    flows_evicted: u64,
+    rule_evictions: [u64; 5],
+    store_errors: u64,
+    syslog_dropped: u64,
+}
+
+fn health_alert(kind: &'static str, figures: &[(&'static str, Figure)]) -> Alert {
+    let mut a = Alert::new(RuleId::SensorHealth, wall_us());
+    a.evidence.fig("kind", Figure::S(kind));
+    for (k, v) in figures {
+        a.evidence.fig(k, *v);
+    }
+    a.key = crate::decode::psl::fnv(crate::decode::psl::FNV_OFFSET, kind.as_bytes()) >> 1;
+    a
+}
+
+impl Health {
+    fn new(p: &Pipeline) -> Health {
+        let mut h = Health {
+            since: Instant::now(),
+            flows_evicted: 0,
+            rule_evictions: [0; 5],
+            store_errors: 0,
+            syslog_dropped: 0,
+        };
+        h.baseline(p, &[], None, None);
+        h
+    }
+
+    fn baseline(
+        &mut self,
+        p: &Pipeline,
+        _sources: &[Source],
+        store: Option<&Store>,
+        sys: Option<&SyslogOut>,
+    ) {
+        self.flows_evicted = p.flows().counters.evicted;
+        let e = p.engine().evictions();
+        self.rule_evictions = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
+        self.store_errors = store.map(|s| s.counters.errors).unwrap_or(0);
+        self.syslog_dropped = sys
+            .map(|s| s.stats.dropped.load(Ordering::Relaxed))
+            .unwrap_or(0);
+    }
+
+    /// Judge the minute that just ended; push any health events to `out`.
+    fn judge(
+        &mut self,
+        cfg: &Config,
+        p: &Pipeline,
+        sources: &mut [Source],
+        outs: &Outputs,
+        out: &mut Vec<Alert>,
+    ) {
+        for s in sources.iter_mut() {
+            let (a, b) = (s.minute_stats, s.stats);
+            let recv = b.received.saturating_sub(a.received);
+            let dropped = (b.dropped_kernel + b.dropped_interface)
+                .saturating_sub(a.dropped_kernel + a.dropped_interface);
+            if dropped > 0 && dropped * 100 > recv {
+                out.push(health_alert(
+                    "capture_loss",
+                    &[
+                        ("interface", Figure::S(s.name)),
+                        ("dropped", Figure::U(dropped)),
+                        ("received", Figure::U(recv)),
+                        (
+                            "loss_pct",
+                            Figure::F(dropped as f64 * 100.0 / recv.max(1) as f64),
+                        ),
+                        ("threshold_pct", Figure::F(1.0)),
+                        ("window_s", Figure::U(60)),
+                    ],
+                ));
+            }
+            s.minute_stats = s.stats;
+        }
+        let c = &cfg.capacity;
+        let e = p.engine().evictions();
+        let now = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
+        let caps = [
+            c.scan_targets + c.scan_sweeps,
+            c.syn_victims,
+            c.login_pairs,
+            c.dns_domains,
+            c.beacon_pairs,
+        ];
+        let names = ["scan", "synflood", "bruteforce", "dns_tunnel", "beacon"];
+        let mut tables: Vec<(&'static str, u64, usize)> = vec![(
+            "flows",
+            p.flows()
+                .counters
+                .evicted
+                .saturating_sub(self.flows_evicted),
+            c.flows,
+        )];
+        for i in 0..5 {
+            tables.push((
+                names[i],
+                now[i].saturating_sub(self.rule_evictions[i]),
+                caps[i],
+            ));
+        }
+        for (name, evicted, cap) in tables {
+            // A table that turns over a tenth of itself in a minute forgets state faster
+            // than the rules' windows need it: detection is degraded.
+            if evicted > 0 && evicted as usize * 10 >= cap {
+                out.push(health_alert(
+                    "table_evictions",
+                    &[
+                        ("table", Figure::S(name)),
+                        ("evicted", Figure::U(evicted)),
+                        ("capacity", Figure::U(cap as u64)),
+                        ("window_s", Figure::U(60)),
+                    ],
+                ));
+            }
+        }
+        if let Some(s) = &outs.store {
+            let errs = s.counters.errors.saturating_sub(self.store_errors);
+            if errs > 0 {
+                out.push(health_alert(
+                    "store_failing",
+                    &[
+                        ("errors", Figure::U(errs)),
+                        ("queued", Figure::U(s.pending() as u64)),
+                        ("dropped", Figure::U(s.counters.dropped)),
+                        ("window_s", Figure::U(60)),
+                    ],
+                ));
+            }
+        }
+        if let Some(s) = &outs.syslog {
+            let d = s
+                .stats
+                .dropped
+                .load(Ordering::Relaxed)
+                .saturating_sub(self.syslog_dropped);
+            if d > 0 {
+                out.push(health_alert(
+                    "syslog_dropping",
+                    &[("dropped", Figure::U(d)), ("window_s", Figure::U(60))],
+                ));
+            }
+        }
+        self.baseline(p, sources, outs.store.as_ref(), outs.syslog.as_ref());
+        self.since = Instant::now();
+    }
+}
+
+enum Event {
+    Stop,
+    Reload,
+    Tick,
+    Read(usize),
 }
 
 /// Run until SIGTERM/SIGINT. `reload` re-reads the configuration on SIGHUP.
@@ -58,151 +615,304 @@ pub fn run(
             "no interface to capture: set capture.interfaces in the config or pass --iface".into(),
         );
     }
-    install_signals();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(main_loop(cfg, ifaces, reload))
+}
+
+/// Apply exclusions of the sensor's own connections (the syslog collector).
+fn exclude_own(p: &mut Pipeline, cfg: &Config, outs: &Outputs) {
+    p.clear_excluded();
+    if !cfg.daemon.exclude_own_traffic {
+        return;
+    }
+    if let Some(s) = &outs.syslog {
+        if let Some(a) = s.stats.peer.lock().ok().and_then(|g| *g) {
+            let addr = match a.ip() {
+                std::net::IpAddr::V4(v) => Addr::v4(v.octets()),
+                std::net::IpAddr::V6(v) => Addr::v6(v.octets()),
+            };
+            p.exclude_endpoint(addr, a.port());
+        }
+    }
+}
+
+async fn main_loop(
+    cfg: Config,
+    ifaces: Vec<String>,
+    reload: &dyn Fn() -> Result<Config, String>,
+) -> Result<(), String> {
+    let sig = |k: SignalKind| signal(k).map_err(|e| format!("cannot install signal handler: {e}"));
+    let (mut term, mut int, mut hup) = (
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+    );
+    // SAFETY: ignoring SIGPIPE (a closed stdout or TCP peer gives EPIPE instead).
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let mut cfg = cfg;
     let mut pipeline = Pipeline::new(&cfg);
-    let mut sources: Vec<Source> = ifaces
-        .into_iter()
-        .map(|iface| Source {
-            iface,
-            cap: None,
-            retry_at: Instant::now(),
-            backoff: Duration::from_secs(1),
-            warned: false,
-            stats: CaptureStats::default(),
-        })
-        .collect();
-    let stdout = std::io::stdout();
-    let mut line = String::with_capacity(4096);
-    let mut sink = |a: &crate::detect::Alert| {
-        line.clear();
-        eve::write_alert(&mut line, a);
-        let mut o = stdout.lock();
-        let _ = o.write_all(line.as_bytes());
-        let _ = o.flush();
-    };
+    let mut sources: Vec<Source> = ifaces.into_iter().map(Source::new).collect();
+    let start = Instant::now();
+    for s in sources.iter_mut() {
+        s.try_open(&cfg, start);
+    }
+    // Privileges: captures are open; look the user up, hand it the store directory, drop.
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        let target = crate::privdrop::lookup(&cfg.daemon)?;
+        if target.uid != 0 {
+            if let Some(dir) = std::path::Path::new(&cfg.store.path)
+                .parent()
+                .filter(|d| !cfg.store.path.is_empty() && !d.as_os_str().is_empty())
+            {
+                if let Err(e) = std::fs::create_dir_all(dir)
+                    .and_then(|()| crate::privdrop::chown_tree(dir, target))
+                {
+                    log::warn!(
+                        "store.path: cannot prepare {} for user {}: {e}",
+                        dir.display(),
+                        cfg.daemon.user
+                    );
+                }
+            }
+            if let Some(dir) = std::path::Path::new(&cfg.eve.path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                let _ = crate::privdrop::chown_tree(dir, target);
+            }
+        }
+        if crate::privdrop::drop_to(target)? {
+            log::warn!(
+                "running as {}:{} with CAP_NET_RAW and CAP_NET_ADMIN only",
+                cfg.daemon.user,
+                cfg.daemon.group
+            );
+        } else {
+            log::warn!("running as root (daemon.allow_root = true)");
+        }
+    } else if !crate::privdrop::can_capture() {
+        log::warn!(
+            "not root and without CAP_NET_RAW: captures will fail (see `netwatch help run`)"
+        );
+    }
+    let mut outs = Outputs::new(&cfg);
+    pipeline.report_repeats(outs.store.is_some());
     eprintln!(
-        "netwatch: running on {} (profile {}, {} flows, fixed tables {:.1} MiB); alerts as EVE JSON on stdout",
-        sources.iter().map(|s| s.iface.as_str()).collect::<Vec<_>>().join(", "),
+        "netwatch: running on {} (profile {}, {} flows, fixed tables {:.1} MiB); alerts go to {}",
+        sources
+            .iter()
+            .map(|s| s.iface.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         cfg.profile.name(),
         cfg.capacity.flows,
-        pipeline.footprint_bytes() as f64 / 1048576.0
+        pipeline.footprint_bytes() as f64 / 1048576.0,
+        outs.describe(&cfg)
     );
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_activity = Instant::now();
-    let mut last_stats = Instant::now();
-    while !STOP.load(Ordering::Relaxed) {
-        if RELOAD.swap(false, Ordering::Relaxed) {
-            match reload() {
+    let mut health = Health::new(&pipeline);
+    let mut health_out: Vec<Alert> = Vec::new();
+    let mut excluded_peer: Option<SocketAddr> = None;
+    loop {
+        let ev = poll_fn(|cx| {
+            if term.poll_recv(cx).is_ready() || int.poll_recv(cx).is_ready() {
+                return Poll::Ready(Event::Stop);
+            }
+            if hup.poll_recv(cx).is_ready() {
+                return Poll::Ready(Event::Reload);
+            }
+            if tick.poll_tick(cx).is_ready() {
+                return Poll::Ready(Event::Tick);
+            }
+            for (i, s) in sources.iter().enumerate() {
+                if s.more && s.cap.is_some() {
+                    return Poll::Ready(Event::Read(i));
+                }
+                if let Some(a) = &s.afd {
+                    if let Poll::Ready(r) = a.poll_read_ready(cx) {
+                        // Clear first, then drain to empty: a frame arriving after this point
+                        // raises readiness again.
+                        if let Ok(mut g) = r {
+                            g.clear_ready();
+                        }
+                        return Poll::Ready(Event::Read(i));
+                    }
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match ev {
+            Event::Stop => break,
+            Event::Reload => match reload() {
                 Ok(new) => {
                     if new.capacity != cfg.capacity || new.profile != cfg.profile {
-                        eprintln!(
-                            "netwatch: reloaded; capacity changes take effect only after a restart"
-                        );
+                        log::warn!("reloaded; capacity and profile changes take effect only after a restart");
                     } else {
-                        eprintln!("netwatch: reloaded thresholds, allowlists and timeouts");
+                        log::warn!("reloaded thresholds, allowlists, timeouts and outputs");
                     }
                     pipeline.reconfigure(&new);
+                    outs.configure(&new);
                     cfg = new;
+                    excluded_peer = None;
+                    exclude_own(&mut pipeline, &cfg, &outs);
                 }
-                Err(e) => eprintln!("netwatch: reload refused, previous settings stay: {e}"),
-            }
-        }
-        // (Re)open interfaces that are due.
-        let now = Instant::now();
-        for s in sources
-            .iter_mut()
-            .filter(|s| s.cap.is_none() && s.retry_at <= now)
-        {
-            match LiveCapture::open(&s.iface, &cfg.capture) {
-                Ok(c) => {
-                    eprintln!(
-                        "netwatch: capturing on {} (link type {})",
-                        s.iface, c.linktype
-                    );
-                    s.cap = Some(c);
-                    s.backoff = Duration::from_secs(1);
-                    s.warned = false;
-                }
-                Err(e) => {
-                    if !s.warned {
-                        eprintln!("netwatch: {e}; retrying with back-off");
-                        s.warned = true;
-                    }
-                    s.retry_at = now + s.backoff;
-                    s.backoff = (s.backoff * 2).min(Duration::from_secs(30));
-                }
-            }
-        }
-        let mut fds: Vec<libc::pollfd> = sources
-            .iter()
-            .filter_map(|s| s.cap.as_ref())
-            .map(|c| libc::pollfd {
-                fd: c.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // SAFETY: `fds` is a valid array of pollfd for the duration of the call.
-        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
-        let mut got = false;
-        for s in sources.iter_mut() {
-            let Some(c) = s.cap.as_mut() else { continue };
-            let lt = c.linktype;
-            // Bounded batch per handle so one busy interface cannot starve the others.
-            for _ in 0..4096 {
-                match c.next_frame() {
-                    Ok(Some(f)) => {
-                        got = true;
-                        pipeline.process(lt, f.ts_us, f.data, f.wire_len, &mut sink);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        eprintln!("netwatch: {} went away ({e}); retrying", s.iface);
-                        s.cap = None;
-                        s.retry_at = Instant::now() + s.backoff;
+                Err(e) => log::error!("reload refused, previous settings stay: {e}"),
+            },
+            Event::Read(i) => {
+                let s = &mut sources[i];
+                let Some(c) = s.cap.as_mut() else { continue };
+                let lt = c.linktype;
+                let mut n = 0;
+                s.more = false;
+                loop {
+                    if n == BATCH {
+                        s.more = true;
                         break;
                     }
+                    match c.next_frame() {
+                        Ok(Some(f)) => {
+                            n += 1;
+                            pipeline
+                                .process(lt, f.ts_us, f.data, f.wire_len, &mut |a| outs.alert(a));
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            log::warn!("{} went away ({e}); retrying with back-off", s.iface);
+                            s.close();
+                            s.retry_at = Instant::now() + s.backoff;
+                            s.warned = true;
+                            break;
+                        }
+                    }
+                }
+                if n > 0 {
+                    last_activity = Instant::now();
+                }
+                if outs.store.as_ref().is_some_and(|st| st.batch_full()) {
+                    if let Some(st) = outs.store.as_mut() {
+                        let _ = st.flush();
+                    }
+                }
+                if s.more {
+                    // Let the syslog task run under sustained load.
+                    tokio::task::yield_now().await;
                 }
             }
-        }
-        let now = Instant::now();
-        if got {
-            last_activity = now;
-        } else if now.duration_since(last_activity) >= Duration::from_millis(500) {
-            // Quiet wire: packet time moves with the monotonic clock.
-            pipeline.idle(
-                now.duration_since(last_activity).as_micros() as u64,
-                &mut sink,
-            );
-            last_activity = now;
-        }
-        if now.duration_since(last_stats) >= Duration::from_secs(1) {
-            last_stats = now;
-            for s in sources.iter_mut() {
-                if let Some(st) = s.cap.as_mut().and_then(|c| c.stats()) {
-                    s.stats = st;
+            Event::Tick => {
+                let now = Instant::now();
+                if now.duration_since(last_activity) >= Duration::from_millis(500) {
+                    // Quiet wire: packet time moves with the monotonic clock.
+                    pipeline.idle(
+                        now.duration_since(last_activity).as_micros() as u64,
+                        &mut |a| outs.alert(a),
+                    );
+                    last_activity = now;
                 }
+                for s in sources.iter_mut() {
+                    s.try_open(&cfg, now);
+                    if let Some(st) = s.cap.as_mut().and_then(|c| c.stats()) {
+                        s.stats = st;
+                    }
+                }
+                let peer = outs
+                    .syslog
+                    .as_ref()
+                    .and_then(|s| s.stats.peer.lock().ok().and_then(|g| *g));
+                if peer != excluded_peer {
+                    excluded_peer = peer;
+                    exclude_own(&mut pipeline, &cfg, &outs);
+                }
+                if let Some(st) = outs.store.as_mut() {
+                    pipeline.drain_minutes(|m| st.add_minute(m));
+                    let _ = st.flush();
+                }
+                if now.duration_since(health.since) >= Duration::from_secs(60) {
+                    health.judge(&cfg, &pipeline, &mut sources, &outs, &mut health_out);
+                    for a in health_out.drain(..) {
+                        outs.alert(&a);
+                    }
+                    log::info!("stats: {}", stats_json(&pipeline, &sources, &outs));
+                }
+                tokio::task::yield_now().await;
             }
         }
     }
-    pipeline.finish(&mut sink);
-    let mut counters = String::new();
-    pipeline.counters_json(&mut counters);
-    let caps: Vec<String> = sources
-        .iter()
-        .map(|s| {
-            format!(
-                "\"{}\":{{\"received\":{},\"dropped_kernel\":{},\"dropped_interface\":{}}}",
-                s.iface.escape_default(),
-                s.stats.received,
-                s.stats.dropped_kernel,
-                s.stats.dropped_interface
-            )
-        })
-        .collect();
-    eprintln!(
-        "{{\"counters\":{counters},\"capture\":{{{}}}}}",
-        caps.join(",")
-    );
+    // Shutdown: judge what is pending, write it, give syslog up to a second to drain.
+    pipeline.finish(&mut |a| outs.alert(a));
+    if let Some(st) = outs.store.as_mut() {
+        pipeline.drain_minutes(|m| st.add_minute(m));
+        st.close();
+    }
+    if let Some(s) = outs.syslog.take() {
+        let SyslogOut {
+            tx, task, stats, ..
+        } = s;
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
+        outs.syslog = None;
+        eprintln!(
+            "netwatch: syslog sent {}, dropped {}, errors {}",
+            stats.sent.load(Ordering::Relaxed),
+            stats.dropped.load(Ordering::Relaxed),
+            stats.errors.load(Ordering::Relaxed)
+        );
+    }
+    for s in sources.iter_mut() {
+        if let Some(st) = s.cap.as_mut().and_then(|c| c.stats()) {
+            s.stats = st;
+        }
+    }
+    eprintln!("{}", stats_json(&pipeline, &sources, &outs));
     Ok(())
+}
+
+/// Counters, capture drops and output counters as one JSON object.
+fn stats_json(p: &Pipeline, sources: &[Source], outs: &Outputs) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(2048);
+    s.push_str("{\"counters\":");
+    p.counters_json(&mut s);
+    s.push_str(",\"capture\":{");
+    for (i, src) in sources.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        crate::output::json::key(&mut s, &src.iface);
+        let _ = write!(
+            s,
+            "{{\"received\":{},\"dropped_kernel\":{},\"dropped_interface\":{}}}",
+            src.stats.received, src.stats.dropped_kernel, src.stats.dropped_interface
+        );
+    }
+    let _ = write!(s, "}},\"own_traffic\":{}", p.own_traffic);
+    if let Some(st) = &outs.store {
+        let c = &st.counters;
+        let _ = write!(
+            s,
+            ",\"store\":{{\"alerts_written\":{},\"minutes_written\":{},\"transactions\":{},\"errors\":{},\"dropped\":{},\"rotations\":{},\"corrupt_moved\":{},\"reopened\":{}}}",
+            c.alerts_written, c.minutes_written, c.transactions, c.errors, c.dropped, c.rotations, c.corrupt_moved, c.reopened
+        );
+    }
+    if let Some(f) = &outs.eve {
+        let _ = write!(
+            s,
+            ",\"eve_file\":{{\"errors\":{},\"rotations\":{}}}",
+            f.errors, f.rotations
+        );
+    }
+    let _ = write!(
+        s,
+        ",\"run\":{{\"peak_rss_bytes\":{},\"peak_heap_bytes\":{}}}}}",
+        crate::alloc::peak_rss_bytes().unwrap_or(0),
+        crate::alloc::peak_heap_bytes()
+    );
+    s
 }

@@ -2,7 +2,8 @@
 //!
 //! Data path (one direction): `capture` (libpcap) → `decode` (`PacketMeta`) → `flow`
 //! (bounded flow table) and `window` (1 s / 10 s / 60 s aggregates) → `detect` (five rules,
-//! suppression) → `output` (EVE JSON). `pipeline` wires the stages; `config` validates the
+//! suppression) → `output` (EVE JSON, syslog). `daemon` runs it live (tokio, one thread) with the SQLite
+//! `store`; `privdrop` sheds root after the captures are open. `pipeline` wires the stages; `config` validates the
 //! TOML; `table` is the fixed-capacity map every stage uses; `clock` turns packet timestamps
 //! into the monotonic packet time all logic runs on.
 
@@ -15,9 +16,12 @@ pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod logger;
 pub mod output;
 pub mod pipeline;
+pub mod privdrop;
 pub mod sketch;
+pub mod store;
 pub mod table;
 pub mod uci;
 pub mod window;

@@ -20,13 +20,17 @@ netwatch — network intrusion detection for routers and small boards
 USAGE:
     netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
     netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+    netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [--rule R] [--src IP]
+                    [--severity N] [--since SECONDS] [--limit N] [--json]
     netwatch check-config [--uci] FILE
     netwatch version
     netwatch help [COMMAND]
 
 COMMANDS:
-    run           Capture live on the configured interfaces (or --iface); alerts as EVE JSON
-                  lines on stdout. SIGHUP reloads the config, SIGTERM/SIGINT flush and exit.
+    run           The daemon: capture live on the configured interfaces (or --iface); alerts
+                  to the SQLite store, syslog and EVE JSON (stdout and/or a file).
+                  SIGHUP reloads the config, SIGTERM/SIGINT flush and exit.
+    alerts        List stored alerts (newest first) across the kept database files.
     replay        Run the whole pipeline over a pcap/pcapng file as fast as possible.
                   Alerts go to stdout as Suricata EVE JSON, one object per line.
     check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
@@ -58,20 +62,57 @@ stopped and the exit code is 1.
 ";
 
 const RUN_USAGE: &str = "\
-netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
+netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]... [-v]
 
 Captures live on every interface given with --iface (default: capture.interfaces of the
-config), all feeding one pipeline, and prints alerts on stdout as EVE JSON lines. Needs
-CAP_NET_RAW and CAP_NET_ADMIN (root, or `setcap cap_net_raw,cap_net_admin=eip netwatch`).
-A missing interface is logged once and retried with back-off. SIGHUP re-reads the config
-(thresholds, allowlists, timeouts; an invalid file is refused and the old one stays);
-SIGTERM/SIGINT flush pending state and exit, printing counters and capture drops on stderr.
+config), all feeding one pipeline on one thread. Alerts go to the outputs of the config:
+EVE JSON lines on stdout ([eve] stdout) and/or a size-rotated file ([eve] path), the SQLite
+store ([store] path; default /tmp/netwatch/netwatch.db on the router profile, in RAM) and
+syslog ([syslog] target; default the local socket /dev/log). The start-up line says where.
+
+Privileges: needs CAP_NET_RAW and CAP_NET_ADMIN. Started as root, it opens the captures,
+hands the store directory to [daemon] user/group (default nobody/nogroup) and switches to
+them keeping only those two capabilities; it refuses to stay root unless
+daemon.allow_root = true. Without root: `setcap cap_net_raw,cap_net_admin=eip netwatch`.
+
+Runtime conditions are retried, not fatal: a missing interface (logged once, retried with
+back-off up to 30 s), an unwritable or full store (alerts queued, errors logged once a
+minute), an unreachable or unresolvable syslog collector (messages counted as dropped).
+Each minute the sensor judges its own health and raises low-severity `sensor.health`
+alerts for capture loss over 1 %, detector tables evicting over a tenth of their capacity,
+a failing store or dropped syslog messages.
+
+Signals: SIGHUP re-reads the config (thresholds, allowlists, timeouts, outputs; capacities
+and the store path need a restart; an invalid file is refused and the old one stays).
+SIGTERM/SIGINT judge pending state, write it out and exit, printing counters on stderr.
 
 OPTIONS:
     -c, --config FILE   TOML configuration
     --uci FILE          OpenWrt UCI configuration
     -i, --iface IF      Interface to capture (repeatable)
+    -v, --verbose       Log start-up facts and per-minute stats (info); -vv for debug
     -h, --help          This help
+
+Exit codes: 0 after SIGTERM/SIGINT; 2 configuration error (refuses to start).
+";
+
+const ALERTS_USAGE: &str = "\
+netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [OPTIONS]
+
+Lists alerts from the SQLite store, newest first, across the current file and the rotated
+ones (FILE, FILE.1, ...). The database is the config's store.path unless --db is given.
+Addresses and domains are printed escaped: they are attacker data.
+
+OPTIONS:
+    --db FILE         Database file (default: store.path of the config)
+    --keep N          Files to read with --db (default: store.keep of the config)
+    --rule RULE       Only this rule (portscan.vertical, synflood, sensor.health, ...)
+    --src IP          Only alerts from this source address
+    --severity N      Only alerts of severity N or more severe (1 high .. 3 low)
+    --since SECONDS   Only alerts of the last SECONDS seconds
+    --limit N         At most N alerts (default 100)
+    --json            Print each alert's EVE JSON line instead of a table
+    -h, --help        This help
 ";
 
 const CHECK_USAGE: &str = "\
@@ -122,6 +163,7 @@ fn run() -> Result<(), Fail> {
     match cmd.as_str() {
         "replay" => replay(p),
         "run" => run_daemon(p),
+        "alerts" => alerts(p),
         "check-config" => check_config(p),
         "version" => {
             println!("netwatch {}", env!("CARGO_PKG_VERSION"));
@@ -132,6 +174,7 @@ fn run() -> Result<(), Fail> {
                 Some(Value(v)) if v == "replay" => print!("{REPLAY_USAGE}"),
                 Some(Value(v)) if v == "run" => print!("{RUN_USAGE}"),
                 Some(Value(v)) if v == "check-config" => print!("{CHECK_USAGE}"),
+                Some(Value(v)) if v == "alerts" => print!("{ALERTS_USAGE}"),
                 _ => print!("{USAGE}"),
             }
             Ok(())
@@ -192,8 +235,16 @@ fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
     let (mut config, mut ifaces) = (ConfigSource::Builtin, Vec::new());
+    let mut level = log::LevelFilter::Warn;
     while let Some(a) = p.next().map_err(usage)? {
         match a {
+            Short('v') | Long("verbose") => {
+                level = if level == log::LevelFilter::Warn {
+                    log::LevelFilter::Info
+                } else {
+                    log::LevelFilter::Debug
+                }
+            }
             Short('c') | Long("config") => {
                 config = ConfigSource::Toml(PathBuf::from(p.value().map_err(usage)?))
             }
@@ -208,6 +259,7 @@ fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
             a => return Err(Fail::Usage(a.unexpected().to_string())),
         }
     }
+    netwatch::logger::init(level);
     let cfg = load_config(&config)?;
     if ifaces.is_empty() {
         ifaces = cfg.capture.interfaces.clone();
@@ -223,6 +275,91 @@ fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
         })
     };
     netwatch::daemon::run(cfg, ifaces, &reload).map_err(Fail::Runtime)
+}
+
+fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let (mut config, mut db, mut keep, mut json) = (ConfigSource::Builtin, None, None, false);
+    let mut q = netwatch::store::Query {
+        limit: 100,
+        ..Default::default()
+    };
+    let num = |p: &mut lexopt::Parser, what: &str| -> Result<u64, Fail> {
+        let v = p.value().map_err(usage)?.string().map_err(usage)?;
+        v.parse::<u64>()
+            .map_err(|_| Fail::Usage(format!("{what} needs a number, not `{v}`")))
+    };
+    while let Some(a) = p.next().map_err(usage)? {
+        match a {
+            Short('c') | Long("config") => {
+                config = ConfigSource::Toml(PathBuf::from(p.value().map_err(usage)?))
+            }
+            Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
+            Long("db") => db = Some(PathBuf::from(p.value().map_err(usage)?)),
+            Long("keep") => keep = Some(num(&mut p, "--keep")?.clamp(1, 16) as u32),
+            Long("rule") => q.rule = Some(p.value().map_err(usage)?.string().map_err(usage)?),
+            Long("src") => q.src = Some(p.value().map_err(usage)?.string().map_err(usage)?),
+            Long("severity") => q.max_severity = Some(num(&mut p, "--severity")?.min(3) as u8),
+            Long("since") => {
+                let s = num(&mut p, "--since")? as i64;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as i64)
+                    .unwrap_or(0);
+                q.since_us = Some(now - s.saturating_mul(1_000_000));
+            }
+            Long("limit") => q.limit = num(&mut p, "--limit")?.clamp(1, 1_000_000) as usize,
+            Long("json") => json = true,
+            Long("help") | Short('h') => {
+                print!("{ALERTS_USAGE}");
+                return Ok(());
+            }
+            a => return Err(Fail::Usage(a.unexpected().to_string())),
+        }
+    }
+    let cfg = load_config(&config)?;
+    let path = db.unwrap_or_else(|| PathBuf::from(&cfg.store.path));
+    if path.as_os_str().is_empty() {
+        return Err(Fail::Config(
+            "store.path is empty: no store configured".into(),
+        ));
+    }
+    if !path.exists() {
+        return Err(Fail::Runtime(format!(
+            "{}: no such database",
+            path.display()
+        )));
+    }
+    let rows = netwatch::store::query(&path, keep.unwrap_or(cfg.store.keep), &q)
+        .map_err(|e| Fail::Runtime(e.to_string()))?;
+    let stdout = std::io::stdout();
+    let mut o = std::io::BufWriter::new(stdout.lock());
+    for r in &rows {
+        let res = if json {
+            writeln!(o, "{}", r.eve)
+        } else {
+            let mut ts = String::new();
+            let _ = netwatch::detect::write_timestamp(&mut ts, r.ts);
+            writeln!(
+                o,
+                "{ts}  {:<19} sev {}  {} -> {}:{} {}  x{}  {}",
+                r.rule,
+                r.severity,
+                r.src.escape_debug(),
+                r.dst.escape_debug(),
+                r.dport,
+                r.proto,
+                r.repeats + 1,
+                r.summary.escape_debug()
+            )
+        };
+        if res.is_err() {
+            break;
+        }
+    }
+    let _ = o.flush();
+    Ok(())
 }
 
 fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use crate::addr::Addr;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::decode::{self, DecodeError, Net, PacketMeta};
@@ -35,6 +36,13 @@ pub struct Pipeline {
     meta: PacketMeta,
     pub counters: Counters,
     last_tick_s: u64,
+    /// The sensor's own endpoints (syslog collector, later web/enrichment): packets to or from
+    /// them are not analysed. Empty on replay.
+    own: heapless::Vec<(Addr, u16), 8>,
+    /// Packets dropped as the sensor's own traffic (not in the deterministic counters).
+    pub own_traffic: u64,
+    /// 60 s windows closed since the caller last drained them (the store keeps them).
+    minutes: heapless::Deque<Summary, 8>,
 }
 
 impl Pipeline {
@@ -47,7 +55,34 @@ impl Pipeline {
             meta: PacketMeta::default(),
             counters: Counters::default(),
             last_tick_s: 0,
+            own: heapless::Vec::new(),
+            own_traffic: 0,
+            minutes: heapless::Deque::new(),
         }
+    }
+
+    /// Exclude traffic to or from `addr:port` (the sensor's own connections). At most 8.
+    pub fn exclude_endpoint(&mut self, addr: Addr, port: u16) {
+        if !self.own.contains(&(addr, port)) {
+            let _ = self.own.push((addr, port));
+        }
+    }
+
+    /// Forget the excluded endpoints (before re-adding them on reload).
+    pub fn clear_excluded(&mut self) {
+        self.own.clear();
+    }
+
+    /// Hand out the 60 s windows closed since the last call (oldest first).
+    pub fn drain_minutes(&mut self, mut f: impl FnMut(&Summary)) {
+        while let Some(s) = self.minutes.pop_front() {
+            f(&s);
+        }
+    }
+
+    /// Report suppressed repeats to the sink too (for the store's repeat counts).
+    pub fn report_repeats(&mut self, on: bool) {
+        self.engine.gate.report_repeats = on;
     }
 
     /// New thresholds, allowlists and timeouts; state (flows, windows, detector tables) stays.
@@ -114,6 +149,15 @@ impl Pipeline {
             Net::Arp => c.arp += 1,
             _ => {}
         }
+        if !self.own.is_empty()
+            && self
+                .own
+                .iter()
+                .any(|(a, p)| (m.src == *a && m.sport == *p) || (m.dst == *a && m.dport == *p))
+        {
+            self.own_traffic += 1;
+            return;
+        }
         let Pipeline {
             flows,
             engine,
@@ -145,9 +189,17 @@ impl Pipeline {
             flows,
             engine,
             windows,
+            minutes,
             ..
         } = self;
-        windows.advance(now, offset, &mut |_span: u32, _s: &Summary| {});
+        windows.advance(now, offset, &mut |span: u32, s: &Summary| {
+            if span == 60 {
+                if minutes.is_full() {
+                    minutes.pop_front();
+                }
+                let _ = minutes.push_back(*s);
+            }
+        });
         flows.expire(now, |m| clock.wall_of(m), &mut |closed| {
             engine.on_close(closed, out)
         });

@@ -8,7 +8,8 @@
 //!   (→ `[alerts]`), `interface` (list) and `wan_interface` (→ `capture.interfaces`), `bpf`,
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
-//! * `config capacity`, `config flow`, `config windows`: options map 1:1 to those tables.
+//! * `config capacity`, `config flow`, `config windows`, `config store`, `config syslog`,
+//!   `config eve`, `config daemon`: options map 1:1 to those tables.
 //! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`): options
 //!   and lists map 1:1 to `[rules.<name>]`.
 //!
@@ -21,11 +22,29 @@ use std::collections::BTreeMap;
 use crate::config::{ConfigError, FileConfig};
 
 /// Keys whose UCI value is a boolean (`1`/`0`, `true`/`false`, `yes`/`no`, `on`/`off`).
-const BOOL_KEYS: &[&str] = &["enabled", "promiscuous", "immediate"];
+const BOOL_KEYS: &[&str] = &[
+    "enabled",
+    "promiscuous",
+    "immediate",
+    "stdout",
+    "allow_root",
+    "exclude_own_traffic",
+];
 /// Lists of numbers (ports).
 const INT_LIST_KEYS: &[&str] = &["ports", "extra_ports", "allow_ports"];
 /// Keys that stay strings even when they look like numbers.
-const STRING_KEYS: &[&str] = &["profile", "bpf", "wan_interface"];
+const STRING_KEYS: &[&str] = &[
+    "profile",
+    "bpf",
+    "wan_interface",
+    "path",
+    "target",
+    "format",
+    "facility",
+    "hostname",
+    "user",
+    "group",
+];
 
 /// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
 fn words(text: &str, no: usize) -> Result<Option<Vec<String>>, String> {
@@ -149,7 +168,9 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                 let name = rest.first().copied().unwrap_or("");
                 section = Some(match (*ty, name) {
                     ("netwatch", _) => vec![],
-                    ("capacity" | "flow" | "windows", _) => vec![ty.to_string()],
+                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon", _) => {
+                        vec![ty.to_string()]
+                    }
                     ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon") => {
                         vec!["rules".to_string(), name.to_string()]
                     }

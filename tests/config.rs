@@ -66,6 +66,22 @@ fn shipped_config_is_the_defaults() {
         "allow_dst",
         "allow_ports",
         "enabled",
+        "path",
+        "max_kib",
+        "keep",
+        "max_age_days",
+        "batch_alerts",
+        "retry_queue",
+        "target",
+        "format",
+        "facility",
+        "hostname",
+        "queue",
+        "stdout",
+        "user",
+        "group",
+        "allow_root",
+        "exclude_own_traffic",
     ] {
         assert!(
             text.contains(&format!("{key} =")),
@@ -128,4 +144,65 @@ fn unknown_keys_and_wrong_types_are_refused() {
     let e = parse("nonsense = 1").unwrap_err();
     assert!(e.contains("nonsense"), "{e}");
     assert!(parse("[[[").is_err());
+}
+
+#[test]
+fn outputs_and_daemon_settings() {
+    use netwatch::config::{SyslogFormat, SyslogTarget};
+    let r = parse("").unwrap();
+    assert_eq!(r.store.path, "/tmp/netwatch/netwatch.db", "router: RAM");
+    assert_eq!(r.store.max_bytes, 4 << 20);
+    assert_eq!(r.syslog.target, SyslogTarget::Unix("/dev/log".into()));
+    assert_eq!(r.syslog.format, SyslogFormat::Rfc3164, "logd speaks 3164");
+    let s = parse("profile = \"standard\"").unwrap();
+    assert_eq!(s.store.path, "/var/lib/netwatch/netwatch.db");
+    assert_eq!(s.syslog.format, SyslogFormat::Rfc5424);
+    let t = parse("[syslog]\ntarget = \"udp:[fd00::1]:5514\"\nfacility = \"local3\"").unwrap();
+    assert_eq!(t.syslog.target, SyslogTarget::Udp("fd00::1".into(), 5514));
+    assert_eq!(t.syslog.facility, 19);
+    let t = parse("[syslog]\ntarget = \"tcp:logs.example:6514\"").unwrap();
+    assert_eq!(
+        t.syslog.target,
+        SyslogTarget::Tcp("logs.example".into(), 6514)
+    );
+    for (text, key, word) in [
+        (
+            "[syslog]\ntarget = \"udp:host\"",
+            "syslog.target",
+            "HOST:PORT",
+        ),
+        (
+            "[syslog]\ntarget = \"udp:host:0\"",
+            "syslog.target",
+            "1..=65535",
+        ),
+        (
+            "[syslog]\ntarget = \"http://x\"",
+            "syslog.target",
+            "http://x",
+        ),
+        (
+            "[syslog]\ntarget = \"unix:dev/log\"",
+            "syslog.target",
+            "absolute",
+        ),
+        ("[syslog]\nformat = \"json\"", "syslog.format", "json"),
+        ("[syslog]\nfacility = \"kern\"", "syslog.facility", "kern"),
+        (
+            "[syslog]\nhostname = \"a b\"",
+            "syslog.hostname",
+            "printable",
+        ),
+        ("[store]\nmax_kib = 10", "store.max_kib", "256..="),
+        ("[store]\nkeep = 0", "store.keep", "1..=16"),
+        ("[store]\npath = \"/var/lib/\"", "store.path", "not a file"),
+        ("[daemon]\nuser = \"root\"", "daemon.user", "allow_root"),
+        ("[daemon]\ngroup = \"a:b\"", "daemon.group", "a:b"),
+        ("[eve]\nkeep = 99", "eve.keep", "1..=16"),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.contains(key) && e.contains(word), "{text}: {e}");
+    }
+    let root = parse("[daemon]\nuser = \"root\"\nallow_root = true").unwrap();
+    assert!(root.daemon.allow_root);
 }

@@ -36,6 +36,41 @@ fn shipped_openwrt_config_validates() {
     assert_eq!(c.rules.portscan.vertical_ports, 12);
     assert_eq!(c.home_net.len(), 2);
     assert_eq!(c.rules.beacon.allow.ports, vec![53, 123]);
+    // Router defaults: database in RAM, syslog to logd's socket in RFC 3164, no EVE on stdout.
+    assert_eq!(c.store.path, "/tmp/netwatch/netwatch.db");
+    assert_eq!(c.store.max_bytes, 4096 * 1024);
+    assert_eq!(
+        c.syslog.target,
+        netwatch::config::SyslogTarget::Unix("/dev/log".into())
+    );
+    assert_eq!(c.syslog.format, netwatch::config::SyslogFormat::Rfc3164);
+    assert!(!c.eve.stdout);
+    assert_eq!(c.daemon.user, "nobody");
+}
+
+#[test]
+fn output_sections_map_to_toml_tables() {
+    let c = load(
+        "config netwatch 'main'\n\
+         config store 'store'\n\toption path '/mnt/usb/nw.db'\n\toption keep '3'\n\
+         config syslog 'syslog'\n\toption target 'udp:192.168.1.10:514'\n\toption format 'rfc5424'\n\
+         config eve 'eve'\n\toption stdout '0'\n\toption path '/tmp/eve.json'\n\
+         config daemon 'daemon'\n\toption exclude_own_traffic 'off'\n",
+    )
+    .unwrap();
+    assert_eq!(c.store.path, "/mnt/usb/nw.db");
+    assert_eq!(c.store.keep, 3);
+    assert_eq!(
+        c.syslog.target,
+        netwatch::config::SyslogTarget::Udp("192.168.1.10".into(), 514)
+    );
+    assert_eq!(c.syslog.format, netwatch::config::SyslogFormat::Rfc5424);
+    assert!(!c.eve.stdout);
+    assert_eq!(c.eve.path, "/tmp/eve.json");
+    assert!(!c.daemon.exclude_own_traffic);
+    let e = load("config netwatch 'main'\nconfig syslog 'syslog'\n\toption target 'udp:nowhere'\n")
+        .unwrap_err();
+    assert!(e.contains("syslog.target") && e.contains("line 3"), "{e}");
 }
 
 #[test]

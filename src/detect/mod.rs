@@ -158,6 +158,12 @@ pub struct Alert {
     pub last_seen: i64,
     /// Times this alert fired but was suppressed since its previous emission.
     pub repeats: u32,
+    /// Stable hash of the suppression key: rows of the same alert share it (the store keeps
+    /// their repeat counts up to date by it).
+    pub key: u64,
+    /// A suppressed repeat, handed out only when the gate reports repeats (the daemon's store
+    /// counts them); EVE and syslog never print these.
+    pub suppressed: bool,
 }
 
 impl Alert {
@@ -240,7 +246,39 @@ impl Alert {
                 fu("score").unwrap_or(0.0),
                 fu("connections").unwrap_or(0.0)
             ),
-            RuleId::SensorHealth => write!(out, "sensor health: {}", self.evidence.figures.first().map(|f| f.0).unwrap_or("")),
+            RuleId::SensorHealth => {
+                let fs = |k: &str| {
+                    self.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
+                };
+                let s = |k: &str| match fs(k) {
+                    Some(Figure::S(s)) => s,
+                    _ => "",
+                };
+                let n = |k: &str| fu(k).unwrap_or(0.0);
+                match s("kind") {
+                    "capture_loss" => write!(
+                        out,
+                        "sensor is blind in part: capture on {} lost {} of {} packets ({:.1}%) in the last minute",
+                        s("interface"), n("dropped"), n("received") + n("dropped"), n("loss_pct")
+                    ),
+                    "table_evictions" => write!(
+                        out,
+                        "detection degraded: the {} table evicted {} of its {} entries in the last minute",
+                        s("table"), n("evicted"), n("capacity")
+                    ),
+                    "store_failing" => write!(
+                        out,
+                        "alert store failing: {} errors in the last minute, {} alerts queued, {} dropped",
+                        n("errors"), n("queued"), n("dropped")
+                    ),
+                    "syslog_dropping" => write!(
+                        out,
+                        "syslog collector unreachable or slow: {} messages dropped in the last minute",
+                        n("dropped")
+                    ),
+                    other => write!(out, "sensor health: {other}"),
+                }
+            }
         }
     }
 }
@@ -274,6 +312,24 @@ pub struct SuppressKey {
     pub extra: u64,
 }
 
+impl SuppressKey {
+    /// The same on every run and architecture (unlike the table's seeded hash).
+    pub fn stable_hash(&self) -> u64 {
+        let mut h = crate::sketch::mix(self.rule as u64 ^ 0x6e77_0000);
+        for w in [
+            self.a.as_u128() as u64,
+            (self.a.as_u128() >> 64) as u64,
+            self.b.as_u128() as u64,
+            (self.b.as_u128() >> 64) as u64,
+            self.port as u64,
+            self.extra,
+        ] {
+            h = crate::sketch::mix(h ^ w);
+        }
+        h >> 1 // fits an SQLite INTEGER as a positive number
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 struct SuppressState {
     last_emit: u64,
@@ -293,6 +349,8 @@ pub struct Gate {
     suppress: LruMap<SuppressKey, SuppressState>,
     suppress_us: u64,
     pub counters: EngineCounters,
+    /// Hand suppressed repeats to the sink too (marked `suppressed`).
+    pub report_repeats: bool,
 }
 
 /// What a rule calls when its threshold is crossed.
@@ -311,7 +369,15 @@ impl Emit<'_> {
                 if now < st.last_emit + g.suppress_us {
                     st.repeats = st.repeats.saturating_add(1);
                     g.counters.suppressed += 1;
+                    let (repeats, first_seen) = (st.repeats, st.first_seen);
                     g.suppress.touch(id, now, 0);
+                    if g.report_repeats {
+                        alert.key = key.stable_hash();
+                        alert.repeats = repeats;
+                        alert.first_seen = alert.first_seen.min(first_seen);
+                        alert.suppressed = true;
+                        (self.out)(alert);
+                    }
                     return;
                 }
                 alert.repeats = st.repeats;
@@ -332,6 +398,8 @@ impl Emit<'_> {
             }
         }
         g.counters.alerts[alert.rule as usize] += 1;
+        alert.key = key.stable_hash();
+        alert.suppressed = false;
         (self.out)(alert);
     }
 }
@@ -417,6 +485,7 @@ impl Engine {
                 suppress: LruMap::new(c.suppression, 1),
                 suppress_us: cfg.suppress_s as u64 * 1_000_000,
                 counters: EngineCounters::default(),
+                report_repeats: false,
             },
         }
     }

@@ -1,0 +1,159 @@
+//! Shedding root once the captures are open: switch to the configured user and group and keep
+//! only `CAP_NET_RAW` and `CAP_NET_ADMIN` (permitted and effective), so a capture that went
+//! away can still be reopened. Without root (a binary given the two capabilities with
+//! `setcap cap_net_raw,cap_net_admin=eip`), there is nothing to drop.
+
+use std::ffi::CString;
+
+use crate::config::DaemonConfig;
+
+const CAP_NET_ADMIN: u32 = 12;
+const CAP_NET_RAW: u32 = 13;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The user and group to run as, looked up before anything changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn errno() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// Look up `daemon.user` / `daemon.group` (names or numbers).
+pub fn lookup(cfg: &DaemonConfig) -> Result<Target, String> {
+    let uid = match cfg.user.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            let name =
+                CString::new(cfg.user.as_str()).map_err(|_| "daemon.user: bad name".to_string())?;
+            // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
+            let pw = unsafe { libc::getpwnam(name.as_ptr()) };
+            if pw.is_null() {
+                return Err(format!(
+                    "daemon.user: no user `{}` on this system",
+                    cfg.user
+                ));
+            }
+            // SAFETY: non-null pointer from getpwnam.
+            unsafe { (*pw).pw_uid }
+        }
+    };
+    let gid = match cfg.group.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => {
+            let name = CString::new(cfg.group.as_str())
+                .map_err(|_| "daemon.group: bad name".to_string())?;
+            // SAFETY: as above, for getgrnam.
+            let gr = unsafe { libc::getgrnam(name.as_ptr()) };
+            if gr.is_null() {
+                return Err(format!(
+                    "daemon.group: no group `{}` on this system",
+                    cfg.group
+                ));
+            }
+            // SAFETY: non-null pointer from getgrnam.
+            unsafe { (*gr).gr_gid }
+        }
+    };
+    if uid == 0 && !cfg.allow_root {
+        return Err(
+            "daemon.user: resolves to root; set daemon.allow_root = true to run as root on purpose"
+                .into(),
+        );
+    }
+    Ok(Target { uid, gid })
+}
+
+/// The capability sets of this process: (effective, permitted), low 32 bits.
+pub fn current_caps() -> Option<(u32, u32)> {
+    let mut h = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut d = [CapData::default(); 2];
+    // SAFETY: capget with a v3 header and room for two data structs, as the ABI requires.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut CapHeader, d.as_mut_ptr()) };
+    (r == 0).then_some((d[0].effective, d[0].permitted))
+}
+
+/// True when the process can open captures (root or CAP_NET_RAW effective).
+pub fn can_capture() -> bool {
+    current_caps().is_some_and(|(e, _)| e & (1 << CAP_NET_RAW) != 0)
+}
+
+/// Switch to `t`, keeping CAP_NET_RAW and CAP_NET_ADMIN. No-op unless running as root.
+/// With `allow_root` and a root target, nothing changes.
+pub fn drop_to(t: Target) -> Result<bool, String> {
+    // SAFETY: plain libc calls on this process; each result is checked.
+    unsafe {
+        if libc::geteuid() != 0 || t.uid == 0 {
+            return Ok(false);
+        }
+        if libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0 {
+            return Err(format!("prctl(PR_SET_KEEPCAPS): {}", errno()));
+        }
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(format!("setgroups: {}", errno()));
+        }
+        if libc::setresgid(t.gid, t.gid, t.gid) != 0 {
+            return Err(format!("setresgid({}): {}", t.gid, errno()));
+        }
+        if libc::setresuid(t.uid, t.uid, t.uid) != 0 {
+            return Err(format!("setresuid({}): {}", t.uid, errno()));
+        }
+    }
+    let keep = (1 << CAP_NET_RAW) | (1 << CAP_NET_ADMIN);
+    let mut h = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let d = [
+        CapData {
+            effective: keep,
+            permitted: keep,
+            inheritable: 0,
+        },
+        CapData::default(),
+    ];
+    // SAFETY: capset with a v3 header and two data structs.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut CapHeader, d.as_ptr()) };
+    if r != 0 {
+        return Err(format!("capset: {}", errno()));
+    }
+    // SAFETY: a plain syscall; succeeding would mean the drop did not take.
+    if unsafe { libc::setuid(0) } == 0 {
+        return Err("still able to become root after dropping privileges".into());
+    }
+    Ok(true)
+}
+
+/// Give `path` (a directory the daemon writes in, and the files in it) to `t`.
+pub fn chown_tree(path: &std::path::Path, t: Target) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, Some(t.uid), Some(t.gid))?;
+    if path.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                std::os::unix::fs::chown(e.path(), Some(t.uid), Some(t.gid))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! The SQLite store through its public API, on real files: batching, repeat counts, minute
+//! history, migrations, rotation at the cap with queries across files, a corrupt file at
+//! start, a deleted file, a full and a read-only file system (tmpfs, needs root).
+
+use std::path::{Path, PathBuf};
+
+use netwatch::addr::Addr;
+use netwatch::config::{Config, StoreConfig};
+use netwatch::detect::{Alert, Figure, RuleId};
+use netwatch::store::{self, Query, Store, SCHEMA_VERSION};
+use netwatch::window::Summary;
+use rusqlite::Connection;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "netwatch-store-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn cfg(path: &Path, max_kib: u64, keep: u32) -> StoreConfig {
+    StoreConfig {
+        path: path.display().to_string(),
+        max_bytes: max_kib * 1024,
+        keep,
+        ..Config::default_config().store
+    }
+}
+
+/// An alert like the scan rule's, `i` making it distinct.
+fn alert(i: u32, ts: i64) -> Alert {
+    let mut a = Alert::new(RuleId::PortscanVertical, ts);
+    a.src = Addr::v4([10, 0, (i >> 8) as u8, i as u8]);
+    a.dst = Addr::v4([192, 168, 1, 1]);
+    a.dport = 22;
+    a.proto = 6;
+    a.key = 1000 + i as u64;
+    a.evidence.fig("distinct_ports", Figure::U(12));
+    a.evidence.fig("window_s", Figure::U(60));
+    a
+}
+
+fn count(path: &Path, sql: &str) -> i64 {
+    Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// An hour ago: inside the age cap (rows older than `max_age_days` are deleted).
+fn t0() -> i64 {
+    static T: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64
+            - 3_600_000_000
+    })
+}
+
+#[test]
+fn batch_repeats_and_minutes() {
+    let d = TempDir::new("batch");
+    let path = d.0.join("sub/netwatch.db");
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    for i in 0..10 {
+        s.add_alert(&alert(i, t0() + i as i64));
+    }
+    // A hostile "domain" is stored as data.
+    let mut dns = Alert::new(RuleId::DnsTunnel, t0() + 50);
+    dns.src = Addr::v4([10, 0, 0, 99]);
+    dns.key = 77;
+    dns.evidence
+        .domain
+        .extend_from_slice(b"x');DROP TABLE alerts;--\"<script>")
+        .unwrap();
+    s.add_alert(&dns);
+    // Two suppressed repeats of alert 3: one row update, the last count wins.
+    let mut r = alert(3, t0() + 100);
+    r.suppressed = true;
+    r.repeats = 1;
+    s.add_alert(&r);
+    r.repeats = 2;
+    r.last_seen = t0() + 200;
+    s.add_alert(&r);
+    s.add_minute(&Summary {
+        start: t0() / 1_000_000,
+        span_s: 60,
+        packets: 1234,
+        bytes: 99_999,
+        ..Summary::default()
+    });
+    assert!(!s.batch_full());
+    s.flush().unwrap();
+    assert_eq!(s.counters.transactions, 1, "one transaction per flush");
+    assert_eq!(s.counters.alerts_written, 11);
+    assert_eq!(s.pending(), 0);
+    assert_eq!(count(&path, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 11);
+    assert_eq!(
+        count(&path, "SELECT repeats FROM alerts WHERE skey = 1003"),
+        2
+    );
+    assert_eq!(
+        count(&path, "SELECT last_seen FROM alerts WHERE skey = 1003"),
+        t0() + 200
+    );
+    assert_eq!(count(&path, "SELECT packets FROM traffic"), 1234);
+    let mode: String = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let rows = store::query(
+        &path,
+        2,
+        &Query {
+            rule: Some("dns.tunnel".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].eve.contains("DROP TABLE"), "{}", rows[0].eve);
+    assert!(
+        rows[0].summary.contains("DROP TABLE"),
+        "{}",
+        rows[0].summary
+    );
+    let by_src = store::query(
+        &path,
+        2,
+        &Query {
+            src: Some("10.0.0.3".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(by_src.len(), 1);
+    assert_eq!(by_src[0].repeats, 2);
+    // Newest first, limit honoured.
+    let last = store::query(
+        &path,
+        2,
+        &Query {
+            limit: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(last.len(), 3);
+    assert!(last[0].ts >= last[1].ts && last[1].ts >= last[2].ts);
+    s.close();
+}
+
+#[test]
+fn batch_full_at_configured_size() {
+    let d = TempDir::new("full");
+    let mut c = cfg(&d.0.join("n.db"), 4096, 2);
+    c.batch_alerts = 5;
+    let mut s = Store::new(c);
+    for i in 0..4 {
+        s.add_alert(&alert(i, t0()));
+    }
+    assert!(!s.batch_full());
+    s.add_alert(&alert(4, t0()));
+    assert!(s.batch_full());
+}
+
+#[test]
+fn migrates_an_old_schema_keeping_rows() {
+    let d = TempDir::new("migrate");
+    let path = d.0.join("n.db");
+    {
+        let mut s = Store::new(cfg(&path, 4096, 2));
+        s.add_alert(&alert(1, t0()));
+        s.flush().unwrap();
+        s.close();
+    }
+    // Make it a version-1 file: no traffic table.
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch("DROP TABLE traffic; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(c);
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_minute(&Summary {
+        start: t0() / 1_000_000,
+        packets: 1,
+        ..Summary::default()
+    });
+    s.flush().unwrap();
+    assert_eq!(count(&path, "PRAGMA user_version"), SCHEMA_VERSION);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM traffic"), 1);
+}
+
+#[test]
+fn newer_schema_is_left_alone() {
+    let d = TempDir::new("newer");
+    let path = d.0.join("n.db");
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(1, t0()));
+    let e = s.flush().unwrap_err().to_string();
+    assert!(e.contains("newer"), "{e}");
+    assert_eq!(s.pending(), 1, "the alert waits");
+    assert_eq!(count(&path, "PRAGMA user_version"), 99);
+}
+
+#[test]
+fn rotates_at_the_cap_and_queries_span_files() {
+    let d = TempDir::new("rotate");
+    let path = d.0.join("n.db");
+    let cap_kib = 256;
+    let mut s = Store::new(cfg(&path, cap_kib, 2));
+    let mut written = 0u32;
+    while s.counters.rotations < 3 {
+        for _ in 0..50 {
+            s.add_alert(&alert(written, t0() + written as i64 * 1000));
+            written += 1;
+        }
+        s.flush().unwrap();
+        assert!(written < 100_000, "never rotated");
+        // All kept files together stay near the cap (one batch of slack).
+        let total: u64 = [
+            path.clone(),
+            store::rotated(&path, 1),
+            store::rotated(&path, 2),
+        ]
+        .iter()
+        .chain([PathBuf::from(format!("{}-wal", path.display()))].iter())
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+        assert!(total <= cap_kib * 1024 + 64 * 1024, "{total} bytes kept");
+    }
+    assert!(store::rotated(&path, 1).exists());
+    assert!(
+        !store::rotated(&path, 2).exists(),
+        "keep = 2: one rotated file"
+    );
+    let rows = store::query(
+        &path,
+        2,
+        &Query {
+            limit: 1_000_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let in_current = count(&path, "SELECT count(*) FROM alerts") as usize;
+    assert!(rows.len() > in_current, "query reads the rotated file too");
+    assert_eq!(
+        rows[0].ts,
+        t0() + (written as i64 - 1) * 1000,
+        "newest first"
+    );
+    // The rotated file is a complete database on its own.
+    let ok: String = Connection::open(store::rotated(&path, 1))
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn corrupt_file_at_start_is_moved_aside() {
+    let d = TempDir::new("corrupt");
+    let path = d.0.join("n.db");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(1, t0()));
+    s.flush().unwrap();
+    assert_eq!(s.counters.corrupt_moved, 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 1);
+    let aside: Vec<_> = std::fs::read_dir(&d.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), vec![0x5a; 8192]);
+}
+
+#[test]
+fn damaged_pages_are_detected_at_start() {
+    let d = TempDir::new("damaged");
+    let path = d.0.join("n.db");
+    {
+        let mut s = Store::new(cfg(&path, 4096, 2));
+        for i in 0..500 {
+            s.add_alert(&alert(i, t0()));
+        }
+        s.flush().unwrap();
+        s.close();
+    }
+    // Overwrite the middle of the file (index and table pages) with garbage.
+    let mut b = std::fs::read(&path).unwrap();
+    let mid = b.len() / 2;
+    for x in &mut b[mid..mid + 8192] {
+        *x = 0xa5;
+    }
+    std::fs::write(&path, b).unwrap();
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(9999, t0()));
+    s.flush().unwrap();
+    assert_eq!(s.counters.corrupt_moved, 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 1);
+}
+
+#[test]
+fn deleted_file_is_recreated() {
+    let d = TempDir::new("deleted");
+    let path = d.0.join("n.db");
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(1, t0()));
+    s.flush().unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let _ = std::fs::remove_file(format!("{}-wal", path.display()));
+    s.add_alert(&alert(2, t0()));
+    s.flush().unwrap();
+    assert_eq!(s.counters.reopened, 1);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 1);
+}
+
+#[test]
+fn unwritable_directory_is_retried_not_fatal() {
+    let d = TempDir::new("unwritable");
+    // A file where the directory should be: creating the database cannot work.
+    std::fs::write(d.0.join("blocker"), b"x").unwrap();
+    let path = d.0.join("blocker/n.db");
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(1, t0()));
+    let e = s.flush().unwrap_err().to_string();
+    assert!(e.contains("store.path"), "names the key: {e}");
+    assert_eq!(s.counters.errors, 1);
+    assert_eq!(s.pending(), 1);
+    // Back-off: an immediate second flush does not hammer the file system.
+    s.flush().unwrap();
+    assert_eq!(s.counters.errors, 1);
+}
+
+#[test]
+fn queue_is_bounded_while_failing() {
+    let d = TempDir::new("bounded");
+    std::fs::write(d.0.join("blocker"), b"x").unwrap();
+    let mut c = cfg(&d.0.join("blocker/n.db"), 4096, 2);
+    c.retry_queue = 16;
+    let mut s = Store::new(c);
+    for i in 0..40 {
+        s.add_alert(&alert(i, t0()));
+    }
+    assert_eq!(s.pending(), 16);
+    assert_eq!(s.counters.dropped, 24);
+}
+
+/// Root only: a real tmpfs, filled to 100 %, then read-only.
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn sh(cmd: &str) {
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+#[test]
+fn full_then_read_only_tmpfs_recovers() {
+    if !is_root() {
+        eprintln!("skipped: needs root to mount a tmpfs");
+        return;
+    }
+    let d = TempDir::new("tmpfs");
+    let mnt = d.0.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    sh(&format!(
+        "mount -t tmpfs -o size=2m tmpfs '{}'",
+        mnt.display()
+    ));
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    let path = mnt.join("n.db");
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.add_alert(&alert(0, t0()));
+    s.flush().unwrap();
+    // Fill the file system to 100 %.
+    let _ = std::process::Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            &format!("of={}/filler", mnt.display()),
+            "bs=4k",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let mut failed = 0;
+    for i in 1..200 {
+        s.add_alert(&alert(i, t0() + i as i64));
+        if i % 20 == 0 && s.flush().is_err() {
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "a full disk makes writes fail");
+    assert!(s.counters.errors > 0);
+    assert!(s.pending() > 0, "alerts wait in the queue");
+    // Space returns: the store recovers by itself, nothing queued is lost.
+    std::fs::remove_file(mnt.join("filler")).unwrap();
+    s.flush().unwrap();
+    assert_eq!(s.pending(), 0);
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 200);
+    // Read-only (e.g. an overlay that failed): the next open fails, then recovers after the
+    // remount. The file must be closed for the kernel to allow a read-only remount.
+    s.close();
+    sh(&format!("mount -o remount,ro '{}'", mnt.display()));
+    s.add_alert(&alert(500, t0()));
+    assert!(s.flush().is_err());
+    sh(&format!("mount -o remount,rw '{}'", mnt.display()));
+    // Past the back-off.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    s.flush().unwrap();
+    assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 201);
+    let ok: String = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    s.close();
+}
