@@ -23,7 +23,6 @@ use std::future::poll_fn;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
@@ -65,6 +64,9 @@ struct Source {
     warned: bool,
     /// More frames may be waiting (the last drain stopped at `BATCH`).
     more: bool,
+    /// Interface index when opened: a deleted and re-created interface has a new one, and
+    /// the old socket stays bound to the dead index, so it must be reopened.
+    ifindex: u32,
     stats: CaptureStats,
     /// Statistics at the start of the current health minute.
     minute_stats: CaptureStats,
@@ -81,6 +83,7 @@ impl Source {
             backoff: Duration::from_secs(1),
             warned: false,
             more: false,
+            ifindex: 0,
             stats: CaptureStats::default(),
             minute_stats: CaptureStats::default(),
         }
@@ -110,6 +113,7 @@ impl Source {
         match opened {
             Ok((c, a)) => {
                 log::warn!("capturing on {} (link type {})", self.iface, c.linktype);
+                self.ifindex = ifindex(&self.iface);
                 self.cap = Some(c);
                 self.afd = Some(a);
                 self.more = true;
@@ -128,14 +132,52 @@ impl Source {
     }
 }
 
-/// Counters of the syslog task, shared with the daemon.
+/// The kernel's index of interface `name`; 0 when there is no such interface.
+fn ifindex(name: &str) -> u32 {
+    match std::ffi::CString::new(name) {
+        // SAFETY: a valid NUL-terminated string for the duration of the call.
+        Ok(c) => unsafe { libc::if_nametoindex(c.as_ptr()) },
+        Err(_) => 0,
+    }
+}
+
+impl Source {
+    /// Close the handle if its interface was deleted (or replaced by a new one of the same
+    /// name): libpcap in non-blocking mode does not notice.
+    fn check_present(&mut self, now: Instant) {
+        if self.cap.is_some() && ifindex(&self.iface) != self.ifindex {
+            log::warn!("{} went away; retrying with back-off", self.iface);
+            self.close();
+            self.retry_at = now + Duration::from_secs(1);
+            self.backoff = Duration::from_secs(1);
+            self.warned = true;
+        }
+    }
+}
+
+/// Counters of the syslog task, shared with the daemon. (A mutex, not atomics: 32-bit MIPS
+/// has no 64-bit atomics; both sides run on the one runtime thread anyway.)
 #[derive(Default)]
-struct SyslogStats {
-    sent: AtomicU64,
-    dropped: AtomicU64,
-    errors: AtomicU64,
+struct SyslogCounts {
+    sent: u64,
+    dropped: u64,
+    errors: u64,
     /// The collector's address once connected (UDP/TCP), for own-traffic exclusion.
-    peer: Mutex<Option<SocketAddr>>,
+    peer: Option<SocketAddr>,
+}
+
+#[derive(Default)]
+struct SyslogStats(Mutex<SyslogCounts>);
+
+impl SyslogStats {
+    fn update(&self, f: impl FnOnce(&mut SyslogCounts)) {
+        if let Ok(mut c) = self.0.lock() {
+            f(&mut c);
+        }
+    }
+    fn get<T>(&self, f: impl FnOnce(&SyslogCounts) -> T) -> Option<T> {
+        self.0.lock().ok().map(|c| f(&c))
+    }
 }
 
 struct SyslogOut {
@@ -219,9 +261,7 @@ async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc
                 if warned {
                     log::warn!("syslog: connected to {name}");
                 }
-                if let Ok(mut p) = st.peer.lock() {
-                    *p = peer;
-                }
+                st.update(|c| c.peer = peer);
                 warned = false;
                 backoff = Duration::from_secs(1);
                 c
@@ -231,7 +271,7 @@ async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc
                     log::warn!("syslog.target `{name}`: {e}; retrying with back-off, alerts meanwhile are counted as dropped");
                     warned = true;
                 }
-                st.errors.fetch_add(1, Ordering::Relaxed);
+                st.update(|c| c.errors += 1);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 continue;
@@ -264,10 +304,10 @@ async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc
             };
             match res {
                 Ok(()) => {
-                    st.sent.fetch_add(1, Ordering::Relaxed);
+                    st.update(|c| c.sent += 1);
                 }
                 Err(e) => {
-                    st.errors.fetch_add(1, Ordering::Relaxed);
+                    st.update(|c| c.errors += 1);
                     log::warn!("syslog: sending to {name} failed ({e}); reconnecting");
                     if matches!(conn, Conn::Tcp(_) | Conn::Unix(_)) {
                         pending = Some(msg);
@@ -389,7 +429,7 @@ impl Outputs {
                 a,
             );
             if s.tx.try_send(self.line.as_bytes().to_vec()).is_err() {
-                s.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                s.stats.update(|c| c.dropped += 1);
             }
         }
     }
@@ -488,7 +528,7 @@ impl Health {
         self.rule_evictions = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
         self.store_errors = store.map(|s| s.counters.errors).unwrap_or(0);
         self.syslog_dropped = sys
-            .map(|s| s.stats.dropped.load(Ordering::Relaxed))
+            .and_then(|s| s.stats.get(|c| c.dropped))
             .unwrap_or(0);
     }
 
@@ -582,8 +622,8 @@ impl Health {
         if let Some(s) = &outs.syslog {
             let d = s
                 .stats
-                .dropped
-                .load(Ordering::Relaxed)
+                .get(|c| c.dropped)
+                .unwrap_or(0)
                 .saturating_sub(self.syslog_dropped);
             if d > 0 {
                 out.push(health_alert(
@@ -630,7 +670,7 @@ fn exclude_own(p: &mut Pipeline, cfg: &Config, outs: &Outputs) {
         return;
     }
     if let Some(s) = &outs.syslog {
-        if let Some(a) = s.stats.peer.lock().ok().and_then(|g| *g) {
+        if let Some(a) = s.stats.get(|c| c.peer).flatten() {
             let addr = match a.ip() {
                 std::net::IpAddr::V4(v) => Addr::v4(v.octets()),
                 std::net::IpAddr::V6(v) => Addr::v6(v.octets()),
@@ -665,25 +705,15 @@ async fn main_loop(
     if unsafe { libc::geteuid() } == 0 {
         let target = crate::privdrop::lookup(&cfg.daemon)?;
         if target.uid != 0 {
-            if let Some(dir) = std::path::Path::new(&cfg.store.path)
-                .parent()
-                .filter(|d| !cfg.store.path.is_empty() && !d.as_os_str().is_empty())
-            {
-                if let Err(e) = std::fs::create_dir_all(dir)
-                    .and_then(|()| crate::privdrop::chown_tree(dir, target))
-                {
-                    log::warn!(
-                        "store.path: cannot prepare {} for user {}: {e}",
-                        dir.display(),
-                        cfg.daemon.user
-                    );
+            for (key, path) in [("store.path", &cfg.store.path), ("eve.path", &cfg.eve.path)] {
+                if path.is_empty() {
+                    continue;
                 }
-            }
-            if let Some(dir) = std::path::Path::new(&cfg.eve.path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                let _ = crate::privdrop::chown_tree(dir, target);
+                match crate::privdrop::prepare_dir(std::path::Path::new(path), target) {
+                    Ok(None) => {}
+                    Ok(Some(w)) => log::warn!("{key}: {w}"),
+                    Err(e) => log::warn!("{key}: cannot prepare `{path}` for {}: {e}", cfg.daemon.user),
+                }
             }
         }
         if crate::privdrop::drop_to(target)? {
@@ -764,7 +794,10 @@ async fn main_loop(
                     excluded_peer = None;
                     exclude_own(&mut pipeline, &cfg, &outs);
                 }
-                Err(e) => log::error!("reload refused, previous settings stay: {e}"),
+                Err(e) => log::error!(
+                    "reload refused, previous settings stay: {}",
+                    e.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
             },
             Event::Read(i) => {
                 let s = &mut sources[i];
@@ -817,6 +850,7 @@ async fn main_loop(
                     last_activity = now;
                 }
                 for s in sources.iter_mut() {
+                    s.check_present(now);
                     s.try_open(&cfg, now);
                     if let Some(st) = s.cap.as_mut().and_then(|c| c.stats()) {
                         s.stats = st;
@@ -825,7 +859,7 @@ async fn main_loop(
                 let peer = outs
                     .syslog
                     .as_ref()
-                    .and_then(|s| s.stats.peer.lock().ok().and_then(|g| *g));
+                    .and_then(|s| s.stats.get(|c| c.peer).flatten());
                 if peer != excluded_peer {
                     excluded_peer = peer;
                     exclude_own(&mut pipeline, &cfg, &outs);
@@ -858,12 +892,9 @@ async fn main_loop(
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(1), task).await;
         outs.syslog = None;
-        eprintln!(
-            "netwatch: syslog sent {}, dropped {}, errors {}",
-            stats.sent.load(Ordering::Relaxed),
-            stats.dropped.load(Ordering::Relaxed),
-            stats.errors.load(Ordering::Relaxed)
-        );
+        if let Some((sent, dropped, errors)) = stats.get(|c| (c.sent, c.dropped, c.errors)) {
+            eprintln!("netwatch: syslog sent {sent}, dropped {dropped}, errors {errors}");
+        }
     }
     for s in sources.iter_mut() {
         if let Some(st) = s.cap.as_mut().and_then(|c| c.stats()) {

@@ -144,16 +144,38 @@ pub fn drop_to(t: Target) -> Result<bool, String> {
     Ok(true)
 }
 
-/// Give `path` (a directory the daemon writes in, and the files in it) to `t`.
-pub fn chown_tree(path: &std::path::Path, t: Target) -> std::io::Result<()> {
-    std::os::unix::fs::chown(path, Some(t.uid), Some(t.gid))?;
-    if path.is_dir() {
-        for e in std::fs::read_dir(path)? {
-            let e = e?;
-            if e.file_type()?.is_file() {
-                std::os::unix::fs::chown(e.path(), Some(t.uid), Some(t.gid))?;
-            }
+/// Prepare the directory of `file` (the store or EVE file) for user `t`: a missing directory
+/// is created and given to `t`; in an existing one only the files netwatch owns (`file`,
+/// `file-wal`, `file-shm`, `file.N`) are handed over, never the directory itself (it may be
+/// `/tmp` or `/var/log`). Returns a warning when `t` will not be able to create files there.
+pub fn prepare_dir(file: &std::path::Path, t: Target) -> std::io::Result<Option<String>> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(None);
+    };
+    let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(None);
+    };
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        std::os::unix::fs::chown(dir, Some(t.uid), Some(t.gid))?;
+        return Ok(None);
+    }
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_file() && e.file_name().to_string_lossy().starts_with(&name) {
+            std::os::unix::fs::chown(e.path(), Some(t.uid), Some(t.gid))?;
         }
     }
-    Ok(())
+    let m = std::fs::metadata(dir)?;
+    let writable = m.uid() == t.uid && m.mode() & 0o200 != 0
+        || m.gid() == t.gid && m.mode() & 0o020 != 0
+        || m.mode() & 0o002 != 0;
+    Ok((!writable).then(|| {
+        format!(
+            "{} is not writable by uid {}: new files (rotation, WAL) cannot be created there",
+            dir.display(),
+            t.uid
+        )
+    }))
 }

@@ -56,6 +56,9 @@ impl EveFile {
             self.rotate()?;
         }
         if self.file.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
