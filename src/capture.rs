@@ -158,3 +158,27 @@ impl LiveCapture {
         self.cap.as_raw_fd()
     }
 }
+
+/// The interface of the IPv4 default route (`/proc/net/route`), or else the first interface
+/// that is up and not loopback; what `netwatch run` captures when nothing is configured.
+pub fn default_interface() -> Option<String> {
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let from_route = routes.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 2 && f[1] == "00000000").then(|| f[0].to_string())
+    });
+    from_route.or_else(|| {
+        let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "lo")
+            .filter(|n| {
+                std::fs::read_to_string(format!("/sys/class/net/{n}/operstate"))
+                    .is_ok_and(|s| s.trim() == "up")
+            })
+            .collect();
+        names.sort();
+        names.into_iter().next()
+    })
+}

@@ -527,9 +527,7 @@ impl Health {
         let e = p.engine().evictions();
         self.rule_evictions = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
         self.store_errors = store.map(|s| s.counters.errors).unwrap_or(0);
-        self.syslog_dropped = sys
-            .and_then(|s| s.stats.get(|c| c.dropped))
-            .unwrap_or(0);
+        self.syslog_dropped = sys.and_then(|s| s.stats.get(|c| c.dropped)).unwrap_or(0);
     }
 
     /// Judge the minute that just ended; push any health events to `out`.
@@ -712,7 +710,10 @@ async fn main_loop(
                 match crate::privdrop::prepare_dir(std::path::Path::new(path), target) {
                     Ok(None) => {}
                     Ok(Some(w)) => log::warn!("{key}: {w}"),
-                    Err(e) => log::warn!("{key}: cannot prepare `{path}` for {}: {e}", cfg.daemon.user),
+                    Err(e) => log::warn!(
+                        "{key}: cannot prepare `{path}` for {}: {e}",
+                        cfg.daemon.user
+                    ),
                 }
             }
         }

@@ -65,7 +65,7 @@ const RUN_USAGE: &str = "\
 netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]... [-v]
 
 Captures live on every interface given with --iface (default: capture.interfaces of the
-config), all feeding one pipeline on one thread. Alerts go to the outputs of the config:
+config, or else the interface of the default route), all feeding one pipeline on one thread. Alerts go to the outputs of the config:
 EVE JSON lines on stdout ([eve] stdout) and/or a size-rotated file ([eve] path), the SQLite
 store ([store] path; default /tmp/netwatch/netwatch.db on the router profile, in RAM) and
 syslog ([syslog] target; default the local socket /dev/log). The start-up line says where.
@@ -265,9 +265,20 @@ fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
         ifaces = cfg.capture.interfaces.clone();
     }
     if ifaces.is_empty() {
-        return Err(Fail::Config(
-            "no interface to capture: set capture.interfaces in the config or pass --iface".into(),
-        ));
+        match netwatch::capture::default_interface() {
+            Some(i) => {
+                eprintln!(
+                    "netwatch: no capture.interfaces configured: capturing on {i}, the interface of the default route"
+                );
+                ifaces.push(i);
+            }
+            None => {
+                return Err(Fail::Config(
+                    "no interface to capture and no default route: set capture.interfaces in the config or pass --iface"
+                        .into(),
+                ))
+            }
+        }
     }
     let reload = || {
         load_config(&config).map_err(|e| match e {

@@ -304,3 +304,72 @@ fn eve_alert_format_snapshot() {
     insta::assert_snapshot!("eve_dns_tunnel", first_of("dns.tunnel"));
     insta::assert_snapshot!("eve_synflood", first_of("synflood"));
 }
+
+/// Runtime conditions at start are retried, not fatal: a missing interface, an unwritable
+/// database path and an unresolvable syslog host are each logged once naming the key, the
+/// daemon keeps running, and SIGTERM still ends it cleanly with exit 0.
+#[test]
+fn run_retries_runtime_conditions_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("netwatch-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("blocker"), b"a file where a directory should be").unwrap();
+    let cfg = dir.join("run.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[store]\npath = \"{}/blocker/netwatch.db\"\n[syslog]\ntarget = \"udp:no-such-host.invalid:514\"\n[daemon]\nuser = \"{}\"\n",
+            dir.display(),
+            // As root, drop to this very user's name (root refused) — nobody exists on Debian.
+            "nobody"
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netwatch"))
+        .args(["run", "-c", cfg.to_str().unwrap(), "--iface", "nwmissing0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after 4 s of failures"
+    );
+    // SAFETY: signalling the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        err.matches("cannot open interface nwmissing0").count(),
+        1,
+        "logged once, not per retry: {err}"
+    );
+    assert!(err.contains("retrying with back-off"), "{err}");
+    assert_eq!(
+        err.matches("store.path `").count(),
+        1,
+        "store errors at most once a minute: {err}"
+    );
+    assert!(
+        err.contains("syslog.target `udp:no-such-host.invalid:514`"),
+        "{err}"
+    );
+    assert!(err.contains("\"counters\""), "final stats printed: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_refuses_bad_config_with_exit_2() {
+    let cfg = tmp("bad-run.toml", b"[syslog]\ntarget = \"udp:host\"\n");
+    let o = netwatch(&["run", "-c", cfg.to_str().unwrap(), "--iface", "lo"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("syslog.target") && err.contains("HOST:PORT"),
+        "{err}"
+    );
+}

@@ -20,8 +20,10 @@ fn wchar() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("wchar: ").and_then(|v| v.trim().parse().ok()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("wchar: ")
+                    .and_then(|v| v.trim().parse().ok())
+            })
         })
         .unwrap_or(0)
 }
@@ -78,7 +80,10 @@ fn main() {
     }
     let hours: u64 = arg("--hours").and_then(|h| h.parse().ok()).unwrap_or(2);
     println!("store write volume (bytes handed to the file system), simulated {hours} h per rate:");
-    println!("{:>14} {:>14} {:>14} {:>12}", "alerts/hour", "MiB/day", "bytes/alert", "rotations");
+    println!(
+        "{:>14} {:>14} {:>14} {:>12}",
+        "alerts/hour", "MiB/day", "bytes/alert", "rotations"
+    );
     for rate in [0u64, 6, 60, 600, 3600] {
         let _ = std::fs::remove_file(&db);
         let _ = std::fs::remove_file(format!("{db}-wal"));
@@ -116,7 +121,11 @@ fn main() {
             "{:>14} {:>14.2} {:>14} {:>12}",
             rate,
             per_day / 1048576.0,
-            if n > 0 { (bytes / n).to_string() } else { "-".into() },
+            if n > 0 {
+                (bytes / n).to_string()
+            } else {
+                "-".into()
+            },
             s.counters.rotations
         );
     }
