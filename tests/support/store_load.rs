@@ -121,11 +121,7 @@ fn main() {
             "{:>14} {:>14.2} {:>14} {:>12}",
             rate,
             per_day / 1048576.0,
-            if n > 0 {
-                (bytes / n).to_string()
-            } else {
-                "-".into()
-            },
+            bytes.checked_div(n).map_or("-".into(), |b| b.to_string()),
             s.counters.rotations
         );
     }
