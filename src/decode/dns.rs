@@ -156,6 +156,33 @@ pub fn entropy_milli(s: &[u8]) -> u16 {
     ((h_q16 * 1000) >> 16) as u16
 }
 
+const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HI: u64 = 0x8080_8080_8080_8080;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Eight name bytes at once: ASCII upper case to lower case, '.' to '_', everything else
+/// unchanged (per byte, no carries between bytes: every sum stays below 0x100).
+#[inline]
+fn fold8(w: u64) -> u64 {
+    let h = w & LO7;
+    let ge_a = h + ONES * (0x80 - b'A' as u64);
+    let gt_z = h + ONES * (0x7f - b'Z' as u64);
+    let upper = ge_a & !gt_z & !w & HI;
+    let w = w | (upper >> 2);
+    let x = w ^ (ONES * b'.' as u64);
+    let dot = !(((x & LO7) + LO7) | x) & HI;
+    w ^ ((dot >> 7) * (b'.' ^ b'_') as u64)
+}
+
+#[inline]
+fn fold1(c: u8) -> u8 {
+    if c == b'.' {
+        b'_'
+    } else {
+        c.to_ascii_lowercase()
+    }
+}
+
 #[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -242,16 +269,17 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                     out.name[len] = b'.';
                     len += 1;
                 }
+                // A '.' byte inside a label is data, not a separator: stored as '_' so the
+                // dotted form keeps the label structure. Eight bytes at a time.
                 let dst = &mut out.name[len..len + l];
-                dst.copy_from_slice(label);
-                for c in dst.iter_mut() {
-                    // A '.' byte inside a label is data, not a separator: stored as '_' so
-                    // the dotted form keeps the label structure.
-                    *c = if *c == b'.' {
-                        b'_'
-                    } else {
-                        c.to_ascii_lowercase()
-                    };
+                let mut src8 = label.chunks_exact(8);
+                let mut dst8 = dst.chunks_exact_mut(8);
+                for (d, c) in (&mut dst8).zip(&mut src8) {
+                    let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+                    d.copy_from_slice(&fold8(w).to_le_bytes());
+                }
+                for (d, c) in dst8.into_remainder().iter_mut().zip(src8.remainder()) {
+                    *d = fold1(*c);
                 }
                 len += l;
                 out.labels = out.labels.saturating_add(1);
@@ -281,6 +309,19 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fold8_matches_the_byte_rule_for_every_byte_in_every_position() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut bytes = [b'q', b'Z', b'.', 0xff, b'A', b'0', b'-', 0x80];
+                bytes[pos] = b;
+                let got = fold8(u64::from_le_bytes(bytes)).to_le_bytes();
+                let want = bytes.map(fold1);
+                assert_eq!(got, want, "byte {b:#04x} at {pos}");
+            }
+        }
+    }
 
     #[test]
     fn log2_and_entropy_are_exact_enough() {
