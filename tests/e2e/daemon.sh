@@ -161,10 +161,13 @@ check "deleted interface is captured again after it returns" wait_for 45 bash -c
 sleep 1
 ip netns exec $A nmap -n -Pn -sS -T4 -S 10.80.0.7 -e nwd-a2 -p 1-300 10.80.0.2 >/dev/null 2>&1 || true
 
-# SIGHUP: threshold 30 ports (default 12), 10.79.0.7 allowlisted, syslog over TCP now.
+# SIGHUP: threshold 30 ports (default 12), 10.79.0.7 allowlisted, syslog over TCP now, and
+# unanswered probes kept 300 s (so the sweep below is only judged when SIGTERM flushes).
 config "$CFG" '[rules.portscan]
 vertical_ports = 30
-allow_src = ["10.79.0.7/32"]'
+allow_src = ["10.79.0.7/32"]
+[flow]
+unanswered_timeout_s = 300'
 sed -i 's|udp:10.79.0.9:5514|tcp:10.79.0.9:5515|' "$CFG"
 kill -HUP $NP; sleep 1
 ip netns exec $A nmap -n -Pn -sS -T4 -p 1-20 10.79.0.3 >/dev/null 2>&1 || true               # 12 <= 20 < 30
@@ -173,13 +176,19 @@ ip netns exec $A nmap -n -Pn -sS -T4 -p 1-300 10.79.0.4 >/dev/null 2>&1 || true 
 # A broken file is refused; the allowlist above stays in force.
 cp "$CFG" "$WORK/good.toml"; echo 'nonsense = 1' >> "$CFG"; kill -HUP $NP; sleep 1
 ip netns exec $A nmap -n -Pn -sS -T4 -S 10.79.0.7 -e nwd-a1 -p 1-300 10.79.0.3 >/dev/null 2>&1 || true
+# An ARP sweep of addresses nobody has: judged when its probes time out (300 s now), so the
+# alert is pending until SIGTERM flushes it.
+ip netns exec $A nmap -n -sn -T4 10.79.0.32/27 >/dev/null 2>&1 || true
 sleep 3
+PENDING_BEFORE=$(sql "$DB" "SELECT count(*) FROM alerts WHERE rule='portscan.horizontal'")
 
 # SIGTERM: flush and exit within 2 s.
 s0=$(date +%s.%N); kill -TERM $NP; rc=0; wait $NP || rc=$?; s1=$(date +%s.%N)
 STOP_S=$(python3 -c "print(f'{$s1 - $s0:.2f}')")
 check "SIGTERM: exit 0 within 2 s (took ${STOP_S} s)" python3 -c "import sys; sys.exit(0 if $rc == 0 and $s1 - $s0 <= 2.0 else 1)"
 
+check "SIGTERM flushed the pending sweep (none stored before, one after)" \
+  bash -c "[ '$PENDING_BEFORE' = 0 ] && has_alert '$DB' portscan.horizontal 10.79.0.1 '%'"
 check "store: nmap on interface 1" has_alert "$DB" portscan.vertical 10.79.0.1 10.79.0.2
 check "store: nmap on interface 2" has_alert "$DB" portscan.vertical 10.80.0.1 10.80.0.2
 check "store: nmap on interface 2 after it was re-created" has_alert "$DB" portscan.vertical 10.80.0.7 10.80.0.2
@@ -222,8 +231,24 @@ check "disk full: store errors logged (not per alert)" bash -c "[ \$(grep -c 'st
 check "disk full: sensor.health store_failing within a minute" wait_for 75 grep -q '^sensor.health|.*|store_failing|' "$WORK/rsyslog.out"
 rm -f "$WORK/tiny/filler"
 check "space returns: the store recovers by itself with the queued alerts" wait_for 20 bash -c "[ -f '$WORK/tiny/netwatch.db' ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='portscan.vertical'\") = 3 ]"
-kill -TERM $FP; wait $FP || true
-check "recovered store: integrity_check ok, health event stored" bash -c "[ \"\$(sql '$WORK/tiny/netwatch.db' 'PRAGMA integrity_check')\" = ok ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='sensor.health'\") -ge 1 ]"
+sleep 2   # the health event's batch
+kill -9 $FP; wait $FP 2>/dev/null || true
+check "recovered store, daemon killed -9: integrity_check ok, alerts and health event kept" bash -c "[ \"\$(sql '$WORK/tiny/netwatch.db' 'PRAGMA integrity_check')\" = ok ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='sensor.health'\") -ge 1 ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='portscan.vertical'\") = 3 ]"
+
+# ---- Faults: a corrupt database file at start ----------------------------------------------
+mkdir -p "$WORK/corrupt"; head -c 65536 /dev/urandom > "$WORK/corrupt/netwatch.db"
+chown nobody:nogroup "$WORK/corrupt"   # a state directory belongs to the service user
+CCFG=$WORK/corrupt.toml
+config "$CCFG" ""
+sed -i "s|$WORK/db/netwatch.db|$WORK/corrupt/netwatch.db|; s|nwd-v1\", \"nwd-v2|nwd-v1|; s|udp:10.79.0.9:5514|off|" "$CCFG"
+ip netns exec $V "$NW" run -c "$CCFG" > "$WORK/c.out" 2> "$WORK/c.err" & CP=$!
+PIDS+=("$CP")
+wait_for 10 grep -q "capturing on nwd-v1" "$WORK/c.err" || true
+sleep 1
+ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 -S 10.79.0.7 -e nwd-a1 10.79.0.2 >/dev/null 2>&1 || true
+sleep 2; kill -TERM $CP; wait $CP || true
+check "corrupt file at start: moved aside, a new store holds the new alert" \
+  bash -c "ls '$WORK/corrupt/' | grep -q 'netwatch.db.corrupt-' && has_alert '$WORK/corrupt/netwatch.db' portscan.vertical 10.79.0.7 10.79.0.2 && grep -q 'moved corrupt' '$WORK/c.err'"
 
 # ---- Faults: kill -9 while writing heavily -------------------------------------------------
 KDB=$WORK/kill/netwatch.db
