@@ -795,10 +795,18 @@ async fn main_loop(
                     excluded_peer = None;
                     exclude_own(&mut pipeline, &cfg, &outs);
                 }
-                Err(e) => log::error!(
-                    "reload refused, previous settings stay: {}",
-                    e.split_whitespace().collect::<Vec<_>>().join(" ")
-                ),
+                Err(e) => {
+                    // After the privilege drop the file is read as daemon.user.
+                    let hint = if e.contains("ermission denied") {
+                        format!(" (netwatch now runs as `{}`: the file and its directories must be readable by it)", cfg.daemon.user)
+                    } else {
+                        String::new()
+                    };
+                    log::error!(
+                        "reload refused, previous settings stay: {}{hint}",
+                        e.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                }
             },
             Event::Read(i) => {
                 let s = &mut sources[i];

@@ -17,6 +17,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 MODE=${1:-ci}
 NW=$ROOT/target/release/netwatch
 WORK=$(mktemp -d /tmp/netwatch-e2e.XXXXXX)
+chmod 755 "$WORK"   # `netwatch run` re-reads its config on SIGHUP as nobody
 A=nwe2e-atk V=nwe2e-vic
 PIDS=()
 cleanup() {
@@ -138,11 +139,11 @@ export -f beacon browse
 # refuses a broken file (the old settings stay); SIGTERM flushes and exits 0.
 live() {
   local cfg=$WORK/live.toml
-  printf '[capture]\ninterfaces = ["nwe2e-v"]\n' > "$cfg"
+  printf '[capture]\ninterfaces = ["nwe2e-v"]\n[store]\npath = "%s/live/netwatch.db"\n[syslog]\ntarget = "off"\n' "$WORK" > "$cfg"
   ip netns exec $V "$NW" run -c "$cfg" > "$WORK/live.out" 2> "$WORK/live.err" & local np=$!
   sleep 2
   ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.77.0.2 >/dev/null 2>&1 || true
-  printf '[capture]\ninterfaces = ["nwe2e-v"]\n[rules.portscan]\nallow_src = ["10.77.0.1/32"]\n' > "$cfg"
+  printf '[capture]\ninterfaces = ["nwe2e-v"]\n[store]\npath = "%s/live/netwatch.db"\n[syslog]\ntarget = "off"\n[rules.portscan]\nallow_src = ["10.77.0.1/32"]\n' "$WORK" > "$cfg"
   kill -HUP $np; sleep 1
   ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.77.0.3 >/dev/null 2>&1 || true
   echo 'nonsense = 1' > "$cfg"; kill -HUP $np; sleep 1
