@@ -352,6 +352,7 @@ pub struct CaptureConfig {
 pub struct Allow {
     pub src: Vec<Cidr>,
     pub dst: Vec<Cidr>,
+    /// Sorted and without duplicates.
     pub ports: Vec<u16>,
 }
 
@@ -360,7 +361,8 @@ impl Allow {
         self.src.iter().any(|c| c.contains(a))
     }
     pub fn dst_allowed(&self, a: &crate::addr::Addr, port: u16) -> bool {
-        self.dst.iter().any(|c| c.contains(a)) || (port != 0 && self.ports.contains(&port))
+        (port != 0 && self.ports.binary_search(&port).is_ok())
+            || self.dst.iter().any(|c| c.contains(a))
     }
 }
 
@@ -533,10 +535,16 @@ fn allow(prefix: &str, a: &FileAllow, default_ports: &[u16]) -> Result<Allow, Co
     Ok(Allow {
         src: cidrs(&format!("{prefix}.allow_src"), &a.allow_src, &[])?,
         dst: cidrs(&format!("{prefix}.allow_dst"), &a.allow_dst, &[])?,
-        ports: a
-            .allow_ports
-            .clone()
-            .unwrap_or_else(|| default_ports.to_vec()),
+        ports: {
+            // Sorted: `dst_allowed` runs for every new flow and binary-searches.
+            let mut p = a
+                .allow_ports
+                .clone()
+                .unwrap_or_else(|| default_ports.to_vec());
+            p.sort_unstable();
+            p.dedup();
+            p
+        },
     })
 }
 

@@ -156,6 +156,26 @@ pub fn entropy_milli(s: &[u8]) -> u16 {
     ((h_q16 * 1000) >> 16) as u16
 }
 
+/// Hash of a (folded) name, eight bytes at a time, little-endian loads: the same on every
+/// architecture, so distinct-name counts and domain keys are too. Not keyed: the tables it
+/// feeds are bounded and evict by time, and the rules' own maps use seeded hashers.
+pub fn name_hash(b: &[u8]) -> u64 {
+    const K: u64 = 0x9fb2_1c65_1e98_df25;
+    let mut h = 0x9e37_79b9_7f4a_7c15 ^ (b.len() as u64).wrapping_mul(K);
+    let mut c = b.chunks_exact(8);
+    for w in &mut c {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        h = (h ^ x).wrapping_mul(K);
+        h ^= h >> 29;
+    }
+    let mut x = 0u64;
+    for (i, &byte) in c.remainder().iter().enumerate() {
+        x |= (byte as u64) << (8 * i);
+    }
+    h = (h ^ x).wrapping_mul(K);
+    h ^ (h >> 32)
+}
+
 const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HI: u64 = 0x8080_8080_8080_8080;
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -235,8 +255,8 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     } else {
         0
     };
-    out.name_hash = psl::fnv(psl::FNV_OFFSET, name);
-    out.reg_hash = psl::fnv(psl::FNV_OFFSET, &name[reg..]);
+    out.name_hash = name_hash(name);
+    out.reg_hash = name_hash(&name[reg..]);
     Ok(())
 }
 

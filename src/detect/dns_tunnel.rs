@@ -117,7 +117,7 @@ impl DnsTunnelRule {
             match psl::registered_domain_start(d.as_bytes()) {
                 Some(0) => self
                     .allow_registered
-                    .push(psl::fnv(psl::FNV_OFFSET, d.as_bytes())),
+                    .push(crate::decode::dns::name_hash(d.as_bytes())),
                 _ => self.allow_suffixes.push(d.clone()),
             }
         }
