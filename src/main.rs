@@ -73,7 +73,8 @@ syslog ([syslog] target; default the local socket /dev/log). The start-up line s
 Privileges: needs CAP_NET_RAW and CAP_NET_ADMIN. Started as root, it opens the captures,
 hands the store directory to [daemon] user/group (default nobody/nogroup) and switches to
 them keeping only those two capabilities; it refuses to stay root unless
-daemon.allow_root = true. Without root: `setcap cap_net_raw,cap_net_admin=eip netwatch`.
+daemon.allow_root = true. The config file must stay readable by that user: SIGHUP re-reads
+it after the switch. Without root: `setcap cap_net_raw,cap_net_admin=eip netwatch`.
 
 Runtime conditions are retried, not fatal: a missing interface (logged once, retried with
 back-off up to 30 s), an unwritable or full store (alerts queued, errors logged once a
