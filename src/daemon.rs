@@ -512,17 +512,11 @@ impl Health {
             store_errors: 0,
             syslog_dropped: 0,
         };
-        h.baseline(p, &[], None, None);
+        h.baseline(p, None, None);
         h
     }
 
-    fn baseline(
-        &mut self,
-        p: &Pipeline,
-        _sources: &[Source],
-        store: Option<&Store>,
-        sys: Option<&SyslogOut>,
-    ) {
+    fn baseline(&mut self, p: &Pipeline, store: Option<&Store>, sys: Option<&SyslogOut>) {
         self.flows_evicted = p.flows().counters.evicted;
         let e = p.engine().evictions();
         self.rule_evictions = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
@@ -630,7 +624,7 @@ impl Health {
                 ));
             }
         }
-        self.baseline(p, sources, outs.store.as_ref(), outs.syslog.as_ref());
+        self.baseline(p, outs.store.as_ref(), outs.syslog.as_ref());
         self.since = Instant::now();
     }
 }

@@ -36,42 +36,34 @@ fn errno() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
+/// A numeric id, or the id `by_name` finds for the name (`None`: no such entry).
+fn id_of(
+    key: &str,
+    what: &str,
+    v: &str,
+    by_name: impl FnOnce(&CString) -> Option<u32>,
+) -> Result<u32, String> {
+    if let Ok(n) = v.parse::<u32>() {
+        return Ok(n);
+    }
+    let name = CString::new(v).map_err(|_| format!("{key}: bad name"))?;
+    by_name(&name).ok_or_else(|| format!("{key}: no {what} `{v}` on this system"))
+}
+
 /// Look up `daemon.user` / `daemon.group` (names or numbers).
 pub fn lookup(cfg: &DaemonConfig) -> Result<Target, String> {
-    let uid = match cfg.user.parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => {
-            let name =
-                CString::new(cfg.user.as_str()).map_err(|_| "daemon.user: bad name".to_string())?;
-            // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
-            let pw = unsafe { libc::getpwnam(name.as_ptr()) };
-            if pw.is_null() {
-                return Err(format!(
-                    "daemon.user: no user `{}` on this system",
-                    cfg.user
-                ));
-            }
-            // SAFETY: non-null pointer from getpwnam.
-            unsafe { (*pw).pw_uid }
-        }
-    };
-    let gid = match cfg.group.parse::<u32>() {
-        Ok(n) => n,
-        Err(_) => {
-            let name = CString::new(cfg.group.as_str())
-                .map_err(|_| "daemon.group: bad name".to_string())?;
-            // SAFETY: as above, for getgrnam.
-            let gr = unsafe { libc::getgrnam(name.as_ptr()) };
-            if gr.is_null() {
-                return Err(format!(
-                    "daemon.group: no group `{}` on this system",
-                    cfg.group
-                ));
-            }
-            // SAFETY: non-null pointer from getgrnam.
-            unsafe { (*gr).gr_gid }
-        }
-    };
+    let uid = id_of("daemon.user", "user", &cfg.user, |n| {
+        // SAFETY: getpwnam returns a pointer into static storage or null; read at once.
+        let pw = unsafe { libc::getpwnam(n.as_ptr()) };
+        // SAFETY: dereferenced only when non-null.
+        (!pw.is_null()).then(|| unsafe { (*pw).pw_uid })
+    })?;
+    let gid = id_of("daemon.group", "group", &cfg.group, |n| {
+        // SAFETY: as above, for getgrnam.
+        let gr = unsafe { libc::getgrnam(n.as_ptr()) };
+        // SAFETY: dereferenced only when non-null.
+        (!gr.is_null()).then(|| unsafe { (*gr).gr_gid })
+    })?;
     if uid == 0 && !cfg.allow_root {
         return Err(
             "daemon.user: resolves to root; set daemon.allow_root = true to run as root on purpose"

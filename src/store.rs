@@ -824,29 +824,3 @@ pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreEr
     out.truncate(q.limit.max(1));
     Ok(out)
 }
-
-/// Minute history across kept files, oldest first: (start, packets, bytes).
-pub fn traffic(path: &Path, keep: u32, since_s: i64) -> Result<Vec<(i64, i64, i64)>, StoreError> {
-    let mut out = Vec::new();
-    let mut files = vec![path.to_path_buf()];
-    files.extend((1..keep.max(1)).map(|i| rotated(path, i)));
-    for f in files.iter().filter(|f| f.exists()) {
-        let err = |e| StoreError::Sql {
-            path: f.display().to_string(),
-            source: e,
-        };
-        let conn = Connection::open_with_flags(f, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
-        let mut st = conn
-            .prepare("SELECT start, packets, bytes FROM traffic WHERE start >= ?1")
-            .map_err(err)?;
-        let rows = st
-            .query_map([since_s], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(err)?;
-        for r in rows {
-            out.push(r.map_err(err)?);
-        }
-    }
-    out.sort();
-    out.dedup_by_key(|r| r.0);
-    Ok(out)
-}

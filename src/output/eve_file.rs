@@ -52,9 +52,6 @@ impl EveFile {
     }
 
     fn try_write(&mut self, b: &[u8]) -> std::io::Result<()> {
-        if self.file.is_some() && self.size + b.len() as u64 > self.max_bytes && self.size > 0 {
-            self.rotate()?;
-        }
         if self.file.is_none() {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
@@ -65,16 +62,15 @@ impl EveFile {
                 .open(&self.path)?;
             self.size = f.metadata()?.len();
             self.file = Some(f);
-            if self.size + b.len() as u64 > self.max_bytes && self.size > 0 {
-                self.rotate()?;
-                self.file = Some(
-                    OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&self.path)?,
-                );
-                self.size = 0;
-            }
+        }
+        if self.size > 0 && self.size + b.len() as u64 > self.max_bytes {
+            self.rotate()?;
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
         }
         if let Some(f) = self.file.as_mut() {
             f.write_all(b)?;

@@ -119,6 +119,16 @@ wait_for() { # wait_for SECONDS COMMAND...: poll until true
   for _ in $(seq 1 $((t * 2))); do "$@" && return 0; sleep 0.5; done
   return 1
 }
+# start_one TAG STORE [SED]: a second daemon on nwd-v1 only, its store at STORE (SED edits
+# its config further); output in $WORK/TAG.out and TAG.err; its pid in DP once it captures.
+start_one() {
+  config "$WORK/$1.toml" ""
+  sed -i "s|$WORK/db/netwatch.db|$2|; s|nwd-v1\", \"nwd-v2|nwd-v1|; ${3:-}" "$WORK/$1.toml"
+  ip netns exec $V "$NW" run -c "$WORK/$1.toml" > "$WORK/$1.out" 2> "$WORK/$1.err" & DP=$!
+  PIDS+=("$DP")
+  wait_for 10 grep -q "capturing on nwd-v1" "$WORK/$1.err" || true
+  sleep 1
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 export -f sql has_alert no_alert in_syslog wait_for
 export WORK
@@ -218,13 +228,7 @@ say "figures: 10 s hping3 --flood: daemon CPU ${FLOOD_CPU}% of one core; whole r
 mkdir -p "$WORK/tiny"; mount -t tmpfs -o size=1m tmpfs "$WORK/tiny"; chmod 777 "$WORK/tiny"
 dd if=/dev/zero of="$WORK/tiny/filler" bs=4k >/dev/null 2>&1 || true
 : > "$WORK/rsyslog.out"
-FCFG=$WORK/faults.toml
-config "$FCFG" ""
-sed -i "s|$WORK/db/netwatch.db|$WORK/tiny/netwatch.db|; s|nwd-v1\", \"nwd-v2|nwd-v1|" "$FCFG"
-ip netns exec $V "$NW" run -c "$FCFG" > "$WORK/f.out" 2> "$WORK/f.err" & FP=$!
-PIDS+=("$FP")
-wait_for 10 grep -q "capturing on nwd-v1" "$WORK/f.err" || true
-sleep 1
+start_one f "$WORK/tiny/netwatch.db"; FP=$DP
 for h in 2 3 4; do ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.79.0.$h >/dev/null 2>&1 || true; done
 check "disk full: detection and syslog go on" wait_for 10 bash -c "grep -c '^portscan.vertical|10.79.0.1|' '$WORK/rsyslog.out' | grep -qx 3"
 check "disk full: store errors logged (not per alert)" bash -c "[ \$(grep -c 'store' '$WORK/f.err') -le 3 ] && grep -q 'full' '$WORK/f.err'"
@@ -238,13 +242,7 @@ check "recovered store, daemon killed -9: integrity_check ok, alerts and health 
 # ---- Faults: a corrupt database file at start ----------------------------------------------
 mkdir -p "$WORK/corrupt"; head -c 65536 /dev/urandom > "$WORK/corrupt/netwatch.db"
 chown nobody:nogroup "$WORK/corrupt"   # a state directory belongs to the service user
-CCFG=$WORK/corrupt.toml
-config "$CCFG" ""
-sed -i "s|$WORK/db/netwatch.db|$WORK/corrupt/netwatch.db|; s|nwd-v1\", \"nwd-v2|nwd-v1|; s|udp:10.79.0.9:5514|off|" "$CCFG"
-ip netns exec $V "$NW" run -c "$CCFG" > "$WORK/c.out" 2> "$WORK/c.err" & CP=$!
-PIDS+=("$CP")
-wait_for 10 grep -q "capturing on nwd-v1" "$WORK/c.err" || true
-sleep 1
+start_one c "$WORK/corrupt/netwatch.db" "s|udp:10.79.0.9:5514|off|"; CP=$DP
 ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 -S 10.79.0.7 -e nwd-a1 10.79.0.2 >/dev/null 2>&1 || true
 sleep 2; kill -TERM $CP; wait $CP || true
 check "corrupt file at start: moved aside, a new store holds the new alert" \
