@@ -69,6 +69,24 @@ impl FileCapture {
         })
     }
 
+    /// Hand every frame to `f` in order (libpcap's `pcap_loop`: one call for the whole file,
+    /// cheaper per frame than `next_frame`). A truncated or corrupt file gives an error after
+    /// the frames that could be read.
+    pub fn for_each(&mut self, mut f: impl FnMut(Frame<'_>)) -> Result<(), CaptureError> {
+        let read = &mut self.read;
+        let res = self.cap.for_each(None, |p| {
+            *read += 1;
+            f(frame(&p));
+        });
+        match res {
+            Ok(()) | Err(pcap::Error::NoMorePackets) => Ok(()),
+            Err(e) => Err(CaptureError::Read {
+                packets: self.read,
+                msg: e.to_string(),
+            }),
+        }
+    }
+
     /// Next frame; `Ok(None)` at the end of the file. A truncated or corrupt file gives an
     /// error after the frames that could be read.
     #[inline]

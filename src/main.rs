@@ -415,15 +415,10 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     };
     let linktype = cap.linktype;
     let mut failure = None;
-    loop {
-        match cap.next_frame() {
-            Ok(Some(f)) => pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut sink),
-            Ok(None) => break,
-            Err(e) => {
-                failure = Some(format!("{}: {e}", file.display()));
-                break;
-            }
-        }
+    if let Err(e) =
+        cap.for_each(|f| pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut sink))
+    {
+        failure = Some(format!("{}: {e}", file.display()));
     }
     pipeline.finish(&mut sink);
     let _ = out.flush();
