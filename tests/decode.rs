@@ -2,7 +2,7 @@
 //! Each literal is a real header layout written out by hand (offsets in the comments).
 
 use netwatch::addr::Addr;
-use netwatch::decode::{self, linktype, DecodeError, Net, PacketMeta};
+use netwatch::decode::{self, dns, linktype, DecodeError, Net, PacketMeta};
 
 fn h(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
@@ -292,6 +292,16 @@ fn dns_compression_pointer_and_loops() {
     assert_eq!(d.subdomain_len(), 4);
     assert_eq!(d.longest_label, 7);
     assert_eq!(d.qtype, 15);
+    // The hashes the detector keys by are those of the text (what config allowlists hash).
+    assert_eq!(d.reg_hash, dns::name_hash(b"example.co.uk"));
+    assert_eq!(d.name_hash, dns::name_hash(b"mail.example.co.uk"));
+    assert_ne!(d.reg_hash, d.name_hash);
+    // A label longer than eight bytes, folded a word at a time across the bytes after it (the
+    // last label above, "uk" with only five bytes after it, took the byte-by-byte path).
+    let (_, m) = dec(linktype::RAW, &udp_dns("00 01 01 00 00 01 00 00 00 00 00 00 0b 41 42 43 44 45 46 47 48 49 4a 4b 03 63 6f 6d 00 00 10 00 01"));
+    let d = m.dns().unwrap();
+    assert_eq!(d.name(), b"abcdefghijk.com");
+    assert_eq!(d.name_hash, dns::name_hash(b"abcdefghijk.com"));
 }
 
 #[test]

@@ -11,6 +11,11 @@
 use super::{psl, DecodeError};
 
 pub const MAX_NAME: usize = 255;
+/// The name buffer has eight bytes of slack past the longest name, so labels are folded and
+/// hashed eight bytes at a time without a byte-by-byte tail.
+const NAME_BUF: usize = MAX_NAME + 8;
+/// A 255-byte name has at most 127 labels.
+const MAX_LABELS: usize = 128;
 /// Subdomains shorter than this get no entropy figure (`sub_entropy_milli` = 0).
 pub const ENTROPY_MIN_LEN: usize = 16;
 const MAX_POINTERS: usize = 16;
@@ -30,8 +35,10 @@ pub struct DnsMeta {
     pub qclass: u16,
     /// Message length in bytes (as captured).
     pub msg_len: u16,
-    name: [u8; MAX_NAME],
+    name: [u8; NAME_BUF],
     name_len: u8,
+    /// Where each label starts in `name`, left to right (`labels` of them).
+    label_start: [u8; MAX_LABELS],
     pub labels: u8,
     pub longest_label: u8,
     /// Byte offset of the registered domain in the name (== name length when unknown, and in
@@ -60,8 +67,9 @@ impl Default for DnsMeta {
             qtype: 0,
             qclass: 0,
             msg_len: 0,
-            name: [0; MAX_NAME],
+            name: [0; NAME_BUF],
             name_len: 0,
+            label_start: [0; MAX_LABELS],
             labels: 0,
             longest_label: 0,
             reg_start: 0,
@@ -156,24 +164,9 @@ pub fn entropy_milli(s: &[u8]) -> u16 {
     ((h_q16 * 1000) >> 16) as u16
 }
 
-/// Hash of a (folded) name, eight bytes at a time, little-endian loads: the same on every
-/// architecture, so distinct-name counts and domain keys are too. Not keyed: the tables it
-/// feeds are bounded and evict by time, and the rules' own maps use seeded hashers.
-pub fn name_hash(b: &[u8]) -> u64 {
-    const K: u64 = 0x9fb2_1c65_1e98_df25;
-    let mut h = 0x9e37_79b9_7f4a_7c15 ^ (b.len() as u64).wrapping_mul(K);
-    let mut c = b.chunks_exact(8);
-    for w in &mut c {
-        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        h = (h ^ x).wrapping_mul(K);
-        h ^= h >> 29;
-    }
-    let mut x = 0u64;
-    for (i, &byte) in c.remainder().iter().enumerate() {
-        x |= (byte as u64) << (8 * i);
-    }
-    h = (h ^ x).wrapping_mul(K);
-    h ^ (h >> 32)
+/// Hash of a dotted name, as `name_hash`/`reg_hash` are computed (see [`psl::name_hash`]).
+pub fn name_hash(name: &[u8]) -> u64 {
+    psl::name_hash(name)
 }
 
 const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -239,25 +232,44 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     }
     out.qtype = be16(msg, end);
     out.qclass = be16(msg, end + 2);
-    let name = &out.name[..out.name_len as usize];
     if out.response {
         // Only queries are judged; responses repeat the question and skip the PSL walk.
         out.reg_start = out.name_len;
         return Ok(());
     }
-    let reg = psl::registered_domain_start(name).unwrap_or(name.len());
+    let len = out.name_len as usize;
+    let labels = (out.labels as usize).min(MAX_LABELS);
+    let dom = psl::lookup(&out.name, len, &out.label_start[..labels]);
+    let reg = dom.reg_start.unwrap_or(len);
     out.reg_start = reg as u8;
+    out.name_hash = dom.name_hash;
+    out.reg_hash = dom.reg_hash;
     // Entropy says little about short subdomains (and the detector ignores it below 16
     // bytes), so it is only computed for longer ones.
-    let sub = &name[..reg.saturating_sub(1)];
+    let sub = &out.name[..reg.saturating_sub(1)];
     out.sub_entropy_milli = if sub.len() >= ENTROPY_MIN_LEN {
         entropy_milli(sub)
     } else {
         0
     };
-    out.name_hash = name_hash(name);
-    out.reg_hash = name_hash(&name[reg..]);
     Ok(())
+}
+
+/// Copy `l` bytes of a label from `src[at..]` to `dst[to..]`, folded (see [`fold8`]): whole
+/// words when both sides have room for them, else byte by byte.
+#[inline]
+fn fold_copy(src: &[u8], at: usize, l: usize, dst: &mut [u8], to: usize) {
+    let span = l.div_ceil(8) * 8;
+    if let (Some(s), Some(d)) = (src.get(at..at + span), dst.get_mut(to..to + span)) {
+        for (d, c) in d.chunks_exact_mut(8).zip(s.chunks_exact(8)) {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            d.copy_from_slice(&fold8(w).to_le_bytes());
+        }
+    } else if let (Some(s), Some(d)) = (src.get(at..at + l), dst.get_mut(to..to + l)) {
+        for (d, c) in d.iter_mut().zip(s) {
+            *d = fold1(*c);
+        }
+    }
 }
 
 /// Walk a (possibly compressed) name starting at `pos`; returns the offset just past the
@@ -282,25 +294,19 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 if wire_len > MAX_NAME {
                     return Err(DecodeError::DnsNameTooLong);
                 }
-                let Some(label) = msg.get(pos + 1..pos + 1 + l) else {
+                if msg.len() < pos + 1 + l {
                     return Err(DecodeError::DnsTruncated);
-                };
+                }
                 if len > 0 {
                     out.name[len] = b'.';
                     len += 1;
                 }
+                if let Some(s) = out.label_start.get_mut(out.labels as usize) {
+                    *s = len as u8;
+                }
                 // A '.' byte inside a label is data, not a separator: stored as '_' so the
-                // dotted form keeps the label structure. Eight bytes at a time.
-                let dst = &mut out.name[len..len + l];
-                let mut src8 = label.chunks_exact(8);
-                let mut dst8 = dst.chunks_exact_mut(8);
-                for (d, c) in (&mut dst8).zip(&mut src8) {
-                    let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-                    d.copy_from_slice(&fold8(w).to_le_bytes());
-                }
-                for (d, c) in dst8.into_remainder().iter_mut().zip(src8.remainder()) {
-                    *d = fold1(*c);
-                }
+                // dotted form keeps the label structure.
+                fold_copy(msg, pos + 1, l, &mut out.name, len);
                 len += l;
                 out.labels = out.labels.saturating_add(1);
                 out.longest_label = out.longest_label.max(l as u8);

@@ -4,8 +4,9 @@
 //!
 //! The list is embedded as a compact blob (`psl.bin`, 77 KB of binary size, built by
 //! `psl_gen.py` from the list of 2026-10-22; see that script for the format). At first use an
-//! index of 128 KiB is built from it once; after that a lookup allocates nothing and costs a
-//! streamed FNV hash of the name's last labels and one probe per label.
+//! index of 128 KiB is built from it once; after that a lookup allocates nothing and costs one
+//! hash step (eight bytes at a time) and one probe per label, right to left, until the list
+//! has nothing deeper.
 
 const BLOB: &[u8] = include_bytes!("psl.bin");
 /// Labels a name can have that we look at; no rule is deeper than this.
@@ -98,8 +99,7 @@ const EXCEPTION: u8 = 2;
 const WILDCARD_CHILD: u8 = 4;
 const HAS_CHILDREN: u8 = 8;
 
-/// FNV-1a, streamed: the hash of `key + "." + label` continues from the hash of `key`, so a
-/// lookup walks a name's labels right to left hashing each byte once.
+/// FNV-1a (kept for small fixed keys elsewhere; names use [`step`]).
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 #[inline]
 pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
@@ -108,6 +108,94 @@ pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Start of every label hash chain.
+const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
+const K: u64 = 0x9fb2_1c65_1e98_df25;
+
+/// Eight bytes of `buf` at `at` as a little-endian word, only the first `n` (1..=8) kept. One
+/// unaligned load when the buffer has room (DNS names sit in a buffer with 8 bytes of slack),
+/// byte by byte near the end of an arbitrary slice.
+#[inline]
+fn load(buf: &[u8], at: usize, n: usize) -> u64 {
+    let mask = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+    match buf.get(at..at + 8) {
+        Some(w) => u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) & mask,
+        None => {
+            let mut x = 0u64;
+            for (i, &b) in buf.iter().skip(at).take(n.min(8)).enumerate() {
+                x |= (b as u64) << (8 * i);
+            }
+            x
+        }
+    }
+}
+
+/// Continue a name hash with one more label (`buf[at..at + len]`), eight bytes per round.
+/// Names are hashed label by label from the right, so the hash of `example.com` continues from
+/// the hash of `com`: the public-suffix walk, the registered domain's hash and the whole name's
+/// hash come out of one pass. Same result on every architecture (little-endian loads).
+#[inline]
+pub fn step(h: u64, buf: &[u8], at: usize, len: usize) -> u64 {
+    let mut h = (h ^ len as u64).wrapping_mul(K);
+    let mut i = 0;
+    while i < len {
+        h = (h ^ load(buf, at + i, len - i)).wrapping_mul(K);
+        h ^= h >> 29;
+        i += 8;
+    }
+    h
+}
+
+/// Final mix of a chain: the low bits depend on every byte too.
+#[inline]
+fn finish(h: u64) -> u64 {
+    let h = h.wrapping_mul(K);
+    h ^ (h >> 32)
+}
+
+/// Label starts of a dotted name (left to right); `None` past 128 labels.
+fn label_starts(name: &[u8], starts: &mut [u16; 128]) -> Option<usize> {
+    let mut n = 1;
+    starts[0] = 0;
+    for (i, &c) in name.iter().enumerate() {
+        if c == b'.' {
+            *starts.get_mut(n)? = u16::try_from(i + 1).ok()?;
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
+/// Hash of a dotted name (lower case, no trailing dot): equal to [`DnsMeta`]'s `name_hash`
+/// and `reg_hash` for the same text. Not keyed: the tables it feeds are bounded and evict by
+/// time, and the rules' own maps use seeded hashers.
+///
+/// [`DnsMeta`]: super::DnsMeta
+pub fn name_hash(name: &[u8]) -> u64 {
+    let mut starts = [0u16; 128];
+    match label_starts(name, &mut starts) {
+        Some(n) => lookup(name, name.len(), &starts[..n]).name_hash,
+        None => 0,
+    }
+}
+
+/// What the public-suffix walk finds out about a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Domain {
+    /// Byte offset of the registered domain; `None` for a public suffix (or an empty label).
+    pub reg_start: Option<usize>,
+    /// [`name_hash`] of the registered domain (0 without one) and of the whole name.
+    pub reg_hash: u64,
+    pub name_hash: u64,
+}
+
+/// The hash chain of a rule in the blob's reversed form (`uk.co`: `uk`, then `co`).
+fn chain(reversed: &[u8]) -> u64 {
+    reversed
+        .split(|&c| c == b'.')
+        .fold(SEED, |h, l| step(h, l, 0, l.len()))
 }
 
 /// Index over the blob, built once at first use (≈ 12k nodes, 128 KiB): every rule and every
@@ -131,13 +219,13 @@ impl Index {
                 flag = EXCEPTION;
             }
             if let Some(parent) = k.strip_suffix(b".*") {
-                nodes.push((fnv(FNV_OFFSET, parent), WILDCARD_CHILD | HAS_CHILDREN));
+                nodes.push((chain(parent), WILDCARD_CHILD | HAS_CHILDREN));
             } else {
-                nodes.push((fnv(FNV_OFFSET, k), flag));
+                nodes.push((chain(k), flag));
             }
             for (i, &ch) in k.iter().enumerate() {
                 if ch == b'.' {
-                    nodes.push((fnv(FNV_OFFSET, &k[..i]), HAS_CHILDREN));
+                    nodes.push((chain(&k[..i]), HAS_CHILDREN));
                 }
             }
         }
@@ -188,48 +276,47 @@ fn index() -> &'static Index {
 /// Byte offset in `name` (dotted, lower case, no trailing dot) where its registered domain
 /// starts, or `None` when the name is a public suffix itself (or empty).
 pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
-    if name.is_empty() {
-        return None;
-    }
-    let idx = index();
-    // Label starts from the right: starts[k-1] = start of the k-th label from the right.
-    let mut starts = [0usize; MAX_RULE_LABELS + 2];
-    let mut n = 0;
-    let mut end = name.len();
-    while n < starts.len() {
-        match name[..end].iter().rposition(|&c| c == b'.') {
-            Some(dot) => {
-                starts[n] = dot + 1;
-                n += 1;
-                end = dot;
-            }
-            None => {
-                starts[n] = 0;
-                n += 1;
-                break;
-            }
-        }
-    }
-    let label = |k: usize| {
-        let e = if k == 1 {
-            name.len()
-        } else {
-            starts[k - 2] - 1
-        };
-        &name[starts[k - 1]..e]
+    let mut starts = [0u16; 128];
+    let n = label_starts(name, &mut starts)?;
+    lookup(name, name.len(), &starts[..n]).reg_start
+}
+
+/// The walk over a dotted name `buf[..len]` whose labels start at `starts` (left to right,
+/// increasing, the first 0): right to left, one hash step and one index probe per label until
+/// the list has nothing deeper, then the remaining labels hashed for the whole name.
+pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Domain {
+    let n = starts.len();
+    let mut d = Domain {
+        reg_start: None,
+        reg_hash: 0,
+        name_hash: 0,
     };
+    if n == 0 || len == 0 {
+        return d;
+    }
+    // k-th label from the right (1-based): (start, length).
+    let label = |k: usize| {
+        let s: usize = starts[n - k].into();
+        let e = if k == 1 { len } else { starts[n - k + 1].into() - 1 };
+        (s, e.saturating_sub(s))
+    };
+    let idx = index();
+    // hs[k]: hash chain over the last k labels.
+    let mut hs = [SEED; MAX_RULE_LABELS + 3];
     // Public suffix length in labels; the implicit "*" rule gives 1.
     let mut suffix = 1usize;
-    let mut h = FNV_OFFSET;
-    for k in 1..=n.min(MAX_RULE_LABELS) {
-        let lab = label(k);
-        if lab.is_empty() {
-            return None;
+    let mut h = SEED;
+    let mut k = 0;
+    // First label (from the right) that is empty.
+    let mut empty_at = usize::MAX;
+    while k < n.min(MAX_RULE_LABELS) {
+        k += 1;
+        let (s, l) = label(k);
+        if l == 0 {
+            empty_at = empty_at.min(k);
         }
-        if k > 1 {
-            h = fnv(h, b".");
-        }
-        h = fnv(h, lab);
+        h = step(h, buf, s, l);
+        hs[k] = h;
         let f = idx.flags(h);
         if f & EXCEPTION != 0 {
             suffix = k - 1;
@@ -240,8 +327,8 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
         }
         if f & WILDCARD_CHILD != 0 && n > k {
             // "*.parent" matches the next label unless "!label.parent" is listed.
-            let below = fnv(fnv(h, b"."), label(k + 1));
-            if idx.flags(below) & EXCEPTION != 0 {
+            let (s2, l2) = label(k + 1);
+            if idx.flags(step(h, buf, s2, l2)) & EXCEPTION != 0 {
                 suffix = suffix.max(k);
             } else {
                 suffix = suffix.max(k + 1);
@@ -251,15 +338,27 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
             break;
         }
     }
-    if n <= suffix {
-        return None;
+    // The rest of the chain: the registered domain's hash on the way, then the whole name's.
+    let reg = suffix + 1;
+    while k < n {
+        k += 1;
+        let (s, l) = label(k);
+        if l == 0 {
+            empty_at = empty_at.min(k);
+        }
+        h = step(h, buf, s, l);
+        if k <= reg {
+            hs[k] = h;
+        }
     }
+    d.name_hash = finish(h);
     // An empty label ("a..b") makes no registrable domain. (Names from DNS messages have
     // none; this function also takes arbitrary input.)
-    if label(suffix + 1).is_empty() {
-        return None;
+    if n > suffix && empty_at > reg {
+        d.reg_start = Some(starts[n - reg].into());
+        d.reg_hash = finish(hs[reg]);
     }
-    Some(starts[suffix])
+    d
 }
 
 /// The registered domain of `name` as a slice of it.
