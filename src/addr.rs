@@ -26,6 +26,13 @@ impl Addr {
         u128::from_be_bytes(self.0)
     }
 
+    /// The bytes as one native-endian number: for hashing only (no byte swap; the value
+    /// differs between architectures, so nothing observable may depend on it).
+    #[inline]
+    pub fn bits(&self) -> u128 {
+        u128::from_ne_bytes(self.0)
+    }
+
     pub fn v6(b: [u8; 16]) -> Addr {
         Addr(b)
     }

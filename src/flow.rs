@@ -17,19 +17,27 @@
 
 use crate::addr::Addr;
 use crate::decode::{proto, tcp_flags as tf, Net, PacketMeta};
-use crate::table::LruMap;
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 /// Pseudo protocol numbers for ARP and ND pseudo-flows (not valid IP protocols in this use).
 pub const PROTO_ARP: u8 = 0xfe;
 pub const PROTO_ND: u8 = 0xfd;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct FlowKey {
     pub a: Addr,
     pub b: Addr,
     pub a_port: u16,
     pub b_port: u16,
     pub proto: u8,
+}
+
+impl TableKey for FlowKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        let ports = (self.a_port as u64) << 16 | self.b_port as u64;
+        seed.hash(self.a.bits(), self.b.bits(), ports, self.proto as u64)
+    }
 }
 
 impl FlowKey {
@@ -306,19 +314,33 @@ impl FlowTable {
             tracked: true,
             ..FlowEvent::default()
         };
-        let id = match self.map.find(&key) {
-            Some(id) => id,
-            None => {
-                // A SYN-ACK as first packet: the handshake began before we looked; its
-                // destination is the initiator.
-                let synack = m.proto == proto::TCP
-                    && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
-                let init_is_a = if synack { !src_is_a } else { src_is_a };
-                let flow = Flow {
+        // A SYN-ACK as first packet: the handshake began before we looked; its destination
+        // is the initiator.
+        let synack =
+            m.proto == proto::TCP && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
+        let counters = &mut self.counters;
+        let (id, how) = self.map.entry(
+            key,
+            class::UNANSWERED,
+            now,
+            |k, f| {
+                counters.evicted += 1;
+                if !f.reported {
+                    on_close(&Closed {
+                        key: *k,
+                        flow: *f,
+                        reason: CloseReason::Evicted,
+                        at: now,
+                        at_ts: m.ts,
+                    });
+                }
+            },
+            |f| {
+                *f = Flow {
                     first: now,
                     last: now,
                     first_ts: m.ts,
-                    init_is_a,
+                    init_is_a: if synack { !src_is_a } else { src_is_a },
                     first_flags: if m.proto == proto::TCP {
                         m.tcp_flags
                     } else {
@@ -326,25 +348,13 @@ impl FlowTable {
                     },
                     last_payload_dir: 2,
                     ..Flow::default()
-                };
-                let (id, evicted) = self.map.insert(key, flow, class::UNANSWERED, now);
-                self.counters.created += 1;
-                ev.created = true;
-                if let Some((k, f)) = evicted {
-                    self.counters.evicted += 1;
-                    if !f.reported {
-                        on_close(&Closed {
-                            key: k,
-                            flow: f,
-                            reason: CloseReason::Evicted,
-                            at: now,
-                            at_ts: m.ts,
-                        });
-                    }
                 }
-                id
-            }
-        };
+            },
+        );
+        if how != Upsert::Found {
+            self.counters.created += 1;
+            ev.created = true;
+        }
         ev.id = id;
         let f = self.map.get_mut(id);
         let dir = if src_is_a == f.init_is_a { 0usize } else { 1 };

@@ -15,9 +15,63 @@
 //! The index is open addressing with linear probing and backward-shift deletion (no tombstones),
 //! sized to at least twice the capacity so probe chains stay short.
 
-use std::hash::{BuildHasher, Hash};
-
 const NIL: u32 = u32::MAX;
+
+/// Per-start random seed of the table hashes.
+#[derive(Clone, Copy, Debug)]
+pub struct Seed([u64; 6]);
+
+/// 64×64→128-bit multiply, halves folded together (the mixing step of foldhash and wyhash).
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = (a as u128) * (b as u128);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl Seed {
+    /// Fresh random words from the OS (through std's per-process random hasher keys).
+    pub fn random() -> Seed {
+        use std::hash::{BuildHasher, Hasher};
+        let rs = std::collections::hash_map::RandomState::new();
+        let mut w = [0u64; 6];
+        for (i, x) in w.iter_mut().enumerate() {
+            let mut h = rs.build_hasher();
+            h.write_usize(i);
+            *x = h.finish();
+        }
+        Seed(w)
+    }
+
+    /// Hash of two addresses and two more words: three folded multiplies, every input word
+    /// mixed with its own seed word before it meets another, so which keys collide depends on
+    /// the seed.
+    #[inline]
+    pub fn hash(&self, a: u128, b: u128, c: u64, d: u64) -> u64 {
+        let s = &self.0;
+        let x = fold_mul(a as u64 ^ s[0], (a >> 64) as u64 ^ s[1]);
+        let y = fold_mul(b as u64 ^ s[2], (b >> 64) as u64 ^ s[3]);
+        fold_mul(x ^ c ^ s[4], y ^ d ^ s[5])
+    }
+}
+
+/// A key of an [`LruMap`]: how it hashes under the table's seed.
+pub trait TableKey: Copy + Eq {
+    fn hash(&self, seed: &Seed) -> u64;
+}
+
+impl TableKey for u32 {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(0, 0, *self as u64, 0)
+    }
+}
+
+impl TableKey for u64 {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(0, 0, *self, 0)
+    }
+}
 
 /// What `upsert` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,28 +109,32 @@ struct List {
 /// A fixed-capacity hash map with per-class recency lists. Ids (`u32`) stay valid until the
 /// entry is removed or evicted.
 pub struct LruMap<K, V> {
-    hasher: foldhash::fast::RandomState,
+    seed: Seed,
     index: Box<[IndexEntry]>,
     mask: usize,
     slots: Vec<Slot<K, V>>,
     free: u32,
+    /// The entry `entry` returned last (NIL after it is removed): packets come in trains of
+    /// one flow, and a key compare is cheaper than a hash and a probe.
+    hot: u32,
     lists: [List; 4],
     classes: u8,
     len: usize,
     cap: usize,
 }
 
-impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
+impl<K: TableKey, V: Default> LruMap<K, V> {
     /// `capacity` entries (at least 1), `classes` recency lists (1..=4).
     pub fn new(capacity: usize, classes: u8) -> Self {
         let cap = capacity.clamp(1, (u32::MAX / 4) as usize);
         let size = (cap * 2).next_power_of_two();
         LruMap {
-            hasher: foldhash::fast::RandomState::default(),
+            seed: Seed::random(),
             index: vec![EMPTY; size].into_boxed_slice(),
             mask: size - 1,
             slots: Vec::with_capacity(cap),
             free: NIL,
+            hot: NIL,
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -107,7 +165,7 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
 
     #[inline]
     fn hash(&self, key: &K) -> u64 {
-        self.hasher.hash_one(key)
+        key.hash(&self.seed)
     }
 
     #[inline]
@@ -242,6 +300,9 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
 
     /// Take an entry out of the index and its recency list (its slot is left to the caller).
     fn unindex(&mut self, id: u32) {
+        if self.hot == id {
+            self.hot = NIL;
+        }
         let h = self.slots[id as usize].hash;
         let mut pos = (h as usize) & self.mask;
         while self.index[pos].slot != id {
@@ -293,14 +354,40 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
         now: u64,
         init: impl FnOnce(&mut V),
     ) -> (u32, Upsert) {
+        let (id, how) = self.entry(key, class, now, |_, _| {}, init);
+        if how == Upsert::Found {
+            self.touch(id, now, class);
+        }
+        (id, how)
+    }
+
+    /// Find `key` (not touched: the caller does that once it knows the class), or insert it
+    /// with one hash — evicting the least recently touched entry when full, which `evicted`
+    /// sees before its slot is reused — and let `init` set up the new value in place.
+    #[inline]
+    pub fn entry(
+        &mut self,
+        key: K,
+        class: u8,
+        now: u64,
+        evicted: impl FnOnce(&K, &V),
+        init: impl FnOnce(&mut V),
+    ) -> (u32, Upsert) {
+        if let Some(s) = self.slots.get(self.hot as usize) {
+            if s.key == key {
+                return (self.hot, Upsert::Found);
+            }
+        }
         let h = self.hash(&key);
         if let Some((_, id)) = self.find_hashed(&key, h) {
-            self.touch(id, now, class);
+            self.hot = id;
             return (id, Upsert::Found);
         }
         let (id, how) = match self.oldest_overall().filter(|_| self.len >= self.cap) {
             Some(victim) => {
                 self.unindex(victim);
+                let s = &self.slots[victim as usize];
+                evicted(&s.key, &s.value);
                 (victim, Upsert::Evicted)
             }
             None if self.free != NIL => {
@@ -330,6 +417,7 @@ impl<K: Copy + Eq + Hash, V: Default> LruMap<K, V> {
             init(&mut s.value);
         }
         self.link(id, h, class);
+        self.hot = id;
         (id, how)
     }
 
@@ -423,6 +511,26 @@ mod tests {
         assert!(m.find(&2).is_none(), "2 was least recently touched");
         assert!(m.get(id).is_empty());
         assert_eq!(m.get(m.find(&1).unwrap()), &vec![1]);
+    }
+
+    #[test]
+    fn the_last_entry_shortcut_forgets_removed_entries() {
+        let mut m: LruMap<u32, u32> = LruMap::new(2, 1);
+        let (a, how) = m.entry(7, 0, 1, |_, _| {}, |v| *v = 70);
+        assert_eq!(how, Upsert::Inserted);
+        assert_eq!(
+            m.entry(7, 0, 2, |_, _| unreachable!(), |_| unreachable!()),
+            (a, Upsert::Found)
+        );
+        m.remove(a);
+        assert_eq!(m.entry(7, 0, 3, |_, _| {}, |v| *v = 71).1, Upsert::Inserted);
+        // Evicted by a newer key: the old key is not found in its reused slot.
+        m.entry(8, 0, 4, |_, _| {}, |v| *v = 80);
+        let mut gone = None;
+        m.entry(9, 0, 5, |k, v| gone = Some((*k, *v)), |v| *v = 90);
+        assert_eq!(gone, Some((7, 71)));
+        assert_eq!(m.entry(7, 0, 6, |_, _| {}, |v| *v = 72).1, Upsert::Evicted);
+        assert_eq!(*m.get(m.find(&7).unwrap()), 72);
     }
 
     #[test]

@@ -236,7 +236,21 @@ const ETH_PPPOE_SESSION: u16 = 0x8864;
 const MAX_VLAN_TAGS: usize = 4;
 const MAX_IPV6_EXT: usize = 8;
 
+/// The network layer a link header announced, and where it starts in the frame.
+#[derive(Clone, Copy)]
+enum L3 {
+    V4,
+    V6,
+    Arp,
+    /// Something else (LLDP, STP, …): nothing more to decode.
+    None,
+}
+
 /// Decode one frame into `m`. `wire_len` is the original length (pcap `len`).
+///
+/// The link layer only finds the network protocol and its offset; the network and transport
+/// decoders then run from one call site each, so the common Ethernet → IPv4 → TCP/UDP path is
+/// straight-line code.
 pub fn packet(
     linktype: i32,
     ts: i64,
@@ -248,26 +262,34 @@ pub fn packet(
     if data.is_empty() {
         return Err(DecodeError::EmptyFrame);
     }
-    match linktype {
-        linktype::ETHERNET => ethernet(data, m),
+    let (l3, off) = match linktype {
+        linktype::ETHERNET => {
+            if data.len() < 14 {
+                return Err(DecodeError::TruncatedLink);
+            }
+            match be16(data, 12) {
+                ETH_IPV4 => (L3::V4, 14),
+                et => ethernet(et, data)?,
+            }
+        }
         linktype::RAW | linktype::DLT_RAW_12 | linktype::DLT_RAW_14 => match data[0] >> 4 {
-            4 => ipv4(data, m),
-            6 => ipv6(data, m),
-            _ => Err(DecodeError::BadIpVersion),
+            4 => (L3::V4, 0),
+            6 => (L3::V6, 0),
+            _ => return Err(DecodeError::BadIpVersion),
         },
-        linktype::IPV4 => ipv4(data, m),
-        linktype::IPV6 => ipv6(data, m),
+        linktype::IPV4 => (L3::V4, 0),
+        linktype::IPV6 => (L3::V6, 0),
         linktype::LINUX_SLL => {
             if data.len() < 16 {
                 return Err(DecodeError::TruncatedLink);
             }
-            ethertype(be16(data, 14), &data[16..], m)
+            ethertype(be16(data, 14), data, 16)?
         }
         linktype::LINUX_SLL2 => {
             if data.len() < 20 {
                 return Err(DecodeError::TruncatedLink);
             }
-            ethertype(be16(data, 0), &data[20..], m)
+            ethertype(be16(data, 0), data, 20)?
         }
         linktype::NULL | linktype::LOOP => {
             if data.len() < 4 {
@@ -278,23 +300,30 @@ pub fn packet(
             let le = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
             let family = if le > 0xffff { le.swap_bytes() } else { le };
             match family {
-                2 => ipv4(&data[4..], m),
-                24 | 28 | 30 => ipv6(&data[4..], m),
-                _ => Ok(()),
+                2 => (L3::V4, 4),
+                24 | 28 | 30 => (L3::V6, 4),
+                _ => (L3::None, 4),
             }
         }
-        _ => Err(DecodeError::UnsupportedLinktype),
+        _ => return Err(DecodeError::UnsupportedLinktype),
+    };
+    let Some(d) = data.get(off..) else {
+        return Err(DecodeError::TruncatedLink);
+    };
+    match l3 {
+        L3::V4 => ipv4(d, m),
+        L3::V6 => ipv6(d, m),
+        L3::Arp => arp(d, m),
+        L3::None => Ok(()),
     }
 }
 
-fn ethernet(data: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
-    if data.len() < 14 {
-        return Err(DecodeError::TruncatedLink);
-    }
-    let mut et = be16(data, 12);
+/// Ethernet past a first EtherType that is not IPv4: VLAN tags — 802.1Q, 802.1ad (QinQ
+/// outer) and the old 0x9100 QinQ tag — then the payload's EtherType.
+#[inline(never)]
+fn ethernet(mut et: u16, data: &[u8]) -> Result<(L3, usize), DecodeError> {
     let mut off = 14;
     let mut tags = 0;
-    // 802.1Q, 802.1ad (QinQ outer) and the old 0x9100 QinQ tag.
     while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
         tags += 1;
         if tags > MAX_VLAN_TAGS {
@@ -306,27 +335,28 @@ fn ethernet(data: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
         et = be16(data, off + 2);
         off += 4;
     }
-    ethertype(et, &data[off..], m)
+    ethertype(et, data, off)
 }
 
-fn ethertype(et: u16, data: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
-    match et {
-        ETH_IPV4 => ipv4(data, m),
-        ETH_IPV6 => ipv6(data, m),
-        ETH_ARP => arp(data, m),
+/// What an EtherType at `off` announces (PPPoE sessions unwrapped).
+fn ethertype(et: u16, data: &[u8], off: usize) -> Result<(L3, usize), DecodeError> {
+    Ok(match et {
+        ETH_IPV4 => (L3::V4, off),
+        ETH_IPV6 => (L3::V6, off),
+        ETH_ARP => (L3::Arp, off),
         ETH_PPPOE_SESSION => {
             // ver/type, code, session id, length, then the PPP protocol field.
-            if data.len() < 8 {
+            if data.len() < off + 8 {
                 return Err(DecodeError::TruncatedPppoe);
             }
-            match be16(data, 6) {
-                0x0021 => ipv4(&data[8..], m),
-                0x0057 => ipv6(&data[8..], m),
-                _ => Ok(()),
+            match be16(data, off + 6) {
+                0x0021 => (L3::V4, off + 8),
+                0x0057 => (L3::V6, off + 8),
+                _ => (L3::None, off),
             }
         }
-        _ => Ok(()),
-    }
+        _ => (L3::None, off),
+    })
 }
 
 fn arp(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
@@ -349,16 +379,24 @@ fn arp(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// One's-complement sum over 32-bit words (IHL is a multiple of 4), folded to 16 bits.
+/// One's-complement sum of the header (IHL is a multiple of 4), eight bytes at a time as two
+/// 32-bit words, folded to 16 bits.
 #[inline]
 fn ipv4_checksum_ok(h: &[u8]) -> bool {
     let mut sum: u64 = 0;
-    for c in h.chunks_exact(4) {
-        sum += u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as u64;
+    let mut words = h.chunks_exact(8);
+    for c in &mut words {
+        let x = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        sum += (x >> 32) + (x & 0xffff_ffff);
     }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
+    if let [a, b, c, d] = *words.remainder() {
+        sum += u32::from_be_bytes([a, b, c, d]) as u64;
     }
+    // At most 15 words of 32 bits: under 2^36, so four folds always reach 16 bits.
+    sum = (sum & 0xffff_ffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
     sum == 0xffff
 }
 

@@ -119,7 +119,11 @@ const K: u64 = 0x9fb2_1c65_1e98_df25;
 /// byte by byte near the end of an arbitrary slice.
 #[inline]
 fn load(buf: &[u8], at: usize, n: usize) -> u64 {
-    let mask = if n >= 8 { u64::MAX } else { (1u64 << (8 * n)) - 1 };
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
     match buf.get(at..at + 8) {
         Some(w) => u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) & mask,
         None => {
@@ -297,7 +301,11 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
     // k-th label from the right (1-based): (start, length).
     let label = |k: usize| {
         let s: usize = starts[n - k].into();
-        let e = if k == 1 { len } else { starts[n - k + 1].into() - 1 };
+        let e = if k == 1 {
+            len
+        } else {
+            starts[n - k + 1].into() - 1
+        };
         (s, e.saturating_sub(s))
     };
     let idx = index();

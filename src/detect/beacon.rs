@@ -22,19 +22,31 @@ use crate::config::BeaconConfig;
 use crate::decode::{proto, PacketMeta};
 use crate::flow::{Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
 use crate::sketch::{addr_hash, mix};
-use crate::table::{LruMap, Upsert};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
 /// Connection starts remembered per pair.
 pub const RING: usize = 16;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PairKey {
     client: Addr,
     server: Addr,
     port: u16,
     proto: u8,
+}
+
+impl TableKey for PairKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(
+            self.client.bits(),
+            self.server.bits(),
+            self.port as u64,
+            self.proto as u64,
+        )
+    }
 }
 
 #[derive(Default)]

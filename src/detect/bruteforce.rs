@@ -24,18 +24,30 @@ use crate::addr::Addr;
 use crate::config::BruteforceConfig;
 use crate::decode::proto;
 use crate::flow::{Closed, TcpState};
-use crate::table::{LruMap, Upsert};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
 /// Largest ssh server message (bytes on the wire, encrypted) still taken for a refusal.
 const SSH_REFUSAL_MAX: usize = 160;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Pair {
     attacker: Addr,
     server: Addr,
     port: u16,
+}
+
+impl TableKey for Pair {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(
+            self.attacker.bits(),
+            self.server.bits(),
+            self.port as u64,
+            0,
+        )
+    }
 }
 
 #[derive(Default)]

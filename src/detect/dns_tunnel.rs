@@ -23,7 +23,7 @@ use crate::addr::Addr;
 use crate::config::DnsTunnelConfig;
 use crate::decode::PacketMeta;
 use crate::flow::{FlowEvent, FlowTable};
-use crate::table::{LruMap, Upsert};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
 
@@ -31,10 +31,17 @@ use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE
 pub const MAX_UNIQUE: u32 = 64;
 const SAMPLES: usize = 3;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct DomainKey {
     client: Addr,
     domain: u64,
+}
+
+impl TableKey for DomainKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.client.bits(), 0, self.domain, 0)
+    }
 }
 
 #[derive(Default)]

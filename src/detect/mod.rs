@@ -22,7 +22,7 @@ use crate::addr::Addr;
 use crate::config::Config;
 use crate::decode::PacketMeta;
 use crate::flow::{Closed, FlowEvent, FlowTable};
-use crate::table::LruMap;
+use crate::table::{LruMap, Seed, TableKey};
 pub use community_id::{community_id, CommunityId};
 
 /// Canonical rule identities. Signature ids are a fixed block, 9100001…, never reused.
@@ -303,13 +303,25 @@ impl std::fmt::Display for PortLabel {
 }
 
 /// Suppression key: (rule, a, b, port, extra) — what each rule uses is in its doc.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct SuppressKey {
     pub rule: RuleId,
     pub a: Addr,
     pub b: Addr,
     pub port: u16,
     pub extra: u64,
+}
+
+impl TableKey for SuppressKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(
+            self.a.bits(),
+            self.b.bits(),
+            self.extra,
+            (self.port as u64) << 8 | self.rule as u64,
+        )
+    }
 }
 
 impl SuppressKey {

@@ -22,24 +22,38 @@ use crate::addr::Addr;
 use crate::config::PortscanConfig;
 use crate::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
-use crate::table::{LruMap, Upsert};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
 /// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
 pub const MAX_TRACKED: usize = 32;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PairKey {
     scanner: Addr,
     target: Addr,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+impl TableKey for PairKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.scanner.bits(), self.target.bits(), 0, 0)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct SweepKey {
     scanner: Addr,
     port: u16,
     proto: u8,
+}
+
+impl TableKey for SweepKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.scanner.bits(), 0, self.port as u64, self.proto as u64)
+    }
 }
 
 #[derive(Clone, Copy, Default)]

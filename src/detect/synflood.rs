@@ -16,14 +16,21 @@ use crate::config::SynfloodConfig;
 use crate::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::flow::{FlowEvent, FlowTable};
 use crate::sketch::{addr_hash, Hll, TopK};
-use crate::table::{LruMap, Upsert};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Victim {
     addr: Addr,
     port: u16,
+}
+
+impl TableKey for Victim {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.addr.bits(), 0, self.port as u64, 0)
+    }
 }
 
 #[derive(Default)]
