@@ -53,6 +53,24 @@ fn bad_ipv4_checksum_is_counted_not_dropped() {
 }
 
 #[test]
+fn ipv4_checksum_over_options_with_carries() {
+    // IHL 6 (router-alert option), bytes chosen so the sum carries many times; 0x6577 is right.
+    let hdr = "46 00 00 2c ff ff 40 00 ff 06 65 77 c0 a8 ff fe c0 a8 ff ff 94 04 00 00";
+    let tcp = "9c 40 00 16 00 00 03 e8 00 00 00 00 50 02 ff ff 00 00 00 00";
+    let mut f = h(&format!("{ETH_HDR_V4} {hdr} {tcp}"));
+    let (r, m) = dec(linktype::ETHERNET, &f);
+    assert_eq!(r, Ok(()));
+    assert!(!m.bad_checksum);
+    assert_eq!(m.dport, 22, "TCP found after the options");
+    // Any single flipped bit, in the options too, is caught.
+    for at in [14, 14 + 11, 14 + 21] {
+        f[at] ^= 0x01;
+        assert!(dec(linktype::ETHERNET, &f).1.bad_checksum, "byte {at}");
+        f[at] ^= 0x01;
+    }
+}
+
+#[test]
 fn vlan_qinq_and_pppoe() {
     let vlan = h(&format!(
         "02 00 00 00 00 02 02 00 00 00 00 01 81 00 00 64 08 00 {IPV4_TCP_SYN}"

@@ -379,24 +379,28 @@ fn arp(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// One's-complement sum of the header (IHL is a multiple of 4), eight bytes at a time as two
-/// 32-bit words, folded to 16 bits.
+/// One's-complement sum of the header (IHL is a multiple of 4), eight bytes at a time with
+/// the carry wrapped around, folded to 16 bits. The sum does not depend on byte order
+/// (RFC 1071 §2), so the words are loaded as they lie in memory, without swapping.
 #[inline]
 fn ipv4_checksum_ok(h: &[u8]) -> bool {
+    #[inline]
+    fn add(a: u64, b: u64) -> u64 {
+        let (s, carry) = a.overflowing_add(b);
+        s + carry as u64
+    }
     let mut sum: u64 = 0;
     let mut words = h.chunks_exact(8);
     for c in &mut words {
-        let x = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        sum += (x >> 32) + (x & 0xffff_ffff);
+        sum = add(sum, u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
     }
     if let [a, b, c, d] = *words.remainder() {
-        sum += u32::from_be_bytes([a, b, c, d]) as u64;
+        sum = add(sum, u32::from_ne_bytes([a, b, c, d]) as u64);
     }
-    // At most 15 words of 32 bits: under 2^36, so four folds always reach 16 bits.
-    sum = (sum & 0xffff_ffff) + (sum >> 32);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
+    let sum = add(sum & 0xffff_ffff, sum >> 32);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
+    let sum = (sum & 0xffff) + (sum >> 16);
     sum == 0xffff
 }
 
