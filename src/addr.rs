@@ -26,6 +26,14 @@ impl Addr {
         u128::from_be_bytes(self.0)
     }
 
+    /// The bytes as one little-endian number: an order defined by the bytes alone (the same
+    /// on every architecture) that costs no byte swap on little-endian CPUs. For internal
+    /// orderings nobody reads, such as which end of a flow key comes first.
+    #[inline]
+    pub fn le(&self) -> u128 {
+        u128::from_le_bytes(self.0)
+    }
+
     /// The bytes as one native-endian number: for hashing only (no byte swap; the value
     /// differs between architectures, so nothing observable may depend on it).
     #[inline]

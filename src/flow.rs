@@ -41,9 +41,10 @@ impl TableKey for FlowKey {
 }
 
 impl FlowKey {
-    /// Normalised key and whether `src` is side `a`.
+    /// Normalised key and whether `src` is side `a` (the end that is lower by [`Addr::le`],
+    /// then port: any fixed order will do, this one is cheapest).
     pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8) -> (FlowKey, bool) {
-        if (src.as_u128(), sport) <= (dst.as_u128(), dport) {
+        if (src.le(), sport) <= (dst.le(), dport) {
             (
                 FlowKey {
                     a: src,

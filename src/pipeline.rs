@@ -128,8 +128,10 @@ impl Pipeline {
         self.counters.bytes += wire_len as u64;
         let res = decode::packet(linktype, ts_us, data, wire_len, &mut self.meta);
         let now = self.clock.observe(ts_us);
+        let sec = now / 1_000_000;
         self.meta.now = now;
-        if now / 1_000_000 != self.last_tick_s {
+        self.meta.sec = sec;
+        if sec != self.last_tick_s {
             self.tick(now, out);
         }
         if let Err(e) = res {

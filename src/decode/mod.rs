@@ -155,6 +155,8 @@ pub struct PacketMeta {
     pub ts: i64,
     /// Monotonic packet time (µs), set by the pipeline's clock.
     pub now: u64,
+    /// `now` in whole seconds.
+    pub sec: u64,
     /// Length on the wire (the pcap `len`, not the captured length).
     pub wire_len: u32,
     pub net: Net,

@@ -167,7 +167,7 @@ impl Rule for DnsTunnelRule {
             return;
         }
         let now = m.now;
-        let sec = now / 1_000_000;
+        let sec = m.sec;
         let key = DomainKey {
             client: m.src,
             domain: d.reg_hash,

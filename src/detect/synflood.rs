@@ -129,7 +129,7 @@ impl Rule for SynFloodRule {
         if !self.cfg.enabled || m.proto != proto::TCP {
             return;
         }
-        let sec = m.now / 1_000_000;
+        let sec = m.sec;
         if m.tcp_flags & (tf::SYN | tf::ACK) == tf::SYN {
             if m.dst.is_group()
                 || self.cfg.allow.src_allowed(&m.src)
