@@ -394,7 +394,10 @@ fn ipv4_checksum_ok(h: &[u8]) -> bool {
     let mut sum: u64 = 0;
     let mut words = h.chunks_exact(8);
     for c in &mut words {
-        sum = add(sum, u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        sum = add(
+            sum,
+            u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+        );
     }
     if let [a, b, c, d] = *words.remainder() {
         sum = add(sum, u32::from_ne_bytes([a, b, c, d]) as u64);
