@@ -320,6 +320,13 @@ fn dns_compression_pointer_and_loops() {
     let d = m.dns().unwrap();
     assert_eq!(d.name(), b"abcdefghijk.com");
     assert_eq!(d.name_hash, dns::name_hash(b"abcdefghijk.com"));
+    // The same question in a response: walked and counted, the name not kept.
+    let (_, m) = dec(linktype::RAW, &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 0b 41 42 43 44 45 46 47 48 49 4a 4b 03 63 6f 6d 00 00 10 00 01"));
+    let d = m.dns().unwrap();
+    assert!(d.response);
+    assert_eq!((d.labels, d.longest_label, d.qtype), (2, 11, 16));
+    assert_eq!(d.name(), b"");
+    assert_eq!(d.registered_domain(), b"");
 }
 
 #[test]

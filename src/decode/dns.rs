@@ -81,8 +81,9 @@ impl Default for DnsMeta {
 }
 
 impl DnsMeta {
-    /// First question name, lower case, dotted, no trailing dot (empty for the root).
-    /// Bytes are as sent: attacker data, escape before display.
+    /// First question name, lower case, dotted, no trailing dot (empty for the root, and for
+    /// responses, whose names are not kept). Bytes are as sent: attacker data, escape before
+    /// display.
     pub fn name(&self) -> &[u8] {
         &self.name[..self.name_len as usize]
     }
@@ -226,15 +227,15 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     if out.qdcount == 0 {
         return Ok(());
     }
-    let end = read_name(msg, 12, out)?;
+    // Only queries are judged: a response's question is walked (validated, its labels
+    // counted) but its name is not kept, and it skips the PSL walk.
+    let end = read_name(msg, 12, out, !out.response)?;
     if msg.len() < end + 4 {
         return Err(DecodeError::DnsTruncated);
     }
     out.qtype = be16(msg, end);
     out.qclass = be16(msg, end + 2);
     if out.response {
-        // Only queries are judged; responses repeat the question and skip the PSL walk.
-        out.reg_start = out.name_len;
         return Ok(());
     }
     let len = out.name_len as usize;
@@ -274,7 +275,12 @@ fn fold_copy(src: &[u8], at: usize, l: usize, dst: &mut [u8], to: usize) {
 
 /// Walk a (possibly compressed) name starting at `pos`; returns the offset just past the
 /// name's encoding at its original position.
-fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, DecodeError> {
+fn read_name(
+    msg: &[u8],
+    mut pos: usize,
+    out: &mut DnsMeta,
+    keep: bool,
+) -> Result<usize, DecodeError> {
     let mut after: Option<usize> = None;
     let mut jumps = 0;
     let mut wire_len = 1usize; // the root label
@@ -286,7 +292,7 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
         match b & 0xc0 {
             0x00 => {
                 if b == 0 {
-                    out.name_len = len as u8;
+                    out.name_len = if keep { len as u8 } else { 0 };
                     return Ok(after.unwrap_or(pos + 1));
                 }
                 let l = b as usize;
@@ -297,17 +303,19 @@ fn read_name(msg: &[u8], mut pos: usize, out: &mut DnsMeta) -> Result<usize, Dec
                 if msg.len() < pos + 1 + l {
                     return Err(DecodeError::DnsTruncated);
                 }
-                if len > 0 {
-                    out.name[len] = b'.';
-                    len += 1;
+                if keep {
+                    if len > 0 {
+                        out.name[len] = b'.';
+                        len += 1;
+                    }
+                    if let Some(s) = out.label_start.get_mut(out.labels as usize) {
+                        *s = len as u8;
+                    }
+                    // A '.' byte inside a label is data, not a separator: stored as '_' so
+                    // the dotted form keeps the label structure.
+                    fold_copy(msg, pos + 1, l, &mut out.name, len);
+                    len += l;
                 }
-                if let Some(s) = out.label_start.get_mut(out.labels as usize) {
-                    *s = len as u8;
-                }
-                // A '.' byte inside a label is data, not a separator: stored as '_' so the
-                // dotted form keeps the label structure.
-                fold_copy(msg, pos + 1, l, &mut out.name, len);
-                len += l;
                 out.labels = out.labels.saturating_add(1);
                 out.longest_label = out.longest_label.max(l as u8);
                 pos += 1 + l;
