@@ -124,7 +124,7 @@ fn load(buf: &[u8], at: usize, n: usize) -> u64 {
     } else {
         (1u64 << (8 * n)) - 1
     };
-    match buf.get(at..at + 8) {
+    match at.checked_add(8).and_then(|end| buf.get(at..end)) {
         Some(w) => u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) & mask,
         None => {
             let mut x = 0u64;
@@ -145,7 +145,7 @@ pub fn step(h: u64, buf: &[u8], at: usize, len: usize) -> u64 {
     let mut h = (h ^ len as u64).wrapping_mul(K);
     let mut i = 0;
     while i < len {
-        h = (h ^ load(buf, at + i, len - i)).wrapping_mul(K);
+        h = (h ^ load(buf, at.saturating_add(i), len - i)).wrapping_mul(K);
         h ^= h >> 29;
         i += 8;
     }
@@ -304,7 +304,7 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
         let e = if k == 1 {
             len
         } else {
-            starts[n - k + 1].into() - 1
+            starts[n - k + 1].into().saturating_sub(1)
         };
         (s, e.saturating_sub(s))
     };
@@ -447,5 +447,19 @@ mod tests {
         assert_eq!(rd("1.0.168.192.in-addr.arpa"), Some("192.in-addr.arpa"));
         assert_eq!(rd(""), None);
         assert_eq!(rd("a..b"), None, "an empty label is not a domain");
+    }
+
+    #[test]
+    fn lookup_takes_any_label_starts_without_panicking() {
+        for starts in [&[0u16, 0, 200][..], &[5, 1], &[u16::MAX, 0], &[0, 2, 2, 2]] {
+            let _ = lookup(b"a.b.c", 5, starts);
+            let _ = lookup(b"", 0, starts);
+            let _ = lookup(b"a.b.c", 500, starts);
+        }
+        // The hashes of the walk are those of the text.
+        let d = lookup(b"x.example.com", 13, &[0u8, 2, 10]);
+        assert_eq!(d.reg_start, Some(2));
+        assert_eq!(d.reg_hash, name_hash(b"example.com"));
+        assert_eq!(d.name_hash, name_hash(b"x.example.com"));
     }
 }
