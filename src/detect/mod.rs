@@ -20,7 +20,7 @@ pub mod synflood;
 
 use crate::addr::Addr;
 use crate::config::Config;
-use crate::decode::PacketMeta;
+use crate::decode::{proto, tcp_flags, PacketMeta};
 use crate::flow::{Closed, FlowEvent, FlowTable};
 use crate::table::{LruMap, Seed, TableKey};
 pub use community_id::{community_id, CommunityId};
@@ -418,6 +418,9 @@ impl Emit<'_> {
 
 /// What every detector implements. The engine holds a fixed set of them (no trait objects).
 pub trait Rule {
+    /// Called only for packets that created a flow, completed a TCP handshake, carry DNS,
+    /// or are TCP SYNs (the engine skips the rest); everything else reaches a rule through
+    /// `on_close`.
     fn on_packet(
         &mut self,
         _m: &PacketMeta,
@@ -542,6 +545,14 @@ impl Engine {
         flows: &FlowTable,
         out: &mut dyn FnMut(&Alert),
     ) {
+        // Most packets are the middle of a conversation, which no rule looks at packet by
+        // packet (they judge it when it closes): one test skips them all. The rules'
+        // `on_packet` see only the packets named in [`Rule::on_packet`].
+        let syn = m.proto == proto::TCP
+            && m.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        if !(ev.created || ev.established || m.has_dns || syn) {
+            return;
+        }
         let mut emit = Emit {
             gate: &mut self.gate,
             out,
