@@ -32,9 +32,11 @@ pub struct Frame<'a> {
 
 #[allow(clippy::unnecessary_cast)] // time_t / suseconds_t are 32-bit on some targets
 fn frame<'a>(p: &pcap::Packet<'a>) -> Frame<'a> {
+    // Wrapping, not saturating: only an absurd pcapng timestamp (beyond year 294,000) can
+    // overflow, and the clock counts whatever jump that makes.
     let ts_us = (p.header.ts.tv_sec as i64)
-        .saturating_mul(1_000_000)
-        .saturating_add(p.header.ts.tv_usec as i64);
+        .wrapping_mul(1_000_000)
+        .wrapping_add(p.header.ts.tv_usec as i64);
     Frame {
         ts_us,
         wire_len: p.header.len,

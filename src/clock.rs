@@ -40,7 +40,9 @@ impl Clock {
             self.mono = wall_us.max(0) as u64;
             return self.mono;
         }
-        let step = wall_us.saturating_sub(self.last_wall);
+        // Wrapping: two timestamps further apart than 292,000 years give a wrong sign, which
+        // only decides whether the jump is counted as forward or back.
+        let step = wall_us.wrapping_sub(self.last_wall);
         if step >= 0 {
             if step > FORWARD_JUMP_US {
                 self.jumps_forward += 1;
