@@ -309,8 +309,8 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
         (s, e.saturating_sub(s))
     };
     let idx = index();
-    // hs[k]: hash chain over the last k labels.
-    let mut hs = [SEED; MAX_RULE_LABELS + 3];
+    // Hash chain over the registered domain's labels, taken when the walk passes them.
+    let mut reg_h = SEED;
     // Public suffix length in labels; the implicit "*" rule gives 1.
     let mut suffix = 1usize;
     let mut h = SEED;
@@ -324,10 +324,10 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
             empty_at = empty_at.min(k);
         }
         h = step(h, buf, s, l);
-        hs[k] = h;
         let f = idx.flags(h);
         if f & EXCEPTION != 0 {
             suffix = k - 1;
+            reg_h = h;
             break;
         }
         if f & RULE != 0 {
@@ -342,6 +342,11 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
                 suffix = suffix.max(k + 1);
             }
         }
+        // The suffix so far ends one label short of here: this is the registered domain
+        // unless a deeper rule matches later.
+        if k == suffix + 1 {
+            reg_h = h;
+        }
         if f & HAS_CHILDREN == 0 {
             break;
         }
@@ -355,8 +360,8 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
             empty_at = empty_at.min(k);
         }
         h = step(h, buf, s, l);
-        if k <= reg {
-            hs[k] = h;
+        if k == reg {
+            reg_h = h;
         }
     }
     d.name_hash = finish(h);
@@ -364,7 +369,7 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
     // none; this function also takes arbitrary input.)
     if n > suffix && empty_at > reg {
         d.reg_start = Some(starts[n - reg].into());
-        d.reg_hash = finish(hs[reg]);
+        d.reg_hash = finish(reg_h);
     }
     d
 }
@@ -447,6 +452,39 @@ mod tests {
         assert_eq!(rd("1.0.168.192.in-addr.arpa"), Some("192.in-addr.arpa"));
         assert_eq!(rd(""), None);
         assert_eq!(rd("a..b"), None, "an empty label is not a domain");
+    }
+
+    #[test]
+    fn the_walk_hashes_the_registered_domain_it_finds() {
+        // Plain rules, deep rules, wildcards and exceptions: the hash the walk keeps for the
+        // registered domain is always that of its text.
+        for n in [
+            "a.b.example.com",
+            "example.com",
+            "b.example.uk.com",
+            "a.b.c.mm",
+            "www.test.jp",
+            "a.b.ide.kyoto.jp",
+            "a.b.c.kobe.jp",
+            "www.city.kobe.jp",
+            "a.b.test.ck",
+            "www.www.ck",
+            "www.test.k12.ak.us",
+            "x.alice.github.io",
+            "d1234abcd.cloudfront.net",
+            "foo.bar.nosuchtld",
+            "1.0.168.192.in-addr.arpa",
+        ] {
+            let name = n.as_bytes();
+            let mut starts = [0u16; 128];
+            let k = label_starts(name, &mut starts).unwrap();
+            let d = lookup(name, name.len(), &starts[..k]);
+            let at = d
+                .reg_start
+                .unwrap_or_else(|| panic!("{n} has a registered domain"));
+            assert_eq!(d.reg_hash, name_hash(&name[at..]), "{n}");
+            assert_eq!(d.name_hash, name_hash(name), "{n}");
+        }
     }
 
     #[test]
