@@ -263,52 +263,18 @@ impl FlowTable {
     #[inline]
     pub fn observe(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) -> FlowEvent {
         let now = m.now;
-        let (key, src_is_a) = match m.net {
-            Net::Arp => {
-                // Requests open a pseudo-flow sender→target; a reply from the target answers it.
-                if m.src == m.dst {
-                    return FlowEvent::default(); // gratuitous ARP
-                }
-                let (k, a) = FlowKey::new(m.src, 0, m.target, 0, PROTO_ARP);
-                match m.arp_op {
-                    1 => (k, a),
-                    2 => {
-                        let (k, _) = FlowKey::new(m.dst, 0, m.src, 0, PROTO_ARP);
-                        self.answer(&k, m, on_close);
-                        return FlowEvent::default();
-                    }
-                    _ => return FlowEvent::default(),
-                }
+        // The common case first: a TCP or UDP packet that is not a later fragment.
+        let (key, src_is_a) = if matches!(m.net, Net::Ipv4 | Net::Ipv6)
+            && matches!(m.proto, proto::TCP | proto::UDP)
+            && !m.fragment
+            && m.quoted.is_none()
+        {
+            FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto)
+        } else {
+            match self.other_key(m, on_close) {
+                Some(k) => k,
+                None => return FlowEvent::default(),
             }
-            Net::Ipv4 | Net::Ipv6 => {
-                if m.quoted.is_some() {
-                    self.reject(m, on_close);
-                    return FlowEvent::default();
-                }
-                match (m.proto, m.icmp_type) {
-                    (proto::ICMPV6, 135) => {
-                        if m.src.0 == [0; 16] {
-                            return FlowEvent::default(); // duplicate address detection
-                        }
-                        FlowKey::new(m.src, 0, m.target, 0, PROTO_ND)
-                    }
-                    (proto::ICMPV6, 136) => {
-                        let (k, _) = FlowKey::new(m.dst, 0, m.target, 0, PROTO_ND);
-                        self.answer(&k, m, on_close);
-                        return FlowEvent::default();
-                    }
-                    // Router/neighbour discovery chatter and MLD are not conversations.
-                    (proto::ICMPV6, 130..=134 | 143) => return FlowEvent::default(),
-                    (proto::TCP | proto::UDP, _) => {
-                        if m.fragment && m.sport == 0 && m.dport == 0 {
-                            return FlowEvent::default(); // non-first fragment
-                        }
-                        FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto)
-                    }
-                    _ => FlowKey::new(m.src, 0, m.dst, 0, m.proto),
-                }
-            }
-            Net::Other => return FlowEvent::default(),
         };
 
         let mut ev = FlowEvent {
@@ -434,6 +400,63 @@ impl FlowTable {
             });
         }
         ev
+    }
+
+    /// The key of a packet off the common path (ARP, ND, ICMP, errors, fragments); `None` when
+    /// the packet is not part of a flow (an answer or a rejection is handled here).
+    #[inline(never)]
+    fn other_key(
+        &mut self,
+        m: &PacketMeta,
+        on_close: &mut impl FnMut(&Closed),
+    ) -> Option<(FlowKey, bool)> {
+        match m.net {
+            Net::Arp => {
+                // Requests open a pseudo-flow sender→target; a reply from the target answers it.
+                if m.src == m.dst {
+                    return None; // gratuitous ARP
+                }
+                let (k, a) = FlowKey::new(m.src, 0, m.target, 0, PROTO_ARP);
+                match m.arp_op {
+                    1 => Some((k, a)),
+                    2 => {
+                        let (k, _) = FlowKey::new(m.dst, 0, m.src, 0, PROTO_ARP);
+                        self.answer(&k, m, on_close);
+                        None
+                    }
+                    _ => None,
+                }
+            }
+            Net::Ipv4 | Net::Ipv6 => {
+                if m.quoted.is_some() {
+                    self.reject(m, on_close);
+                    return None;
+                }
+                match (m.proto, m.icmp_type) {
+                    (proto::ICMPV6, 135) => {
+                        if m.src.0 == [0; 16] {
+                            return None; // duplicate address detection
+                        }
+                        Some(FlowKey::new(m.src, 0, m.target, 0, PROTO_ND))
+                    }
+                    (proto::ICMPV6, 136) => {
+                        let (k, _) = FlowKey::new(m.dst, 0, m.target, 0, PROTO_ND);
+                        self.answer(&k, m, on_close);
+                        None
+                    }
+                    // Router/neighbour discovery chatter and MLD are not conversations.
+                    (proto::ICMPV6, 130..=134 | 143) => None,
+                    (proto::TCP | proto::UDP, _) => {
+                        if m.fragment && m.sport == 0 && m.dport == 0 {
+                            return None; // non-first fragment
+                        }
+                        Some(FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto))
+                    }
+                    _ => Some(FlowKey::new(m.src, 0, m.dst, 0, m.proto)),
+                }
+            }
+            Net::Other => None,
+        }
     }
 
     /// ARP reply / neighbour advertisement: the probe it answers was not a failure.
