@@ -281,10 +281,6 @@ impl FlowTable {
             tracked: true,
             ..FlowEvent::default()
         };
-        // A SYN-ACK as first packet: the handshake began before we looked; its destination
-        // is the initiator.
-        let synack =
-            m.proto == proto::TCP && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
         let counters = &mut self.counters;
         let (id, how) = self.map.entry(
             key,
@@ -303,6 +299,10 @@ impl FlowTable {
                 }
             },
             |f| {
+                // A SYN-ACK as first packet: the handshake began before we looked; its
+                // destination is the initiator.
+                let synack = m.proto == proto::TCP
+                    && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
                 *f = Flow {
                     first: now,
                     last: now,

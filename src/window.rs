@@ -15,6 +15,16 @@ use crate::decode::{proto, tcp_flags, Net, PacketMeta};
 use crate::sketch::{addr_hash, HeavyHitters, Hll};
 
 const HLL_REGS: usize = 1024;
+
+/// IP protocol number → `by_proto` index: TCP, UDP, ICMP (v4 and v6), other.
+const PROTO_CLASS: [u8; 256] = {
+    let mut t = [3u8; 256];
+    t[proto::TCP as usize] = 0;
+    t[proto::UDP as usize] = 1;
+    t[proto::ICMP as usize] = 2;
+    t[proto::ICMPV6 as usize] = 2;
+    t
+};
 pub const TOP_TALKERS: usize = 3;
 
 /// A closed window, as stored in history and shown in charts.
@@ -267,12 +277,8 @@ impl Windows {
         let b = &mut self.l1.cur;
         b.packets += 1;
         b.bytes += m.wire_len as u64;
-        let p = match (m.net, m.proto) {
-            (Net::Ipv4 | Net::Ipv6, proto::TCP) => 0,
-            (Net::Ipv4 | Net::Ipv6, proto::UDP) => 1,
-            (Net::Ipv4 | Net::Ipv6, proto::ICMP | proto::ICMPV6) => 2,
-            _ => 3,
-        };
+        // Non-IP frames carry protocol 0, which is "other" too.
+        let p = PROTO_CLASS[m.proto as usize] as usize;
         b.by_proto[p] += 1;
         if p == 0 && m.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
             b.syns += 1;
