@@ -47,8 +47,9 @@ pub struct DnsMeta {
     /// Shannon entropy of the characters left of the registered domain, millibits per char
     /// (0 when that part is shorter than `ENTROPY_MIN_LEN`).
     pub sub_entropy_milli: u16,
-    /// FNV-1a of the name and of the registered domain (queries only): identities for the
-    /// detector's per-domain state and distinct-name counts without keeping names.
+    /// Label-chain hashes ([`psl::name_hash`]) of the name and of the registered domain
+    /// (queries only): identities for the detector's per-domain state and distinct-name
+    /// counts without keeping names.
     pub name_hash: u64,
     pub reg_hash: u64,
 }
