@@ -106,14 +106,6 @@ impl Ord for Addr {
     }
 }
 
-impl std::hash::Hash for Addr {
-    /// One 128-bit write instead of a length-prefixed byte slice: half the hashing work.
-    #[inline]
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u128(u128::from_ne_bytes(self.0));
-    }
-}
-
 impl From<IpAddr> for Addr {
     fn from(ip: IpAddr) -> Addr {
         match ip {

@@ -254,35 +254,23 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         s.last = s.last.max(now);
     }
 
-    /// Insert a key that is not present. When the table is full, the least recently touched
-    /// entry (over all classes) is evicted first and returned.
+    /// Insert `key` with `value` (a present key gets the new value). When the table is full,
+    /// the least recently touched entry (over all classes) is evicted first and returned.
     pub fn insert(&mut self, key: K, value: V, class: u8, now: u64) -> (u32, Option<(K, V)>) {
-        let evicted = if self.len >= self.cap {
-            self.oldest_overall().map(|id| self.remove(id))
-        } else {
-            None
-        };
-        let h = self.hash(&key);
-        let slot = Slot {
+        let mut evicted = None;
+        let mut value = Some(value);
+        let (id, how) = self.entry(
             key,
-            value,
-            hash: h,
-            last: now,
-            prev: NIL,
-            next: NIL,
-            class: 0,
-        };
-        let id = if self.free != NIL {
-            let id = self.free;
-            self.free = self.slots[id as usize].next;
-            self.slots[id as usize] = slot;
-            id
-        } else {
-            // Never past the capacity reserved in `new`, so this never reallocates.
-            self.slots.push(slot);
-            (self.slots.len() - 1) as u32
-        };
-        self.link(id, h, class);
+            class,
+            now,
+            |k, v| evicted = Some((*k, std::mem::take(v))),
+            |v| *v = value.take().unwrap_or_default(),
+        );
+        if how == Upsert::Found {
+            // Present after all: the new value replaces the old one.
+            *self.get_mut(id) = value.take().unwrap_or_default();
+            self.touch(id, now, class);
+        }
         (id, evicted)
     }
 
@@ -363,14 +351,15 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
 
     /// Find `key` (not touched: the caller does that once it knows the class), or insert it
     /// with one hash — evicting the least recently touched entry when full, which `evicted`
-    /// sees before its slot is reused — and let `init` set up the new value in place.
+    /// sees (and may take) before its slot is reused — and let `init` set up the new value
+    /// in place.
     #[inline]
     pub fn entry(
         &mut self,
         key: K,
         class: u8,
         now: u64,
-        evicted: impl FnOnce(&K, &V),
+        evicted: impl FnOnce(&K, &mut V),
         init: impl FnOnce(&mut V),
     ) -> (u32, Upsert) {
         if let Some(s) = self.slots.get(self.hot as usize) {
@@ -386,8 +375,8 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         let (id, how) = match self.oldest_overall().filter(|_| self.len >= self.cap) {
             Some(victim) => {
                 self.unindex(victim);
-                let s = &self.slots[victim as usize];
-                evicted(&s.key, &s.value);
+                let s = &mut self.slots[victim as usize];
+                evicted(&s.key, &mut s.value);
                 (victim, Upsert::Evicted)
             }
             None if self.free != NIL => {

@@ -166,10 +166,8 @@ pub fn entropy_milli(s: &[u8]) -> u16 {
     ((h_q16 * 1000) >> 16) as u16
 }
 
-/// Hash of a dotted name, as `name_hash`/`reg_hash` are computed (see [`psl::name_hash`]).
-pub fn name_hash(name: &[u8]) -> u64 {
-    psl::name_hash(name)
-}
+/// Hash of a dotted name, as `name_hash`/`reg_hash` are computed.
+pub use super::psl::name_hash;
 
 const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HI: u64 = 0x8080_8080_8080_8080;

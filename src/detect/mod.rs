@@ -26,7 +26,7 @@ use crate::table::{LruMap, Seed, TableKey};
 pub use community_id::{community_id, CommunityId};
 
 /// Canonical rule identities. Signature ids are a fixed block, 9100001…, never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum RuleId {
     #[default]
     PortscanVertical,
