@@ -17,6 +17,7 @@
 
 use crate::addr::Addr;
 use crate::decode::{proto, tcp_flags as tf, Net, PacketMeta};
+use crate::sketch::addr_hash;
 use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 /// Pseudo protocol numbers for ARP and ND pseudo-flows (not valid IP protocols in this use).
@@ -116,6 +117,12 @@ pub struct Flow {
     /// Largest responder payload segment after the first three turns (the handshake of most
     /// login protocols): failed logins get only short refusals back, a session gets more.
     pub late_reply_max: u16,
+    /// Per direction: the sending address's sketch hash (0 until first needed), and the
+    /// second (+1) its source was last counted in the traffic windows. Packets of one flow in
+    /// one second add nothing to a distinct-source count after the first, so the windows skip
+    /// them (and the hash is computed once per flow, not per packet).
+    src_hash: [u64; 2],
+    src_sec: [u32; 2],
 }
 
 impl Flow {
@@ -151,6 +158,8 @@ pub enum CloseReason {
 /// A flow as it ends: what detectors judge connections by.
 #[derive(Clone, Copy, Debug)]
 pub struct Closed {
+    /// The flow's id in the table (reused for another flow after this event).
+    pub id: u32,
     pub key: FlowKey,
     pub flow: Flow,
     pub reason: CloseReason,
@@ -195,6 +204,10 @@ pub struct FlowEvent {
     pub established: bool,
     /// This packet started a new request turn (initiator payload after responder payload).
     pub new_turn: bool,
+    /// Tracked packets: sketch hash of the packet's source address, and whether it is the
+    /// first packet of this flow and direction in the current second.
+    pub src_hash: u64,
+    pub src_first_in_sec: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -215,14 +228,17 @@ pub struct FlowCounters {
 pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
     timeouts: FlowTimeouts,
+    /// Fixed key of the windows' sketches (see `FlowEvent::src_hash`).
+    sketch_key: u64,
     pub counters: FlowCounters,
 }
 
 impl FlowTable {
-    pub fn new(capacity: usize, timeouts: FlowTimeouts) -> Self {
+    pub fn new(capacity: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
         FlowTable {
             map: LruMap::new(capacity, 4),
             timeouts,
+            sketch_key,
             counters: FlowCounters::default(),
         }
     }
@@ -286,10 +302,11 @@ impl FlowTable {
             key,
             class::UNANSWERED,
             now,
-            |k, f| {
+            |victim, k, f| {
                 counters.evicted += 1;
                 if !f.reported {
                     on_close(&Closed {
+                        id: victim,
                         key: *k,
                         flow: *f,
                         reason: CloseReason::Evicted,
@@ -328,6 +345,13 @@ impl FlowTable {
         ev.dir = dir as u8;
         f.last = f.last.max(now);
         f.pkts[dir] = f.pkts[dir].saturating_add(1);
+        if f.src_hash[dir] == 0 {
+            f.src_hash[dir] = addr_hash(&m.src, self.sketch_key);
+        }
+        ev.src_hash = f.src_hash[dir];
+        let sec1 = (m.sec as u32).wrapping_add(1);
+        ev.src_first_in_sec = f.src_sec[dir] != sec1;
+        f.src_sec[dir] = sec1;
         f.bytes[dir] += m.wire_len as u64;
         f.payload[dir] += m.payload_len as u64;
         if m.payload_len > 0 {
@@ -392,6 +416,7 @@ impl FlowTable {
         if let Some(reason) = closed_now {
             let flow = *self.map.get(id);
             on_close(&Closed {
+                id,
                 key,
                 flow,
                 reason,
@@ -467,6 +492,7 @@ impl FlowTable {
             f.last = m.now;
             if !f.reported {
                 on_close(&Closed {
+                    id,
                     key: k,
                     flow: f,
                     reason: CloseReason::Answered,
@@ -500,6 +526,7 @@ impl FlowTable {
             let snapshot = *f;
             self.map.touch(id, m.now, class::CLOSED);
             on_close(&Closed {
+                id,
                 key,
                 flow: snapshot,
                 reason: CloseReason::Rejected,
@@ -524,10 +551,11 @@ impl FlowTable {
             (class::CLOSED, t.closed_us),
         ] {
             let deadline = now.saturating_sub(timeout);
-            while let Some((k, f)) = self.map.pop_expired(c, deadline) {
+            while let Some((id, k, f)) = self.map.pop_expired(c, deadline) {
                 self.counters.expired += 1;
                 if !f.reported {
                     on_close(&Closed {
+                        id,
                         key: k,
                         flow: f,
                         reason: CloseReason::Expired,
@@ -546,9 +574,10 @@ impl FlowTable {
         wall_of: impl Fn(u64) -> i64,
         on_close: &mut impl FnMut(&Closed),
     ) {
-        self.map.drain_all(|k, f| {
+        self.map.drain_all(|id, k, f| {
             if !f.reported {
                 on_close(&Closed {
+                    id,
                     key: k,
                     flow: f,
                     reason: CloseReason::Flush,

@@ -49,7 +49,7 @@ impl Pipeline {
     pub fn new(cfg: &Config) -> Pipeline {
         Pipeline {
             clock: Clock::default(),
-            flows: FlowTable::new(cfg.capacity.flows, cfg.flow),
+            flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
             windows: Windows::new(cfg.windows, cfg.sketch_key),
             engine: Engine::new(cfg),
             meta: PacketMeta::default(),
@@ -168,7 +168,7 @@ impl Pipeline {
             ..
         } = self;
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
-        windows.observe(meta, ev.created);
+        windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);
     }
 

@@ -263,7 +263,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
             key,
             class,
             now,
-            |k, v| evicted = Some((*k, std::mem::take(v))),
+            |_, k, v| evicted = Some((*k, std::mem::take(v))),
             |v| *v = value.take().unwrap_or_default(),
         );
         if how == Upsert::Found {
@@ -342,7 +342,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         now: u64,
         init: impl FnOnce(&mut V),
     ) -> (u32, Upsert) {
-        let (id, how) = self.entry(key, class, now, |_, _| {}, init);
+        let (id, how) = self.entry(key, class, now, |_, _, _| {}, init);
         if how == Upsert::Found {
             self.touch(id, now, class);
         }
@@ -359,7 +359,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         key: K,
         class: u8,
         now: u64,
-        evicted: impl FnOnce(&K, &mut V),
+        evicted: impl FnOnce(u32, &K, &mut V),
         init: impl FnOnce(&mut V),
     ) -> (u32, Upsert) {
         if let Some(s) = self.slots.get(self.hot as usize) {
@@ -376,7 +376,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
             Some(victim) => {
                 self.unindex(victim);
                 let s = &mut self.slots[victim as usize];
-                evicted(&s.key, &mut s.value);
+                evicted(victim, &s.key, &mut s.value);
                 (victim, Upsert::Evicted)
             }
             None if self.free != NIL => {
@@ -431,10 +431,11 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
 
     /// Remove and return the oldest entry of `class` if it was last touched at or before
     /// `deadline`. Call in a loop to expire a class.
-    pub fn pop_expired(&mut self, class: u8, deadline: u64) -> Option<(K, V)> {
+    pub fn pop_expired(&mut self, class: u8, deadline: u64) -> Option<(u32, K, V)> {
         let id = self.oldest(class)?;
         if self.slots[id as usize].last <= deadline {
-            Some(self.remove(id))
+            let (k, v) = self.remove(id);
+            Some((id, k, v))
         } else {
             None
         }
@@ -454,11 +455,11 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
     }
 
     /// Remove every entry (used at shutdown flush).
-    pub fn drain_all(&mut self, mut f: impl FnMut(K, V)) {
+    pub fn drain_all(&mut self, mut f: impl FnMut(u32, K, V)) {
         for c in 0..self.classes {
             while let Some(id) = self.oldest(c) {
                 let (k, v) = self.remove(id);
-                f(k, v);
+                f(id, k, v);
             }
         }
     }
@@ -485,7 +486,8 @@ mod tests {
         assert!(m.find(&2).is_none());
         assert_eq!(*m.get(m.find(&1).unwrap()), 10);
         assert_eq!(m.len(), 3);
-        assert_eq!(m.pop_expired(0, 3), Some((3, 30)));
+        let id3 = m.find(&3).unwrap();
+        assert_eq!(m.pop_expired(0, 3), Some((id3, 3, 30)));
         assert_eq!(m.pop_expired(0, 3), None);
     }
 
@@ -505,20 +507,30 @@ mod tests {
     #[test]
     fn the_last_entry_shortcut_forgets_removed_entries() {
         let mut m: LruMap<u32, u32> = LruMap::new(2, 1);
-        let (a, how) = m.entry(7, 0, 1, |_, _| {}, |v| *v = 70);
+        let (a, how) = m.entry(7, 0, 1, |_, _, _| {}, |v| *v = 70);
         assert_eq!(how, Upsert::Inserted);
         assert_eq!(
-            m.entry(7, 0, 2, |_, _| unreachable!(), |_| unreachable!()),
+            m.entry(7, 0, 2, |_, _, _| unreachable!(), |_| unreachable!()),
             (a, Upsert::Found)
         );
         m.remove(a);
-        assert_eq!(m.entry(7, 0, 3, |_, _| {}, |v| *v = 71).1, Upsert::Inserted);
+        assert_eq!(
+            m.entry(7, 0, 3, |_, _, _| {}, |v| *v = 71).1,
+            Upsert::Inserted
+        );
         // Evicted by a newer key: the old key is not found in its reused slot.
-        m.entry(8, 0, 4, |_, _| {}, |v| *v = 80);
+        m.entry(8, 0, 4, |_, _, _| {}, |v| *v = 80);
         let mut gone = None;
-        m.entry(9, 0, 5, |k, v| gone = Some((*k, *v)), |v| *v = 90);
-        assert_eq!(gone, Some((7, 71)));
-        assert_eq!(m.entry(7, 0, 6, |_, _| {}, |v| *v = 72).1, Upsert::Evicted);
+        let (id9, _) = m.entry(9, 0, 5, |id, k, v| gone = Some((id, *k, *v)), |v| *v = 90);
+        assert_eq!(
+            gone,
+            Some((id9, 7, 71)),
+            "the evicted entry and the slot it leaves"
+        );
+        assert_eq!(
+            m.entry(7, 0, 6, |_, _, _| {}, |v| *v = 72).1,
+            Upsert::Evicted
+        );
         assert_eq!(*m.get(m.find(&7).unwrap()), 72);
     }
 

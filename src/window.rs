@@ -12,6 +12,7 @@
 
 use crate::addr::Addr;
 use crate::decode::{proto, tcp_flags, Net, PacketMeta};
+use crate::flow::FlowEvent;
 use crate::sketch::{addr_hash, HeavyHitters, Hll};
 
 const HLL_REGS: usize = 1024;
@@ -273,7 +274,7 @@ impl Windows {
 
     /// Account one packet (after `advance`). `new_flow`: it created a flow.
     #[inline]
-    pub fn observe(&mut self, m: &PacketMeta, new_flow: bool) {
+    pub fn observe(&mut self, m: &PacketMeta, ev: &FlowEvent) {
         let b = &mut self.l1.cur;
         b.packets += 1;
         b.bytes += m.wire_len as u64;
@@ -283,8 +284,16 @@ impl Windows {
         if p == 0 && m.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
             b.syns += 1;
         }
-        b.new_flows += new_flow as u64;
-        if m.net != Net::Other {
+        b.new_flows += ev.created as u64;
+        if ev.tracked {
+            // The flow table hashed the source once for the flow, and knows whether this
+            // flow and direction already counted it this second (inserting it again would
+            // leave the HyperLogLog as it is).
+            if ev.src_first_in_sec {
+                b.sources.insert_hash(ev.src_hash);
+            }
+            b.talkers.add(m.src, ev.src_hash, m.wire_len as u64);
+        } else if m.net != Net::Other {
             let h = addr_hash(&m.src, self.key);
             b.sources.insert_hash(h);
             b.talkers.add(m.src, h, m.wire_len as u64);

@@ -155,16 +155,43 @@ pub struct BeaconRule {
     /// once and never again; they never reach the history table. A pair's second connection
     /// promotes it, with the first start carried over.
     first_sight: Box<[(u64, u64); FIRST_SIGHT]>,
+    /// Flow id of each slot's first connection (it is credited when the pair is promoted).
+    first_flow: Box<[u32; FIRST_SIGHT]>,
+    /// One bit per flow id: set for flows whose start a pair's history may hold, so the
+    /// closes of all other flows (most of them) skip the history lookup.
+    in_history: Vec<u64>,
     evicted: u64,
 }
 
 impl BeaconRule {
-    pub fn new(cfg: BeaconConfig, capacity: usize) -> Self {
+    /// `capacity` pairs; `flows` is the flow table's capacity (flow ids are below it).
+    pub fn new(cfg: BeaconConfig, capacity: usize, flows: usize) -> Self {
         BeaconRule {
             cfg,
             pairs: LruMap::new(capacity, 1),
             first_sight: Box::new([(0, 0); FIRST_SIGHT]),
+            first_flow: Box::new([0; FIRST_SIGHT]),
+            in_history: vec![0; flows.div_ceil(64)],
             evicted: 0,
+        }
+    }
+
+    fn mark(&mut self, flow: u32) {
+        if let Some(w) = self.in_history.get_mut(flow as usize / 64) {
+            *w |= 1 << (flow % 64);
+        }
+    }
+
+    /// Was `flow` marked? Clears the mark. Ids outside the bitmap count as marked.
+    fn take_mark(&mut self, flow: u32) -> bool {
+        match self.in_history.get_mut(flow as usize / 64) {
+            Some(w) => {
+                let bit = 1 << (flow % 64);
+                let was = *w & bit != 0;
+                *w &= !bit;
+                was
+            }
+            None => true,
         }
     }
 
@@ -207,13 +234,21 @@ impl Rule for BeaconRule {
         };
         let now = m.now;
         let ph = Self::pair_hash(&key);
-        let slot = &mut self.first_sight[(ph >> 20) as usize % FIRST_SIGHT];
+        let i = (ph >> 20) as usize % FIRST_SIGHT;
+        let slot = &mut self.first_sight[i];
         if slot.0 != ph && self.pairs.find(&key).is_none() {
             *slot = (ph, now);
+            self.first_flow[i] = ev.id;
             return;
         }
         let first = slot.1;
-        *slot = (ph, now);
+        if slot.0 == ph {
+            // The first connection, if still open, now has its start in the history too.
+            self.mark(self.first_flow[i]);
+        }
+        self.first_sight[i] = (ph, now);
+        self.first_flow[i] = ev.id;
+        self.mark(ev.id);
         let (id, how) = self.pairs.upsert(key, 0, now, |h| {
             *h = History {
                 first_ts: m.ts,
@@ -274,7 +309,10 @@ impl Rule for BeaconRule {
     }
 
     fn on_close(&mut self, c: &Closed, _emit: &mut Emit) {
-        if !self.cfg.enabled || !matches!(c.key.proto, proto::TCP | proto::UDP) {
+        if !self.take_mark(c.id)
+            || !self.cfg.enabled
+            || !matches!(c.key.proto, proto::TCP | proto::UDP)
+        {
             return;
         }
         let (client, _) = c.initiator();
@@ -303,6 +341,8 @@ impl Rule for BeaconRule {
 
     fn footprint_bytes(&self) -> usize {
         self.pairs.footprint_bytes()
+            + FIRST_SIGHT * (std::mem::size_of::<(u64, u64)>() + std::mem::size_of::<u32>())
+            + self.in_history.len() * 8
     }
 }
 

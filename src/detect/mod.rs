@@ -494,7 +494,7 @@ impl Engine {
                     cfg.rules.dns_tunnel.clone(),
                     c.dns_domains,
                 ),
-                beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs),
+                beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs, c.flows),
             },
             gate: Gate {
                 suppress: LruMap::new(c.suppression, 1),
