@@ -46,10 +46,9 @@ impl<const M: usize> Hll<M> {
         let idx = (h >> (64 - Self::P)) as usize;
         let rest = (h << Self::P) | (1 << (Self::P - 1));
         let rank = rest.leading_zeros() as u8 + 1;
+        // A store either way: a compare-and-branch on a random register mispredicts often.
         let r = &mut self.reg[idx & (M - 1)];
-        if rank > *r {
-            *r = rank;
-        }
+        *r = (*r).max(rank);
     }
 
     pub fn merge(&mut self, other: &Self) {

@@ -308,6 +308,8 @@ fn dns_compression_pointer_and_loops() {
     assert_eq!(d.name(), b"mail.example.co.uk");
     assert_eq!(d.registered_domain(), b"example.co.uk");
     assert_eq!(d.subdomain_len(), 4);
+    assert!(d.tld_listed);
+    assert_eq!(d.encoded_len(), 4);
     assert_eq!(d.longest_label, 7);
     assert_eq!(d.qtype, 15);
     // The hashes the detector keys by are those of the text (what config allowlists hash).
@@ -320,6 +322,13 @@ fn dns_compression_pointer_and_loops() {
     let d = m.dns().unwrap();
     assert_eq!(d.name(), b"abcdefghijk.com");
     assert_eq!(d.name_hash, dns::name_hash(b"abcdefghijk.com"));
+    // Under a TLD the list does not know, the whole name is what may carry data.
+    let (_, m) = dec(linktype::RAW, &udp_dns("00 01 01 00 00 01 00 00 00 00 00 00 06 64 6e 73 63 61 74 10 34 66 32 61 39 63 30 31 64 37 65 33 62 35 61 38 00 00 10 00 01"));
+    let d = m.dns().unwrap();
+    assert_eq!(d.name(), b"dnscat.4f2a9c01d7e3b5a8");
+    assert!(!d.tld_listed);
+    assert_eq!((d.subdomain_len(), d.encoded_len()), (0, 23));
+    assert!(d.sub_entropy_milli > 3000, "{}", d.sub_entropy_milli);
     // The same question in a response: walked and counted, the name not kept.
     let (_, m) = dec(linktype::RAW, &udp_dns("00 01 81 80 00 01 00 00 00 00 00 00 0b 41 42 43 44 45 46 47 48 49 4a 4b 03 63 6f 6d 00 00 10 00 01"));
     let d = m.dns().unwrap();

@@ -538,6 +538,87 @@ fn dnscat_like_hex_txt_tunnel() {
 }
 
 #[test]
+fn dnscat_without_a_domain_straight_to_its_server() {
+    // dnscat2 with `--dns server=…` and no domain: `dnscat.<hex>` names (the data is the last
+    // labels, so every query has another would-be registered domain), TXT/CNAME/MX in turn,
+    // sent straight to the server rather than the LAN resolver.
+    let cfg = default_config();
+    let mut rng = Rng(8);
+    let mut tr = Traffic::new();
+    for i in 0..120i64 {
+        let hex = b"0123456789abcdef";
+        let name = if i % 3 == 0 {
+            format!(
+                "dnscat.{}",
+                random_label(&mut rng, 18 + (i % 7) as usize, hex)
+            )
+        } else {
+            format!(
+                "dnscat.{}.{}",
+                random_label(&mut rng, 62, hex),
+                random_label(&mut rng, 10 + (i % 20) as usize, hex)
+            )
+        };
+        let qtype = [16u16, 5, 15][(i % 3) as usize];
+        tr.dns(
+            T0 + i * 500_000,
+            "192.168.1.53",
+            36000,
+            "203.0.113.9",
+            &name,
+            qtype,
+            i as u16,
+        );
+    }
+    let d = of(&run_frames(&cfg, &tr.frames()), "dns.tunnel");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].src, addr("192.168.1.53"));
+    assert_eq!(d[0].dst, addr("203.0.113.9"));
+    assert_eq!(
+        &d[0].evidence.domain[..],
+        b"(TLDs not in the Public Suffix List)"
+    );
+    assert!(d[0].ts - T0 < 30 * S);
+}
+
+#[test]
+fn home_network_names_under_unlisted_tlds_are_quiet() {
+    // Clients resolving the LAN's own names (OpenWrt's `.lan`, `.home`), again and again, plus
+    // the random single-label probes a browser makes at start-up, with the search suffix.
+    let cfg = default_config();
+    let mut rng = Rng(21);
+    let mut tr = Traffic::new();
+    let hosts = [
+        "router.lan",
+        "nas.lan",
+        "printer.lan",
+        "android-7f3a9c2d1e0b4f5a.lan",
+        "tv.home",
+        "raspberrypi.lan",
+    ];
+    for i in 0..600i64 {
+        let client = format!("192.168.1.{}", 20 + i % 12);
+        let name = if i % 50 == 0 {
+            format!("{}.lan", random_label(&mut rng, 7 + (i % 9) as usize, B32))
+        } else {
+            hosts[(i as usize * 7) % hosts.len()].to_string()
+        };
+        let qtype = if i % 2 == 0 { 1 } else { 28 };
+        tr.dns(
+            T0 + i * 400_000,
+            &client,
+            37000,
+            "192.168.1.1",
+            &name,
+            qtype,
+            i as u16,
+        );
+    }
+    let alerts = run_frames(&cfg, &tr.frames());
+    assert!(alerts.is_empty(), "{alerts:#?}");
+}
+
+#[test]
 fn dns_threshold_edge_on_queries() {
     let cfg = default_config();
     let n = cfg.rules.dns_tunnel.min_queries as i64;

@@ -5,8 +5,9 @@
 //! (`dns_bad_label`), and compression pointers are followed at most 16 times and only
 //! backwards (`dns_loop`). Nothing is allocated: the name is written lower-cased and dotted
 //! into a fixed buffer inside `DnsMeta`, together with the figures the detector needs without
-//! keeping the name: length, label count, longest label, the entropy of the part left of the
-//! registered domain, and where the registered domain (eTLD+1) starts.
+//! keeping the name: length, label count, longest label, the entropy of the part that can
+//! carry data (left of the registered domain; all of it when the TLD is not in the Public
+//! Suffix List), and where the registered domain (eTLD+1) starts.
 
 use super::{psl, DecodeError};
 
@@ -44,9 +45,11 @@ pub struct DnsMeta {
     /// Byte offset of the registered domain in the name (== name length when unknown, and in
     /// responses, whose names are not looked up).
     reg_start: u8,
-    /// Shannon entropy of the characters left of the registered domain, millibits per char
-    /// (0 when that part is shorter than `ENTROPY_MIN_LEN`).
+    /// Shannon entropy of the characters of [`DnsMeta::encoded_len`], millibits per char (0
+    /// when that part is shorter than `ENTROPY_MIN_LEN`).
     pub sub_entropy_milli: u16,
+    /// The name's top-level label is in the Public Suffix List (queries only).
+    pub tld_listed: bool,
     /// Label-chain hashes ([`psl::name_hash`]) of the name and of the registered domain
     /// (queries only): identities for the detector's per-domain state and distinct-name
     /// counts without keeping names.
@@ -75,6 +78,7 @@ impl Default for DnsMeta {
             longest_label: 0,
             reg_start: 0,
             sub_entropy_milli: 0,
+            tld_listed: false,
             name_hash: 0,
             reg_hash: 0,
         }
@@ -97,6 +101,17 @@ impl DnsMeta {
     /// Bytes left of the registered domain (the part a tunnel encodes data in), without the dot.
     pub fn subdomain_len(&self) -> usize {
         (self.reg_start as usize).saturating_sub(1)
+    }
+
+    /// Bytes of the name that can carry a tunnel's data: the subdomain, or the whole name when
+    /// its TLD is not a listed one (then no part of it is a known registered domain — as for
+    /// a client that sends its queries straight to its server under a made-up name).
+    pub fn encoded_len(&self) -> usize {
+        if self.tld_listed {
+            self.subdomain_len()
+        } else {
+            self.name_len as usize
+        }
     }
 }
 
@@ -221,6 +236,7 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     out.longest_label = 0;
     out.reg_start = 0;
     out.sub_entropy_milli = 0;
+    out.tld_listed = false;
     out.qtype = 0;
     out.qclass = 0;
     if out.qdcount == 0 {
@@ -244,9 +260,10 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     out.reg_start = reg as u8;
     out.name_hash = dom.name_hash;
     out.reg_hash = dom.reg_hash;
+    out.tld_listed = dom.tld_listed;
     // Entropy says little about short subdomains (and the detector ignores it below 16
     // bytes), so it is only computed for longer ones.
-    let sub = &out.name[..reg.saturating_sub(1)];
+    let sub = &out.name[..out.encoded_len()];
     out.sub_entropy_milli = if sub.len() >= ENTROPY_MIN_LEN {
         entropy_milli(sub)
     } else {

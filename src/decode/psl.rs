@@ -193,6 +193,10 @@ pub struct Domain {
     /// [`name_hash`] of the registered domain (0 without one) and of the whole name.
     pub reg_hash: u64,
     pub name_hash: u64,
+    /// The top-level label is in the list (as a rule or the parent of one). When it is not
+    /// (`lan`, `home`, a typo, or data, as in a tunnel client talking straight to its server),
+    /// the registered domain comes from the implicit `*` rule alone and means little.
+    pub tld_listed: bool,
 }
 
 /// The hash chain of a rule in the blob's reversed form (`uk.co`: `uk`, then `co`).
@@ -294,6 +298,7 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
         reg_start: None,
         reg_hash: 0,
         name_hash: 0,
+        tld_listed: false,
     };
     if n == 0 || len == 0 {
         return d;
@@ -325,6 +330,9 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
         }
         h = step(h, buf, s, l);
         let f = idx.flags(h);
+        if k == 1 {
+            d.tld_listed = f != 0;
+        }
         if f & EXCEPTION != 0 {
             suffix = k - 1;
             reg_h = h;
@@ -452,6 +460,35 @@ mod tests {
         assert_eq!(rd("1.0.168.192.in-addr.arpa"), Some("192.in-addr.arpa"));
         assert_eq!(rd(""), None);
         assert_eq!(rd("a..b"), None, "an empty label is not a domain");
+    }
+
+    #[test]
+    fn says_whether_the_top_level_label_is_listed() {
+        let listed = |n: &str| {
+            let name = n.as_bytes();
+            let mut starts = [0u16; 128];
+            let k = label_starts(name, &mut starts).unwrap();
+            lookup(name, name.len(), &starts[..k]).tld_listed
+        };
+        // Rules, wildcard-only parents (`*.ck`, `*.er`), the infrastructure TLD.
+        for n in [
+            "www.example.com",
+            "a.b.co.uk",
+            "x.test.ck",
+            "a.b.er",
+            "1.2.in-addr.arpa",
+        ] {
+            assert!(listed(n), "{n}");
+        }
+        // Home-network suffixes, made-up names, tunnel data in the last label.
+        for n in [
+            "nas.lan",
+            "router.home",
+            "foo.bar.nosuchtld",
+            "dnscat.4f2a9c01d7e3b5",
+        ] {
+            assert!(!listed(n), "{n}");
+        }
     }
 
     #[test]

@@ -11,13 +11,19 @@
 //!
 //! Alert when, within the window: queries ≥ `min_queries` (20), distinct names ≥ `min_unique`
 //! (12), and either name bytes ≥ `name_bytes` (1000) or at least half the queries are
-//! suspicious. iodine's handshake alone (about 24 long NULL queries in a second) crosses it. anomalous-dns (a Zeek package) flags 8 unique queries per domain per hour and
+//! suspicious. iodine's handshake alone (about 24 long NULL queries in a second) crosses it.
+//! anomalous-dns (a Zeek package) flags 8 unique queries per domain per hour and
 //! 90-character names; RITA 100 unique subdomains over its whole dataset; we require the
 //! combination of volume and shape, which browsing — even of CDNs with hashed host names —
 //! does not produce in a minute. Reverse lookups (`.arpa`), `.local` and the allowlisted
 //! domains (DNS-based blocklists and reputation services by default) are not counted.
 //!
-//! Suppression key: (rule, client, registered domain).
+//! Names whose top-level label is not in the Public Suffix List (`.lan`, `.home`, or data, as
+//! when dnscat2 runs without a domain and sends `dnscat.<hex>` straight to its server) have no
+//! meaningful registered domain: all of them from one client are counted together, and the
+//! whole name counts as encoded bytes.
+//!
+//! Suppression key: (rule, client, registered domain — or the one key of unlisted TLDs).
 
 use crate::addr::Addr;
 use crate::config::DnsTunnelConfig;
@@ -26,6 +32,11 @@ use crate::flow::{FlowEvent, FlowTable};
 use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
+
+/// State key (in place of a registered domain's hash) of all names under unlisted TLDs, and
+/// the text that stands for them in evidence.
+const UNLISTED_TLDS: u64 = 0x756e_6c69_7374_6564;
+const UNLISTED_TLDS_TEXT: &[u8] = b"(TLDs not in the Public Suffix List)";
 
 /// Distinct names remembered per (client, domain) and window.
 pub const MAX_UNIQUE: u32 = 64;
@@ -168,14 +179,22 @@ impl Rule for DnsTunnelRule {
         }
         let now = m.now;
         let sec = m.sec;
+        // Names under a TLD the list does not know share one state per client: their
+        // "registered domain" is only a guess (for a client that talks straight to its
+        // tunnel server under a made-up name, it is data and changes with every query).
+        let (domain, domain_text) = if d.tld_listed {
+            (d.reg_hash, reg)
+        } else {
+            (UNLISTED_TLDS, UNLISTED_TLDS_TEXT)
+        };
         let key = DomainKey {
             client: m.src,
-            domain: d.reg_hash,
+            domain,
         };
         let (id, how) = self.domains.upsert(key, 0, now, |st| {
             st.new_window(sec, m.ts);
             st.domain.clear();
-            let _ = st.domain.extend_from_slice(reg);
+            let _ = st.domain.extend_from_slice(domain_text);
         });
         self.evicted += (how == Upsert::Evicted) as u64;
         let cfg = &self.cfg;
@@ -184,7 +203,7 @@ impl Rule for DnsTunnelRule {
             st.new_window(sec, m.ts);
         }
         st.queries += 1;
-        let sub = d.subdomain_len();
+        let sub = d.encoded_len();
         let odd = odd_qtype(d.qtype);
         st.odd_qtype += odd as u32;
         if odd
