@@ -83,9 +83,10 @@ impl DomainState {
 }
 
 /// Record types a browser or OS resolver does not ask for in bulk: CNAME, NULL, TXT, MX, SRV
-/// (iodine's and dnscat2's carriers), ANY, and the private-use range 65280–65534.
+/// (iodine's and dnscat2's carriers), KEY (dns2tcp's alternative to TXT), ANY, and the
+/// private-use range 65280–65534.
 fn odd_qtype(t: u16) -> bool {
-    matches!(t, 5 | 10 | 15 | 16 | 33 | 255) || (65280..=65534).contains(&t)
+    matches!(t, 5 | 10 | 15 | 16 | 25 | 33 | 255) || (65280..=65534).contains(&t)
 }
 
 fn qtype_name(t: u16) -> &'static str {
@@ -95,6 +96,7 @@ fn qtype_name(t: u16) -> &'static str {
         10 => "NULL",
         15 => "MX",
         16 => "TXT",
+        25 => "KEY",
         28 => "AAAA",
         33 => "SRV",
         255 => "ANY",
@@ -269,5 +271,23 @@ impl Rule for DnsTunnelRule {
 
     fn footprint_bytes(&self) -> usize {
         self.domains.footprint_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tunnel_carriers_are_unusual_and_browsing_types_are_not() {
+        // NULL, TXT, CNAME, MX, SRV, KEY, ANY, private use.
+        for t in [10, 16, 5, 15, 33, 25, 255, 65280, 65399, 65534] {
+            assert!(odd_qtype(t), "{t}");
+        }
+        // A, AAAA, PTR, HTTPS, SVCB, DS/DNSKEY (validating resolvers), SOA, NS.
+        for t in [1, 28, 12, 65, 64, 43, 48, 6, 2, 65535] {
+            assert!(!odd_qtype(t), "{t}");
+        }
+        assert_eq!(qtype_name(25), "KEY");
     }
 }
