@@ -154,7 +154,7 @@ fn main() {
     );
 
     // Interleaved runs, best of each: the machine this runs on is shared and noisy.
-    const RUNS: usize = 5;
+    const RUNS: usize = 9;
     let mut best_bare = f64::MAX;
     let mut best_nw = f64::MAX;
     for _ in 0..RUNS {
