@@ -278,25 +278,67 @@ impl FlowTable {
     /// are passed to `on_close`.
     #[inline]
     pub fn observe(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) -> FlowEvent {
-        let now = m.now;
         // The common case first: a TCP or UDP packet that is not a later fragment.
-        let (key, src_is_a) = if matches!(m.net, Net::Ipv4 | Net::Ipv6)
+        let ip_l4 = matches!(m.net, Net::Ipv4 | Net::Ipv6)
             && matches!(m.proto, proto::TCP | proto::UDP)
             && !m.fragment
-            && m.quoted.is_none()
-        {
-            FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto)
-        } else {
-            match self.other_key(m, on_close) {
-                Some(k) => k,
-                None => return FlowEvent::default(),
-            }
-        };
-
+            && m.quoted.is_none();
         let mut ev = FlowEvent {
             tracked: true,
             ..FlowEvent::default()
         };
+        // Packets come in trains of one flow (both directions): compare the addresses and
+        // ports with the last flow's key as they are, before normalising and hashing.
+        let (id, src_is_a) = match if ip_l4 { self.hot_match(m) } else { None } {
+            Some(hit) => hit,
+            None => {
+                let (key, src_is_a) = if ip_l4 {
+                    FlowKey::new(m.src, m.sport, m.dst, m.dport, m.proto)
+                } else {
+                    match self.other_key(m, on_close) {
+                        Some(k) => k,
+                        None => return FlowEvent::default(),
+                    }
+                };
+                let created = self.enter(key, src_is_a, m, on_close);
+                ev.created = created.1;
+                (created.0, src_is_a)
+            }
+        };
+        if ev.created {
+            self.counters.created += 1;
+        }
+        ev.id = id;
+        self.update(id, src_is_a, m, ev, on_close)
+    }
+
+    /// The last flow's id and whether the packet's source is its side `a`, if the packet
+    /// (TCP or UDP, not a fragment) belongs to it.
+    #[inline]
+    fn hot_match(&self, m: &PacketMeta) -> Option<(u32, bool)> {
+        let (id, k) = self.map.hot_entry()?;
+        if k.proto != m.proto {
+            return None;
+        }
+        if k.a == m.src && k.b == m.dst && k.a_port == m.sport && k.b_port == m.dport {
+            Some((id, true))
+        } else if k.b == m.src && k.a == m.dst && k.b_port == m.sport && k.a_port == m.dport {
+            Some((id, false))
+        } else {
+            None
+        }
+    }
+
+    /// Find or insert the flow of `key`; true when it was created.
+    #[inline]
+    fn enter(
+        &mut self,
+        key: FlowKey,
+        src_is_a: bool,
+        m: &PacketMeta,
+        on_close: &mut impl FnMut(&Closed),
+    ) -> (u32, bool) {
+        let now = m.now;
         let counters = &mut self.counters;
         let (id, how) = self.map.entry(
             key,
@@ -335,11 +377,20 @@ impl FlowTable {
                 }
             },
         );
-        if how != Upsert::Found {
-            self.counters.created += 1;
-            ev.created = true;
-        }
-        ev.id = id;
+        (id, how != Upsert::Found)
+    }
+
+    /// Count the packet into flow `id` and advance its state.
+    #[inline]
+    fn update(
+        &mut self,
+        id: u32,
+        src_is_a: bool,
+        m: &PacketMeta,
+        mut ev: FlowEvent,
+        on_close: &mut impl FnMut(&Closed),
+    ) -> FlowEvent {
+        let now = m.now;
         let f = self.map.get_mut(id);
         let dir = if src_is_a == f.init_is_a { 0usize } else { 1 };
         ev.dir = dir as u8;
@@ -417,7 +468,7 @@ impl FlowTable {
             let flow = *self.map.get(id);
             on_close(&Closed {
                 id,
-                key,
+                key: *self.map.key(id),
                 flow,
                 reason,
                 at: now,
@@ -586,5 +637,113 @@ impl FlowTable {
                 });
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: FlowTimeouts = FlowTimeouts {
+        unanswered_us: 10_000_000,
+        tcp_us: 300_000_000,
+        other_us: 60_000_000,
+        closed_us: 5_000_000,
+    };
+
+    fn tcp(now: u64, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, flags: u8) -> PacketMeta {
+        PacketMeta {
+            now,
+            sec: now / 1_000_000,
+            ts: now as i64,
+            wire_len: 60,
+            net: Net::Ipv4,
+            proto: proto::TCP,
+            src: Addr::v4(src),
+            dst: Addr::v4(dst),
+            sport,
+            dport,
+            tcp_flags: flags,
+            ..PacketMeta::default()
+        }
+    }
+
+    const C: [u8; 4] = [192, 168, 1, 2];
+    const S: [u8; 4] = [10, 0, 0, 1];
+
+    #[test]
+    fn both_directions_share_a_flow_whether_it_was_the_last_one_or_not() {
+        let mut ft = FlowTable::new(16, T, 7);
+        let mut closed = Vec::new();
+        let mut on = |c: &Closed| closed.push(c.reason);
+        let syn = ft.observe(&tcp(1, C, 40000, S, 443, tf::SYN), &mut on);
+        assert!(syn.created && syn.dir == 0);
+        // Interleave another flow so the next packet misses the last-flow shortcut.
+        let other = ft.observe(&tcp(2, C, 40001, S, 443, tf::SYN), &mut on);
+        assert!(other.created && other.id != syn.id);
+        let synack = ft.observe(&tcp(3, S, 443, C, 40000, tf::SYN | tf::ACK), &mut on);
+        assert_eq!((synack.id, synack.dir, synack.created), (syn.id, 1, false));
+        // Back to back now: the shortcut, in both directions.
+        let ack = ft.observe(&tcp(4, C, 40000, S, 443, tf::ACK), &mut on);
+        assert_eq!((ack.id, ack.dir), (syn.id, 0));
+        assert!(ack.established);
+        let back = ft.observe(&tcp(5, S, 443, C, 40000, tf::ACK), &mut on);
+        assert_eq!((back.id, back.dir, back.established), (syn.id, 1, false));
+        // Same addresses, one port different, from either end: not the last flow.
+        for (i, (src, sport, dst, dport)) in [
+            (S, 443, C, 40002),
+            (C, 40000, S, 80),
+            (S, 444, C, 40000),
+            (C, 40009, S, 443),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            ft.observe(&tcp(6, C, 40000, S, 443, tf::ACK), &mut on);
+            let ev = ft.observe(&tcp(7, src, sport, dst, dport, tf::ACK), &mut on);
+            assert!(ev.created && ev.id != syn.id, "case {i}");
+        }
+        let (k, f) = ft.get(syn.id);
+        assert_eq!(f.pkts, [6, 2]);
+        assert_eq!(f.state, TcpState::Established);
+        assert_eq!(k.proto, proto::TCP);
+        assert_eq!(ft.counters.created, 6);
+        assert!(closed.is_empty());
+    }
+
+    #[test]
+    fn a_flow_to_itself_and_a_closed_flow_that_is_gone() {
+        let mut ft = FlowTable::new(4, T, 7);
+        let mut closed = Vec::new();
+        let mut on = |c: &Closed| closed.push((c.id, c.reason));
+        // Source and destination identical: every packet is side `a`, as FlowKey::new says.
+        let a = ft.observe(&tcp(1, C, 5000, C, 5000, tf::SYN), &mut on);
+        let b = ft.observe(&tcp(2, C, 5000, C, 5000, tf::ACK), &mut on);
+        assert_eq!((a.id, a.dir, b.id, b.dir), (a.id, 0, a.id, 0));
+        assert!(FlowKey::new(Addr::v4(C), 5000, Addr::v4(C), 5000, 6).1);
+        // RST closes it once; it lingers as closed, then expires without a second report.
+        let r = ft.observe(&tcp(3, C, 5000, C, 5000, tf::RST), &mut on);
+        assert_eq!(r.id, a.id);
+        ft.expire(10_000_000, |t| t as i64, &mut on);
+        assert!(ft.is_empty());
+        // The next packet of that 5-tuple starts a new flow rather than finding the old one.
+        let again = ft.observe(&tcp(11_000_000, C, 5000, C, 5000, tf::SYN), &mut on);
+        assert!(again.created);
+        assert_eq!(ft.len(), 1);
+        assert_eq!(closed, vec![(a.id, CloseReason::Rst)]);
+    }
+
+    #[test]
+    fn full_table_evicts_the_least_recently_seen_flow() {
+        let mut ft = FlowTable::new(2, T, 7);
+        let mut closed = Vec::new();
+        let mut on = |c: &Closed| closed.push((c.key.a_port.max(c.key.b_port), c.reason));
+        ft.observe(&tcp(1, C, 40001, S, 443, tf::SYN), &mut on);
+        ft.observe(&tcp(2, C, 40002, S, 443, tf::SYN), &mut on);
+        ft.observe(&tcp(3, C, 40001, S, 443, tf::SYN), &mut on); // 40001 seen again
+        ft.observe(&tcp(4, C, 40003, S, 443, tf::SYN), &mut on);
+        assert_eq!(closed, vec![(40002, CloseReason::Evicted)]);
+        assert_eq!(ft.counters.evicted, 1);
+        assert_eq!(ft.len(), 2);
     }
 }

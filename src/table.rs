@@ -410,6 +410,14 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         (id, how)
     }
 
+    /// The entry `entry` returned last, while it is still in the table.
+    #[inline]
+    pub fn hot_entry(&self) -> Option<(u32, &K)> {
+        self.slots
+            .get(self.hot as usize)
+            .map(|s| (self.hot, &s.key))
+    }
+
     /// Least recently touched entry of one class.
     pub fn oldest(&self, class: u8) -> Option<u32> {
         let h = self.lists.get(class as usize)?.head;
