@@ -309,7 +309,9 @@ fn common_frame(ts: i64, data: &[u8], wire_len: u32, m: &mut PacketMeta) -> bool
     m.proto = proto;
     m.src = addr4(ip, 12);
     m.dst = addr4(ip, 16);
-    m.bad_checksum = !header20_checksum_ok(ip);
+    let mut h = [0u8; 20];
+    h.copy_from_slice(&ip[..20]);
+    m.bad_checksum = !header20_checksum_ok(&h);
     m.sport = sport;
     m.dport = dport;
     m.tcp_flags = flags;
@@ -481,10 +483,10 @@ fn ipv4_checksum_ok(h: &[u8]) -> bool {
     sum == 0xffff
 }
 
-/// [`ipv4_checksum_ok`] of the first 20 bytes of `h` (at least 20 long), as straight-line
-/// code: five 32-bit words summed in 64 bits cannot overflow, then folded to 16 bits.
-#[inline]
-fn header20_checksum_ok(h: &[u8]) -> bool {
+/// [`ipv4_checksum_ok`] of a 20-byte header, as straight-line code: five 32-bit words summed
+/// in 64 bits cannot overflow, then folded to 16 bits.
+#[inline(always)]
+fn header20_checksum_ok(h: &[u8; 20]) -> bool {
     let w = |i: usize| u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]) as u64;
     let s = w(0) + w(4) + w(8) + w(12) + w(16);
     let s = (s & 0xffff) + (s >> 16);
