@@ -279,10 +279,9 @@ impl FlowTable {
     #[inline]
     pub fn observe(&mut self, m: &PacketMeta, on_close: &mut impl FnMut(&Closed)) -> FlowEvent {
         // The common case first: a TCP or UDP packet that is not a later fragment.
-        let ip_l4 = matches!(m.net, Net::Ipv4 | Net::Ipv6)
-            && matches!(m.proto, proto::TCP | proto::UDP)
-            && !m.fragment
-            && m.quoted.is_none();
+        // (The decoder leaves `proto` 0 for ARP and non-IP frames, and sets `quoted` only for
+        // ICMP errors.)
+        let ip_l4 = matches!(m.proto, proto::TCP | proto::UDP) && !m.fragment;
         let mut ev = FlowEvent {
             tracked: true,
             ..FlowEvent::default()
@@ -418,14 +417,7 @@ impl FlowTable {
             f.last_payload_dir = dir as u8;
         }
         let mut closed_now = None;
-        let mut cls = if f.pkts[1] == 0 {
-            class::UNANSWERED
-        } else if m.proto == proto::TCP {
-            class::TCP
-        } else {
-            class::OTHER
-        };
-        if m.proto == proto::TCP {
+        let cls = if m.proto == proto::TCP {
             let fl = m.tcp_flags;
             f.flags[dir] |= fl;
             match f.state {
@@ -445,24 +437,35 @@ impl FlowTable {
                 }
                 _ => {}
             }
-            if fl & tf::FIN != 0 {
-                f.fin[dir] = true;
-            }
-            if f.state != TcpState::Closed && (fl & tf::RST != 0 || (f.fin[0] && f.fin[1])) {
-                f.state = TcpState::Closed;
-                if !f.reported {
-                    f.reported = true;
-                    closed_now = Some(if fl & tf::RST != 0 {
-                        CloseReason::Rst
-                    } else {
-                        CloseReason::Fin
-                    });
+            // Only a FIN or a RST can end the connection.
+            if fl & (tf::FIN | tf::RST) != 0 {
+                if fl & tf::FIN != 0 {
+                    f.fin[dir] = true;
+                }
+                if f.state != TcpState::Closed && (fl & tf::RST != 0 || (f.fin[0] && f.fin[1])) {
+                    f.state = TcpState::Closed;
+                    if !f.reported {
+                        f.reported = true;
+                        closed_now = Some(if fl & tf::RST != 0 {
+                            CloseReason::Rst
+                        } else {
+                            CloseReason::Fin
+                        });
+                    }
                 }
             }
             if f.state == TcpState::Closed {
-                cls = class::CLOSED;
+                class::CLOSED
+            } else if f.pkts[1] == 0 {
+                class::UNANSWERED
+            } else {
+                class::TCP
             }
-        }
+        } else if f.pkts[1] == 0 {
+            class::UNANSWERED
+        } else {
+            class::OTHER
+        };
         self.map.touch(id, now, cls);
         if let Some(reason) = closed_now {
             let flow = *self.map.get(id);
