@@ -462,14 +462,26 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         })
     }
 
-    /// Remove every entry (used at shutdown flush).
+    /// Remove every entry (used at shutdown flush), class by class, oldest first. The table
+    /// is emptied as a whole afterwards (no per-entry unlinking); its memory stays reserved.
     pub fn drain_all(&mut self, mut f: impl FnMut(u32, K, V)) {
-        for c in 0..self.classes {
-            while let Some(id) = self.oldest(c) {
-                let (k, v) = self.remove(id);
-                f(id, k, v);
+        for c in 0..self.classes as usize {
+            let mut cur = self.lists[c].head;
+            while let Some(s) = self.slots.get_mut(cur as usize) {
+                let next = s.next;
+                f(cur, s.key, std::mem::take(&mut s.value));
+                cur = next;
             }
         }
+        self.index.fill(EMPTY);
+        self.slots.clear();
+        self.free = NIL;
+        self.hot = NIL;
+        self.lists = [List {
+            head: NIL,
+            tail: NIL,
+        }; 4];
+        self.len = 0;
     }
 }
 
@@ -540,6 +552,33 @@ mod tests {
             Upsert::Evicted
         );
         assert_eq!(*m.get(m.find(&7).unwrap()), 72);
+    }
+
+    #[test]
+    fn drain_all_hands_out_every_entry_oldest_first_and_leaves_a_usable_table() {
+        let mut m: LruMap<u32, Vec<u32>> = LruMap::new(4, 2);
+        m.upsert(1, 1, 1, |v| v.push(10));
+        m.upsert(2, 0, 2, |v| v.push(20));
+        m.upsert(3, 1, 3, |v| v.push(30));
+        m.upsert(4, 0, 4, |v| v.push(40));
+        m.upsert(1, 1, 5, |_| unreachable!()); // 1 is now the newest of class 1
+        let id2 = m.find(&2).unwrap();
+        m.remove(id2); // a free slot at drain time
+        let mut seen = Vec::new();
+        m.drain_all(|_, k, v| seen.push((k, v)));
+        assert_eq!(seen, vec![(4, vec![40]), (3, vec![30]), (1, vec![10])]);
+        assert!(m.is_empty());
+        assert!(m.find(&1).is_none() && m.hot_entry().is_none());
+        // Filled again to capacity and beyond: inserts, lookups and eviction as before (an
+        // evicted entry's value is handed to `init` as it was).
+        for k in 10..16u32 {
+            m.upsert(k, (k % 2) as u8, k as u64, |v| *v = vec![k]);
+        }
+        assert_eq!(m.len(), 4);
+        for k in 12..16u32 {
+            assert_eq!(m.get(m.find(&k).unwrap()), &vec![k]);
+        }
+        assert!(m.find(&10).is_none() && m.find(&11).is_none());
     }
 
     #[test]
