@@ -85,6 +85,8 @@ pub enum Upsert {
 #[derive(Clone, Copy)]
 struct IndexEntry {
     slot: u32,
+    /// Low 32 bits of the key's hash: its home position (the index is at most 2^31 long) for
+    /// backward-shift deletion without touching the slot, and a filter before key compares.
     tag: u32,
 }
 
@@ -176,7 +178,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
 
     #[inline]
     fn find_hashed(&self, key: &K, h: u64) -> Option<(usize, u32)> {
-        let tag = (h >> 32) as u32;
+        let tag = h as u32;
         let mut pos = (h as usize) & self.mask;
         loop {
             let e = self.index[pos];
@@ -276,7 +278,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
 
     /// Put a filled slot into the index and at the tail of its recency list.
     fn link(&mut self, id: u32, h: u64, class: u8) {
-        let tag = (h >> 32) as u32;
+        let tag = h as u32;
         let mut pos = (h as usize) & self.mask;
         while self.index[pos].slot != NIL {
             pos = (pos + 1) & self.mask;
@@ -304,7 +306,7 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
             if e.slot == NIL {
                 break;
             }
-            let home = (self.slots[e.slot as usize].hash as usize) & self.mask;
+            let home = (e.tag as usize) & self.mask;
             // Move `e` into the hole if its home is not cyclically within (hole, next].
             let dist_next = next.wrapping_sub(home) & self.mask;
             let dist_hole = hole.wrapping_sub(home) & self.mask;
