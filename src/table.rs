@@ -374,7 +374,12 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
             self.hot = id;
             return (id, Upsert::Found);
         }
-        let (id, how) = match self.oldest_overall().filter(|_| self.len >= self.cap) {
+        let victim = if self.len >= self.cap {
+            self.oldest_overall()
+        } else {
+            None
+        };
+        let (id, how) = match victim {
             Some(victim) => {
                 self.unindex(victim);
                 let s = &mut self.slots[victim as usize];
