@@ -155,13 +155,14 @@ pub enum CloseReason {
     Flush,
 }
 
-/// A flow as it ends: what detectors judge connections by.
+/// A flow as it ends: what detectors judge connections by. Borrows the flow where it lies
+/// (in its slot, or just taken out of it) rather than copying it.
 #[derive(Clone, Copy, Debug)]
-pub struct Closed {
+pub struct Closed<'a> {
     /// The flow's id in the table (reused for another flow after this event).
     pub id: u32,
-    pub key: FlowKey,
-    pub flow: Flow,
+    pub key: &'a FlowKey,
+    pub flow: &'a Flow,
     pub reason: CloseReason,
     /// Packet time of the close.
     pub at: u64,
@@ -169,7 +170,7 @@ pub struct Closed {
     pub at_ts: i64,
 }
 
-impl Closed {
+impl Closed<'_> {
     pub fn initiator(&self) -> (Addr, u16) {
         if self.flow.init_is_a {
             (self.key.a, self.key.a_port)
@@ -348,8 +349,8 @@ impl FlowTable {
                 if !f.reported {
                     on_close(&Closed {
                         id: victim,
-                        key: *k,
-                        flow: *f,
+                        key: k,
+                        flow: f,
                         reason: CloseReason::Evicted,
                         at: now,
                         at_ts: m.ts,
@@ -468,11 +469,10 @@ impl FlowTable {
         };
         self.map.touch(id, now, cls);
         if let Some(reason) = closed_now {
-            let flow = *self.map.get(id);
             on_close(&Closed {
                 id,
-                key: *self.map.key(id),
-                flow,
+                key: self.map.key(id),
+                flow: self.map.get(id),
                 reason,
                 at: now,
                 at_ts: m.ts,
@@ -547,8 +547,8 @@ impl FlowTable {
             if !f.reported {
                 on_close(&Closed {
                     id,
-                    key: k,
-                    flow: f,
+                    key: &k,
+                    flow: &f,
                     reason: CloseReason::Answered,
                     at: m.now,
                     at_ts: m.ts,
@@ -581,8 +581,8 @@ impl FlowTable {
             self.map.touch(id, m.now, class::CLOSED);
             on_close(&Closed {
                 id,
-                key,
-                flow: snapshot,
+                key: &key,
+                flow: &snapshot,
                 reason: CloseReason::Rejected,
                 at: m.now,
                 at_ts: m.ts,
@@ -610,8 +610,8 @@ impl FlowTable {
                 if !f.reported {
                     on_close(&Closed {
                         id,
-                        key: k,
-                        flow: f,
+                        key: &k,
+                        flow: &f,
                         reason: CloseReason::Expired,
                         at: now,
                         at_ts: wall_of(f.last),
@@ -632,8 +632,8 @@ impl FlowTable {
             if !f.reported {
                 on_close(&Closed {
                     id,
-                    key: k,
-                    flow: f,
+                    key: &k,
+                    flow: &f,
                     reason: CloseReason::Flush,
                     at: now,
                     at_ts: wall_of(f.last),
