@@ -354,15 +354,40 @@ pub struct Allow {
     pub dst: Vec<Cidr>,
     /// Sorted and without duplicates.
     pub ports: Vec<u16>,
+    /// The listed ports below 1024 as a bitmap: `dst_allowed` runs for every new flow, and
+    /// most destination ports (80, 443, 22…) are answered without a search.
+    low_ports: [u64; 16],
 }
 
 impl Allow {
+    pub fn new(src: Vec<Cidr>, dst: Vec<Cidr>, mut ports: Vec<u16>) -> Allow {
+        ports.sort_unstable();
+        ports.dedup();
+        let mut low_ports = [0u64; 16];
+        for &p in ports.iter().filter(|&&p| p < 1024) {
+            low_ports[p as usize / 64] |= 1 << (p % 64);
+        }
+        Allow {
+            src,
+            dst,
+            ports,
+            low_ports,
+        }
+    }
+
     pub fn src_allowed(&self, a: &crate::addr::Addr) -> bool {
         self.src.iter().any(|c| c.contains(a))
     }
+
+    pub fn port_listed(&self, port: u16) -> bool {
+        match self.low_ports.get(port as usize / 64) {
+            Some(w) => w >> (port % 64) & 1 != 0,
+            None => self.ports.binary_search(&port).is_ok(),
+        }
+    }
+
     pub fn dst_allowed(&self, a: &crate::addr::Addr, port: u16) -> bool {
-        (port != 0 && self.ports.binary_search(&port).is_ok())
-            || self.dst.iter().any(|c| c.contains(a))
+        (port != 0 && self.port_listed(port)) || self.dst.iter().any(|c| c.contains(a))
     }
 }
 
@@ -532,20 +557,13 @@ pub const DEFAULT_HOME_NET: &[&str] = &[
 ];
 
 fn allow(prefix: &str, a: &FileAllow, default_ports: &[u16]) -> Result<Allow, ConfigError> {
-    Ok(Allow {
-        src: cidrs(&format!("{prefix}.allow_src"), &a.allow_src, &[])?,
-        dst: cidrs(&format!("{prefix}.allow_dst"), &a.allow_dst, &[])?,
-        ports: {
-            // Sorted: `dst_allowed` runs for every new flow and binary-searches.
-            let mut p = a
-                .allow_ports
-                .clone()
-                .unwrap_or_else(|| default_ports.to_vec());
-            p.sort_unstable();
-            p.dedup();
-            p
-        },
-    })
+    Ok(Allow::new(
+        cidrs(&format!("{prefix}.allow_src"), &a.allow_src, &[])?,
+        cidrs(&format!("{prefix}.allow_dst"), &a.allow_dst, &[])?,
+        a.allow_ports
+            .clone()
+            .unwrap_or_else(|| default_ports.to_vec()),
+    ))
 }
 
 impl FileConfig {

@@ -206,3 +206,27 @@ fn outputs_and_daemon_settings() {
     let root = parse("[daemon]\nuser = \"root\"\nallow_root = true").unwrap();
     assert!(root.daemon.allow_root);
 }
+
+#[test]
+fn allowlisted_ports_and_destinations_below_and_above_1024() {
+    let c = parse(
+        "[rules.beacon]\nallow_ports = [5353, 22, 443, 22, 1023, 1024, 65535]\nallow_dst = [\"10.9.0.0/16\"]\n",
+    )
+    .unwrap();
+    let a = &c.rules.beacon.allow;
+    assert_eq!(
+        a.ports,
+        vec![22, 443, 1023, 1024, 5353, 65535],
+        "sorted, no duplicates"
+    );
+    for p in [22, 443, 1023, 1024, 5353, 65535] {
+        assert!(a.port_listed(p), "{p}");
+    }
+    for p in [0, 21, 23, 80, 442, 444, 1022, 1025, 5354, 65534] {
+        assert!(!a.port_listed(p), "{p}");
+    }
+    let out = netwatch::addr::Addr::v4([192, 0, 2, 1]);
+    let inside = netwatch::addr::Addr::v4([10, 9, 3, 4]);
+    assert!(a.dst_allowed(&out, 443) && !a.dst_allowed(&out, 80) && !a.dst_allowed(&out, 0));
+    assert!(a.dst_allowed(&inside, 80) && a.dst_allowed(&inside, 0));
+}
