@@ -244,7 +244,11 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     }
     // Only queries are judged: a response's question is walked (validated, its labels
     // counted) but its name is not kept, and it skips the PSL walk.
-    let end = read_name(msg, 12, out, !out.response)?;
+    let end = if out.response {
+        read_name::<false>(msg, 12, out)?
+    } else {
+        read_name::<true>(msg, 12, out)?
+    };
     if msg.len() < end + 4 {
         return Err(DecodeError::DnsTruncated);
     }
@@ -290,13 +294,14 @@ fn fold_copy(src: &[u8], at: usize, l: usize, dst: &mut [u8], to: usize) {
 }
 
 /// Walk a (possibly compressed) name starting at `pos`; returns the offset just past the
-/// name's encoding at its original position.
-fn read_name(
+/// name's encoding at its original position. `KEEP`: copy the name out (queries) or only walk
+/// and count it (responses) — two loops, neither testing which it is per label.
+fn read_name<const KEEP: bool>(
     msg: &[u8],
     mut pos: usize,
     out: &mut DnsMeta,
-    keep: bool,
 ) -> Result<usize, DecodeError> {
+    let keep = KEEP;
     let mut after: Option<usize> = None;
     let mut jumps = 0;
     let mut wire_len = 1usize; // the root label
