@@ -300,9 +300,9 @@ impl FlowTable {
                         None => return FlowEvent::default(),
                     }
                 };
-                let created = self.enter(key, src_is_a, m, on_close);
-                ev.created = created.1;
-                (created.0, src_is_a)
+                let (id, created) = self.enter(key, src_is_a, m, on_close);
+                ev.created = created;
+                (id, src_is_a)
             }
         };
         if ev.created {

@@ -245,15 +245,16 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
     /// Mark the entry as used at `now` and (re)file it under `class`.
     #[inline]
     pub fn touch(&mut self, id: u32, now: u64, class: u8) {
-        let s = &self.slots[id as usize];
-        let at_tail = s.next == NIL && s.class == class;
-        if !at_tail {
+        let Some(s) = self.slots.get_mut(id as usize) else {
+            return;
+        };
+        // Packet time may step back a little (reordering); recency lists stay ordered.
+        s.last = s.last.max(now);
+        // Most touches find the entry already the newest of its class.
+        if s.next != NIL || s.class != class {
             self.unlink(id);
             self.push_tail(id, class);
         }
-        let s = &mut self.slots[id as usize];
-        // Packet time may step back a little (reordering); recency lists stay ordered.
-        s.last = s.last.max(now);
     }
 
     /// Insert `key` with `value` (a present key gets the new value). When the table is full,
