@@ -301,7 +301,6 @@ fn read_name<const KEEP: bool>(
     mut pos: usize,
     out: &mut DnsMeta,
 ) -> Result<usize, DecodeError> {
-    let keep = KEEP;
     let mut after: Option<usize> = None;
     let mut jumps = 0;
     let mut wire_len = 1usize; // the root label
@@ -313,7 +312,7 @@ fn read_name<const KEEP: bool>(
         match b & 0xc0 {
             0x00 => {
                 if b == 0 {
-                    out.name_len = if keep { len as u8 } else { 0 };
+                    out.name_len = if KEEP { len as u8 } else { 0 };
                     return Ok(after.unwrap_or(pos + 1));
                 }
                 let l = b as usize;
@@ -324,7 +323,7 @@ fn read_name<const KEEP: bool>(
                 if msg.len() < pos + 1 + l {
                     return Err(DecodeError::DnsTruncated);
                 }
-                if keep {
+                if KEEP {
                     if len > 0 {
                         out.name[len] = b'.';
                         len += 1;
