@@ -761,6 +761,33 @@ fn jittered_beacons_are_caught_within_twelve() {
 }
 
 #[test]
+fn a_beacon_is_caught_among_thousands_of_one_off_connections() {
+    // Between two beacons the host talks once to each of 8,000 other servers: more pairs than
+    // the first-sight filter has slots, so the beacon's own slot is taken over and each of its
+    // connections has to be found in the history table (which the history-membership counts
+    // must not hide).
+    let cfg = default_config();
+    let mut rng = Rng(7);
+    let mut tr = Traffic::new();
+    let twelfth = beacon(&mut tr, &mut rng, 3.0, 0.10, 12);
+    for i in 0..100_000i64 {
+        let t = T0 + 5 * S + i * 400;
+        let server = format!("203.0.{}.{}", (i / 250) % 256, 1 + i % 250);
+        let port = 20000 + (i % 30000) as u16;
+        tr.udp_pkt(t, "192.168.1.77", port, &server, 443, &[0x17; 60]);
+        tr.udp_pkt(t + 900, &server, 443, "192.168.1.77", port, &[0x18; 300]);
+    }
+    let alerts = run_frames(&cfg, &tr.frames());
+    let b = of(&alerts, "c2.beacon");
+    assert!(!b.is_empty(), "{alerts:?}");
+    assert!(b[0].ts <= twelfth, "alerted after the 12th beacon");
+    assert_eq!(
+        (b[0].src, b[0].dst, b[0].dport),
+        (addr("192.168.1.77"), addr("198.51.100.9"), 8443)
+    );
+}
+
+#[test]
 fn ntp_and_dns_refreshes_are_not_beacons() {
     let cfg = default_config();
     let mut tr = Traffic::new();

@@ -40,6 +40,8 @@ pub struct DnsMeta {
     name_len: u8,
     /// Where each label starts in `name`, left to right (`labels` of them).
     label_start: [u8; MAX_LABELS],
+    /// Each label's [`psl::label_hash`], taken while it is copied (queries only).
+    label_hash: [u64; MAX_LABELS],
     pub labels: u8,
     pub longest_label: u8,
     /// Byte offset of the registered domain in the name (== name length when unknown, and in
@@ -74,6 +76,7 @@ impl Default for DnsMeta {
             name: [0; NAME_BUF],
             name_len: 0,
             label_start: [0; MAX_LABELS],
+            label_hash: [0; MAX_LABELS],
             labels: 0,
             longest_label: 0,
             reg_start: 0,
@@ -259,8 +262,10 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     }
     let len = out.name_len as usize;
     let labels = (out.labels as usize).min(MAX_LABELS);
-    let dom = psl::lookup(&out.name, len, &out.label_start[..labels]);
-    let reg = dom.reg_start.unwrap_or(len);
+    let dom = psl::walk(&out.label_hash[..labels], usize::MAX);
+    let reg = dom
+        .reg_labels
+        .map_or(len, |r| out.label_start[labels - r] as usize);
     out.reg_start = reg as u8;
     out.name_hash = dom.name_hash;
     out.reg_hash = dom.reg_hash;
@@ -276,20 +281,32 @@ pub fn parse(msg: &[u8], out: &mut DnsMeta) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// Copy `l` bytes of a label from `src[at..]` to `dst[to..]`, folded (see [`fold8`]): whole
-/// words when both sides have room for them, else byte by byte.
+/// Copy `l` bytes of a label from `src[at..]` to `dst[to..]`, folded (see [`fold8`]), and
+/// return the folded label's [`psl::label_hash`]: whole words when both sides have room for
+/// them (the bytes past the label are copied too, and left out of the hash), else byte by byte.
 #[inline]
-fn fold_copy(src: &[u8], at: usize, l: usize, dst: &mut [u8], to: usize) {
-    let span = l.div_ceil(8) * 8;
+fn fold_copy(src: &[u8], at: usize, l: usize, dst: &mut [u8], to: usize) -> u64 {
+    let words = l.div_ceil(8);
+    let span = words * 8;
     if let (Some(s), Some(d)) = (src.get(at..at + span), dst.get_mut(to..to + span)) {
-        for (d, c) in d.chunks_exact_mut(8).zip(s.chunks_exact(8)) {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            d.copy_from_slice(&fold8(w).to_le_bytes());
+        let mut h = psl::label_init(l);
+        // The last word keeps only the label's bytes (span - l < 8 of them are past it).
+        let last = u64::MAX >> (8 * (span - l));
+        for (i, (d, c)) in d.chunks_exact_mut(8).zip(s.chunks_exact(8)).enumerate() {
+            let w = fold8(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+            d.copy_from_slice(&w.to_le_bytes());
+            h = psl::label_word(h, if i + 1 == words { w & last } else { w });
         }
+        h
     } else if let (Some(s), Some(d)) = (src.get(at..at + l), dst.get_mut(to..to + l)) {
         for (d, c) in d.iter_mut().zip(s) {
             *d = fold1(*c);
         }
+        psl::label_hash(d)
+    } else {
+        psl::label_hash(&[])
     }
 }
 
@@ -305,6 +322,10 @@ fn read_name<const KEEP: bool>(
     let mut jumps = 0;
     let mut wire_len = 1usize; // the root label
     let mut len = 0usize;
+    // Kept here, not in `out` (whose byte writes the compiler must assume alias them), and
+    // stored once at the end.
+    let mut labels = 0u8;
+    let mut longest = 0u8;
     loop {
         let Some(&b) = msg.get(pos) else {
             return Err(DecodeError::DnsTruncated);
@@ -313,6 +334,8 @@ fn read_name<const KEEP: bool>(
             0x00 => {
                 if b == 0 {
                     out.name_len = if KEEP { len as u8 } else { 0 };
+                    out.labels = labels;
+                    out.longest_label = longest;
                     return Ok(after.unwrap_or(pos + 1));
                 }
                 let l = b as usize;
@@ -328,16 +351,20 @@ fn read_name<const KEEP: bool>(
                         out.name[len] = b'.';
                         len += 1;
                     }
-                    if let Some(s) = out.label_start.get_mut(out.labels as usize) {
+                    let i = labels as usize;
+                    if let Some(s) = out.label_start.get_mut(i) {
                         *s = len as u8;
                     }
                     // A '.' byte inside a label is data, not a separator: stored as '_' so
                     // the dotted form keeps the label structure.
-                    fold_copy(msg, pos + 1, l, &mut out.name, len);
+                    let h = fold_copy(msg, pos + 1, l, &mut out.name, len);
+                    if let Some(s) = out.label_hash.get_mut(i) {
+                        *s = h;
+                    }
                     len += l;
                 }
-                out.labels = out.labels.saturating_add(1);
-                out.longest_label = out.longest_label.max(l as u8);
+                labels = labels.saturating_add(1);
+                longest = longest.max(l as u8);
                 pos += 1 + l;
             }
             0xc0 => {
@@ -374,6 +401,41 @@ mod tests {
                 let want = bytes.map(fold1);
                 assert_eq!(got, want, "byte {b:#04x} at {pos}");
             }
+        }
+    }
+
+    /// A query for `name` (labels as given, case kept), with nothing after its question.
+    fn query(name: &str) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 1, 0, 1]);
+        m
+    }
+
+    #[test]
+    fn label_hashes_taken_while_copying_match_those_of_the_text() {
+        // Label lengths around the word size, upper case, and last labels too close to the
+        // end of the message for whole-word reads (the byte-by-byte copy).
+        for name in [
+            "www.Example.COM",
+            "a.bcdefgh.co.uk",
+            "x.abcdefghi.github.io",
+            "ABCDEFGHIJKLMNOPQ.sixteen-bytes-xy.net",
+            "a.bcdefghijk",
+            "q.abcdefghijklmnopqrstuvwxyz",
+            "dnscat.4f2a9c01d7e3b5",
+        ] {
+            let mut d = DnsMeta::default();
+            parse(&query(name), &mut d).unwrap();
+            let lower = name.to_ascii_lowercase();
+            assert_eq!(d.name(), lower.as_bytes());
+            assert_eq!(d.name_hash, name_hash(lower.as_bytes()), "{name}");
+            let reg = psl::registered_domain(lower.as_bytes()).unwrap();
+            assert_eq!(d.registered_domain(), reg, "{name}");
+            assert_eq!(d.reg_hash, name_hash(reg), "{name}");
         }
     }
 

@@ -5,7 +5,8 @@
 //! The list is embedded as a compact blob (`psl.bin`, 77 KB of binary size, built by
 //! `psl_gen.py` from the list of 2026-10-22; see that script for the format). At first use an
 //! index of 128 KiB is built from it once; after that a lookup allocates nothing and costs one
-//! hash step (eight bytes at a time) and one probe per label, right to left, until the list
+//! chain step over the label's hash (which the DNS decoder computes while it copies the label)
+//! and one probe per label, right to left, until the list
 //! has nothing deeper.
 
 const BLOB: &[u8] = include_bytes!("psl.bin");
@@ -99,7 +100,7 @@ const EXCEPTION: u8 = 2;
 const WILDCARD_CHILD: u8 = 4;
 const HAS_CHILDREN: u8 = 8;
 
-/// FNV-1a (kept for small fixed keys elsewhere; names use [`step`]).
+/// FNV-1a (kept for small fixed keys elsewhere; names use [`label_hash`]).
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 #[inline]
 pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
@@ -113,43 +114,43 @@ pub fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 /// Start of every label hash chain.
 const SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 const K: u64 = 0x9fb2_1c65_1e98_df25;
+const K2: u64 = 0xd6e8_feb8_6659_fd93;
 
-/// Eight bytes of `buf` at `at` as a little-endian word, only the first `n` (1..=8) kept. One
-/// unaligned load when the buffer has room (DNS names sit in a buffer with 8 bytes of slack),
-/// byte by byte near the end of an arbitrary slice.
-#[inline]
-fn load(buf: &[u8], at: usize, n: usize) -> u64 {
-    let mask = if n >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * n)) - 1
-    };
-    match at.checked_add(8).and_then(|end| buf.get(at..end)) {
-        Some(w) => u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) & mask,
-        None => {
-            let mut x = 0u64;
-            for (i, &b) in buf.iter().skip(at).take(n.min(8)).enumerate() {
-                x |= (b as u64) << (8 * i);
-            }
-            x
-        }
-    }
-}
-
-/// Continue a name hash with one more label (`buf[at..at + len]`), eight bytes per round.
-/// Names are hashed label by label from the right, so the hash of `example.com` continues from
-/// the hash of `com`: the public-suffix walk, the registered domain's hash and the whole name's
-/// hash come out of one pass. Same result on every architecture (little-endian loads).
-#[inline]
-pub fn step(h: u64, buf: &[u8], at: usize, len: usize) -> u64 {
-    let mut h = (h ^ len as u64).wrapping_mul(K);
-    let mut i = 0;
-    while i < len {
-        h = (h ^ load(buf, at.saturating_add(i), len - i)).wrapping_mul(K);
-        h ^= h >> 29;
-        i += 8;
+/// Hash of one label as it is stored (folded: lower case, `.` inside a label as `_`): its
+/// length, then its bytes eight at a time as little-endian words, the last one zero-padded.
+/// The DNS decoder computes the same while it copies a label ([`label_init`], [`label_word`]).
+/// Same result on every architecture.
+pub fn label_hash(label: &[u8]) -> u64 {
+    let mut h = label_init(label.len());
+    for c in label.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        h = label_word(h, u64::from_le_bytes(w));
     }
     h
+}
+
+/// Start of a label's hash.
+#[inline]
+pub fn label_init(len: usize) -> u64 {
+    (SEED ^ len as u64).wrapping_mul(K)
+}
+
+/// One more word of a label's hash.
+#[inline]
+pub fn label_word(h: u64, w: u64) -> u64 {
+    let h = (h ^ w).wrapping_mul(K);
+    h ^ (h >> 29)
+}
+
+/// Continue a name's hash chain with one more label (by its [`label_hash`]). Names are hashed
+/// label by label from the right, so the chain of `example.com` continues from that of `com`:
+/// the public-suffix walk, the registered domain's hash and the whole name's hash come out of
+/// one pass over the label hashes.
+#[inline]
+fn link(h: u64, label: u64) -> u64 {
+    let h = (h ^ label).wrapping_mul(K2);
+    h ^ (h >> 31)
 }
 
 /// Final mix of a chain: the low bits depend on every byte too.
@@ -203,7 +204,7 @@ pub struct Domain {
 fn chain(reversed: &[u8]) -> u64 {
     reversed
         .split(|&c| c == b'.')
-        .fold(SEED, |h, l| step(h, l, 0, l.len()))
+        .fold(SEED, |h, l| link(h, label_hash(l)))
 }
 
 /// Index over the blob, built once at first use (≈ 12k nodes, 128 KiB): every rule and every
@@ -289,30 +290,31 @@ pub fn registered_domain_start(name: &[u8]) -> Option<usize> {
     lookup(name, name.len(), &starts[..n]).reg_start
 }
 
-/// The walk over a dotted name `buf[..len]` whose labels start at `starts` (left to right,
-/// increasing, the first 0): right to left, one hash step and one index probe per label until
-/// the list has nothing deeper, then the remaining labels hashed for the whole name.
-pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Domain {
-    let n = starts.len();
-    let mut d = Domain {
-        reg_start: None,
+/// What [`walk`] finds: the registered domain as a count of labels from the right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Walk {
+    pub reg_labels: Option<usize>,
+    pub reg_hash: u64,
+    pub name_hash: u64,
+    pub tld_listed: bool,
+}
+
+/// The walk over a name given as its labels' [`label_hash`]es, left to right: right to left,
+/// one chain step and one index probe per label until the list has nothing deeper, then the
+/// remaining labels chained for the whole name. `empty_at`: the first label, counted from the
+/// right (1-based), that is empty (`usize::MAX` for none; names from DNS messages have none).
+#[inline]
+pub fn walk(labels: &[u64], empty_at: usize) -> Walk {
+    let n = labels.len();
+    let mut d = Walk {
+        reg_labels: None,
         reg_hash: 0,
         name_hash: 0,
         tld_listed: false,
     };
-    if n == 0 || len == 0 {
+    if n == 0 {
         return d;
     }
-    // k-th label from the right (1-based): (start, length).
-    let label = |k: usize| {
-        let s: usize = starts[n - k].into();
-        let e = if k == 1 {
-            len
-        } else {
-            starts[n - k + 1].into().saturating_sub(1)
-        };
-        (s, e.saturating_sub(s))
-    };
     let idx = index();
     // Hash chain over the registered domain's labels, taken when the walk passes them.
     let mut reg_h = SEED;
@@ -320,15 +322,9 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
     let mut suffix = 1usize;
     let mut h = SEED;
     let mut k = 0;
-    // First label (from the right) that is empty.
-    let mut empty_at = usize::MAX;
     while k < n.min(MAX_RULE_LABELS) {
         k += 1;
-        let (s, l) = label(k);
-        if l == 0 {
-            empty_at = empty_at.min(k);
-        }
-        h = step(h, buf, s, l);
+        h = link(h, labels[n - k]);
         let f = idx.flags(h);
         if k == 1 {
             d.tld_listed = f != 0;
@@ -343,8 +339,7 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
         }
         if f & WILDCARD_CHILD != 0 && n > k {
             // "*.parent" matches the next label unless "!label.parent" is listed.
-            let (s2, l2) = label(k + 1);
-            if idx.flags(step(h, buf, s2, l2)) & EXCEPTION != 0 {
+            if idx.flags(link(h, labels[n - k - 1])) & EXCEPTION != 0 {
                 suffix = suffix.max(k);
             } else {
                 suffix = suffix.max(k + 1);
@@ -363,23 +358,56 @@ pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Do
     let reg = suffix + 1;
     while k < n {
         k += 1;
-        let (s, l) = label(k);
-        if l == 0 {
-            empty_at = empty_at.min(k);
-        }
-        h = step(h, buf, s, l);
+        h = link(h, labels[n - k]);
         if k == reg {
             reg_h = h;
         }
     }
     d.name_hash = finish(h);
-    // An empty label ("a..b") makes no registrable domain. (Names from DNS messages have
-    // none; this function also takes arbitrary input.)
+    // An empty label ("a..b") makes no registrable domain.
     if n > suffix && empty_at > reg {
-        d.reg_start = Some(starts[n - reg].into());
+        d.reg_labels = Some(reg);
         d.reg_hash = finish(reg_h);
     }
     d
+}
+
+/// [`walk`] over a dotted name `buf[..len]` whose labels start at `starts` (left to right,
+/// increasing, the first 0; at most 128 labels): for names that come as text (configuration,
+/// tests). Any input is taken without panicking.
+pub fn lookup<T: Copy + Into<usize>>(buf: &[u8], len: usize, starts: &[T]) -> Domain {
+    let none = Domain {
+        reg_start: None,
+        reg_hash: 0,
+        name_hash: 0,
+        tld_listed: false,
+    };
+    let n = starts.len();
+    if n == 0 || len == 0 || n > 128 {
+        return none;
+    }
+    let mut hashes = [0u64; 128];
+    let mut empty_at = usize::MAX;
+    for (i, h) in hashes[..n].iter_mut().enumerate() {
+        let s: usize = starts[i].into();
+        let e = if i + 1 == n {
+            len
+        } else {
+            starts[i + 1].into().saturating_sub(1)
+        };
+        if e <= s {
+            empty_at = empty_at.min(n - i);
+        }
+        let label = buf.get(s..e.min(buf.len())).unwrap_or(&[]);
+        *h = label_hash(label);
+    }
+    let w = walk(&hashes[..n], empty_at);
+    Domain {
+        reg_start: w.reg_labels.map(|r| starts[n - r].into()),
+        reg_hash: w.reg_hash,
+        name_hash: w.name_hash,
+        tld_listed: w.tld_listed,
+    }
 }
 
 /// The registered domain of `name` as a slice of it.

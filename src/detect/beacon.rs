@@ -147,6 +147,8 @@ pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
 
 /// Slots of the first-sight filter.
 const FIRST_SIGHT: usize = 4096;
+/// Buckets of the history-membership counts.
+const HELD: usize = 8192;
 
 pub struct BeaconRule {
     pub cfg: BeaconConfig,
@@ -160,6 +162,9 @@ pub struct BeaconRule {
     /// One bit per flow id: set for flows whose start a pair's history may hold, so the
     /// closes of all other flows (most of them) skip the history lookup.
     in_history: Vec<u64>,
+    /// Per bucket of pair hashes, how many pairs the history table holds (sticky at the
+    /// maximum). Zero means none: a new pair's first connection then skips the table lookup.
+    held: Box<[u16; HELD]>,
     evicted: u64,
 }
 
@@ -172,6 +177,7 @@ impl BeaconRule {
             first_sight: Box::new([(0, 0); FIRST_SIGHT]),
             first_flow: Box::new([0; FIRST_SIGHT]),
             in_history: vec![0; flows.div_ceil(64)],
+            held: Box::new([0; HELD]),
             evicted: 0,
         }
     }
@@ -193,6 +199,11 @@ impl BeaconRule {
             }
             None => true,
         }
+    }
+
+    #[inline]
+    fn held_bucket(ph: u64) -> usize {
+        (ph >> 40) as usize % HELD
     }
 
     #[inline]
@@ -236,7 +247,9 @@ impl Rule for BeaconRule {
         let ph = Self::pair_hash(&key);
         let i = (ph >> 20) as usize % FIRST_SIGHT;
         let slot = &mut self.first_sight[i];
-        if slot.0 != ph && self.pairs.find(&key).is_none() {
+        if slot.0 != ph
+            && (self.held[Self::held_bucket(ph)] == 0 || self.pairs.find(&key).is_none())
+        {
             *slot = (ph, now);
             self.first_flow[i] = ev.id;
             return;
@@ -249,15 +262,33 @@ impl Rule for BeaconRule {
         self.first_sight[i] = (ph, now);
         self.first_flow[i] = ev.id;
         self.mark(ev.id);
-        let (id, how) = self.pairs.upsert(key, 0, now, |h| {
-            *h = History {
-                first_ts: m.ts,
-                ..History::default()
-            };
-            h.starts[0] = first;
-            h.n = 1;
-            h.fresh = 1;
-        });
+        let held = &mut self.held;
+        let (id, how) = self.pairs.entry(
+            key,
+            0,
+            now,
+            |_, k, _| {
+                let c = &mut held[Self::held_bucket(Self::pair_hash(k))];
+                if *c != u16::MAX {
+                    *c = c.saturating_sub(1);
+                }
+            },
+            |h| {
+                *h = History {
+                    first_ts: m.ts,
+                    ..History::default()
+                };
+                h.starts[0] = first;
+                h.n = 1;
+                h.fresh = 1;
+            },
+        );
+        if how == Upsert::Found {
+            self.pairs.touch(id, now, 0);
+        } else {
+            let c = &mut self.held[Self::held_bucket(ph)];
+            *c = c.saturating_add(1);
+        }
         self.evicted += (how == Upsert::Evicted) as u64;
         let h = self.pairs.get_mut(id);
         let at = h.n % RING;
@@ -343,6 +374,7 @@ impl Rule for BeaconRule {
         self.pairs.footprint_bytes()
             + FIRST_SIGHT * (std::mem::size_of::<(u64, u64)>() + std::mem::size_of::<u32>())
             + self.in_history.len() * 8
+            + HELD * 2
     }
 }
 

@@ -55,7 +55,6 @@ impl TableKey for DomainKey {
     }
 }
 
-#[derive(Default)]
 struct DomainState {
     window_start: u64,
     first_ts: i64,
@@ -64,8 +63,28 @@ struct DomainState {
     odd_qtype: u32,
     name_bytes: u32,
     unique: heapless::Vec<u32, { MAX_UNIQUE as usize }>,
-    domain: heapless::Vec<u8, 253>,
-    samples: heapless::Vec<heapless::Vec<u8, SAMPLE_NAME_LEN>, SAMPLES>,
+    /// The first `SAMPLES` distinct names of the window (cut to `SAMPLE_NAME_LEN` bytes).
+    /// The domain itself is not kept: every query of this state names it.
+    sample: [[u8; SAMPLE_NAME_LEN]; SAMPLES],
+    sample_len: [u8; SAMPLES],
+    samples: u8,
+}
+
+impl Default for DomainState {
+    fn default() -> Self {
+        DomainState {
+            window_start: 0,
+            first_ts: 0,
+            queries: 0,
+            suspicious: 0,
+            odd_qtype: 0,
+            name_bytes: 0,
+            unique: heapless::Vec::new(),
+            sample: [[0; SAMPLE_NAME_LEN]; SAMPLES],
+            sample_len: [0; SAMPLES],
+            samples: 0,
+        }
+    }
 }
 
 impl DomainState {
@@ -78,7 +97,7 @@ impl DomainState {
         self.odd_qtype = 0;
         self.name_bytes = 0;
         self.unique.clear();
-        self.samples.clear();
+        self.samples = 0;
     }
 }
 
@@ -193,11 +212,9 @@ impl Rule for DnsTunnelRule {
             client: m.src,
             domain,
         };
-        let (id, how) = self.domains.upsert(key, 0, now, |st| {
-            st.new_window(sec, m.ts);
-            st.domain.clear();
-            let _ = st.domain.extend_from_slice(domain_text);
-        });
+        let (id, how) = self
+            .domains
+            .upsert(key, 0, now, |st| st.new_window(sec, m.ts));
         self.evicted += (how == Upsert::Evicted) as u64;
         let cfg = &self.cfg;
         let st = self.domains.get_mut(id);
@@ -221,10 +238,12 @@ impl Rule for DnsTunnelRule {
             if st.unique.push(h).is_ok() {
                 st.name_bytes += sub as u32;
             }
-            if st.samples.len() < SAMPLES {
-                let mut s = heapless::Vec::new();
-                let _ = s.extend_from_slice(&name[..name.len().min(SAMPLE_NAME_LEN)]);
-                let _ = st.samples.push(s);
+            let i = st.samples as usize;
+            if i < SAMPLES {
+                let n = name.len().min(SAMPLE_NAME_LEN);
+                st.sample[i][..n].copy_from_slice(&name[..n]);
+                st.sample_len[i] = n as u8;
+                st.samples += 1;
             }
         }
         let unique = st.unique.len() as u32;
@@ -250,9 +269,16 @@ impl Rule for DnsTunnelRule {
             e.fig("threshold_queries", Figure::U(cfg.min_queries as u64));
             e.fig("threshold_unique", Figure::U(cfg.min_unique as u64));
             e.fig("window_s", Figure::U(cfg.window_s as u64));
-            let _ = e.domain.extend_from_slice(&st.domain);
-            for s in st.samples.iter() {
-                let _ = e.names.push(s.clone());
+            let _ = e.domain.extend_from_slice(domain_text);
+            for (s, &n) in st
+                .sample
+                .iter()
+                .zip(&st.sample_len)
+                .take(st.samples as usize)
+            {
+                let _ = e
+                    .names
+                    .push(heapless::Vec::from_slice(&s[..n as usize]).unwrap_or_default());
             }
             let skey = SuppressKey {
                 rule: RuleId::DnsTunnel,
