@@ -709,6 +709,37 @@ fn busy_resolver_cdns_reverse_lookups_and_mdns_are_quiet() {
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
 
+#[test]
+fn blocklist_lookups_and_local_names_are_not_tunnels_but_the_same_shape_elsewhere_is() {
+    // A mail server checking every connecting address against DNS blocklists, and a client
+    // asking its unicast resolver for `.local` names: hundreds of distinct names under one
+    // domain, by design. The same storm under a domain nobody allowlisted is a tunnel's shape.
+    let storm = |suffix: &str| {
+        let mut tr = Traffic::new();
+        for i in 0..300i64 {
+            let name = format!("{}.{}.{}.{}.{suffix}", i % 251, i / 7, 203, 113);
+            tr.dns(
+                T0 + i * 100_000,
+                "192.168.1.25",
+                44000 + i as u16,
+                "192.168.1.1",
+                &name,
+                16,
+                i as u16,
+            );
+        }
+        run_frames(&default_config(), &tr.frames())
+    };
+    for quiet in ["zen.spamhaus.org", "bl.spamcop.net", "printer.local"] {
+        let alerts = storm(quiet);
+        assert!(alerts.is_empty(), "{quiet}: {alerts:?}");
+    }
+    for loud in ["zen.spamhaus-mirror.org", "bl.mylocal"] {
+        let alerts = storm(loud);
+        assert!(!of(&alerts, "dns.tunnel").is_empty(), "{loud}: {alerts:?}");
+    }
+}
+
 // ----------------------------------------------------------------------------------------
 // Beaconing
 

@@ -101,6 +101,14 @@ impl DnsMeta {
         &self.name[self.reg_start as usize..self.name_len as usize]
     }
 
+    /// [`psl::label_hash`] of the top-level label (queries only; 0 for the root).
+    pub fn tld_hash(&self) -> u64 {
+        match (self.labels as usize).min(MAX_LABELS).checked_sub(1) {
+            Some(i) => self.label_hash[i],
+            None => 0,
+        }
+    }
+
     /// Bytes left of the registered domain (the part a tunnel encodes data in), without the dot.
     pub fn subdomain_len(&self) -> usize {
         (self.reg_start as usize).saturating_sub(1)

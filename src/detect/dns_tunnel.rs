@@ -127,8 +127,13 @@ fn qtype_name(t: u16) -> &'static str {
 pub struct DnsTunnelRule {
     cfg: DnsTunnelConfig,
     domains: LruMap<DomainKey, DomainState>,
-    /// Allowlisted registered domains, by the hash the decoder computes (sorted).
+    /// Allowlisted registered domains, by the hash the decoder computes (sorted), and a
+    /// 256-bit filter of them (bit = top byte of the hash) that most queries stop at.
     allow_registered: Vec<u64>,
+    allow_filter: [u64; 4],
+    /// Label hashes of the top-level domains never counted: reverse lookups and mDNS.
+    arpa: u64,
+    local: u64,
     /// Allowlist entries that are not registered domains themselves (deeper names, or public
     /// suffixes): matched as name suffixes.
     allow_suffixes: Vec<String>,
@@ -141,6 +146,9 @@ impl DnsTunnelRule {
             cfg: cfg.clone(),
             domains: LruMap::new(capacity, 1),
             allow_registered: Vec::new(),
+            allow_filter: [0; 4],
+            arpa: crate::decode::psl::label_hash(b"arpa"),
+            local: crate::decode::psl::label_hash(b"local"),
             allow_suffixes: Vec::new(),
             evicted: 0,
         };
@@ -161,17 +169,26 @@ impl DnsTunnelRule {
             }
         }
         self.allow_registered.sort_unstable();
+        self.allow_filter = [0; 4];
+        for &h in &self.allow_registered {
+            self.allow_filter[(h >> 62) as usize] |= 1 << ((h >> 56) & 63);
+        }
         self.cfg = cfg;
     }
 
     #[inline]
     fn domain_allowed(&self, d: &crate::decode::DnsMeta) -> bool {
-        let reg = d.registered_domain();
-        if reg.ends_with(b"arpa")
-            || reg.ends_with(b"local")
-            || self.allow_registered.binary_search(&d.reg_hash).is_ok()
+        let tld = d.tld_hash();
+        let h = d.reg_hash;
+        if tld == self.arpa
+            || tld == self.local
+            || (self.allow_filter[(h >> 62) as usize] >> ((h >> 56) & 63) & 1 != 0
+                && self.allow_registered.binary_search(&h).is_ok())
         {
             return true;
+        }
+        if self.allow_suffixes.is_empty() {
+            return false;
         }
         let name = d.name();
         self.allow_suffixes.iter().any(|s| {

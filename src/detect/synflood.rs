@@ -78,7 +78,8 @@ impl SynFloodRule {
 
     #[inline]
     fn bucket(&self, addr: &Addr, port: u16) -> usize {
-        (crate::sketch::mix(addr_hash(addr, self.key) ^ port as u64) as usize) % PREFILTER
+        // The port goes in with the address word before the multiplies mix it.
+        (addr_hash(addr, self.key ^ port as u64) >> 40) as usize % PREFILTER
     }
 
     fn judge(cfg: &SynfloodConfig, v: &Victim, s: &mut SecondStats, now: u64, emit: &mut Emit) {
