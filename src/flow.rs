@@ -340,7 +340,9 @@ impl FlowTable {
     ) -> (u32, bool) {
         let now = m.now;
         let counters = &mut self.counters;
-        let (id, how) = self.map.entry(
+        // TCP/UDP packets come here after `hot_match` missed, the rest rarely belong to the
+        // last flow: no second compare with it.
+        let (id, how) = self.map.entry_hashed(
             key,
             class::UNANSWERED,
             now,

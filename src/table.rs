@@ -370,6 +370,20 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
                 return (self.hot, Upsert::Found);
             }
         }
+        self.entry_hashed(key, class, now, evicted, init)
+    }
+
+    /// [`LruMap::entry`] for a caller that already compared the key with the last entry
+    /// returned ([`LruMap::hot_entry`]): straight to the hash and the index.
+    #[inline]
+    pub fn entry_hashed(
+        &mut self,
+        key: K,
+        class: u8,
+        now: u64,
+        evicted: impl FnOnce(u32, &K, &mut V),
+        init: impl FnOnce(&mut V),
+    ) -> (u32, Upsert) {
         let h = self.hash(&key);
         if let Some((_, id)) = self.find_hashed(&key, h) {
             self.hot = id;
