@@ -348,30 +348,53 @@ pub struct CaptureConfig {
     pub timeout_ms: i32,
 }
 
+/// A set of ports, looked up on the packet path (allowlists for every new flow, login ports
+/// for every closed TCP connection): those below 1024 as a bitmap, so most lookups (80, 443,
+/// 22…) end without a search; the rest sorted.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct PortSet {
+    low: [u64; 16],
+    /// All of them, sorted and without duplicates.
+    ports: Vec<u16>,
+}
+
+impl PortSet {
+    pub fn new(mut ports: Vec<u16>) -> PortSet {
+        ports.sort_unstable();
+        ports.dedup();
+        let mut low = [0u64; 16];
+        for &p in ports.iter().filter(|&&p| p < 1024) {
+            low[p as usize / 64] |= 1 << (p % 64);
+        }
+        PortSet { low, ports }
+    }
+
+    #[inline]
+    pub fn contains(&self, port: u16) -> bool {
+        match self.low.get(port as usize / 64) {
+            Some(w) => w >> (port % 64) & 1 != 0,
+            None => self.ports.binary_search(&port).is_ok(),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[u16] {
+        &self.ports
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Allow {
     pub src: Vec<Cidr>,
     pub dst: Vec<Cidr>,
-    /// Sorted and without duplicates.
-    pub ports: Vec<u16>,
-    /// The listed ports below 1024 as a bitmap: `dst_allowed` runs for every new flow, and
-    /// most destination ports (80, 443, 22…) are answered without a search.
-    low_ports: [u64; 16],
+    pub ports: PortSet,
 }
 
 impl Allow {
-    pub fn new(src: Vec<Cidr>, dst: Vec<Cidr>, mut ports: Vec<u16>) -> Allow {
-        ports.sort_unstable();
-        ports.dedup();
-        let mut low_ports = [0u64; 16];
-        for &p in ports.iter().filter(|&&p| p < 1024) {
-            low_ports[p as usize / 64] |= 1 << (p % 64);
-        }
+    pub fn new(src: Vec<Cidr>, dst: Vec<Cidr>, ports: Vec<u16>) -> Allow {
         Allow {
             src,
             dst,
-            ports,
-            low_ports,
+            ports: PortSet::new(ports),
         }
     }
 
@@ -379,11 +402,9 @@ impl Allow {
         self.src.iter().any(|c| c.contains(a))
     }
 
+    #[inline]
     pub fn port_listed(&self, port: u16) -> bool {
-        match self.low_ports.get(port as usize / 64) {
-            Some(w) => w >> (port % 64) & 1 != 0,
-            None => self.ports.binary_search(&port).is_ok(),
-        }
+        self.ports.contains(port)
     }
 
     pub fn dst_allowed(&self, a: &crate::addr::Addr, port: u16) -> bool {
@@ -413,7 +434,7 @@ pub struct BruteforceConfig {
     pub enabled: bool,
     pub attempts: u32,
     pub window_s: u32,
-    pub ports: Vec<u16>,
+    pub ports: PortSet,
     pub max_attempt_duration_s: u32,
     pub max_reply_bytes: u64,
     pub allow: Allow,
@@ -748,7 +769,7 @@ impl FileConfig {
             enabled: bf.enabled.unwrap_or(true),
             attempts: ranged("rules.bruteforce.attempts", bf.attempts, 16, 3, 100_000)?,
             window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
-            ports,
+            ports: PortSet::new(ports),
             max_attempt_duration_s: ranged(
                 "rules.bruteforce.max_attempt_duration_s",
                 bf.max_attempt_duration_s,

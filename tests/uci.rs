@@ -35,7 +35,7 @@ fn shipped_openwrt_config_validates() {
     );
     assert_eq!(c.rules.portscan.vertical_ports, 12);
     assert_eq!(c.home_net.len(), 2);
-    assert_eq!(c.rules.beacon.allow.ports, vec![53, 123]);
+    assert_eq!(c.rules.beacon.allow.ports.as_slice(), [53, 123]);
     // Router defaults: database in RAM, syslog to logd's socket in RFC 3164, no EVE on stdout.
     assert_eq!(c.store.path, "/tmp/netwatch/netwatch.db");
     assert_eq!(c.store.max_bytes, 4096 * 1024);
@@ -104,7 +104,7 @@ fn real_world_syntax_maps_to_toml_keys() {
     assert!(!c.capture.promiscuous);
     assert_eq!(c.suppress_s, 120);
     assert_eq!(c.flow.other_us, 90_000_000);
-    assert!(c.rules.bruteforce.ports.contains(&2222) && c.rules.bruteforce.ports.contains(&22));
+    assert!(c.rules.bruteforce.ports.contains(2222) && c.rules.bruteforce.ports.contains(22));
     assert_eq!(c.rules.bruteforce.max_reply_bytes, 20000);
     assert_eq!(c.rules.synflood.max_completion, 0.1);
     assert_eq!(c.rules.dns_tunnel.allow_domains, vec!["example.org"]);

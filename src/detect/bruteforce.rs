@@ -91,7 +91,7 @@ impl Rule for BruteForceRule {
             return;
         }
         let (server, port) = c.responder();
-        if !self.cfg.ports.contains(&port) {
+        if !self.cfg.ports.contains(port) {
             return;
         }
         let (attacker, _) = c.initiator();
