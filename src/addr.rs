@@ -41,6 +41,13 @@ impl Addr {
         u128::from_ne_bytes(self.0)
     }
 
+    /// The last four bytes (the IPv4 address of an IPv4-mapped one) as one native-endian
+    /// word: for equality tests of addresses already known to be IPv4.
+    #[inline]
+    pub fn v4_word(&self) -> u32 {
+        u32::from_ne_bytes([self.0[12], self.0[13], self.0[14], self.0[15]])
+    }
+
     pub fn v6(b: [u8; 16]) -> Addr {
         Addr(b)
     }

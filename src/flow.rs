@@ -226,8 +226,22 @@ pub struct FlowCounters {
     pub expired: u64,
 }
 
+/// The last flow entered, when it is an IPv4 TCP/UDP flow: its key as three words, so an
+/// IPv4 packet is matched against it with three word compares per direction.
+#[derive(Clone, Copy)]
+struct HotV4 {
+    /// Valid while the table's own last-entry id is still this one.
+    id: u32,
+    a: u32,
+    b: u32,
+    /// `a_port << 16 | b_port`.
+    ports: u32,
+    proto: u8,
+}
+
 pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
+    hot4: HotV4,
     timeouts: FlowTimeouts,
     /// Fixed key of the windows' sketches (see `FlowEvent::src_hash`).
     sketch_key: u64,
@@ -238,6 +252,13 @@ impl FlowTable {
     pub fn new(capacity: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
         FlowTable {
             map: LruMap::new(capacity, 4),
+            hot4: HotV4 {
+                id: u32::MAX,
+                a: 0,
+                b: 0,
+                ports: 0,
+                proto: 0,
+            },
             timeouts,
             sketch_key,
             counters: FlowCounters::default(),
@@ -301,6 +322,19 @@ impl FlowTable {
                     }
                 };
                 let (id, created) = self.enter(key, src_is_a, m, on_close);
+                // The new last flow: cached for `hot_match` when it is IPv4 TCP/UDP; any
+                // other leaves the cache unset (its id may be one the cache holds).
+                self.hot4 = HotV4 {
+                    id: if ip_l4 && m.net == Net::Ipv4 {
+                        id
+                    } else {
+                        u32::MAX
+                    },
+                    a: key.a.v4_word(),
+                    b: key.b.v4_word(),
+                    ports: (key.a_port as u32) << 16 | key.b_port as u32,
+                    proto: key.proto,
+                };
                 ev.created = created;
                 (id, src_is_a)
             }
@@ -316,6 +350,23 @@ impl FlowTable {
     /// (TCP or UDP, not a fragment) belongs to it.
     #[inline]
     fn hot_match(&self, m: &PacketMeta) -> Option<(u32, bool)> {
+        if m.net == Net::Ipv4 {
+            // Both addresses are IPv4: words, not 16-byte compares. (An IPv4 packet cannot
+            // belong to a last flow that is not IPv4, so a stale or unset cache is a miss.)
+            let h = &self.hot4;
+            if h.proto != m.proto || Some(h.id) != self.map.hot_id() {
+                return None;
+            }
+            let (s, d) = (m.src.v4_word(), m.dst.v4_word());
+            let p = (m.sport as u32) << 16 | m.dport as u32;
+            return if s == h.a && d == h.b && p == h.ports {
+                Some((h.id, true))
+            } else if s == h.b && d == h.a && p == h.ports.rotate_left(16) {
+                Some((h.id, false))
+            } else {
+                None
+            };
+        }
         let (id, k) = self.map.hot_entry()?;
         if k.proto != m.proto {
             return None;
@@ -736,6 +787,52 @@ mod tests {
         assert!(again.created);
         assert_eq!(ft.len(), 1);
         assert_eq!(closed, vec![(a.id, CloseReason::Rst)]);
+    }
+
+    #[test]
+    fn the_last_flow_shortcut_forgets_a_flow_whose_slot_went_to_another() {
+        // One slot: each new flow evicts the last one and takes its id.
+        let mut ft = FlowTable::new(1, T, 7);
+        let mut on = |_: &Closed| {};
+        let x = ft.observe(&tcp(1, C, 40000, S, 443, tf::ACK), &mut on);
+        // An IPv6 flow, then an ARP probe, take the slot (and the id) in turn.
+        let mut v6 = tcp(2, C, 40000, S, 443, tf::ACK);
+        v6.net = Net::Ipv6;
+        // Its addresses end in the IPv4 flow's, so word compares alone would mistake them.
+        let v6addr = |v4: [u8; 4]| {
+            let mut b = [0u8; 16];
+            (b[0], b[1]) = (0x20, 0x01);
+            b[12..].copy_from_slice(&v4);
+            Addr::v6(b)
+        };
+        (v6.src, v6.dst) = (v6addr(C), v6addr(S));
+        let mut arp = PacketMeta {
+            now: 3,
+            ts: 3,
+            net: Net::Arp,
+            src: Addr::v4(C),
+            dst: Addr::v4(S),
+            target: Addr::v4(S),
+            arp_op: 1,
+            ..PacketMeta::default()
+        };
+        for other in [&mut v6, &mut arp] {
+            let o = ft.observe(other, &mut on);
+            assert!(o.created && o.id == x.id);
+            // A packet of the first flow again, either way: a new flow, not the slot's owner.
+            for (n, (src, sport, dst, dport)) in [(C, 40000, S, 443), (S, 443, C, 40000)]
+                .into_iter()
+                .enumerate()
+            {
+                let again =
+                    ft.observe(&tcp(4 + n as u64, src, sport, dst, dport, tf::ACK), &mut on);
+                assert!(again.created, "{:?} then {n}", other.net);
+                assert_eq!(ft.get(again.id).0.proto, proto::TCP);
+                // And the slot goes back to the other kind for the next round.
+                let o = ft.observe(other, &mut on);
+                assert!(o.created && o.id == x.id);
+            }
+        }
     }
 
     #[test]

@@ -432,6 +432,12 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         (id, how)
     }
 
+    /// Id of the entry `entry` returned last, while it is still in the table.
+    #[inline]
+    pub fn hot_id(&self) -> Option<u32> {
+        (self.hot != NIL).then_some(self.hot)
+    }
+
     /// The entry `entry` returned last, while it is still in the table.
     #[inline]
     pub fn hot_entry(&self) -> Option<(u32, &K)> {
