@@ -101,11 +101,12 @@ impl DnsMeta {
         &self.name[self.reg_start as usize..self.name_len as usize]
     }
 
-    /// [`psl::label_hash`] of the top-level label (queries only; 0 for the root).
+    /// [`psl::label_hash`] of the top-level label (queries only: 0 for responses, whose labels
+    /// are not hashed, and for the root).
     pub fn tld_hash(&self) -> u64 {
         match (self.labels as usize).min(MAX_LABELS).checked_sub(1) {
-            Some(i) => self.label_hash[i],
-            None => 0,
+            Some(i) if !self.response => self.label_hash[i],
+            _ => 0,
         }
     }
 
@@ -444,6 +445,16 @@ mod tests {
             let reg = psl::registered_domain(lower.as_bytes()).unwrap();
             assert_eq!(d.registered_domain(), reg, "{name}");
             assert_eq!(d.reg_hash, name_hash(reg), "{name}");
+            assert_eq!(
+                d.tld_hash(),
+                psl::label_hash(reg.rsplit(|&c| c == b'.').next().unwrap())
+            );
+            // The same question in a response: walked, not hashed.
+            let mut r = query(name);
+            r[2] |= 0x80;
+            parse(&r, &mut d).unwrap();
+            assert!(d.response && d.labels > 0);
+            assert_eq!(d.tld_hash(), 0, "{name}");
         }
     }
 
