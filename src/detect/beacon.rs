@@ -20,7 +20,7 @@
 use crate::addr::Addr;
 use crate::config::BeaconConfig;
 use crate::decode::{proto, PacketMeta};
-use crate::flow::{Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
+use crate::flow::{Closed, FlowEvent, FlowTable};
 use crate::sketch::{addr_hash, mix};
 use crate::table::{LruMap, Seed, TableKey, Upsert};
 
@@ -223,7 +223,7 @@ impl Rule for BeaconRule {
             return;
         }
         let (k, f) = flows.get(ev.id);
-        if matches!(k.proto, PROTO_ARP | PROTO_ND) || !matches!(k.proto, proto::TCP | proto::UDP) {
+        if !matches!(k.proto, proto::TCP | proto::UDP) {
             return;
         }
         let (client, (server, port)) = if f.init_is_a {
@@ -231,9 +231,10 @@ impl Rule for BeaconRule {
         } else {
             (k.b, (k.a, k.a_port))
         };
-        if server.is_group()
+        // The allowlisted ports first: DNS lookups are most of the flows that stop here.
+        if self.cfg.allow.dst_allowed(&server, port)
+            || server.is_group()
             || self.cfg.allow.src_allowed(&client)
-            || self.cfg.allow.dst_allowed(&server, port)
         {
             return;
         }
