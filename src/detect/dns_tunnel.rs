@@ -187,9 +187,6 @@ impl DnsTunnelRule {
         {
             return true;
         }
-        if self.allow_suffixes.is_empty() {
-            return false;
-        }
         let name = d.name();
         self.allow_suffixes.iter().any(|s| {
             let s = s.as_bytes();
