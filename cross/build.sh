@@ -32,6 +32,16 @@ for a in "$@"; do
 done
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(mipsel-unknown-linux-musl mips-unknown-linux-musl)
 log() { echo "cross: $*" >&2; }
+# The tail of each log that explains a failed step, one file at a time.
+show_logs() {
+  local f
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    echo "cross: ---- last 30 lines of $f" >&2
+    # autoconf's config.log ends in a dump of its variables: the failed test stands before it.
+    sed '/^## [-]*Cache variables/,$d' "$f" | tail -n 30 >&2
+  done
+}
 
 # target -> gnu-cross-triple : sysroot-name : extra C flags : musl loader : toolchain
 spec() {
@@ -59,20 +69,63 @@ install_deps() {
       mips-linux-gnu) pkgs+=(gcc-mips-linux-gnu libc6-dev-mips-cross) ;;
     esac
   done
-  local missing=()
-  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    log "installing ${missing[*]}"
-    # Foreign architectures break apt-get update here: amd64 packages only.
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+  # Foreign architectures break apt-get update here: amd64 packages only.
+  bash "$ROOT/cross/apt-install.sh" "${pkgs[@]}"
   for t in "${TARGETS[@]}"; do
     case "$(spec "$t" | cut -d: -f5)" in
       stable) rustup target list --installed | grep -qx "$t" || rustup target add "$t" >/dev/null ;;
-      nightly) rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' \
-                 || rustup component add rust-src --toolchain nightly >/dev/null ;;
+      nightly)
+        # The machine's nightly if it has one (never pinned); otherwise the current one.
+        if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+          log "no nightly toolchain: installing one (minimal profile, rust-src)"
+          rustup toolchain install nightly --profile minimal --component rust-src >/dev/null
+        fi
+        rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src' \
+          || rustup component add rust-src --toolchain nightly >/dev/null ;;
     esac
+  done
+}
+
+# One `deb-src` line for this machine's Debian mirror, whatever the apt sources look like:
+# deb822 stanzas (`*.sources`, the Debian 12 image default) or one-line `deb` entries
+# (`sources.list`, `*.list`), with or without deb-src, with or without signed-by. The main
+# suite is taken (not -security/-updates/-backports, which carry only some packages).
+# NETWATCH_DEBSRC overrides it (e.g. "deb-src http://mirror/debian bookworm main").
+debsrc_line() {
+  local etc=${1:-/etc/apt}
+  if [ -n "${NETWATCH_DEBSRC:-}" ]; then echo "$NETWATCH_DEBSRC"; return; fi
+  local f
+  for f in "$etc"/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk '
+      function flush() {
+        if (types ~ /(^| )deb(-src)?( |$)/ && enabled != "no" && uri != "") {
+          n = split(suites, s, " ")
+          for (i = 1; i <= n; i++) if (s[i] !~ /-(security|updates|backports|proposed-updates)$/ && s[i] !~ /\//) {
+            opt = (key ~ /^\//) ? "[signed-by=" key "] " : ""
+            print "deb-src " opt uri " " s[i] " main"; found = 1; exit
+          }
+        }
+        types = ""; uri = ""; suites = ""; key = ""; enabled = ""
+      }
+      /^[ \t]*$/ { flush(); next }
+      /^#/ { next }
+      tolower($1) == "types:"   { types = $0; sub(/^[^:]*:[ \t]*/, "", types) }
+      tolower($1) == "uris:"    { uri = $2 }
+      tolower($1) == "suites:"  { suites = $0; sub(/^[^:]*:[ \t]*/, "", suites) }
+      tolower($1) == "signed-by:" { key = $2 }
+      tolower($1) == "enabled:" { enabled = tolower($2) }
+      END { if (!found) flush() }' "$f" | head -n 1
+  done
+  for f in "$etc"/sources.list "$etc"/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    awk '
+      $1 == "deb" || $1 == "deb-src" {
+        opt = ""; i = 2
+        if ($2 ~ /^\[/) { while (i <= NF) { opt = opt (opt == "" ? "" : " ") $i; if ($i ~ /\]$/) { i++; break } i++ } }
+        if ($(i + 1) ~ /-(security|updates|backports|proposed-updates)$/ || $(i + 1) ~ /\//) next
+        print "deb-src " (opt == "" ? "" : opt " ") $i " " $(i + 1) " main"; exit
+      }' "$f"
   done
 }
 
@@ -80,10 +133,20 @@ fetch_sources() {
   local src=$CACHE/src
   if ls "$src"/musl_*.orig.tar.gz "$src"/libpcap_*.orig.tar.gz >/dev/null 2>&1; then return; fi
   log "fetching musl and libpcap source packages from Debian"
-  local a=$CACHE/apt
-  mkdir -p "$a/parts" "$a/lists/partial" "$a/archives/partial" "$src"
+  local a=$CACHE/apt line
+  mkdir -p "$a/lists/partial" "$a/archives/partial" "$src"
+  line=$(debsrc_line)
+  line=${line%%$'\n'*}
+  if [ -z "$line" ]; then
+    log "no Debian mirror found in /etc/apt/sources.list or /etc/apt/sources.list.d/ (deb822 or one-line);"
+    log "set NETWATCH_DEBSRC='deb-src URI SUITE main' to name one"
+    exit 2
+  fi
+  echo "$line" > "$a/sources.list"
+  log "using: $line"
+  # A private source list and lists directory, so the machine's apt state is neither needed
+  # nor touched; the machine's apt.conf.d still applies (proxies, validity checks).
   cat > "$a/apt.conf" <<CONF
-Dir::Etc::parts "$a/parts";
 Dir::Etc::sourcelist "$a/sources.list";
 Dir::Etc::sourceparts "-";
 Dir::State::lists "$a/lists";
@@ -92,11 +155,9 @@ Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 APT::Sandbox::User "root";
 CONF
-  # The mirror is whatever this machine's apt uses (deb822 or one-line format).
-  { awk '/^URIs:/{u=$2} /^Suites:/{print "deb-src", u, $2, "main"; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null
-    grep -h '^deb ' /etc/apt/sources.list 2>/dev/null | head -1 | sed 's/^deb /deb-src /'; } | head -1 > "$a/sources.list"
-  APT_CONFIG=$a/apt.conf apt-get update -qq >/dev/null
-  (cd "$src" && APT_CONFIG=$a/apt.conf apt-get source --download-only -qq musl libpcap >/dev/null)
+  APT_CONFIG=$a/apt.conf apt-get update -qq >"$a/update.log" 2>&1 || { show_logs "$a/update.log"; exit 1; }
+  (cd "$src" && APT_CONFIG=$a/apt.conf apt-get source --download-only -qq musl libpcap >"$a/source.log" 2>&1) \
+    || { show_logs "$a/source.log"; exit 1; }
 }
 
 ver() { ls "$CACHE/src/$1"_*.orig.tar.gz | head -1 | sed "s/.*$1_\(.*\)\.orig\.tar\.gz/\1/"; }
@@ -106,15 +167,20 @@ sysroot() {
   local gt=$1 name=$2 cf=$3 ldso=$4
   local mv; mv=$(ver musl)
   local s=$CACHE/musl-$mv/$name
-  [ -f "$s/.done" ] && { echo "$s"; return; }
-  log "building musl $mv for $name"
-  local b=$CACHE/build/musl-$name
-  rm -rf "$b" "$s"; mkdir -p "$b" "$s/bin" "$s/kh"
-  tar xzf "$CACHE/src/musl_$mv.orig.tar.gz" -C "$b" --strip-components=1
-  # --disable-wrapper: otherwise a bin/musl-gcc lands in the sysroot and shadows Debian's.
-  (cd "$b" && CC="$gt-gcc $cf" AR=$gt-ar RANLIB=$gt-ranlib CFLAGS="-Os" \
-     ./configure --target="$gt" --prefix="$s" --disable-shared --disable-wrapper >configure.log 2>&1 \
-     && make -j"$(nproc)" >make.log 2>&1 && make install >install.log 2>&1) || { tail -20 "$b"/*.log; exit 1; }
+  if [ ! -f "$s/.done" ]; then
+    log "building musl $mv for $name"
+    local b=$CACHE/build/musl-$name
+    rm -rf "$b" "$s"; mkdir -p "$b" "$s/bin" "$s/kh"
+    tar xzf "$CACHE/src/musl_$mv.orig.tar.gz" -C "$b" --strip-components=1
+    # --disable-wrapper: otherwise a bin/musl-gcc lands in the sysroot and shadows Debian's.
+    (cd "$b" && CC="$gt-gcc $cf" AR=$gt-ar RANLIB=$gt-ranlib CFLAGS="-Os" \
+       ./configure --target="$gt" --prefix="$s" --disable-shared --disable-wrapper >configure.log 2>&1 \
+       && make -j"$(nproc)" >make.log 2>&1 && make install >install.log 2>&1) \
+      || { show_logs "$b"/configure.log "$b"/make.log "$b"/install.log; exit 1; }
+    touch "$s/.done"
+  fi
+  # The specs and wrapper are written on every run (milliseconds), so a cached sysroot
+  # always gets the ones this script describes.
   for d in linux asm asm-generic mtd; do ln -sfn "/usr/$gt/include/$d" "$s/kh/$d"; done
   cat > "$s/lib/musl-gcc.specs" <<SPECS
 %rename cpp_options old_cpp_options
@@ -146,7 +212,6 @@ crtendS.o%s $s/lib/crtn.o
 SPECS
   printf '#!/bin/sh\nexec %s-gcc %s "$@" -specs "%s/lib/musl-gcc.specs"\n' "$gt" "$cf" "$s" > "$s/bin/$name-gcc"
   chmod +x "$s/bin/$name-gcc"
-  touch "$s/.done"
   echo "$s"
 }
 
@@ -163,7 +228,7 @@ libpcap() {
     ./configure --host="$host" --prefix="$p" --disable-shared --enable-static --without-libnl \
       --disable-dbus --disable-usb --disable-bluetooth --disable-rdma --disable-netmap --disable-remote \
       --without-dag --without-septel --without-snf --without-turbocap >configure.log 2>&1 \
-    && make -j"$(nproc)" libpcap.a >make.log 2>&1) || { tail -30 "$b"/*.log; exit 1; }
+    && make -j"$(nproc)" libpcap.a >make.log 2>&1) || { show_logs "$b"/config.log "$b"/configure.log "$b"/make.log; exit 1; }
   cp "$b/libpcap.a" "$p/lib/"
   echo "$p"
 }
@@ -184,13 +249,20 @@ build_target() {
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
     cc=$s/bin/$name-gcc
+    local linker=$cc
     if [ "$t" = arm-unknown-linux-musleabihf ]; then
       # Debian's armhf crtbeginS.o/crtendS.o and libgcc.a are Thumb-2 code, which an ARMv6
-      # (Pi 1/Zero) cannot run. Link without them: musl's crt files suffice for a static
-      # binary, and the few libgcc helpers C code calls (division, 64-bit shifts…) come from
-      # Rust's compiler-builtins, pulled in first with -u (see rf below).
-      sed -i -e 's| crtbeginS.o%s||; s|crtendS.o%s ||' -e '/^\*libgcc:/{n;s/.*//}' \
-             -e 's|--start-group %G %L --end-group|--start-group %L --end-group|' "$s/lib/musl-gcc.specs"
+      # (Pi 1/Zero) cannot run. The final link goes without them: musl's crt files suffice for
+      # a static binary, and the few libgcc helpers C code calls (division, 64-bit shifts…)
+      # come from Rust's compiler-builtins, pulled in first with -u (see rf below). C code is
+      # still compiled, and libpcap's configure still link-tests, with the full specs: those
+      # links are never run, and without libgcc musl's own vfprintf does not link.
+      sed -e 's| crtbeginS.o%s||; s|crtendS.o%s ||' -e '/^\*libgcc:/{n;s/.*//}' \
+          -e 's|--start-group %G %L --end-group|--start-group %L --end-group|' \
+          "$s/lib/musl-gcc.specs" > "$s/lib/musl-gcc-nolibgcc.specs"
+      linker=$s/bin/$name-gcc-link
+      printf '#!/bin/sh\nexec %s-gcc %s "$@" -specs "%s/lib/musl-gcc-nolibgcc.specs"\n' "$gt" "$cf" "$s" > "$linker"
+      chmod +x "$linker"
     fi
     # panic=abort never unwinds: a no-op libunwind is all std's backtrace code needs to link
     # (rebuilt every time: it takes milliseconds and follows cross/unwind_stub.c).
@@ -198,7 +270,7 @@ build_target() {
     rm -f "$s/lib/libunwind.a"
     "$gt-ar" rcs "$s/lib/libunwind.a" "$OUT/unwind_stub-$name.o"
     local pc; pc=$(libpcap "$cc" "${gt/gnu/musl}" "$name" "" "$s/kh")
-    env+=("CC_$low=$cc" "AR_$low=$gt-ar" "CARGO_TARGET_${up}_LINKER=$cc")
+    env+=("CC_$low=$cc" "AR_$low=$gt-ar" "CARGO_TARGET_${up}_LINKER=$linker")
     if [ "$tc" = nightly ]; then
       # optimize_for_size: std's smaller variants (sort, formatting); −260 KB on MIPS, which
       # keeps the .ipk under 1.2 MiB now that SQLite and tokio are in.
@@ -226,7 +298,7 @@ build_target() {
   # A target dir of its own, so cross builds never wait on (or invalidate) the native one.
   (cd "$ROOT" && env "${env[@]}" CARGO_TARGET_DIR="$ROOT/target/xc" LIBPCAP_LIBDIR="$pc/lib" LIBPCAP_VER="$(ver libpcap)" \
     cargo "+$tc" build --release --locked --target "$t" "${std[@]}" --bin netwatch 2> "$OUT/$t.log") \
-    || { tail -40 "$OUT/$t.log"; exit 1; }
+    || { show_logs "$OUT/$t.log"; exit 1; }
   mkdir -p "$OUT/$t"
   cp "$ROOT/target/xc/$t/release/netwatch" "$OUT/$t/netwatch"
   printf '%-34s %9d bytes\n' "$t" "$(stat -c %s "$OUT/$t/netwatch")"

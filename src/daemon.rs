@@ -112,7 +112,7 @@ impl Source {
         });
         match opened {
             Ok((c, a)) => {
-                log::warn!("capturing on {} (link type {})", self.iface, c.linktype);
+                log::info!("capturing on {} (link type {})", self.iface, c.linktype);
                 self.ifindex = ifindex(&self.iface);
                 self.cap = Some(c);
                 self.afd = Some(a);
@@ -259,7 +259,7 @@ async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc
         let conn = match connect(&cfg.target).await {
             Ok((c, peer)) => {
                 if warned {
-                    log::warn!("syslog: connected to {name}");
+                    log::info!("syslog: connected to {name}");
                 }
                 st.update(|c| c.peer = peer);
                 warned = false;
@@ -712,7 +712,7 @@ async fn main_loop(
             }
         }
         if crate::privdrop::drop_to(target)? {
-            log::warn!(
+            log::info!(
                 "running as {}:{} with CAP_NET_RAW and CAP_NET_ADMIN only",
                 cfg.daemon.user,
                 cfg.daemon.group
@@ -781,7 +781,7 @@ async fn main_loop(
                     if new.capacity != cfg.capacity || new.profile != cfg.profile {
                         log::warn!("reloaded; capacity and profile changes take effect only after a restart");
                     } else {
-                        log::warn!("reloaded thresholds, allowlists, timeouts and outputs");
+                        log::info!("reloaded thresholds, allowlists, timeouts and outputs");
                     }
                     pipeline.reconfigure(&new);
                     outs.configure(&new);

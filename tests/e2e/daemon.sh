@@ -124,7 +124,7 @@ wait_for() { # wait_for SECONDS COMMAND...: poll until true
 start_one() {
   config "$WORK/$1.toml" ""
   sed -i "s|$WORK/db/netwatch.db|$2|; s|nwd-v1\", \"nwd-v2|nwd-v1|; ${3:-}" "$WORK/$1.toml"
-  ip netns exec $V "$NW" run -c "$WORK/$1.toml" > "$WORK/$1.out" 2> "$WORK/$1.err" & DP=$!
+  ip netns exec $V "$NW" run -c "$WORK/$1.toml" -v > "$WORK/$1.out" 2> "$WORK/$1.err" & DP=$!
   PIDS+=("$DP")
   wait_for 10 grep -q "capturing on nwd-v1" "$WORK/$1.err" || true
   sleep 1
@@ -145,6 +145,9 @@ sleep 1
 # Privileges: nobody:nogroup with CAP_NET_RAW|CAP_NET_ADMIN (bits 12, 13) only.
 check "dropped to nobody keeping only CAP_NET_RAW and CAP_NET_ADMIN" \
   bash -c "grep -q '^Uid:.*\b$(id -u nobody)\b' /proc/$NP/status && grep -q '^CapEff:.*0000000000003000' /proc/$NP/status"
+# Start-up facts are info (shown by -v), not warnings.
+check "start-up facts logged as info, not as warnings" \
+  bash -c "grep -q '^netwatch: info: capturing on nwd-v2 (link type 1)' '$WORK/run.err' && grep -q '^netwatch: info: running as nobody:nogroup' '$WORK/run.err' && ! grep -E -q '^netwatch: warning: (capturing on|running as)' '$WORK/run.err'"
 
 # Real tools on both interfaces.
 ip netns exec $A nmap -n -Pn -sS -T4 -p 1-300 10.79.0.2 >/dev/null 2>&1 || true
@@ -231,7 +234,7 @@ dd if=/dev/zero of="$WORK/tiny/filler" bs=4k >/dev/null 2>&1 || true
 start_one f "$WORK/tiny/netwatch.db"; FP=$DP
 for h in 2 3 4; do ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.79.0.$h >/dev/null 2>&1 || true; done
 check "disk full: detection and syslog go on" wait_for 10 bash -c "grep -c '^portscan.vertical|10.79.0.1|' '$WORK/rsyslog.out' | grep -qx 3"
-check "disk full: store errors logged (not per alert)" bash -c "[ \$(grep -c 'store' '$WORK/f.err') -le 3 ] && grep -q 'full' '$WORK/f.err'"
+check "disk full: store errors logged (not per alert)" bash -c "[ \$(grep -E -c '^netwatch: (warning|error): .*store' '$WORK/f.err') -le 3 ] && grep -q 'full' '$WORK/f.err'"
 check "disk full: sensor.health store_failing within a minute" wait_for 75 grep -q '^sensor.health|.*|store_failing|' "$WORK/rsyslog.out"
 rm -f "$WORK/tiny/filler"
 # (Polled while the store is being re-created: an empty answer until its table exists.)
