@@ -345,6 +345,10 @@ struct Outputs {
     hostname: String,
     pid: u32,
     stdout_failed: bool,
+    /// The web's feed, when the web server runs.
+    web: Option<crate::web::Publisher>,
+    /// Alert ids for the web when there is no store to number them.
+    web_ids: i64,
 }
 
 impl Outputs {
@@ -358,6 +362,8 @@ impl Outputs {
             hostname: String::new(),
             pid: std::process::id(),
             stdout_failed: false,
+            web: None,
+            web_ids: 0,
         };
         o.configure(cfg);
         o
@@ -395,11 +401,16 @@ impl Outputs {
     }
 
     fn alert(&mut self, a: &Alert) {
-        if let Some(s) = self.store.as_mut() {
-            s.add_alert(a);
-        }
+        let id = self.store.as_mut().and_then(|s| s.add_alert(a));
         if a.suppressed {
             return;
+        }
+        if let Some(w) = &self.web {
+            let id = id.unwrap_or_else(|| {
+                self.web_ids += 1;
+                self.web_ids
+            });
+            w.alert(crate::web::alert_message(id, a));
         }
         if self.stdout || self.eve.is_some() {
             self.line.clear();
@@ -727,6 +738,11 @@ async fn main_loop(
     }
     let mut outs = Outputs::new(&cfg);
     pipeline.report_repeats(outs.store.is_some());
+    // The web server starts after the privilege drop, so its thread never holds more.
+    let web = start_web(&cfg, &outs);
+    if let Some(w) = &web {
+        outs.web = Some(w.publisher.clone());
+    }
     eprintln!(
         "netwatch: running on {} (profile {}, {} flows, fixed tables {:.1} MiB); alerts go to {}",
         sources
@@ -785,6 +801,9 @@ async fn main_loop(
                     }
                     pipeline.reconfigure(&new);
                     outs.configure(&new);
+                    if let Some(w) = &web {
+                        w.config.send_replace(std::sync::Arc::new(new.clone()));
+                    }
                     cfg = new;
                     excluded_peer = None;
                     exclude_own(&mut pipeline, &cfg, &outs);
@@ -871,6 +890,10 @@ async fn main_loop(
                     pipeline.drain_minutes(|m| st.add_minute(m));
                     let _ = st.flush();
                 }
+                if let Some(w) = &web {
+                    w.publisher
+                        .snapshot(snapshot(&pipeline, &cfg, &sources, &outs, start));
+                }
                 if now.duration_since(health.since) >= Duration::from_secs(60) {
                     health.judge(&cfg, &pipeline, &mut sources, &outs, &mut health_out);
                     for a in health_out.drain(..) {
@@ -905,7 +928,67 @@ async fn main_loop(
         }
     }
     eprintln!("{}", stats_json(&pipeline, &sources, &outs));
+    if let Some(w) = web {
+        w.handle.stop();
+    }
     Ok(())
+}
+
+/// Start the web server when `web.listen` asks for it. A web that cannot start is logged and
+/// left off: the sensor goes on without it.
+fn start_web(cfg: &Config, outs: &Outputs) -> Option<crate::web::Web> {
+    if cfg.web.listen.is_empty() {
+        return None;
+    }
+    let token = match crate::web::resolve_token(cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            log::warn!("{e}; the web server is off");
+            return None;
+        }
+    };
+    let store = outs
+        .store
+        .as_ref()
+        .map(|s| (s.path().to_path_buf(), cfg.store.keep));
+    match crate::web::launch(cfg, token, store) {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("{e}; the web server is off, sensing goes on");
+            None
+        }
+    }
+}
+
+/// The once-a-second snapshot the web reads.
+fn snapshot(
+    p: &Pipeline,
+    cfg: &Config,
+    sources: &[Source],
+    outs: &Outputs,
+    start: Instant,
+) -> crate::web::Snapshot {
+    let mut s = crate::web::Snapshot::of_pipeline(p, cfg, wall_us(), start.elapsed().as_secs());
+    s.capture = sources
+        .iter()
+        .map(|src| crate::web::CaptureRow {
+            iface: src.iface.clone(),
+            stats: src.stats,
+            up: src.cap.is_some(),
+        })
+        .collect();
+    if let Some(sy) = &outs.syslog {
+        if let Some((sent, dropped, errors)) = sy.stats.get(|c| (c.sent, c.dropped, c.errors)) {
+            s.sinks.syslog_sent = sent;
+            s.sinks.syslog_dropped = dropped;
+            s.sinks.syslog_errors = errors;
+        }
+    }
+    s.sinks.eve_errors = outs.eve.as_ref().map(|f| f.errors).unwrap_or(0);
+    s.sinks.store = outs.store.as_ref().map(|st| st.counters);
+    s.rss_bytes = crate::alloc::rss_bytes().unwrap_or(0);
+    s.heap_bytes = crate::alloc::heap_bytes() as u64;
+    s
 }
 
 /// Counters, capture drops and output counters as one JSON object.

@@ -24,4 +24,5 @@ pub mod sketch;
 pub mod store;
 pub mod table;
 pub mod uci;
+pub mod web;
 pub mod window;

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use netwatch::alloc::{peak_heap_bytes, peak_rss_bytes, CountingAlloc};
 use netwatch::capture::{CaptureError, FileCapture};
@@ -20,9 +20,11 @@ netwatch — network intrusion detection for routers and small boards
 USAGE:
     netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
     netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+                    [--serve [--speed X] [--db FILE]]
     netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [--rule R] [--src IP]
                     [--severity N] [--since SECONDS] [--limit N] [--json]
     netwatch check-config [--uci] FILE
+    netwatch token [-c CONFIG | --uci UCIFILE]
     netwatch version
     netwatch help [COMMAND]
 
@@ -32,8 +34,10 @@ COMMANDS:
                   SIGHUP reloads the config, SIGTERM/SIGINT flush and exit.
     alerts        List stored alerts (newest first) across the kept database files.
     replay        Run the whole pipeline over a pcap/pcapng file as fast as possible.
-                  Alerts go to stdout as Suricata EVE JSON, one object per line.
+                  Alerts go to stdout as Suricata EVE JSON, one object per line. With
+                  --serve, at real time (or --speed X) through the web server.
     check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
+    token         Print the access token of the web API and dashboard.
     version       Print the version.
 
 Exit codes: 0 ok; 1 runtime failure (missing, unreadable or truncated capture);
@@ -43,6 +47,7 @@ Run `netwatch help replay` for the options of a command.
 
 const REPLAY_USAGE: &str = "\
 netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+                [--serve [--speed X] [--db FILE]]
 
 Replays a capture file (pcap or pcapng, any link type NetWatch decodes) through the whole
 pipeline — decoding, flows, windows and all five detectors — on packet time, so the alerts
@@ -55,6 +60,13 @@ OPTIONS:
     --stats             At the end, print one JSON object on stderr: `counters`
                         (deterministic: identical on every run and architecture) and `run`
                         (elapsed_s, pps, peak_rss_bytes, peak_heap_bytes)
+    --serve             Replay at the capture's own pace through the web server
+                        ([web] listen and token, as `run` has them), so the REST API,
+                        WebSockets and dashboard can be shown without live traffic; keeps
+                        serving after the end until Ctrl-C or SIGTERM
+    --speed X           With --serve: X times faster than real time (0.01..1000000)
+    --db FILE           With --serve: keep the alerts in FILE (default: a temporary
+                        database, removed at exit)
     -h, --help          This help
 
 A truncated or corrupt capture is processed up to the damage; then the error says where it
@@ -116,6 +128,15 @@ OPTIONS:
     -h, --help        This help
 ";
 
+const TOKEN_USAGE: &str = "\
+netwatch token [-c CONFIG | --uci UCIFILE]
+
+Prints the token web clients must present (`Authorization: Bearer TOKEN`; the dashboard asks
+for it once). With web.token unset it is generated on first use into the state directory
+(the store's directory; default /tmp/netwatch on the router profile) as `web.token`, mode
+0600 — run this as the user that started the daemon (root, for a service).
+";
+
 const CHECK_USAGE: &str = "\
 netwatch check-config [--uci] FILE
 
@@ -166,6 +187,7 @@ fn run() -> Result<(), Fail> {
         "run" => run_daemon(p),
         "alerts" => alerts(p),
         "check-config" => check_config(p),
+        "token" => token(p),
         "version" => {
             println!("netwatch {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -176,6 +198,7 @@ fn run() -> Result<(), Fail> {
                 Some(Value(v)) if v == "run" => print!("{RUN_USAGE}"),
                 Some(Value(v)) if v == "check-config" => print!("{CHECK_USAGE}"),
                 Some(Value(v)) if v == "alerts" => print!("{ALERTS_USAGE}"),
+                Some(Value(v)) if v == "token" => print!("{TOKEN_USAGE}"),
                 _ => print!("{USAGE}"),
             }
             Ok(())
@@ -374,10 +397,45 @@ fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Where replayed alerts go: EVE lines on stdout, and with `--serve` the store and the web.
+struct ReplaySink<W: Write> {
+    out: W,
+    line: String,
+    write_failed: bool,
+    store: Option<netwatch::store::Store>,
+    web: Option<netwatch::web::Publisher>,
+}
+
+impl<W: Write> ReplaySink<W> {
+    fn alert(&mut self, a: &netwatch::detect::Alert) {
+        let id = self.store.as_mut().and_then(|s| s.add_alert(a));
+        if a.suppressed {
+            return;
+        }
+        self.line.clear();
+        eve::write_alert(&mut self.line, a);
+        if !self.write_failed && self.out.write_all(self.line.as_bytes()).is_err() {
+            self.write_failed = true;
+        }
+        if let (Some(w), Some(id)) = (&self.web, id) {
+            w.alert(netwatch::web::alert_message(id, a));
+        }
+    }
+}
+
+/// `--serve`: the web server, its store, and the pacing of the replay.
+struct Serve {
+    web: netwatch::web::Web,
+    speed: f64,
+    db: PathBuf,
+    temporary: bool,
+}
+
 fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
     let (mut file, mut config, mut bpf, mut stats) = (None, ConfigSource::Builtin, None, false);
+    let (mut serve, mut speed, mut db) = (false, 1.0f64, None);
     while let Some(a) = p.next().map_err(usage)? {
         match a {
             Short('c') | Long("config") => {
@@ -386,6 +444,20 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
             Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
             Long("bpf") => bpf = Some(p.value().map_err(usage)?.string().map_err(usage)?),
             Long("stats") => stats = true,
+            Long("serve") => serve = true,
+            Long("speed") => {
+                let v = p.value().map_err(usage)?.string().map_err(usage)?;
+                speed = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.01 && *x <= 1e6)
+                    .ok_or_else(|| {
+                        Fail::Usage(format!(
+                            "--speed needs a factor from 0.01 to 1000000, not `{v}`"
+                        ))
+                    })?;
+            }
+            Long("db") => db = Some(PathBuf::from(p.value().map_err(usage)?)),
             Long("help") | Short('h') => {
                 print!("{REPLAY_USAGE}");
                 return Ok(());
@@ -395,6 +467,9 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         }
     }
     let file = file.ok_or_else(|| Fail::Usage("replay needs a capture FILE".into()))?;
+    if !serve && (db.is_some() || speed != 1.0) {
+        return Err(Fail::Usage("--speed and --db go with --serve".into()));
+    }
     let cfg = load_config(&config)?;
     let mut cap = FileCapture::open(&file, bpf.as_deref()).map_err(|e| match e {
         CaptureError::Filter { .. } => Fail::Config(e.to_string()),
@@ -403,26 +478,75 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     let started = Instant::now();
     let mut pipeline = Pipeline::new(&cfg);
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut line = String::with_capacity(4096);
-    let mut write_failed = false;
-    let mut sink = |a: &netwatch::detect::Alert| {
-        line.clear();
-        eve::write_alert(&mut line, a);
-        if !write_failed && out.write_all(line.as_bytes()).is_err() {
-            write_failed = true;
-        }
+    let mut sink = ReplaySink {
+        out: std::io::BufWriter::with_capacity(64 * 1024, stdout.lock()),
+        line: String::with_capacity(4096),
+        write_failed: false,
+        store: None,
+        web: None,
     };
+    let mut served = None;
+    if serve {
+        netwatch::logger::init(log::LevelFilter::Info);
+        if cfg.web.listen.is_empty() {
+            return Err(Fail::Config(
+                "--serve needs web.listen (it is empty in this config)".into(),
+            ));
+        }
+        let (db, temporary) = match db {
+            Some(d) => (d, false),
+            None => (
+                std::env::temp_dir().join(format!("netwatch-replay-{}.db", std::process::id())),
+                true,
+            ),
+        };
+        let mut scfg = cfg.store.clone();
+        scfg.path = db.display().to_string();
+        let store = netwatch::store::Store::new(scfg);
+        let token = netwatch::web::resolve_token(&cfg).map_err(Fail::Runtime)?;
+        let web = netwatch::web::launch(&cfg, token, Some((db.clone(), cfg.store.keep)))
+            .map_err(|e| Fail::Runtime(e.to_string()))?
+            .ok_or_else(|| Fail::Config("--serve needs web.listen".into()))?;
+        for a in &web.handle.addrs {
+            eprintln!("netwatch: serving the replay on http://{a}/ (speed x{speed})");
+        }
+        pipeline.report_repeats(true);
+        sink.store = Some(store);
+        sink.web = Some(web.publisher.clone());
+        served = Some(Serve {
+            web,
+            speed,
+            db,
+            temporary,
+        });
+    }
     let linktype = cap.linktype;
     let mut failure = None;
-    if let Err(e) =
-        cap.for_each(|f| pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut sink))
-    {
+    let mut first_ts: Option<i64> = None;
+    let mut last_sec = i64::MIN;
+    let res = cap.for_each(|f| {
+        if let Some(s) = &served {
+            // Real time (or `speed` times faster), and a snapshot for each second of capture.
+            let t0 = *first_ts.get_or_insert(f.ts_us);
+            let due = Duration::from_secs_f64((f.ts_us - t0).max(0) as f64 / 1e6 / s.speed);
+            let el = started.elapsed();
+            if due > el {
+                std::thread::sleep(due - el);
+            }
+            if f.ts_us.div_euclid(1_000_000) != last_sec {
+                last_sec = f.ts_us.div_euclid(1_000_000);
+                publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
+            }
+        }
+        pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+            sink.alert(a)
+        })
+    });
+    if let Err(e) = res {
         failure = Some(format!("{}: {e}", file.display()));
     }
-    pipeline.finish(&mut sink);
-    let _ = out.flush();
-    drop(out);
+    pipeline.finish(&mut |a| sink.alert(a));
+    let _ = sink.out.flush();
     if stats {
         let elapsed = started.elapsed().as_secs_f64();
         let mut s = String::with_capacity(2048);
@@ -438,8 +562,107 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         ));
         eprintln!("{s}");
     }
+    if let Some(s) = served {
+        let last = first_ts.map(|_| last_sec * 1_000_000).unwrap_or(0);
+        publish(&pipeline, &cfg, &mut sink, &s, last, started, true);
+        if let Some(st) = sink.store.as_mut() {
+            st.close();
+        }
+        match &failure {
+            Some(m) => eprintln!("netwatch: {m}"),
+            None => eprintln!("netwatch: replay finished; still serving (Ctrl-C or SIGTERM stops)"),
+        }
+        wait_for_stop();
+        s.web.handle.stop();
+        if s.temporary {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", s.db.display()));
+            }
+        }
+    }
     match failure {
         Some(m) => Err(Fail::Runtime(m)),
         None => Ok(()),
+    }
+}
+
+/// Flush the replay's store and publish a snapshot at capture time `ts_us`.
+fn publish<W: Write>(
+    p: &Pipeline,
+    cfg: &Config,
+    sink: &mut ReplaySink<W>,
+    s: &Serve,
+    ts_us: i64,
+    started: Instant,
+    finished: bool,
+) {
+    let mut snap = netwatch::web::Snapshot::of_pipeline(p, cfg, ts_us, started.elapsed().as_secs());
+    if let Some(st) = sink.store.as_mut() {
+        let _ = st.flush();
+        snap.sinks.store = Some(st.counters);
+    }
+    snap.rss_bytes = netwatch::alloc::rss_bytes().unwrap_or(0);
+    snap.heap_bytes = netwatch::alloc::heap_bytes() as u64;
+    snap.finished = finished;
+    s.web.publisher.snapshot(snap);
+}
+
+/// Block until SIGINT or SIGTERM.
+fn wait_for_stop() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    });
+}
+
+/// `netwatch token`: print the web access token (creating it on first use).
+fn token(mut p: lexopt::Parser) -> Result<(), Fail> {
+    use lexopt::prelude::*;
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    let mut config = ConfigSource::Builtin;
+    while let Some(a) = p.next().map_err(usage)? {
+        match a {
+            Short('c') | Long("config") => {
+                config = ConfigSource::Toml(PathBuf::from(p.value().map_err(usage)?))
+            }
+            Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
+            Long("help") | Short('h') => {
+                print!("{TOKEN_USAGE}");
+                return Ok(());
+            }
+            a => return Err(Fail::Usage(a.unexpected().to_string())),
+        }
+    }
+    let cfg = load_config(&config)?;
+    match &cfg.web.token {
+        netwatch::config::WebToken::Off => Err(Fail::Config(
+            "web.token is off: the web asks for no token (loopback only)".into(),
+        )),
+        netwatch::config::WebToken::Fixed(t) => {
+            println!("{t}");
+            Ok(())
+        }
+        netwatch::config::WebToken::Generated => {
+            let dir = cfg.state_dir();
+            let (t, _, _) = netwatch::web::load_or_create_token(&dir)
+                .map_err(|e| Fail::Runtime(format!("web token in {}: {e}", dir.display())))?;
+            println!("{t}");
+            Ok(())
+        }
     }
 }

@@ -103,6 +103,9 @@ pub enum StoreError {
 /// One alert as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertRow {
+    /// Unique across the current and rotated files (the store numbers alerts on from the
+    /// highest id it finds at start); 0 before the store has numbered it.
+    pub id: i64,
     pub ts: i64,
     pub rule: String,
     pub sid: u32,
@@ -129,6 +132,7 @@ impl AlertRow {
         let mut summary = String::new();
         let _ = a.summary(&mut summary);
         AlertRow {
+            id: 0,
             ts: a.ts,
             rule: a.rule.name().to_string(),
             sid: a.rule.signature_id(),
@@ -194,13 +198,21 @@ pub struct Store {
     last_age_check: Option<Instant>,
     /// Set while the last operation failed, cleared on success (for sensor health).
     pub failing: Option<String>,
+    /// The id the next alert gets.
+    next_id: i64,
 }
 
 impl Store {
     /// A store for `cfg.path`. Opening happens on the first flush, and is retried with back-off
     /// while it fails (missing directory, read-only file system), so this cannot fail.
     pub fn new(cfg: StoreConfig) -> Store {
+        let next_id = if cfg.path.is_empty() {
+            1
+        } else {
+            max_id(Path::new(&cfg.path), cfg.keep) + 1
+        };
         Store {
+            next_id,
             path: PathBuf::from(&cfg.path),
             cfg,
             db: None,
@@ -240,7 +252,8 @@ impl Store {
     }
 
     /// Queue an alert (or, for a suppressed repeat, an update of its row's repeat count).
-    pub fn add_alert(&mut self, a: &Alert) {
+    /// Returns the id the alert will have in the store (None for a repeat).
+    pub fn add_alert(&mut self, a: &Alert) -> Option<i64> {
         if a.suppressed {
             // Coalesce with a repeat of the same key already waiting.
             for op in self.queue.iter_mut().rev().take(64) {
@@ -253,7 +266,7 @@ impl Store {
                     if *skey == a.key as i64 {
                         *repeats = a.repeats;
                         *last_seen = a.last_seen;
-                        return;
+                        return None;
                     }
                 }
             }
@@ -262,8 +275,14 @@ impl Store {
                 repeats: a.repeats,
                 last_seen: a.last_seen,
             });
+            None
         } else {
-            self.push(Op::Insert(AlertRow::from_alert(a)));
+            let mut row = AlertRow::from_alert(a);
+            let id = self.next_id;
+            row.id = id;
+            self.next_id += 1;
+            self.push(Op::Insert(row));
+            Some(id)
         }
     }
 
@@ -401,6 +420,12 @@ impl Store {
         }
         match open_checked(&self.path) {
             Ok(o) => {
+                // Another writer may have numbered alerts since start: never reuse an id.
+                let top: i64 = o
+                    .conn
+                    .query_row("SELECT coalesce(max(id), 0) FROM alerts", [], |r| r.get(0))
+                    .unwrap_or(0);
+                self.next_id = self.next_id.max(top + 1);
                 self.db = Some(o);
                 Ok(())
             }
@@ -464,8 +489,8 @@ impl Store {
         let res: rusqlite::Result<()> = (|| {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO alerts(ts, rule, sid, severity, src, sport, dst, dport, proto,
-                 community_id, summary, first_seen, last_seen, repeats, skey, eve)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                 community_id, summary, first_seen, last_seen, repeats, skey, eve, id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )?;
             let mut rep = tx.prepare_cached(
                 "UPDATE alerts SET repeats = ?2, last_seen = max(last_seen, ?3)
@@ -494,7 +519,8 @@ impl Store {
                             r.last_seen,
                             r.repeats,
                             r.skey,
-                            r.eve
+                            r.eve,
+                            r.id
                         ])?;
                         alerts += 1;
                     }
@@ -740,79 +766,191 @@ pub fn rotated(path: &Path, i: u32) -> PathBuf {
 pub struct Query {
     /// Only alerts at or after this time (µs since the epoch).
     pub since_us: Option<i64>,
+    /// Only alerts before this time (µs since the epoch).
+    pub until_us: Option<i64>,
     pub rule: Option<String>,
     pub src: Option<String>,
+    pub dst: Option<String>,
     /// Only alerts at least this severe (1 high … 3 low).
     pub max_severity: Option<u8>,
+    /// Keyset cursor: only alerts strictly after (older than) this `(ts, id)` in the
+    /// newest-first order.
+    pub before: Option<(i64, i64)>,
     pub limit: usize,
 }
 
-/// Alerts matching `q` across the current and rotated files, newest first.
+const ALERT_COLUMNS: &str = "id, ts, rule, sid, severity, src, sport, dst, dport, proto,
+    community_id, summary, first_seen, last_seen, repeats, skey, eve";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.get(0)?,
+        ts: r.get(1)?,
+        rule: r.get(2)?,
+        sid: r.get(3)?,
+        severity: r.get(4)?,
+        src: r.get(5)?,
+        sport: r.get(6)?,
+        dst: r.get(7)?,
+        dport: r.get(8)?,
+        proto: r.get(9)?,
+        community_id: r.get(10)?,
+        summary: r.get(11)?,
+        first_seen: r.get(12)?,
+        last_seen: r.get(13)?,
+        repeats: r.get(14)?,
+        skey: r.get(15)?,
+        eve: r.get(16)?,
+    })
+}
+
+/// The current file and the rotated ones that exist, newest first.
+fn kept_files(path: &Path, keep: u32) -> Vec<PathBuf> {
+    std::iter::once(path.to_path_buf())
+        .chain((1..keep.max(1)).map(|i| rotated(path, i)))
+        .filter(|f| f.exists())
+        .collect()
+}
+
+/// A read-only connection (the daemon's writes go on; WAL readers never block it).
+fn open_read(f: &Path) -> Result<Connection, StoreError> {
+    let err = |e| StoreError::Sql {
+        path: f.display().to_string(),
+        source: e,
+    };
+    let conn = Connection::open_with_flags(
+        f,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    conn.busy_timeout(Duration::from_millis(500)).map_err(err)?;
+    Ok(conn)
+}
+
+/// The highest alert id in the kept files (0 when there is none or they cannot be read).
+fn max_id(path: &Path, keep: u32) -> i64 {
+    kept_files(path, keep)
+        .iter()
+        .filter_map(|f| open_read(f).ok())
+        .filter_map(|c| {
+            c.query_row("SELECT coalesce(max(id), 0) FROM alerts", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Alerts matching `q` across the current and rotated files, newest first (by time, then id).
 pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreError> {
     let mut out = Vec::new();
-    let mut files = vec![path.to_path_buf()];
-    files.extend((1..keep.max(1)).map(|i| rotated(path, i)));
-    let mut sql = String::from(
-        "SELECT ts, rule, sid, severity, src, sport, dst, dport, proto, community_id, summary,
-         first_seen, last_seen, repeats, skey, eve FROM alerts WHERE 1",
-    );
-    if q.since_us.is_some() {
+    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1");
+    let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+    if let Some(s) = &q.since_us {
         sql.push_str(" AND ts >= :since");
+        named.push((":since", s));
     }
-    if q.rule.is_some() {
+    if let Some(u) = &q.until_us {
+        sql.push_str(" AND ts < :until");
+        named.push((":until", u));
+    }
+    if let Some(r) = &q.rule {
         sql.push_str(" AND rule = :rule");
+        named.push((":rule", r));
     }
-    if q.src.is_some() {
+    if let Some(s) = &q.src {
         sql.push_str(" AND src = :src");
+        named.push((":src", s));
     }
-    if q.max_severity.is_some() {
+    if let Some(d) = &q.dst {
+        sql.push_str(" AND dst = :dst");
+        named.push((":dst", d));
+    }
+    if let Some(s) = &q.max_severity {
         sql.push_str(" AND severity <= :sev");
+        named.push((":sev", s));
     }
-    let _ = write!(sql, " ORDER BY ts DESC, id DESC LIMIT {}", q.limit.max(1));
-    for f in files.iter().filter(|f| f.exists()) {
+    if let Some((ts, id)) = &q.before {
+        sql.push_str(" AND (ts < :cts OR (ts = :cts AND id < :cid))");
+        named.push((":cts", ts));
+        named.push((":cid", id));
+    }
+    let limit = q.limit.max(1);
+    let _ = write!(sql, " ORDER BY ts DESC, id DESC LIMIT {limit}");
+    for f in kept_files(path, keep) {
+        let conn = open_read(&f)?;
         let err = |e| StoreError::Sql {
             path: f.display().to_string(),
             source: e,
         };
-        let conn = Connection::open_with_flags(
-            f,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(err)?;
-        conn.busy_timeout(Duration::from_millis(500)).map_err(err)?;
         let mut st = conn.prepare(&sql).map_err(err)?;
-        let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
-        if let Some(s) = &q.since_us {
-            named.push((":since", s));
+        let rows = st.query_map(named.as_slice(), alert_row).map_err(err)?;
+        for r in rows {
+            out.push(r.map_err(err)?);
         }
-        if let Some(r) = &q.rule {
-            named.push((":rule", r));
+    }
+    out.sort_by_key(|r| std::cmp::Reverse((r.ts, r.id)));
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// One alert by id, from whichever kept file holds it.
+pub fn get(path: &Path, keep: u32, id: i64) -> Result<Option<AlertRow>, StoreError> {
+    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1");
+    for f in kept_files(path, keep) {
+        let conn = open_read(&f)?;
+        let err = |e| StoreError::Sql {
+            path: f.display().to_string(),
+            source: e,
+        };
+        match conn.query_row(&sql, [id], alert_row) {
+            Ok(r) => return Ok(Some(r)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => {}
+            Err(e) => return Err(err(e)),
         }
-        if let Some(s) = &q.src {
-            named.push((":src", s));
-        }
-        if let Some(s) = &q.max_severity {
-            named.push((":sev", s));
-        }
+    }
+    Ok(None)
+}
+
+/// Stored traffic minutes starting at or after `since_s` (seconds since the epoch), oldest
+/// first, across the kept files (at most `limit`, the newest ones).
+pub fn minutes(
+    path: &Path,
+    keep: u32,
+    since_s: i64,
+    limit: usize,
+) -> Result<Vec<Summary>, StoreError> {
+    let mut out: Vec<Summary> = Vec::new();
+    for f in kept_files(path, keep) {
+        let conn = open_read(&f)?;
+        let err = |e| StoreError::Sql {
+            path: f.display().to_string(),
+            source: e,
+        };
+        let mut st = conn
+            .prepare(
+                "SELECT start, packets, bytes, tcp, udp, icmp, other, syns, new_flows, distinct_sources
+                 FROM traffic WHERE start >= ?1 ORDER BY start DESC LIMIT ?2",
+            )
+            .map_err(err)?;
         let rows = st
-            .query_map(named.as_slice(), |r| {
-                Ok(AlertRow {
-                    ts: r.get(0)?,
-                    rule: r.get(1)?,
-                    sid: r.get(2)?,
-                    severity: r.get(3)?,
-                    src: r.get(4)?,
-                    sport: r.get(5)?,
-                    dst: r.get(6)?,
-                    dport: r.get(7)?,
-                    proto: r.get(8)?,
-                    community_id: r.get(9)?,
-                    summary: r.get(10)?,
-                    first_seen: r.get(11)?,
-                    last_seen: r.get(12)?,
-                    repeats: r.get(13)?,
-                    skey: r.get(14)?,
-                    eve: r.get(15)?,
+            .query_map(params![since_s, limit as i64], |r| {
+                Ok(Summary {
+                    start: r.get(0)?,
+                    span_s: 60,
+                    packets: r.get::<_, i64>(1)? as u64,
+                    bytes: r.get::<_, i64>(2)? as u64,
+                    by_proto: [
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, i64>(4)? as u64,
+                        r.get::<_, i64>(5)? as u64,
+                        r.get::<_, i64>(6)? as u64,
+                    ],
+                    syns: r.get::<_, i64>(7)? as u64,
+                    new_flows: r.get::<_, i64>(8)? as u64,
+                    distinct_sources: r.get(9)?,
+                    ..Default::default()
                 })
             })
             .map_err(err)?;
@@ -820,7 +958,9 @@ pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreEr
             out.push(r.map_err(err)?);
         }
     }
-    out.sort_by_key(|r| std::cmp::Reverse(r.ts));
-    out.truncate(q.limit.max(1));
+    out.sort_by_key(|s| s.start);
+    out.dedup_by_key(|s| s.start);
+    let skip = out.len().saturating_sub(limit);
+    out.drain(..skip);
     Ok(out)
 }

@@ -9,7 +9,7 @@
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
 //! * `config capacity`, `config flow`, `config windows`, `config store`, `config syslog`,
-//!   `config eve`, `config daemon`: options map 1:1 to those tables.
+//!   `config eve`, `config daemon`, `config web`: options map 1:1 to those tables.
 //! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`): options
 //!   and lists map 1:1 to `[rules.<name>]`.
 //!
@@ -44,6 +44,9 @@ const STRING_KEYS: &[&str] = &[
     "hostname",
     "user",
     "group",
+    "token",
+    "listen",
+    "allow_origins",
 ];
 
 /// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
@@ -168,7 +171,7 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                 let name = rest.first().copied().unwrap_or("");
                 section = Some(match (*ty, name) {
                     ("netwatch", _) => vec![],
-                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon", _) => {
+                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon" | "web", _) => {
                         vec![ty.to_string()]
                     }
                     ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon") => {

@@ -1,0 +1,755 @@
+//! REST handlers: functions of (request, published snapshot or read-only store) → response.
+//!
+//! * `GET /api/alerts` — filters `since`, `until` (seconds since the epoch), `rule`,
+//!   `severity` (1 high … 3 low: that or more severe), `src`, `dst`; `limit` (1..=500,
+//!   default 50); keyset pagination: the reply's `next` cursor goes back as `cursor`.
+//! * `GET /api/alerts/{id}` — one alert with its EVE record (evidence, MITRE, Community ID).
+//! * `GET /api/stats`, `GET /api/flows?top=N&by=bytes|packets`,
+//!   `GET /api/history?res=1s|10s|60s&since=S`, `GET /api/config`, `GET /healthz`.
+//!
+//! Everything that came off the wire is written through `output::json`, which escapes it.
+
+use std::collections::VecDeque;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use super::server::{Ctx, Request, Response};
+use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
+use crate::config::{Allow, Config, WebToken};
+use crate::decode::DecodeError;
+use crate::detect::RuleId;
+use crate::output::{eve, json};
+use crate::store::{self, AlertRow, Query};
+use crate::window::Summary;
+
+/// Alerts in one page at most.
+const MAX_PAGE: usize = 500;
+
+/// The server's own rings of closed windows (1 s, 10 s, 60 s), merged from snapshots.
+#[derive(Default)]
+pub struct History {
+    rings: [VecDeque<Summary>; 3],
+}
+
+/// Windows kept per resolution: 5 minutes of seconds, an hour of 10 s, a day of minutes.
+const HISTORY_LEN: [usize; 3] = [300, 360, 1440];
+
+impl History {
+    fn merge(&mut self, recent: &[Vec<Summary>; 3]) {
+        for (i, r) in recent.iter().enumerate() {
+            let ring = &mut self.rings[i];
+            for s in r {
+                if ring.back().is_none_or(|b| s.start > b.start) {
+                    if ring.len() == HISTORY_LEN[i] {
+                        ring.pop_front();
+                    }
+                    ring.push_back(*s);
+                }
+            }
+        }
+    }
+}
+
+/// The server's own task: keep history rings and the alert backlog from the feed.
+pub async fn follow_feed(ctx: Arc<Ctx>) {
+    let mut snap = ctx.feed.snap.clone();
+    let mut alerts = ctx.feed.alerts.subscribe();
+    loop {
+        tokio::select! {
+            r = snap.changed() => {
+                if r.is_err() {
+                    // The pipeline is gone (replay finished): keep serving what we have.
+                    std::future::pending::<()>().await;
+                }
+                let s = snap.borrow_and_update().clone();
+                if let Ok(mut h) = ctx.history.lock() {
+                    h.merge(&s.recent);
+                }
+            }
+            r = alerts.recv() => match r {
+                Ok(a) => {
+                    if let Ok(mut b) = ctx.backlog.lock() {
+                        if b.len() == ALERT_BACKLOG {
+                            b.pop_front();
+                        }
+                        b.push_back(a);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
+    let get = matches!(r.method, "GET" | "HEAD");
+    match r.path {
+        "/healthz" if get => Response::json(200, "{\"status\":\"ok\"}".into()),
+        "/metrics" if get => {
+            let snap = ctx.feed.snap.borrow().clone();
+            Response {
+                status: 200,
+                content_type: "text/plain; version=0.0.4; charset=utf-8",
+                body: metrics::render(&snap, &ctx.stats.get()).into_bytes(),
+                extra: Vec::new(),
+            }
+        }
+        "/api/alerts" if get => alerts(r, ctx),
+        "/api/stats" if get => Response::json(200, stats_json(&ctx.feed.snap.borrow(), ctx)),
+        "/api/flows" if get => flows(r, ctx),
+        "/api/history" if get => history(r, ctx),
+        "/api/config" if get => Response::json(200, config_json(&ctx.opts.config.borrow())),
+        "/healthz" | "/metrics" | "/api/alerts" | "/api/stats" | "/api/flows" | "/api/history"
+        | "/api/config" => Response::error(405, "method not allowed"),
+        p if p.starts_with("/api/alerts/") => {
+            if !get {
+                return Response::error(405, "method not allowed");
+            }
+            match p["/api/alerts/".len()..].parse::<i64>() {
+                Ok(id) if id > 0 => alert_by_id(id, ctx),
+                _ => Response::error(400, "an alert id is a positive number"),
+            }
+        }
+        _ => Response::error(404, "no such path"),
+    }
+}
+
+fn store_of(ctx: &Ctx) -> Result<(&std::path::Path, u32), Response> {
+    match &ctx.opts.store {
+        Some((p, k)) => Ok((p.as_path(), *k)),
+        None => Err(Response::error(
+            404,
+            "no alert store configured (store.path is empty)",
+        )),
+    }
+}
+
+fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, Response> {
+    v.parse()
+        .map_err(|_| Response::error(400, &format!("`{k}` needs a number")))
+}
+
+/// `GET /api/alerts`.
+fn alerts(r: &Request<'_>, ctx: &Ctx) -> Response {
+    match alerts_page(r, ctx) {
+        Ok(b) => Response::json(200, b),
+        Err(e) => e,
+    }
+}
+
+fn alerts_page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
+    let params = r.params().map_err(|m| Response::error(400, &m))?;
+    let mut q = Query {
+        limit: 50,
+        ..Default::default()
+    };
+    for (k, v) in &params {
+        match k.as_str() {
+            "since" => q.since_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
+            "until" => q.until_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
+            "rule" => {
+                if !RuleId::ALL.iter().any(|x| x.name() == v) {
+                    let names: Vec<&str> = RuleId::ALL.iter().map(|x| x.name()).collect();
+                    return Err(Response::error(
+                        400,
+                        &format!("`rule` is one of {}", names.join(", ")),
+                    ));
+                }
+                q.rule = Some(v.clone())
+            }
+            "severity" => {
+                let s: u8 = num(k, v)?;
+                if !(1..=3).contains(&s) {
+                    return Err(Response::error(400, "`severity` is 1 (high), 2 or 3 (low)"));
+                }
+                q.max_severity = Some(s)
+            }
+            "src" | "dst" => {
+                let a: std::net::IpAddr = v
+                    .parse()
+                    .map_err(|_| Response::error(400, &format!("`{k}` needs an IP address")))?;
+                let a = Some(a.to_string());
+                if k == "src" {
+                    q.src = a
+                } else {
+                    q.dst = a
+                }
+            }
+            "limit" => {
+                let n: usize = num(k, v)?;
+                if n == 0 || n > MAX_PAGE {
+                    return Err(Response::error(400, "`limit` is 1..=500"));
+                }
+                q.limit = n
+            }
+            "cursor" => {
+                let c = v
+                    .split_once(':')
+                    .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+                    .ok_or_else(|| {
+                        Response::error(400, "`cursor` is the `next` value of a previous page")
+                    })?;
+                q.before = Some(c)
+            }
+            _ => {
+                return Err(Response::error(
+                    400,
+                    "unknown parameter (since, until, rule, severity, src, dst, limit, cursor)",
+                ))
+            }
+        }
+    }
+    let (path, keep) = store_of(ctx)?;
+    if !path.exists() {
+        return Ok("{\"alerts\":[],\"next\":null}".into());
+    }
+    let rows = store::query(path, keep, &q).map_err(|e| {
+        log::warn!("web: {e}");
+        Response::error(503, "the alert store cannot be read right now")
+    })?;
+    let mut b = String::with_capacity(256 + rows.len() * 400);
+    b.push_str("{\"alerts\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        alert_json(&mut b, row, false);
+    }
+    b.push_str("],\"next\":");
+    match rows.last().filter(|_| rows.len() == q.limit) {
+        Some(l) => {
+            let _ = write!(b, "\"{}:{}\"", l.ts, l.id);
+        }
+        None => b.push_str("null"),
+    }
+    b.push('}');
+    Ok(b)
+}
+
+fn alert_by_id(id: i64, ctx: &Ctx) -> Response {
+    let (path, keep) = match store_of(ctx) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    match store::get(path, keep, id) {
+        Ok(Some(row)) => {
+            let mut b = String::with_capacity(2048);
+            alert_json(&mut b, &row, true);
+            Response::json(200, b)
+        }
+        Ok(None) => Response::error(404, "no alert with this id (it may have been rotated out)"),
+        Err(e) => {
+            log::warn!("web: {e}");
+            Response::error(503, "the alert store cannot be read right now")
+        }
+    }
+}
+
+/// One alert as the API and `/ws/alerts` show it; `with_eve` adds the whole EVE record.
+pub fn alert_json(b: &mut String, r: &AlertRow, with_eve: bool) {
+    let _ = write!(b, "{{\"id\":{},\"ts\":{},\"time\":\"", r.id, r.ts);
+    let _ = crate::detect::write_timestamp(b, r.ts);
+    b.push_str("\",\"rule\":");
+    json::string(b, &r.rule);
+    let _ = write!(b, ",\"sid\":{},\"severity\":{},\"src\":", r.sid, r.severity);
+    json::string(b, &r.src);
+    let _ = write!(b, ",\"sport\":{},\"dst\":", r.sport);
+    json::string(b, &r.dst);
+    let _ = write!(b, ",\"dport\":{},\"proto\":", r.dport);
+    json::string(b, &r.proto);
+    b.push_str(",\"community_id\":");
+    match &r.community_id {
+        Some(c) => json::string(b, c),
+        None => b.push_str("null"),
+    }
+    b.push_str(",\"summary\":");
+    json::string(b, &r.summary);
+    let _ = write!(
+        b,
+        ",\"first_seen\":{},\"last_seen\":{},\"repeats\":{}",
+        r.first_seen, r.last_seen, r.repeats
+    );
+    // The EVE line is ours (eve::write_alert) — valid JSON with every wire string escaped —
+    // but a row may come from a damaged file: embed it only when it is one JSON object.
+    if with_eve && looks_like_object(&r.eve) {
+        b.push_str(",\"eve\":");
+        b.push_str(&r.eve);
+    }
+    b.push('}');
+}
+
+/// Cheap structural check: one `{...}` with balanced braces outside strings.
+fn looks_like_object(s: &str) -> bool {
+    let (mut depth, mut in_str, mut esc) = (0i32, false, false);
+    for (i, c) in s.bytes().enumerate() {
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                (false, c) if c < 0x20 => return false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 && i + 1 != s.len() {
+                    return false;
+                }
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0 && !in_str && s.starts_with('{')
+}
+
+/// The `/ws/alerts` message for a new alert.
+pub fn alert_message(id: i64, a: &crate::detect::Alert) -> String {
+    let mut row = AlertRow::from_alert(a);
+    row.id = id;
+    let mut b = String::with_capacity(row.eve.len() + 512);
+    b.push_str("{\"type\":\"alert\",\"alert\":");
+    alert_json(&mut b, &row, true);
+    b.push('}');
+    b
+}
+
+/// `GET /api/stats` (and each `/ws/stats` message).
+pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
+    let w = ctx.stats.get();
+    let mut b = String::with_capacity(2048);
+    let _ = write!(
+        b,
+        "{{\"ts\":{},\"uptime_s\":{},\"web_uptime_s\":{},\"packets\":{},\"bytes\":{},\"pps\":{},\"bps\":{},\
+         \"fragments\":{},\"dns_messages\":{},\"own_traffic\":{},\"decode_errors\":{{",
+        s.wall_us,
+        s.uptime_s,
+        ctx.started.elapsed().as_secs(),
+        s.packets,
+        s.bytes,
+        s.pps,
+        s.bps,
+        s.fragments,
+        s.dns_messages,
+        s.own_traffic
+    );
+    let mut first = true;
+    for e in DecodeError::ALL {
+        let n = s.decode_errors[e as usize];
+        if n > 0 {
+            if !first {
+                b.push(',');
+            }
+            first = false;
+            json::key(&mut b, e.name());
+            let _ = write!(b, "{n}");
+        }
+    }
+    let _ = write!(
+        b,
+        "}},\"flows\":{{\"active\":{},\"capacity\":{},\"created\":{},\"evicted\":{},\"expired\":{}}},\"tables\":{{",
+        s.flows_active, s.flows_capacity, s.flows_created, s.flows_evicted, s.flows_expired
+    );
+    for (i, (name, cap, ev)) in s.tables.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        json::key(&mut b, name);
+        let _ = write!(b, "{{\"capacity\":{cap},\"evictions\":{ev}}}");
+    }
+    b.push_str("},\"alerts\":{");
+    for (i, r) in RuleId::ALL.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        json::key(&mut b, r.name());
+        let _ = write!(b, "{}", s.alerts[*r as usize]);
+    }
+    let _ = write!(
+        b,
+        "}},\"alerts_suppressed\":{},\"capture\":{{",
+        s.alerts_suppressed
+    );
+    for (i, c) in s.capture.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        json::key(&mut b, &c.iface);
+        let _ = write!(
+            b,
+            "{{\"up\":{},\"received\":{},\"dropped_kernel\":{},\"dropped_interface\":{}}}",
+            c.up, c.stats.received, c.stats.dropped_kernel, c.stats.dropped_interface
+        );
+    }
+    let k = &s.sinks;
+    let _ = write!(
+        b,
+        "}},\"sinks\":{{\"syslog_sent\":{},\"syslog_dropped\":{},\"syslog_errors\":{},\"eve_errors\":{},\
+         \"web_messages_dropped\":{}",
+        k.syslog_sent, k.syslog_dropped, k.syslog_errors, k.eve_errors, w.ws_messages_dropped
+    );
+    if let Some(st) = &k.store {
+        let _ = write!(
+            b,
+            ",\"store_written\":{},\"store_errors\":{},\"store_dropped\":{},\"store_rotations\":{}",
+            st.alerts_written, st.errors, st.dropped, st.rotations
+        );
+    }
+    let _ = write!(
+        b,
+        "}},\"web\":{{\"requests\":{},\"rejected\":{},\"unauthorized\":{},\"ws_clients\":{},\"ws_cut_off\":{}}},\
+         \"rss_bytes\":{},\"heap_bytes\":{},\"finished\":{}}}",
+        w.requests,
+        w.rejected_limits + w.connections_refused,
+        w.unauthorized,
+        w.ws_clients,
+        w.ws_cut_off,
+        s.rss_bytes,
+        s.heap_bytes,
+        s.finished
+    );
+    b
+}
+
+fn flow_json(b: &mut String, f: &FlowRow) {
+    b.push_str("{\"src\":");
+    json::display(b, f.src);
+    let _ = write!(b, ",\"sport\":{},\"dst\":", f.sport);
+    json::display(b, f.dst);
+    let _ = write!(
+        b,
+        ",\"dport\":{},\"proto\":\"{}\",\"packets\":{},\"bytes\":{},\"first_ts\":{},\"idle_s\":{}}}",
+        f.dport,
+        eve::proto_name(f.proto),
+        f.packets,
+        f.bytes,
+        f.first_ts,
+        f.idle_s
+    );
+}
+
+/// Top flows as JSON; `by_packets` picks the ordering.
+pub fn flows_json(s: &Snapshot, top: usize, by_packets: bool) -> String {
+    let list = if by_packets {
+        &s.top_by_packets
+    } else {
+        &s.top_by_bytes
+    };
+    let mut b = String::with_capacity(128 + top * 160);
+    let _ = write!(
+        b,
+        "{{\"ts\":{},\"by\":\"{}\",\"flows\":[",
+        s.wall_us,
+        if by_packets { "packets" } else { "bytes" }
+    );
+    for (i, f) in list.iter().take(top).enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        flow_json(&mut b, f);
+    }
+    b.push_str("]}");
+    b
+}
+
+fn flows(r: &Request<'_>, ctx: &Ctx) -> Response {
+    let params = match r.params() {
+        Ok(p) => p,
+        Err(m) => return Response::error(400, &m),
+    };
+    let (mut top, mut by_packets) = (10usize, false);
+    for (k, v) in &params {
+        match k.as_str() {
+            "top" => match v.parse::<usize>() {
+                Ok(n) if (1..=super::TOP_FLOWS).contains(&n) => top = n,
+                _ => return Response::error(400, "`top` is 1..=25"),
+            },
+            "by" => match v.as_str() {
+                "bytes" => by_packets = false,
+                "packets" => by_packets = true,
+                _ => return Response::error(400, "`by` is bytes or packets"),
+            },
+            _ => return Response::error(400, "unknown parameter (top, by)"),
+        }
+    }
+    Response::json(200, flows_json(&ctx.feed.snap.borrow(), top, by_packets))
+}
+
+/// `GET /api/history?res=1s|10s|60s&since=S`: columns ready for a stacked chart. At 60 s,
+/// minutes older than the server's ring come from the store.
+fn history(r: &Request<'_>, ctx: &Ctx) -> Response {
+    let params = match r.params() {
+        Ok(p) => p,
+        Err(m) => return Response::error(400, &m),
+    };
+    let (mut res, mut since) = (1usize, 0i64);
+    for (k, v) in &params {
+        match k.as_str() {
+            "res" => {
+                res = match v.as_str() {
+                    "1s" => 0,
+                    "10s" => 1,
+                    "60s" => 2,
+                    _ => return Response::error(400, "`res` is 1s, 10s or 60s"),
+                }
+            }
+            "since" => match v.parse::<i64>() {
+                Ok(s) => since = s,
+                Err(_) => return Response::error(400, "`since` needs seconds since the epoch"),
+            },
+            _ => return Response::error(400, "unknown parameter (res, since)"),
+        }
+    }
+    let mut rows: Vec<Summary> = match ctx.history.lock() {
+        Ok(h) => h.rings[res]
+            .iter()
+            .filter(|s| s.start >= since)
+            .copied()
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if res == 2 {
+        if let Some((path, keep)) = &ctx.opts.store {
+            let oldest = rows.first().map(|s| s.start).unwrap_or(i64::MAX);
+            if path.exists() {
+                match store::minutes(path, *keep, since, HISTORY_LEN[2]) {
+                    Ok(older) => {
+                        let mut older: Vec<Summary> =
+                            older.into_iter().filter(|s| s.start < oldest).collect();
+                        older.extend(rows);
+                        rows = older;
+                    }
+                    Err(e) => log::warn!("web: {e}"),
+                }
+            }
+        }
+    }
+    let span = [1, 10, 60][res];
+    let mut b = String::with_capacity(64 + rows.len() * 80);
+    let _ = write!(b, "{{\"res_s\":{span},\"t\":[");
+    let col = |b: &mut String, name: &str, f: &dyn Fn(&Summary) -> u64| {
+        let _ = write!(b, "],\"{name}\":[");
+        for (i, s) in rows.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
+            }
+            let _ = write!(b, "{}", f(s));
+        }
+    };
+    for (i, s) in rows.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        let _ = write!(b, "{}", s.start);
+    }
+    col(&mut b, "packets", &|s| s.packets);
+    col(&mut b, "bytes", &|s| s.bytes);
+    col(&mut b, "tcp", &|s| s.by_proto[0]);
+    col(&mut b, "udp", &|s| s.by_proto[1]);
+    col(&mut b, "icmp", &|s| s.by_proto[2]);
+    col(&mut b, "other", &|s| s.by_proto[3]);
+    col(&mut b, "syns", &|s| s.syns);
+    col(&mut b, "new_flows", &|s| s.new_flows);
+    col(&mut b, "sources", &|s| s.distinct_sources as u64);
+    b.push_str("]}");
+    Response::json(200, b)
+}
+
+/// A small JSON object writer for the config view.
+struct Obj<'a> {
+    b: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(b: &'a mut String) -> Obj<'a> {
+        b.push('{');
+        Obj { b, first: true }
+    }
+    fn key(&mut self, k: &str) -> &mut String {
+        if !self.first {
+            self.b.push(',');
+        }
+        self.first = false;
+        json::key(self.b, k);
+        self.b
+    }
+    fn num(&mut self, k: &str, v: impl std::fmt::Display) {
+        let _ = write!(self.key(k), "{v}");
+    }
+    fn str(&mut self, k: &str, v: &str) {
+        json::string(self.key(k), v);
+    }
+    fn strs<T: std::fmt::Display>(&mut self, k: &str, v: &[T]) {
+        let b = self.key(k);
+        b.push('[');
+        for (i, x) in v.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
+            }
+            json::string(b, &x.to_string());
+        }
+        b.push(']');
+    }
+    fn allow(&mut self, a: &Allow) {
+        self.strs("allow_src", &a.src);
+        self.strs("allow_dst", &a.dst);
+        self.strs("allow_ports", a.ports.as_slice());
+    }
+    fn close(self) {
+        self.b.push('}');
+    }
+}
+
+/// The effective configuration, token redacted.
+pub fn config_json(c: &Config) -> String {
+    let mut b = String::with_capacity(4096);
+    let mut o = Obj::open(&mut b);
+    o.str("profile", c.profile.name());
+    o.strs("home_net", &c.home_net);
+    o.num("suppress_s", c.suppress_s);
+    {
+        let cap = &c.capacity;
+        let mut t = Obj::open(o.key("capacity"));
+        t.num("flows", cap.flows);
+        t.num("scan_targets", cap.scan_targets);
+        t.num("scan_sweeps", cap.scan_sweeps);
+        t.num("syn_victims", cap.syn_victims);
+        t.num("login_pairs", cap.login_pairs);
+        t.num("dns_domains", cap.dns_domains);
+        t.num("beacon_pairs", cap.beacon_pairs);
+        t.num("suppression", cap.suppression);
+        t.close();
+    }
+    {
+        let r = &c.rules;
+        let mut rules = Obj::open(o.key("rules"));
+        {
+            let p = &r.portscan;
+            let mut t = Obj::open(rules.key("portscan"));
+            t.num("enabled", p.enabled);
+            t.num("vertical_ports", p.vertical_ports);
+            t.num("horizontal_hosts", p.horizontal_hosts);
+            t.num("window_s", p.window_s);
+            t.allow(&p.allow);
+            t.close();
+        }
+        {
+            let p = &r.synflood;
+            let mut t = Obj::open(rules.key("synflood"));
+            t.num("enabled", p.enabled);
+            t.num("syn_rate", p.syn_rate);
+            t.num("max_completion", p.max_completion);
+            t.allow(&p.allow);
+            t.close();
+        }
+        {
+            let p = &r.bruteforce;
+            let mut t = Obj::open(rules.key("bruteforce"));
+            t.num("enabled", p.enabled);
+            t.num("attempts", p.attempts);
+            t.num("window_s", p.window_s);
+            t.strs("ports", p.ports.as_slice());
+            t.num("max_attempt_duration_s", p.max_attempt_duration_s);
+            t.num("max_reply_bytes", p.max_reply_bytes);
+            t.allow(&p.allow);
+            t.close();
+        }
+        {
+            let p = &r.dns_tunnel;
+            let mut t = Obj::open(rules.key("dns_tunnel"));
+            t.num("enabled", p.enabled);
+            t.num("window_s", p.window_s);
+            t.num("min_queries", p.min_queries);
+            t.num("min_unique", p.min_unique);
+            t.num("name_bytes", p.name_bytes);
+            t.num("long_label", p.long_label);
+            t.num("entropy_milli", p.entropy_milli);
+            t.strs("allow_domains", &p.allow_domains);
+            t.allow(&p.allow);
+            t.close();
+        }
+        {
+            let p = &r.beacon;
+            let mut t = Obj::open(rules.key("beacon"));
+            t.num("enabled", p.enabled);
+            t.num("min_connections", p.min_connections);
+            t.num("min_score", p.min_score);
+            t.num("min_interval_s", p.min_interval_us as f64 / 1e6);
+            t.num("max_interval_s", p.max_interval_s);
+            t.allow(&p.allow);
+            t.close();
+        }
+        rules.close();
+    }
+    {
+        let s = &c.store;
+        let mut t = Obj::open(o.key("store"));
+        t.str("path", &s.path);
+        t.num("max_kib", s.max_bytes / 1024);
+        t.num("keep", s.keep);
+        t.close();
+    }
+    {
+        let mut t = Obj::open(o.key("capture"));
+        t.strs("interfaces", &c.capture.interfaces);
+        t.str("bpf", &c.capture.bpf);
+        t.close();
+    }
+    {
+        let w = &c.web;
+        let mut t = Obj::open(o.key("web"));
+        t.strs("listen", &w.listen);
+        t.num("max_clients", w.max_clients);
+        t.str(
+            "token",
+            match w.token {
+                WebToken::Off => "off",
+                WebToken::Generated => "(generated; see `netwatch token`)",
+                WebToken::Fixed(_) => "(set; redacted)",
+            },
+        );
+        t.strs("allow_origins", &w.allow_origins);
+        t.close();
+    }
+    o.close();
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_check() {
+        assert!(looks_like_object(r#"{"a":"}{","b":[1,{"c":2}]}"#));
+        assert!(!looks_like_object(r#"{"a":1}{"b":2}"#));
+        assert!(!looks_like_object(r#"{"a":"x"#));
+        assert!(!looks_like_object(r#"{"a":1}}"#));
+        assert!(!looks_like_object("[1]"));
+    }
+
+    #[test]
+    fn config_view_is_json_and_redacts_a_fixed_token() {
+        let mut f = crate::config::FileConfig::parse(
+            "[web]\ntoken = \"abcdefghijklmnopqrstuvwxyz\"\n",
+            "t",
+        )
+        .unwrap();
+        f.home_net = Some(vec!["10.0.0.0/8".into()]);
+        let c = f.validate().unwrap();
+        let j = config_json(&c);
+        assert!(!j.contains("abcdefghijklmnop"));
+        assert!(j.contains("\"home_net\":[\"10.0.0.0/8\"]"));
+    }
+}

@@ -1,0 +1,685 @@
+//! Listeners, limits and HTTP/1.1: every byte a client sends is hostile until parsed.
+//!
+//! One thread (`netwatch-web`) runs a tokio `current_thread` runtime with every listener and
+//! connection on it, so the number of threads is fixed (one) whatever the clients do. A
+//! request head is read into a buffer of at most `MAX_HEAD_BYTES` within `HEAD_TIMEOUT` and
+//! parsed by `httparse`; a body is taken only with a `Content-Length` up to `MAX_BODY_BYTES`.
+//! Access is decided in one place (`auth`), before routing; security headers are set in one
+//! place (`write_response`).
+//!
+//! Why not `tiny_http` (the design card's choice): version 0.12 reads a header line into a
+//! vector without bound, has no read or write timeouts, and starts a thread per connection
+//! whenever its pool is busy — a LAN client holding connections open would grow the
+//! sensor's threads and memory without limit. The parsing it would save is `httparse`'s.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+use super::auth::Auth;
+use super::{routes, ws, Feed};
+use crate::config::{Config, ListenAddr, WebConfig};
+
+/// Request line and headers together. Browsers send well under 2 KiB; 8 KiB is what nginx
+/// allows per header line by default.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Headers in one request (browsers send about 15).
+pub const MAX_HEADERS: usize = 40;
+/// A request body (only `PATCH /api/config` has one; a full config is about 4 KiB).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// HTTP connections at once (WebSocket clients are counted apart, by `web.max_clients`).
+/// With the head and body limits this bounds the server's buffers to about 0.8 MiB.
+pub const MAX_HTTP_CONNECTIONS: usize = 32;
+/// The whole request head must arrive within this (a slowloris client is cut off).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// A kept-alive connection may wait this long for its next request.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// A response (or body) must be written (read) within this.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests on one connection before it is closed (keeps one client from holding a slot).
+pub const MAX_REQUESTS_PER_CONNECTION: u32 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("web.listen {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("web.listen: {0}")]
+    Listen(String),
+    #[error("web: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What the server needs besides the feed.
+pub struct WebOptions {
+    pub web: WebConfig,
+    /// The token every API request must carry; None: no token (loopback only).
+    pub token: Option<String>,
+    /// The SQLite store to read alerts and history from, and how many files it keeps.
+    pub store: Option<(PathBuf, u32)>,
+    /// The effective configuration, as `/api/config` shows it; replaced on reload.
+    pub config: watch::Receiver<Arc<Config>>,
+}
+
+/// A running server: dropping it leaves it running; `stop` ends it.
+pub struct WebHandle {
+    pub addrs: Vec<SocketAddr>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    pub stats: Arc<WebStats>,
+}
+
+/// Counters of the server, for `/metrics` and `/api/stats`.
+#[derive(Debug, Default)]
+pub struct WebStats(Mutex<WebCounters>);
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WebCounters {
+    pub requests: u64,
+    pub rejected_limits: u64,
+    pub unauthorized: u64,
+    pub connections_refused: u64,
+    pub ws_clients: u64,
+    pub ws_messages_dropped: u64,
+    pub ws_cut_off: u64,
+}
+
+impl WebStats {
+    pub fn update(&self, f: impl FnOnce(&mut WebCounters)) {
+        if let Ok(mut c) = self.0.lock() {
+            f(&mut c);
+        }
+    }
+    pub fn get(&self) -> WebCounters {
+        self.0.lock().map(|c| *c).unwrap_or_default()
+    }
+}
+
+impl WebHandle {
+    /// Stop accepting, close every connection, join the thread (within a second).
+    pub fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Shared by every connection task.
+pub(super) struct Ctx {
+    pub opts: WebOptions,
+    pub auth: Auth,
+    pub feed: Feed,
+    pub stats: Arc<WebStats>,
+    pub ws_slots: Arc<Semaphore>,
+    pub history: Mutex<routes::History>,
+    pub backlog: Mutex<std::collections::VecDeque<Arc<str>>>,
+    pub started: std::time::Instant,
+}
+
+/// The addresses of interface `name` (IPv6 link-local ones left out: they need a scope).
+fn iface_addrs(name: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills a list we free below; every pointer is checked before use.
+    unsafe {
+        if libc::getifaddrs(&mut ifa) != 0 {
+            return out;
+        }
+        let mut p = ifa;
+        while !p.is_null() {
+            let i = &*p;
+            let n = std::ffi::CStr::from_ptr(i.ifa_name);
+            if n.to_bytes() == name.as_bytes() && !i.ifa_addr.is_null() {
+                match (*i.ifa_addr).sa_family as i32 {
+                    libc::AF_INET => {
+                        let a = &*(i.ifa_addr as *const libc::sockaddr_in);
+                        out.push(IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes()));
+                    }
+                    libc::AF_INET6 => {
+                        let a = &*(i.ifa_addr as *const libc::sockaddr_in6);
+                        let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+                        if ip.segments()[0] & 0xffc0 != 0xfe80 {
+                            out.push(IpAddr::V6(ip));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            p = i.ifa_next;
+        }
+        libc::freeifaddrs(ifa);
+    }
+    out
+}
+
+/// Resolve and bind every listen address. An `@IFACE` that does not exist (or has no
+/// address) is skipped with a log line; any other failure is an error.
+fn bind_all(listen: &[ListenAddr]) -> Result<Vec<std::net::TcpListener>, WebError> {
+    let mut addrs = Vec::new();
+    let mut missing = Vec::new();
+    for l in listen {
+        match l {
+            ListenAddr::Socket(a) => addrs.push(*a),
+            ListenAddr::Iface(i, port) => {
+                let found = iface_addrs(i);
+                if found.is_empty() {
+                    missing.push(l.to_string());
+                }
+                addrs.extend(found.into_iter().map(|ip| SocketAddr::new(ip, *port)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for a in &addrs {
+        let l = std::net::TcpListener::bind(a).map_err(|source| WebError::Bind {
+            addr: a.to_string(),
+            source,
+        })?;
+        l.set_nonblocking(true).map_err(|source| WebError::Bind {
+            addr: a.to_string(),
+            source,
+        })?;
+        out.push(l);
+    }
+    for m in &missing {
+        if out.is_empty() {
+            log::warn!("web.listen {m}: the interface has no address (or does not exist)");
+        } else {
+            log::info!("web.listen {m}: the interface has no address (or does not exist); skipped");
+        }
+    }
+    if out.is_empty() {
+        return Err(WebError::Listen("no address to listen on".into()));
+    }
+    Ok(out)
+}
+
+/// Bind the listeners and start the server thread.
+pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
+    let listeners = bind_all(&opts.web.listen)?;
+    let addrs: Vec<SocketAddr> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stats = Arc::new(WebStats::default());
+    let ctx = Arc::new(Ctx {
+        auth: Auth::new(opts.token.clone()),
+        ws_slots: Arc::new(Semaphore::new(opts.web.max_clients)),
+        opts,
+        feed,
+        stats: stats.clone(),
+        history: Mutex::new(routes::History::default()),
+        backlog: Mutex::new(std::collections::VecDeque::new()),
+        started: std::time::Instant::now(),
+    });
+    let thread = std::thread::Builder::new()
+        .name("netwatch-web".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    log::error!("web: cannot start its runtime: {e}");
+                    return;
+                }
+            };
+            rt.block_on(serve(listeners, ctx, stop_rx));
+        })
+        .map_err(WebError::Thread)?;
+    Ok(WebHandle {
+        addrs,
+        stop: stop_tx,
+        thread: Some(thread),
+        stats,
+    })
+}
+
+async fn serve(
+    listeners: Vec<std::net::TcpListener>,
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let http_slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(routes::follow_feed(ctx.clone()));
+    for l in listeners {
+        let l = match TcpListener::from_std(l) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("web: cannot register a listener: {e}");
+                continue;
+            }
+        };
+        tasks.spawn(accept_loop(l, ctx.clone(), http_slots.clone()));
+    }
+    // Runs until told to stop (or the daemon's end of `stop` is gone).
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            break;
+        }
+    }
+    tasks.shutdown().await;
+}
+
+async fn accept_loop(l: TcpListener, ctx: Arc<Ctx>, slots: Arc<Semaphore>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let (mut s, peer) = match l.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and the like: wait instead of spinning.
+                log::debug!("web: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        while conns.try_join_next().is_some() {}
+        match slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let ctx = ctx.clone();
+                conns.spawn(async move {
+                    connection(s, peer, &ctx).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                ctx.stats.update(|c| c.connections_refused += 1);
+                let r = Response::error(503, "too many connections");
+                conns.spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        write_response(&mut s, &r, None, &[], true),
+                    )
+                    .await;
+                });
+            }
+        }
+    }
+}
+
+/// A parsed request. Header names are compared case-insensitively.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a [httparse::Header<'a>],
+    pub peer: SocketAddr,
+}
+
+impl Request<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .and_then(|h| std::str::from_utf8(h.value).ok())
+    }
+
+    /// Query parameters, percent-decoded; an error names the first one that is not UTF-8.
+    pub fn params(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for part in self.query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let k = percent_decode(k).ok_or("a query parameter name is not valid UTF-8")?;
+            let v = percent_decode(v)
+                .ok_or_else(|| format!("query parameter `{k}` is not valid UTF-8"))?;
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+}
+
+/// `%XX` and `+` decoding; None when the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A response before the common headers are added.
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    /// Headers of this response only (e.g. `WWW-Authenticate`, `ETag`).
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Response {
+    pub fn json(status: u16, body: String) -> Response {
+        Response {
+            status,
+            content_type: "application/json",
+            body: body.into_bytes(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// `{"error": MESSAGE}` with the status.
+    pub fn error(status: u16, msg: &str) -> Response {
+        let mut b = String::from("{\"error\":");
+        crate::output::json::string(&mut b, msg);
+        b.push('}');
+        Response::json(status, b)
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// The CORS headers for `origin`, when the configuration allows it.
+fn cors(web: &WebConfig, origin: Option<&str>) -> Option<String> {
+    let o = origin?;
+    web.allow_origins.iter().find(|a| a.as_str() == o).cloned()
+}
+
+/// Write `r` with the security headers every response carries.
+async fn write_response(
+    s: &mut TcpStream,
+    r: &Response,
+    allow_origin: Option<&str>,
+    _req_headers: &[httparse::Header<'_>],
+    close: bool,
+) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut h = String::with_capacity(512);
+    let _ = write!(
+        h,
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+         Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n\
+         X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n\
+         Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
+        r.status,
+        reason(r.status),
+        r.content_type,
+        r.body.len()
+    );
+    if let Some(o) = allow_origin {
+        let _ = write!(
+            h,
+            "Access-Control-Allow-Origin: {o}\r\nVary: Origin\r\n\
+             Access-Control-Allow-Headers: Authorization, Content-Type\r\n\
+             Access-Control-Allow-Methods: GET, PATCH, OPTIONS\r\n"
+        );
+    }
+    for (k, v) in &r.extra {
+        // Values are ours, but never let one carry a line break.
+        if !v.contains(['\r', '\n']) {
+            let _ = write!(h, "{k}: {v}\r\n");
+        }
+    }
+    h.push_str(if close {
+        "Connection: close\r\n\r\n"
+    } else {
+        "Connection: keep-alive\r\n\r\n"
+    });
+    let io = async {
+        s.write_all(h.as_bytes()).await?;
+        s.write_all(&r.body).await?;
+        s.flush().await
+    };
+    match tokio::time::timeout(IO_TIMEOUT, io).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    }
+}
+
+/// Find the end of the head (`\r\n\r\n`) in `buf`.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+enum Head {
+    Complete(usize),
+    TooLarge,
+    Closed,
+}
+
+/// Read until the head is complete (or too large, or the peer is gone).
+async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Head> {
+    let mut chunk = [0u8; 2048];
+    loop {
+        if let Some(n) = head_end(buf) {
+            return Ok(Head::Complete(n));
+        }
+        if buf.len() >= MAX_HEAD_BYTES {
+            return Ok(Head::TooLarge);
+        }
+        let room = (MAX_HEAD_BYTES + 4 - buf.len()).min(chunk.len());
+        let n = s.read(&mut chunk[..room]).await?;
+        if n == 0 {
+            return Ok(Head::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Serve one connection: requests one after another (keep-alive) until it closes, breaks a
+/// limit, or upgrades to a WebSocket.
+async fn connection(mut s: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
+    let _ = s.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    for n in 0..MAX_REQUESTS_PER_CONNECTION {
+        let wait = if n == 0 { HEAD_TIMEOUT } else { IDLE_TIMEOUT };
+        let head = match tokio::time::timeout(wait, read_head(&mut s, &mut buf)).await {
+            Ok(Ok(Head::Complete(n))) => n,
+            Ok(Ok(Head::TooLarge)) => {
+                ctx.stats.update(|c| c.rejected_limits += 1);
+                let r = Response::error(431, "request head over 8 KiB");
+                let _ = write_response(&mut s, &r, None, &[], true).await;
+                return;
+            }
+            Ok(Ok(Head::Closed)) | Ok(Err(_)) => return,
+            Err(_) => {
+                if !buf.is_empty() {
+                    ctx.stats.update(|c| c.rejected_limits += 1);
+                    let r = Response::error(408, "request head not received in time");
+                    let _ = write_response(&mut s, &r, None, &[], true).await;
+                }
+                return;
+            }
+        };
+        let mut hdrs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut hdrs);
+        let parsed = req.parse(&buf[..head]);
+        let (method, target, version) = match parsed {
+            Ok(httparse::Status::Complete(_)) => (
+                req.method.unwrap_or(""),
+                req.path.unwrap_or(""),
+                req.version.unwrap_or(1),
+            ),
+            Ok(httparse::Status::Partial) | Err(_) => {
+                let msg = match parsed {
+                    Err(httparse::Error::TooManyHeaders) => "more than 40 headers",
+                    _ => "malformed request",
+                };
+                let status = if msg.starts_with("more") { 431 } else { 400 };
+                ctx.stats.update(|c| c.rejected_limits += 1);
+                let _ =
+                    write_response(&mut s, &Response::error(status, msg), None, &[], true).await;
+                return;
+            }
+        };
+        let headers = &*req.headers;
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value)
+        };
+        let mut close =
+            version == 0 || get("connection").is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+        // Body: Content-Length only, bounded.
+        if get("transfer-encoding").is_some() {
+            let r = Response::error(411, "send a Content-Length, not a chunked body");
+            let _ = write_response(&mut s, &r, None, &[], true).await;
+            return;
+        }
+        let len = match get("content-length").map(|v| {
+            std::str::from_utf8(v)
+                .ok()
+                .and_then(|t| t.trim().parse::<usize>().ok())
+        }) {
+            None => 0,
+            Some(Some(n)) => n,
+            Some(None) => {
+                let _ = write_response(
+                    &mut s,
+                    &Response::error(400, "bad Content-Length"),
+                    None,
+                    &[],
+                    true,
+                )
+                .await;
+                return;
+            }
+        };
+        if len > MAX_BODY_BYTES {
+            ctx.stats.update(|c| c.rejected_limits += 1);
+            let r = Response::error(413, "request body over 16 KiB");
+            let _ = write_response(&mut s, &r, None, &[], true).await;
+            return;
+        }
+        let mut body = vec![0u8; len];
+        let have = (buf.len() - head).min(len);
+        body[..have].copy_from_slice(&buf[head..head + have]);
+        if have < len {
+            match tokio::time::timeout(IO_TIMEOUT, s.read_exact(&mut body[have..])).await {
+                Ok(Ok(_)) => {}
+                _ => return,
+            }
+        }
+        let consumed = head + have;
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let request = Request {
+            method,
+            path,
+            query,
+            headers,
+            peer,
+        };
+        // (No route takes a body yet; it is read so the next request starts where it should.)
+        drop(body);
+        ctx.stats.update(|c| c.requests += 1);
+        let origin = request.header("origin");
+        let allow = cors(&ctx.opts.web, origin);
+        // Access: one decision, before routing.
+        if let Some(denied) = ctx.auth.check(&request) {
+            log::debug!(
+                "web: {} {} from {}: no valid token",
+                method,
+                path,
+                request.peer
+            );
+            ctx.stats.update(|c| c.unauthorized += 1);
+            let _ = write_response(&mut s, &denied, allow.as_deref(), headers, close).await;
+            if close {
+                return;
+            }
+            buf.drain(..consumed);
+            continue;
+        }
+        if path.starts_with("/ws/") && method == "GET" {
+            // The connection becomes a WebSocket (or is answered and closed).
+            match ws::upgrade(&request, ctx) {
+                Ok((accept, kind, permit)) => {
+                    if s.write_all(accept.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let leftover = buf[consumed..].to_vec();
+                    ws::serve(s, leftover, kind, ctx.clone(), permit).await;
+                }
+                Err(r) => {
+                    let _ = write_response(&mut s, &r, allow.as_deref(), &[], true).await;
+                }
+            }
+            return;
+        }
+        let resp = if method == "OPTIONS" {
+            match &allow {
+                Some(_) => Response {
+                    status: 204,
+                    content_type: "text/plain",
+                    body: Vec::new(),
+                    extra: vec![("Access-Control-Max-Age", "600".into())],
+                },
+                None => Response::error(403, "origin not allowed"),
+            }
+        } else {
+            routes::route(&request, ctx)
+        };
+        if n + 1 == MAX_REQUESTS_PER_CONNECTION {
+            close = true;
+        }
+        let head_only = method == "HEAD";
+        let resp = if head_only {
+            Response {
+                body: Vec::new(),
+                ..resp
+            }
+        } else {
+            resp
+        };
+        if write_response(&mut s, &resp, allow.as_deref(), headers, close)
+            .await
+            .is_err()
+            || close
+        {
+            return;
+        }
+        buf.drain(..consumed);
+    }
+}

@@ -1,0 +1,398 @@
+//! WebSockets: `/ws/alerts` (the newest alerts on connect, then each as it happens),
+//! `/ws/flows` (top flows every second), `/ws/stats` (the `/api/stats` object every second).
+//!
+//! The upgrade is checked here (RFC 6455 section 4.2: version 13, a 16-byte key, an Origin
+//! that is this host or an allowed one); framing is tungstenite's, driven over the tokio socket
+//! by readiness. Bounds per client: incoming messages and frames of at most 4 KiB (clients
+//! only answer pings and close), at most `MAX_WRITE_BUFFER` bytes waiting to be written, at
+//! most `ALERT_QUEUE` alerts queued — beyond those a client loses its oldest messages
+//! (counted), and a client whose writes have not drained for `BEHIND_LIMIT` is cut off. A
+//! ping every `PING_EVERY`; no frame at all for `DEAD_AFTER` closes the connection.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, OwnedSemaphorePermit};
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::{Error as WsError, Message, WebSocket};
+
+use super::auth::WS_TOKEN_PREFIX;
+use super::routes;
+use super::server::{Ctx, Request, Response};
+
+/// Incoming frames and messages: clients send only pongs and closes.
+const MAX_INCOMING: usize = 4 * 1024;
+/// Bytes waiting to be written to one client.
+const MAX_WRITE_BUFFER: usize = 64 * 1024;
+/// A client whose output has not drained for this long is cut off.
+pub const BEHIND_LIMIT: Duration = Duration::from_secs(10);
+const PING_EVERY: Duration = Duration::from_secs(20);
+const DEAD_AFTER: Duration = Duration::from_secs(60);
+const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Alerts,
+    Flows,
+    Stats,
+}
+
+fn base64(b: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
+    for c in b.chunks(3) {
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `Sec-WebSocket-Accept` for a client key.
+pub fn accept_key(key: &str) -> String {
+    let mut h = sha1_smol::Sha1::new();
+    h.update(key.as_bytes());
+    h.update(WS_GUID.as_bytes());
+    base64(&h.digest().bytes())
+}
+
+/// Check an upgrade request; on success the 101 response to send, the stream kind and the
+/// client slot.
+pub fn upgrade(
+    r: &Request<'_>,
+    ctx: &Ctx,
+) -> Result<(String, Kind, OwnedSemaphorePermit), Response> {
+    let kind = match r.path {
+        "/ws/alerts" => Kind::Alerts,
+        "/ws/flows" => Kind::Flows,
+        "/ws/stats" => Kind::Stats,
+        _ => {
+            return Err(Response::error(
+                404,
+                "no such WebSocket (alerts, flows, stats)",
+            ))
+        }
+    };
+    let has = |name: &str, word: &str| {
+        r.header(name)
+            .is_some_and(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case(word)))
+    };
+    if !has("upgrade", "websocket") || !has("connection", "upgrade") {
+        return Err(Response::error(
+            426,
+            "this path is a WebSocket: send Upgrade: websocket",
+        ));
+    }
+    if r.header("sec-websocket-version").map(str::trim) != Some("13") {
+        let mut e = Response::error(426, "WebSocket version 13 only");
+        e.extra.push(("Sec-WebSocket-Version", "13".into()));
+        return Err(e);
+    }
+    let key = r.header("sec-websocket-key").map(str::trim).unwrap_or("");
+    if key.len() != 24
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    {
+        return Err(Response::error(400, "bad Sec-WebSocket-Key"));
+    }
+    // Cross-site WebSocket hijacking: a browser page elsewhere may not connect.
+    if let Some(origin) = r.header("origin") {
+        let host = r.header("host").unwrap_or("");
+        let same = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|o| o.eq_ignore_ascii_case(host));
+        if !same && !ctx.opts.web.allow_origins.iter().any(|a| a == origin) {
+            return Err(Response::error(403, "origin not allowed"));
+        }
+    }
+    let permit = ctx
+        .ws_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| Response::error(503, "too many WebSocket clients (web.max_clients)"))?;
+    // Echo a subprotocol when the client offered some (browsers require it): ours, or else
+    // the token entry it sent.
+    let offered: Vec<&str> = r
+        .header("sec-websocket-protocol")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let proto = if offered.contains(&"netwatch") {
+        Some("netwatch")
+    } else {
+        offered
+            .iter()
+            .copied()
+            .find(|p| p.starts_with(WS_TOKEN_PREFIX))
+    };
+    let mut resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n",
+        accept_key(key)
+    );
+    if let Some(p) = proto {
+        resp.push_str("Sec-WebSocket-Protocol: ");
+        resp.push_str(p);
+        resp.push_str("\r\n");
+    }
+    resp.push_str("\r\n");
+    Ok((resp, kind, permit))
+}
+
+/// The socket as tungstenite sees it: non-blocking reads and writes over the tokio stream
+/// (`WouldBlock` when not ready), bytes the HTTP reader already took served first.
+struct Io {
+    s: Arc<TcpStream>,
+    pre: Vec<u8>,
+}
+
+impl Read for Io {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        if !self.pre.is_empty() {
+            let n = self.pre.len().min(b.len());
+            b[..n].copy_from_slice(&self.pre[..n]);
+            self.pre.drain(..n);
+            return Ok(n);
+        }
+        self.s.try_read(b)
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.s.try_write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn would_block(e: &WsError) -> bool {
+    matches!(e, WsError::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// Serve one WebSocket client until it closes, dies or falls too far behind.
+pub async fn serve(
+    s: TcpStream,
+    leftover: Vec<u8>,
+    kind: Kind,
+    ctx: Arc<Ctx>,
+    _permit: OwnedSemaphorePermit,
+) {
+    ctx.stats.update(|c| c.ws_clients += 1);
+    let s = Arc::new(s);
+    let cfg = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(MAX_INCOMING))
+        .max_frame_size(Some(MAX_INCOMING));
+    let mut ws = WebSocket::from_raw_socket(
+        Io {
+            s: s.clone(),
+            pre: leftover,
+        },
+        Role::Server,
+        Some(cfg),
+    );
+    let mut client = Client {
+        ws: &mut ws,
+        ctx: &ctx,
+        pending: false,
+        stuck_since: None,
+    };
+    // Subscribe before reading the backlog: an alert in between comes twice, never not at all
+    // (the dashboard keys rows by id).
+    let mut alerts = ctx.feed.alerts.subscribe();
+    let mut snap = ctx.feed.snap.clone();
+    snap.mark_unchanged();
+    if kind == Kind::Alerts {
+        let backlog: Vec<Arc<str>> = ctx
+            .backlog
+            .lock()
+            .map(|b| b.iter().cloned().collect())
+            .unwrap_or_default();
+        for m in backlog {
+            client.send(&m);
+        }
+    } else {
+        let now = snap.borrow().clone();
+        client.send(&message(kind, &now, &ctx));
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    let mut last_heard = Instant::now();
+    loop {
+        if client.flush().is_err() {
+            break;
+        }
+        if client
+            .stuck_since
+            .is_some_and(|t| t.elapsed() >= BEHIND_LIMIT)
+        {
+            ctx.stats.update(|c| c.ws_cut_off += 1);
+            break;
+        }
+        let pending = client.pending;
+        tokio::select! {
+            r = s.readable() => {
+                if r.is_err() {
+                    break;
+                }
+                match client.read_all() {
+                    Ok(true) => last_heard = Instant::now(),
+                    Ok(false) => {}
+                    Err(()) => break,
+                }
+            }
+            r = s.writable(), if pending => {
+                if r.is_err() {
+                    break;
+                }
+            }
+            r = alerts.recv(), if kind == Kind::Alerts => match r {
+                Ok(m) => client.send(&m),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    ctx.stats.update(|c| c.ws_messages_dropped += n);
+                    client.send(&format!("{{\"type\":\"dropped\",\"count\":{n}}}"));
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    // Replay over: the feed ends, the connection stays for the pings.
+                    alerts = broadcast::channel(1).1;
+                }
+            },
+            r = snap.changed(), if kind != Kind::Alerts => {
+                if r.is_err() {
+                    // The pipeline is gone (replay finished): nothing more will come.
+                    snap = tokio::sync::watch::channel(Default::default()).1;
+                    continue;
+                }
+                let now = snap.borrow_and_update().clone();
+                client.send(&message(kind, &now, &ctx));
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= DEAD_AFTER {
+                    break;
+                }
+                client.queue(Message::Ping(Vec::new().into()));
+            }
+            // Wake up to judge a stuck client even when nothing else happens.
+            _ = tokio::time::sleep(Duration::from_secs(1)), if pending => {}
+        }
+    }
+    let _ = ws.close(None);
+    let _ = ws.flush();
+    ctx.stats
+        .update(|c| c.ws_clients = c.ws_clients.saturating_sub(1));
+}
+
+fn message(kind: Kind, s: &super::Snapshot, ctx: &Ctx) -> String {
+    match kind {
+        Kind::Stats => routes::stats_json(s, ctx),
+        _ => routes::flows_json(s, super::TOP_FLOWS, false),
+    }
+}
+
+struct Client<'a> {
+    ws: &'a mut WebSocket<Io>,
+    ctx: &'a Ctx,
+    /// Output is waiting in tungstenite's buffer.
+    pending: bool,
+    /// When the output last stopped draining (None: it drains).
+    stuck_since: Option<Instant>,
+}
+
+impl Client<'_> {
+    fn send(&mut self, text: &str) {
+        self.queue(Message::text(text));
+    }
+
+    fn queue(&mut self, m: Message) {
+        match self.ws.write(m) {
+            Ok(()) => {}
+            Err(WsError::WriteBufferFull(_)) => {
+                // The client is behind: this message is lost (the oldest ones are already
+                // in the buffer, partly on the wire, and cannot be taken back).
+                self.ctx.stats.update(|c| c.ws_messages_dropped += 1);
+                self.stuck_since.get_or_insert_with(Instant::now);
+            }
+            Err(e) if would_block(&e) => {}
+            Err(_) => {}
+        }
+        self.pending = true;
+    }
+
+    /// Write what is buffered; Err when the connection is gone.
+    fn flush(&mut self) -> Result<(), ()> {
+        if !self.pending {
+            return Ok(());
+        }
+        match self.ws.flush() {
+            Ok(()) => {
+                self.pending = false;
+                self.stuck_since = None;
+                Ok(())
+            }
+            Err(e) if would_block(&e) => {
+                self.stuck_since.get_or_insert_with(Instant::now);
+                Ok(())
+            }
+            Err(_) => Err(()),
+        }
+    }
+
+    /// Read every frame available; Ok(true) if any arrived, Err when the connection ends.
+    fn read_all(&mut self) -> Result<bool, ()> {
+        let mut any = false;
+        loop {
+            match self.ws.read() {
+                Ok(Message::Close(_)) => return Err(()),
+                Ok(_) => {
+                    // Pings are answered by tungstenite (queued); pongs and anything else
+                    // only prove the client is alive.
+                    any = true;
+                    self.pending = true;
+                }
+                Err(e) if would_block(&e) => return Ok(any),
+                Err(_) => return Err(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_key_of_rfc6455_example() {
+        // RFC 6455 section 1.3.
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn base64_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+    }
+}
