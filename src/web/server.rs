@@ -291,8 +291,7 @@ async fn accept_loop(l: TcpListener, ctx: Arc<Ctx>, slots: Arc<Semaphore>) {
             Ok(permit) => {
                 let ctx = ctx.clone();
                 conns.spawn(async move {
-                    connection(s, peer, &ctx).await;
-                    drop(permit);
+                    connection(s, peer, &ctx, permit).await;
                 });
             }
             Err(_) => {
@@ -509,7 +508,12 @@ async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Head
 
 /// Serve one connection: requests one after another (keep-alive) until it closes, breaks a
 /// limit, or upgrades to a WebSocket.
-async fn connection(mut s: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
+async fn connection(
+    mut s: TcpStream,
+    peer: SocketAddr,
+    ctx: &Arc<Ctx>,
+    http_slot: tokio::sync::OwnedSemaphorePermit,
+) {
     let _ = s.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     for n in 0..MAX_REQUESTS_PER_CONNECTION {
@@ -640,6 +644,8 @@ async fn connection(mut s: TcpStream, peer: SocketAddr, ctx: &Arc<Ctx>) {
                         return;
                     }
                     let leftover = buf[consumed..].to_vec();
+                    // A WebSocket client holds a `web.max_clients` slot, not an HTTP one.
+                    drop(http_slot);
                     ws::serve(s, leftover, kind, ctx.clone(), permit).await;
                 }
                 Err(r) => {

@@ -1,0 +1,562 @@
+//! The web server through real clients on loopback: raw HTTP/1.1 over `TcpStream` and
+//! tungstenite's WebSocket client. The server is started through the library with a feed the
+//! test publishes into, and a real SQLite store holding 100k alerts.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use netwatch::addr::Addr;
+use netwatch::config::{Config, FileConfig};
+use netwatch::detect::{Alert, Figure, RuleId};
+use netwatch::store::Store;
+use netwatch::web::{self, Snapshot, Web};
+
+const TOKEN: &str = "web-test-token-0123456789";
+const ALERTS: usize = 100_000;
+
+/// First alert's time, seconds: recent enough that the store's age limit keeps them all.
+fn base_s() -> i64 {
+    static B: OnceLock<i64> = OnceLock::new();
+    *B.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        now - 2 * ALERTS as i64
+    })
+}
+
+fn config(extra: &str, store: &Path) -> Config {
+    let text = format!(
+        "[web]\nlisten = [\"127.0.0.1:0\"]\ntoken = \"{TOKEN}\"\n{extra}\n[store]\npath = \"{}\"\nkeep = 2\nmax_kib = 1048576\n",
+        store.display()
+    );
+    FileConfig::parse(&text, "test")
+        .unwrap()
+        .validate()
+        .unwrap()
+}
+
+/// A store with `ALERTS` alerts, built once for all tests: rules and sources cycle, one
+/// alert per second of packet time. Ids 1..=ALERTS.
+fn big_store() -> &'static PathBuf {
+    static DB: OnceLock<PathBuf> = OnceLock::new();
+    DB.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("netwatch-web-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("alerts.db");
+        let mut cfg = config("", &path).store;
+        cfg.retry_queue = 20_000;
+        cfg.batch_alerts = 10_000;
+        let mut s = Store::new(cfg);
+        let rules = [
+            RuleId::PortscanVertical,
+            RuleId::Bruteforce,
+            RuleId::Synflood,
+            RuleId::DnsTunnel,
+        ];
+        for i in 0..ALERTS {
+            let mut a = Alert::new(rules[i % 4], (base_s() + i as i64) * 1_000_000);
+            a.src = Addr::v4([10, 0, (i / 250 % 250) as u8, (i % 250) as u8 + 1]);
+            a.dst = Addr::v4([192, 168, 1, (i % 7) as u8 + 1]);
+            a.dport = 22;
+            a.proto = 6;
+            a.key = i as u64;
+            a.evidence.fig("ports", Figure::U(12));
+            a.first_seen = a.ts;
+            a.last_seen = a.ts;
+            s.add_alert(&a);
+            if s.batch_full() {
+                s.flush().unwrap();
+            }
+        }
+        s.close();
+        path
+    })
+}
+
+struct Server {
+    web: Option<Web>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(extra: &str, store: &Path) -> Server {
+        let cfg = config(extra, store);
+        let token = web::resolve_token(&cfg).unwrap();
+        let w = web::launch(&cfg, token, Some((store.to_path_buf(), 2)))
+            .unwrap()
+            .unwrap();
+        let addr = w.handle.addrs[0];
+        Server { web: Some(w), addr }
+    }
+    fn web(&self) -> &Web {
+        self.web.as_ref().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(w) = self.web.take() {
+            w.handle.stop();
+        }
+    }
+}
+
+/// Send raw bytes, read the whole reply (the request asks to close).
+fn raw(addr: SocketAddr, req: &[u8]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let _ = s.write_all(req);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, String) {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    raw(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[test]
+fn token_is_required_and_checked() {
+    let srv = Server::start("", big_store());
+    assert_eq!(get(srv.addr, "/healthz", None).0, 200);
+    for p in [
+        "/api/stats",
+        "/api/alerts",
+        "/metrics",
+        "/api/config",
+        "/api/flows",
+    ] {
+        let (st, head, _) = get(srv.addr, p, None);
+        assert_eq!(st, 401, "{p} without a token");
+        assert!(head.contains("WWW-Authenticate: Bearer"));
+        assert_eq!(
+            get(srv.addr, p, Some("web-test-token-0123456788")).0,
+            401,
+            "{p} wrong token"
+        );
+        assert_eq!(get(srv.addr, p, Some(TOKEN)).0, 200, "{p} with the token");
+    }
+    // WebSocket upgrade without a token: refused before any upgrade.
+    let r = tungstenite::connect(format!("ws://{}/ws/stats", srv.addr));
+    match r {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!(
+            "upgrade without token was not refused: {:?}",
+            other.map(|_| ())
+        ),
+    }
+    // With the token as a subprotocol entry, as a browser sends it.
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{}/ws/stats", srv.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        format!("netwatch, netwatch.token.{TOKEN}").parse().unwrap(),
+    );
+    let (mut ws, resp) = tungstenite::connect(req).unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "netwatch");
+    let first = ws.read().unwrap();
+    assert!(json(first.to_text().unwrap())["packets"].is_u64());
+}
+
+#[test]
+fn every_response_has_the_security_headers() {
+    let srv = Server::start("", big_store());
+    for (p, t) in [
+        ("/healthz", None),
+        ("/api/stats", Some(TOKEN)),
+        ("/nope", None),
+        ("/api/stats", None),
+    ] {
+        let (_, head, _) = get(srv.addr, p, t);
+        for h in [
+            "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'",
+            "X-Content-Type-Options: nosniff",
+            "Referrer-Policy: no-referrer",
+        ] {
+            assert!(head.contains(h), "{p}: {h} missing in {head}");
+        }
+        assert!(
+            !head.contains("Access-Control-Allow-Origin"),
+            "CORS is off by default"
+        );
+    }
+}
+
+#[test]
+fn cors_only_for_allowed_origins() {
+    let srv = Server::start(
+        "allow_origins = [\"http://dash.example:8080\"]",
+        big_store(),
+    );
+    let ask = |origin: &str| {
+        raw(
+            srv.addr,
+            format!("GET /api/stats HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .1
+    };
+    assert!(ask("http://dash.example:8080")
+        .contains("Access-Control-Allow-Origin: http://dash.example:8080"));
+    assert!(!ask("http://evil.example").contains("Access-Control-Allow-Origin"));
+}
+
+#[test]
+fn alerts_filters_and_keyset_pagination_over_100k() {
+    let srv = Server::start("", big_store());
+    // Walk every page of one rule: 25k alerts, newest first, no duplicates, none missing.
+    let mut cursor: Option<String> = None;
+    let mut seen = std::collections::HashSet::new();
+    let mut last = (i64::MAX, i64::MAX);
+    let mut slowest = Duration::ZERO;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/alerts?rule=bruteforce&limit=500&cursor={c}"),
+            None => "/api/alerts?rule=bruteforce&limit=500".to_string(),
+        };
+        let t = Instant::now();
+        let (st, _, body) = get(srv.addr, &path, Some(TOKEN));
+        slowest = slowest.max(t.elapsed());
+        assert_eq!(st, 200, "{body}");
+        let v = json(&body);
+        for a in v["alerts"].as_array().unwrap() {
+            assert_eq!(a["rule"], "bruteforce");
+            let key = (a["ts"].as_i64().unwrap(), a["id"].as_i64().unwrap());
+            assert!(key < last, "not newest first");
+            last = key;
+            assert!(seen.insert(key.1), "duplicate {}", key.1);
+        }
+        match v["next"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), ALERTS / 4);
+    eprintln!("figure: slowest 500-alert page over {ALERTS} stored alerts: {slowest:?}");
+    // Filters: source, destination, severity, time range.
+    let (_, _, b) = get(srv.addr, "/api/alerts?src=10.0.0.1&limit=500", Some(TOKEN));
+    let v = json(&b);
+    let n = v["alerts"].as_array().unwrap().len();
+    assert!(
+        n > 0
+            && v["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["src"] == "10.0.0.1")
+    );
+    let (_, _, b) = get(
+        srv.addr,
+        "/api/alerts?dst=192.168.1.3&limit=10",
+        Some(TOKEN),
+    );
+    assert!(json(&b)["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["dst"] == "192.168.1.3"));
+    let (from, to) = (base_s() + 10, base_s() + 20);
+    let (_, _, b) = get(
+        srv.addr,
+        &format!("/api/alerts?since={from}&until={to}&limit=500"),
+        Some(TOKEN),
+    );
+    let ts: Vec<i64> = json(&b)["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["ts"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ts.len(), 10);
+    assert!(ts
+        .iter()
+        .all(|t| (from * 1_000_000..to * 1_000_000).contains(t)));
+    let (_, _, b) = get(srv.addr, "/api/alerts?severity=1&limit=5", Some(TOKEN));
+    assert!(json(&b)["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a["severity"] == 1));
+    // One alert with its evidence.
+    let (st, _, b) = get(srv.addr, "/api/alerts/12345", Some(TOKEN));
+    assert_eq!(st, 200);
+    let v = json(&b);
+    assert_eq!(v["id"], 12345);
+    assert_eq!(v["eve"]["netwatch"]["evidence"]["ports"], 12, "{b}");
+    assert_eq!(get(srv.addr, "/api/alerts/999999999", Some(TOKEN)).0, 404);
+    assert_eq!(get(srv.addr, "/api/alerts/abc", Some(TOKEN)).0, 400);
+}
+
+#[test]
+fn hostile_requests_get_4xx_and_the_server_stays_up() {
+    let srv = Server::start("", big_store());
+    let a = srv.addr;
+    assert_eq!(raw(a, b"GARBAGE\r\n\r\n").0, 400);
+    assert_eq!(raw(a, b"GET / HTTP/9.9 extra\r\n\r\n").0, 400);
+    assert_eq!(raw(a, b"\x00\x01\x02\r\n\r\n").0, 400);
+    // A 1 MB header: cut at 8 KiB with 431, never buffered whole.
+    let mut big = b"GET /api/stats HTTP/1.1\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1 << 20));
+    big.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(raw(a, &big).0, 431);
+    // Too many headers.
+    let mut many = b"GET /healthz HTTP/1.1\r\n".to_vec();
+    for i in 0..60 {
+        many.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    assert_eq!(raw(a, &many).0, 431);
+    // Invalid UTF-8 and SQL injection in filters.
+    assert_eq!(get(a, "/api/alerts?src=%ff%fe", Some(TOKEN)).0, 400);
+    assert_eq!(
+        get(a, "/api/alerts?rule=x%27%20OR%201%3D1%20--", Some(TOKEN)).0,
+        400
+    );
+    assert_eq!(
+        get(
+            a,
+            "/api/alerts?src=1.2.3.4%27%3B%20DROP%20TABLE%20alerts%3B--",
+            Some(TOKEN)
+        )
+        .0,
+        400
+    );
+    assert_eq!(get(a, "/api/alerts?limit=100000", Some(TOKEN)).0, 400);
+    assert_eq!(get(a, "/api/alerts?cursor=1%3A2%3A3x", Some(TOKEN)).0, 400);
+    // Paths that climb out: nothing is read from disk, so 404.
+    assert_eq!(get(a, "/../../etc/passwd", None).0, 404);
+    assert_eq!(get(a, "/api/../../etc/passwd", Some(TOKEN)).0, 404);
+    // A body too large, and a chunked one.
+    assert_eq!(
+        raw(
+            a,
+            b"PATCH /api/config HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n"
+        )
+        .0,
+        413
+    );
+    assert_eq!(
+        raw(
+            a,
+            b"PATCH /api/config HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        .0,
+        411
+    );
+    // Wrong methods.
+    assert_eq!(
+        raw(
+            a,
+            format!("DELETE /api/alerts HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n")
+                .as_bytes()
+        )
+        .0,
+        405
+    );
+    // The 100k alerts are all still there, and the server answers.
+    let (st, _, b) = get(a, "/api/alerts?limit=1", Some(TOKEN));
+    assert_eq!(st, 200);
+    assert_eq!(json(&b)["alerts"][0]["id"], ALERTS as i64);
+}
+
+#[test]
+fn slowloris_is_cut_off_and_others_are_served_meanwhile() {
+    let srv = Server::start("", big_store());
+    let mut slow = TcpStream::connect(srv.addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nX-a: ").unwrap();
+    let t = Instant::now();
+    // Meanwhile another client is served at once.
+    assert_eq!(get(srv.addr, "/healthz", None).0, 200);
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = slow.read_to_end(&mut out);
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 408"));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn websocket_frames_over_the_limit_close_the_client() {
+    let srv = Server::start("", big_store());
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.write_all(
+        format!(
+            "GET /ws/alerts HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Authorization: Bearer {TOKEN}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).unwrap();
+    let h = String::from_utf8_lossy(&head[..n]);
+    assert!(h.starts_with("HTTP/1.1 101"), "{h}");
+    assert!(h.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    // A masked binary frame announcing 100 MB (64-bit length), then some of it.
+    let mut f = vec![0x82u8, 0xff];
+    f.extend_from_slice(&(100u64 << 20).to_be_bytes());
+    f.extend_from_slice(&[1, 2, 3, 4]);
+    let _ = s.write_all(&f);
+    let _ = s.write_all(&[0u8; 65536]);
+    let mut rest = Vec::new();
+    let t = Instant::now();
+    let _ = s.read_to_end(&mut rest);
+    assert!(t.elapsed() < Duration::from_secs(5), "not closed");
+    assert_eq!(get(srv.addr, "/healthz", None).0, 200);
+}
+
+#[test]
+fn live_alerts_stats_and_flows_over_websockets() {
+    let srv = Server::start("", big_store());
+    use tungstenite::client::IntoClientRequest;
+    let connect = |path: &str| {
+        let mut req = format!("ws://{}{path}", srv.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        let (ws, _) = tungstenite::connect(req).unwrap();
+        ws
+    };
+    let mut alerts = connect("/ws/alerts");
+    let mut stats = connect("/ws/stats");
+    let mut flows = connect("/ws/flows");
+    // Let the subscriptions settle, then publish.
+    std::thread::sleep(Duration::from_millis(200));
+    let w = srv.web();
+    let mut a = Alert::new(RuleId::DnsTunnel, 1_800_000_000_000_000);
+    a.src = Addr::v4([10, 1, 2, 3]);
+    w.publisher.alert(web::alert_message(777, &a));
+    let m = alerts.read().unwrap();
+    let v = json(m.to_text().unwrap());
+    assert_eq!(v["type"], "alert");
+    assert_eq!(v["alert"]["id"], 777);
+    assert_eq!(v["alert"]["src"], "10.1.2.3");
+    let _first = stats.read().unwrap();
+    let _first = flows.read().unwrap();
+    w.publisher.snapshot(Snapshot {
+        packets: 4242,
+        ..Default::default()
+    });
+    let v = json(stats.read().unwrap().to_text().unwrap());
+    assert_eq!(v["packets"], 4242);
+    let v = json(flows.read().unwrap().to_text().unwrap());
+    assert!(v["flows"].is_array());
+    // A new /ws/alerts client gets the backlog first.
+    let mut late = connect("/ws/alerts");
+    let v = json(late.read().unwrap().to_text().unwrap());
+    assert_eq!(v["alert"]["id"], 777);
+}
+
+#[test]
+fn stuck_websocket_clients_are_cut_off_and_readers_keep_up() {
+    let srv = Server::start("max_clients = 64", big_store());
+    use tungstenite::client::IntoClientRequest;
+    let connect = || {
+        let mut req = format!("ws://{}/ws/alerts", srv.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        let (ws, _) = tungstenite::connect(req).unwrap();
+        ws
+    };
+    let stuck: Vec<_> = (0..48).map(|_| connect()).collect();
+    let readers: Vec<_> = (0..16).map(|_| connect()).collect();
+    // A 65th is refused.
+    let mut req = format!("ws://{}/ws/alerts", srv.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    assert!(
+        matches!(tungstenite::connect(req), Err(tungstenite::Error::Http(r)) if r.status() == 503)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let handles: Vec<_> = readers
+        .into_iter()
+        .map(|mut ws| {
+            std::thread::spawn(move || {
+                if let tungstenite::stream::MaybeTlsStream::Plain(t) = ws.get_mut() {
+                    t.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                }
+                let mut n = 0;
+                while n < 2000 {
+                    match ws.read() {
+                        Ok(m) if m.is_text() => n += 1,
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    // Publish 2000 large alerts at a pace the readers can follow; the publisher never waits.
+    let w = srv.web();
+    let mut a = Alert::new(RuleId::PortscanVertical, 1_800_000_000_000_000);
+    a.src = Addr::v4([10, 9, 9, 9]);
+    let pad = "x".repeat(2000);
+    let mut slowest = Duration::ZERO;
+    for i in 0..2000 {
+        let mut m = web::alert_message(i, &a);
+        m.insert_str(m.len() - 1, &format!(",\"pad\":\"{pad}\""));
+        let t = Instant::now();
+        w.publisher.alert(m);
+        slowest = slowest.max(t.elapsed());
+        if i % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let got: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(got.iter().all(|n| *n == 2000), "readers got {got:?}");
+    assert!(
+        slowest < Duration::from_millis(50),
+        "publishing waited {slowest:?}"
+    );
+    // The stuck clients (4 MB each queued) are cut off after about 10 s behind.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    loop {
+        let c = w.handle.stats.get();
+        if c.ws_cut_off >= 48 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stuck clients not cut off: {c:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(w.handle.stats.get().ws_messages_dropped > 0);
+    drop(stuck);
+}
