@@ -82,6 +82,10 @@ fn shipped_config_is_the_defaults() {
         "group",
         "allow_root",
         "exclude_own_traffic",
+        "listen",
+        "max_clients",
+        "token",
+        "allow_origins",
     ] {
         assert!(
             text.contains(&format!("{key} =")),
@@ -199,10 +203,35 @@ fn outputs_and_daemon_settings() {
         ("[daemon]\nuser = \"root\"", "daemon.user", "allow_root"),
         ("[daemon]\ngroup = \"a:b\"", "daemon.group", "a:b"),
         ("[eve]\nkeep = 99", "eve.keep", "1..=16"),
+        ("[web]\nlisten = [\"8787\"]", "web.listen", "ADDR:PORT"),
+        ("[web]\nlisten = [\"@br-lan\"]", "web.listen", "port"),
+        ("[web]\nlisten = [\"@a/b:80\"]", "web.listen", "interface"),
+        ("[web]\nmax_clients = 0", "web.max_clients", "1..=64"),
+        ("[web]\ntoken = \"short\"", "web.token", "16..=128"),
+        ("[web]\ntoken = \"off\"", "web.token", "loopback"),
+        (
+            "[web]\nlisten = [\"0.0.0.0:1\"]\ntoken = \"off\"",
+            "web.token",
+            "loopback",
+        ),
+        (
+            "[web]\nallow_origins = [\"http://x/path\"]",
+            "web.allow_origins",
+            "origin",
+        ),
+        (
+            "[web]\nallow_origins = [\"*\"]",
+            "web.allow_origins",
+            "origin",
+        ),
     ] {
         let e = parse(text).unwrap_err();
         assert!(e.contains(key) && e.contains(word), "{text}: {e}");
     }
+    let off =
+        parse("[web]\nlisten = [\"127.0.0.1:8787\", \"[::1]:8787\"]\ntoken = \"off\"").unwrap();
+    assert_eq!(off.web.token, netwatch::config::WebToken::Off);
+    assert!(parse("[web]\nlisten = []").unwrap().web.listen.is_empty());
     let root = parse("[daemon]\nuser = \"root\"\nallow_root = true").unwrap();
     assert!(root.daemon.allow_root);
 }

@@ -159,6 +159,15 @@ sleep 1
 ip netns exec $A bash -c "timeout 20 iodine -f -r -P s3cret 10.79.0.2 t.tunnel.test >/dev/null 2>&1 & sleep 10; ping -c 20 -i 0.2 10.99.0.1 >/dev/null 2>&1; wait" || true
 kill $IP 2>/dev/null || true; wait $IP 2>/dev/null || true
 
+# The web API of the live daemon (router profile default: 127.0.0.1:8787 in its namespace;
+# the token generated into the store's directory, printed by `netwatch token`).
+TOK=$("$NW" token -c "$CFG" 2>/dev/null || true)
+webget() { ip netns exec $V curl -s -m 5 -H "Authorization: Bearer $TOK" "http://127.0.0.1:8787$1"; }
+check "web: token generated into the state directory, announced once" bash -c "[ -n '$TOK' ] && [ \"\$(cat '$WORK/db/web.token')\" = '$TOK' ] && [ \$(grep -c 'web access token' '$WORK/run.err') = 1 ]"
+check "web: no token, 401" bash -c "[ \"\$(ip netns exec $V curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:8787/api/stats)\" = 401 ]"
+check "web: /api/alerts has the live scan" bash -c "$(declare -f webget); V=$V TOK=$TOK; webget '/api/alerts?rule=portscan.vertical&src=10.79.0.1' | grep -q '\"dst\":\"10.79.0.2\"'"
+check "web: /metrics counts packets" bash -c "$(declare -f webget); V=$V TOK=$TOK; webget /metrics | awk '/^netwatch_packets_total /{exit !(\$2 > 0)}'"
+
 # A 10 s hping3 flood, captured live: CPU of the daemon over those 10 s.
 HZ=$(getconf CLK_TCK); c0=$(cpu_ticks $NP); t0=$(date +%s.%N)
 ip netns exec $A timeout 10 hping3 --flood -S -p 80 10.79.0.2 >/dev/null 2>&1 || true
