@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 
 use crate::addr::Addr;
 use crate::capture::{CaptureStats, LiveCapture};
-use crate::config::{Config, SyslogConfig, SyslogFormat, SyslogTarget};
+use crate::config::{Config, ConfigSource, SyslogConfig, SyslogFormat, SyslogTarget};
 use crate::detect::{Alert, Figure, RuleId};
 use crate::output::eve_file::EveFile;
 use crate::output::{eve, syslog};
@@ -647,12 +647,9 @@ enum Event {
     Read(usize),
 }
 
-/// Run until SIGTERM/SIGINT. `reload` re-reads the configuration on SIGHUP.
-pub fn run(
-    cfg: Config,
-    ifaces: Vec<String>,
-    reload: &dyn Fn() -> Result<Config, String>,
-) -> Result<(), String> {
+/// Run until SIGTERM/SIGINT. `source` is read again on SIGHUP (and after the web API changed
+/// settings), with the overrides laid over it.
+pub fn run(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Result<(), String> {
     if ifaces.is_empty() {
         return Err(
             "no interface to capture: set capture.interfaces in the config or pass --iface".into(),
@@ -663,7 +660,7 @@ pub fn run(
         .enable_time()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(main_loop(cfg, ifaces, reload))
+    rt.block_on(main_loop(cfg, ifaces, source))
 }
 
 /// Apply exclusions of the sensor's own connections (the syslog collector).
@@ -683,11 +680,8 @@ fn exclude_own(p: &mut Pipeline, cfg: &Config, outs: &Outputs) {
     }
 }
 
-async fn main_loop(
-    cfg: Config,
-    ifaces: Vec<String>,
-    reload: &dyn Fn() -> Result<Config, String>,
-) -> Result<(), String> {
+async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Result<(), String> {
+    let reload = || source.load().map(|(c, _)| c).map_err(|e| e.to_string());
     let sig = |k: SignalKind| signal(k).map_err(|e| format!("cannot install signal handler: {e}"));
     let (mut term, mut int, mut hup) = (
         sig(SignalKind::terminate())?,
@@ -739,7 +733,7 @@ async fn main_loop(
     let mut outs = Outputs::new(&cfg);
     pipeline.report_repeats(outs.store.is_some());
     // The web server starts after the privilege drop, so its thread never holds more.
-    let web = start_web(&cfg, &outs);
+    let web = start_web(&cfg, &source, &outs);
     if let Some(w) = &web {
         outs.web = Some(w.publisher.clone());
     }
@@ -761,12 +755,14 @@ async fn main_loop(
     let mut health = Health::new(&pipeline);
     let mut health_out: Vec<Alert> = Vec::new();
     let mut excluded_peer: Option<SocketAddr> = None;
+    // PATCH /api/config wrote new settings: reload as SIGHUP does.
+    let mut web_changed = false;
     loop {
         let ev = poll_fn(|cx| {
             if term.poll_recv(cx).is_ready() || int.poll_recv(cx).is_ready() {
                 return Poll::Ready(Event::Stop);
             }
-            if hup.poll_recv(cx).is_ready() {
+            if hup.poll_recv(cx).is_ready() || std::mem::take(&mut web_changed) {
                 return Poll::Ready(Event::Reload);
             }
             if tick.poll_tick(cx).is_ready() {
@@ -936,7 +932,7 @@ async fn main_loop(
 
 /// Start the web server when `web.listen` asks for it. A web that cannot start is logged and
 /// left off: the sensor goes on without it.
-fn start_web(cfg: &Config, outs: &Outputs) -> Option<crate::web::Web> {
+fn start_web(cfg: &Config, source: &ConfigSource, outs: &Outputs) -> Option<crate::web::Web> {
     if cfg.web.listen.is_empty() {
         return None;
     }
@@ -951,7 +947,7 @@ fn start_web(cfg: &Config, outs: &Outputs) -> Option<crate::web::Web> {
         .store
         .as_ref()
         .map(|s| (s.path().to_path_buf(), cfg.store.keep));
-    match crate::web::launch(cfg, token, store) {
+    match crate::web::launch(cfg, source.clone(), token, store) {
         Ok(w) => w,
         Err(e) => {
             log::warn!("{e}; the web server is off, sensing goes on");

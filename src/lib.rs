@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod json_reader;
 pub mod logger;
 pub mod output;
 pub mod pipeline;

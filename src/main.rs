@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use netwatch::alloc::{peak_heap_bytes, peak_rss_bytes, CountingAlloc};
 use netwatch::capture::{CaptureError, FileCapture};
-use netwatch::config::Config;
+use netwatch::config::{Config, ConfigSource};
 use netwatch::output::eve;
 use netwatch::pipeline::Pipeline;
 
@@ -207,19 +207,12 @@ fn run() -> Result<(), Fail> {
     }
 }
 
-/// Where the configuration comes from.
-enum ConfigSource {
-    Builtin,
-    Toml(PathBuf),
-    Uci(PathBuf),
-}
-
+/// The effective configuration: the file (or the built-in defaults) with the settings changed
+/// through the web API laid over it.
 fn load_config(src: &ConfigSource) -> Result<Config, Fail> {
-    match src {
-        ConfigSource::Toml(p) => Config::load(p).map_err(|e| Fail::Config(e.to_string())),
-        ConfigSource::Uci(p) => Config::load_uci(p).map_err(|e| Fail::Config(e.to_string())),
-        ConfigSource::Builtin => Ok(Config::default_config()),
-    }
+    src.load()
+        .map(|(c, _)| c)
+        .map_err(|e| Fail::Config(e.to_string()))
 }
 
 fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
@@ -239,11 +232,12 @@ fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
         }
     }
     let file = file.ok_or_else(|| Fail::Usage("check-config needs a FILE".into()))?;
-    let cfg = load_config(&if uci {
+    let src = if uci {
         ConfigSource::Uci(file.clone())
     } else {
         ConfigSource::Toml(file.clone())
-    })?;
+    };
+    let (cfg, overrides) = src.load().map_err(|e| Fail::Config(e.to_string()))?;
     let bytes = Pipeline::new(&cfg).footprint_bytes();
     println!(
         "{}: ok (profile {}, {} flows, fixed tables {:.1} MiB)",
@@ -252,6 +246,14 @@ fn check_config(mut p: lexopt::Parser) -> Result<(), Fail> {
         cfg.capacity.flows,
         bytes as f64 / (1024.0 * 1024.0)
     );
+    if let Some(p) = overrides {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        println!(
+            "settings changed through the web API, laid over the file ({}):\n{}",
+            p.display(),
+            text.trim_end()
+        );
+    }
     Ok(())
 }
 
@@ -304,12 +306,7 @@ fn run_daemon(mut p: lexopt::Parser) -> Result<(), Fail> {
             }
         }
     }
-    let reload = || {
-        load_config(&config).map_err(|e| match e {
-            Fail::Usage(m) | Fail::Config(m) | Fail::Runtime(m) => m,
-        })
-    };
-    netwatch::daemon::run(cfg, ifaces, &reload).map_err(Fail::Runtime)
+    netwatch::daemon::run(cfg, ifaces, config).map_err(Fail::Runtime)
 }
 
 fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
@@ -470,7 +467,7 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     if !serve && (db.is_some() || speed != 1.0) {
         return Err(Fail::Usage("--speed and --db go with --serve".into()));
     }
-    let cfg = load_config(&config)?;
+    let mut cfg = load_config(&config)?;
     let mut cap = FileCapture::open(&file, bpf.as_deref()).map_err(|e| match e {
         CaptureError::Filter { .. } => Fail::Config(e.to_string()),
         _ => Fail::Runtime(e.to_string()),
@@ -504,9 +501,14 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         scfg.path = db.display().to_string();
         let store = netwatch::store::Store::new(scfg);
         let token = netwatch::web::resolve_token(&cfg).map_err(Fail::Runtime)?;
-        let web = netwatch::web::launch(&cfg, token, Some((db.clone(), cfg.store.keep)))
-            .map_err(|e| Fail::Runtime(e.to_string()))?
-            .ok_or_else(|| Fail::Config("--serve needs web.listen".into()))?;
+        let web = netwatch::web::launch(
+            &cfg,
+            config.clone(),
+            token,
+            Some((db.clone(), cfg.store.keep)),
+        )
+        .map_err(|e| Fail::Runtime(e.to_string()))?
+        .ok_or_else(|| Fail::Config("--serve needs web.listen".into()))?;
         for a in &web.handle.addrs {
             eprintln!("netwatch: serving the replay on http://{a}/ (speed x{speed})");
         }
@@ -524,8 +526,14 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     let mut failure = None;
     let mut first_ts: Option<i64> = None;
     let mut last_sec = i64::MIN;
-    let res = cap.for_each(|f| {
-        if let Some(s) = &served {
+    let res = match &served {
+        // The plain replay's loop has nothing of the web in it.
+        None => cap.for_each(|f| {
+            pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                sink.alert(a)
+            })
+        }),
+        Some(s) => cap.for_each(|f| {
             // Real time (or `speed` times faster), and a snapshot for each second of capture.
             let t0 = *first_ts.get_or_insert(f.ts_us);
             let due = Duration::from_secs_f64((f.ts_us - t0).max(0) as f64 / 1e6 / s.speed);
@@ -536,12 +544,24 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
             if f.ts_us.div_euclid(1_000_000) != last_sec {
                 last_sec = f.ts_us.div_euclid(1_000_000);
                 publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
+                if s.web.reload_requested() {
+                    // PATCH /api/config: apply as the daemon does on SIGHUP.
+                    match config.load() {
+                        Ok((new, _)) => {
+                            pipeline.reconfigure(&new);
+                            s.web.config.send_replace(std::sync::Arc::new(new.clone()));
+                            cfg = new;
+                            log::info!("reloaded thresholds, allowlists and timeouts");
+                        }
+                        Err(e) => log::error!("reload refused, previous settings stay: {e}"),
+                    }
+                }
             }
-        }
-        pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
-            sink.alert(a)
-        })
-    });
+            pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                sink.alert(a)
+            })
+        }),
+    };
     if let Err(e) = res {
         failure = Some(format!("{}: {e}", file.display()));
     }

@@ -122,6 +122,8 @@ fn value(key: &str, raw: &str, no: usize) -> Result<toml::Value, String> {
 /// Where each TOML key came from, for error messages.
 pub struct UciConfig {
     pub file: FileConfig,
+    /// The same settings as a TOML tree (for layering the web API's overrides on top).
+    pub table: toml::Table,
     lines: BTreeMap<String, usize>,
 }
 
@@ -275,10 +277,14 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
             lines.insert("capture.interfaces".into(), iface_line);
         }
     }
-    let file: FileConfig = toml::Value::Table(root)
+    let file: FileConfig = toml::Value::Table(root.clone())
         .try_into()
         .map_err(|e: toml::de::Error| err(e.to_string().trim_end().to_string()))?;
-    Ok(UciConfig { file, lines })
+    Ok(UciConfig {
+        file,
+        table: root,
+        lines,
+    })
 }
 
 #[cfg(test)]

@@ -259,3 +259,31 @@ fn allowlisted_ports_and_destinations_below_and_above_1024() {
     assert!(a.dst_allowed(&out, 443) && !a.dst_allowed(&out, 80) && !a.dst_allowed(&out, 0));
     assert!(a.dst_allowed(&inside, 80) && a.dst_allowed(&inside, 0));
 }
+
+#[test]
+fn overrides_are_written_as_toml_that_reads_back_the_same() {
+    use netwatch::config::{merge_tables, write_toml};
+    let text = r#"
+[alerts]
+suppress_s = 120
+[rules.dns_tunnel]
+allow_domains = ["a\"b\\c", "line\nbreak", "ünï", "ctl\u0001"]
+min_score = 0.75
+[rules."odd key"]
+enabled = false
+"#;
+    let t: toml::Table = text.parse().unwrap();
+    let back: toml::Table = write_toml(&t).parse().unwrap();
+    assert_eq!(back, t);
+    // Tables merge key by key; anything else is replaced.
+    let mut base: toml::Table = "[rules.portscan]\nwindow_s = 90\nvertical_ports = 12\n"
+        .parse()
+        .unwrap();
+    let over: toml::Table = "[rules.portscan]\nvertical_ports = 30\n".parse().unwrap();
+    merge_tables(&mut base, &over);
+    assert_eq!(base["rules"]["portscan"]["window_s"].as_integer(), Some(90));
+    assert_eq!(
+        base["rules"]["portscan"]["vertical_ports"].as_integer(),
+        Some(30)
+    );
+}

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use netwatch::addr::Addr;
-use netwatch::config::{Config, FileConfig};
+use netwatch::config::{Config, ConfigSource, FileConfig};
 use netwatch::detect::{Alert, Figure, RuleId};
 use netwatch::store::Store;
 use netwatch::web::{self, Snapshot, Web};
@@ -86,9 +86,11 @@ struct Server {
 
 impl Server {
     fn start(extra: &str, store: &Path) -> Server {
-        let cfg = config(extra, store);
+        Server::with_source(config(extra, store), ConfigSource::Builtin, store)
+    }
+    fn with_source(cfg: Config, source: ConfigSource, store: &Path) -> Server {
         let token = web::resolve_token(&cfg).unwrap();
-        let w = web::launch(&cfg, token, Some((store.to_path_buf(), 2)))
+        let w = web::launch(&cfg, source, token, Some((store.to_path_buf(), 2)))
             .unwrap()
             .unwrap();
         let addr = w.handle.addrs[0];
@@ -559,4 +561,119 @@ fn stuck_websocket_clients_are_cut_off_and_readers_keep_up() {
     }
     assert!(w.handle.stats.get().ws_messages_dropped > 0);
     drop(stuck);
+}
+
+fn patch(addr: SocketAddr, body: &str) -> (u16, String) {
+    let (st, _, b) = raw(
+        addr,
+        format!(
+            "PATCH /api/config HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    (st, b)
+}
+
+#[test]
+fn config_patch_is_validated_kept_and_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("netwatch-web-patch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("netwatch.db");
+    let file = dir.join("netwatch.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[web]\nlisten = [\"127.0.0.1:0\"]\ntoken = \"{TOKEN}\"\n[store]\npath = \"{}\"\n[rules.portscan]\nwindow_s = 90\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let source = ConfigSource::Toml(file.clone());
+    let (cfg, over) = source.load().unwrap();
+    assert!(over.is_none());
+    let srv = Server::with_source(cfg, source.clone(), &db);
+    let w = srv.web();
+    assert!(!w.reload_requested());
+    // Valid: a threshold, an allowlist and the suppression time.
+    let (st, b) = patch(
+        srv.addr,
+        r#"{"rules":{"portscan":{"vertical_ports":30,"allow_src":["10.0.0.5/32"]}},"alerts":{"suppress_s":120}}"#,
+    );
+    assert_eq!(st, 200, "{b}");
+    let v = json(&b);
+    assert_eq!(v["rules"]["portscan"]["vertical_ports"], 30);
+    assert_eq!(
+        v["rules"]["portscan"]["window_s"], 90,
+        "the file's own value stays"
+    );
+    assert_eq!(v["suppress_s"], 120);
+    assert!(w.reload_requested(), "the pipeline is told to reload");
+    assert!(!w.reload_requested(), "once");
+    // Invalid: refused with the key and the range; nothing changes.
+    let kept = std::fs::read_to_string(dir.join("overrides.toml")).unwrap();
+    for (body, key) in [
+        (
+            r#"{"rules":{"portscan":{"vertical_ports":0}}}"#,
+            "rules.portscan.vertical_ports",
+        ),
+        (r#"{"capacity":{"flows":100}}"#, "capacity"),
+        (r#"{"web":{"token":"off"}}"#, "web"),
+        (r#"{"rules":{"nosuch":{"x":1}}}"#, "rules.nosuch"),
+    ] {
+        let (st, b) = patch(srv.addr, body);
+        assert_eq!(st, 422, "{body}: {b}");
+        assert!(
+            json(&b)["error"].as_str().unwrap().contains(key),
+            "{body}: {b}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("overrides.toml")).unwrap(),
+            kept
+        );
+    }
+    for body in [
+        "not json",
+        "[1,2]",
+        r#"{"rules":{"portscan":{"vertical_ports":null}}}"#,
+        r#"{"rules":{"portscan":{"bogus":1}}}"#,
+    ] {
+        let (st, _) = patch(srv.addr, body);
+        assert!(st == 400 || st == 422, "{body}: {st}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("overrides.toml")).unwrap(),
+            kept
+        );
+    }
+    assert!(!w.reload_requested(), "refused changes reload nothing");
+    // A second change keeps the first.
+    let (st, _) = patch(srv.addr, r#"{"rules":{"synflood":{"syn_rate":500}}}"#);
+    assert_eq!(st, 200);
+    drop(srv);
+    // "Restart": the config loads with the changes laid over the file.
+    let (cfg, over) = source.load().unwrap();
+    assert_eq!(over, Some(dir.join("overrides.toml")));
+    assert_eq!(cfg.rules.portscan.vertical_ports, 30);
+    assert_eq!(cfg.rules.portscan.window_s, 90);
+    assert_eq!(cfg.rules.synflood.syn_rate, 500);
+    assert_eq!(cfg.suppress_s, 120);
+    assert!(cfg
+        .rules
+        .portscan
+        .allow
+        .src_allowed(&Addr::v4([10, 0, 0, 5])));
+    // check-config shows them.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netwatch"))
+        .args(["check-config", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("through the web API") && text.contains("vertical_ports = 30"),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

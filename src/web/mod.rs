@@ -257,6 +257,16 @@ pub struct Web {
     pub publisher: Publisher,
     pub config: watch::Sender<Arc<Config>>,
     pub handle: WebHandle,
+    /// Set when `PATCH /api/config` changed the overrides: reload (and clear it).
+    pub reload: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Web {
+    /// True once after `PATCH /api/config` wrote new settings.
+    pub fn reload_requested(&self) -> bool {
+        self.reload
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The token web clients must present, per `web.token`: generated into the state directory
@@ -288,6 +298,7 @@ pub fn resolve_token(cfg: &Config) -> Result<Option<String>, String> {
 /// database the API reads alerts and history from.
 pub fn launch(
     cfg: &Config,
+    source: crate::config::ConfigSource,
     token: Option<String>,
     store: Option<(std::path::PathBuf, u32)>,
 ) -> Result<Option<Web>, WebError> {
@@ -296,12 +307,15 @@ pub fn launch(
     }
     let (publisher, feed) = feed();
     let (ctx, crx) = watch::channel(Arc::new(cfg.clone()));
+    let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handle = start(
         WebOptions {
             web: cfg.web.clone(),
             token,
             store,
             config: crx,
+            source,
+            reload: reload.clone(),
         },
         feed,
     )?;
@@ -315,5 +329,6 @@ pub fn launch(
         publisher,
         config: ctx,
         handle,
+        reload,
     }))
 }

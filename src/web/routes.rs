@@ -102,6 +102,7 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
         "/api/flows" if get => flows(r, ctx),
         "/api/history" if get => history(r, ctx),
         "/api/config" if get => Response::json(200, config_json(&ctx.opts.config.borrow())),
+        "/api/config" if r.method == "PATCH" => patch_config(r.body, ctx),
         "/healthz" | "/metrics" | "/api/alerts" | "/api/stats" | "/api/flows" | "/api/history"
         | "/api/config" => Response::error(405, "method not allowed"),
         p if p.starts_with("/api/alerts/") => {
@@ -563,6 +564,80 @@ fn history(r: &Request<'_>, ctx: &Ctx) -> Response {
     col(&mut b, "sources", &|s| s.distinct_sources as u64);
     b.push_str("]}");
     Response::json(200, b)
+}
+
+/// `PATCH /api/config`: a JSON object of thresholds, allowlists and suppression (the TOML
+/// file's shape: `{"rules":{"portscan":{"vertical_ports":20}},"alerts":{"suppress_s":120}}`).
+/// Validated exactly as the file is, over the file and the earlier changes; kept in the state
+/// directory's overrides file (the daemon runs unprivileged and cannot rewrite its config);
+/// applied at the pipeline's next tick as SIGHUP applies. An invalid value changes nothing.
+fn patch_config(body: &[u8], ctx: &Ctx) -> Response {
+    use crate::config::{merge_tables, write_toml, ConfigError, ConfigSource};
+    let refuse = |e: ConfigError| {
+        let mut b = String::from("{\"error\":");
+        json::string(&mut b, &e.to_string());
+        if let ConfigError::Invalid { key, .. } = &e {
+            b.push_str(",\"key\":");
+            json::string(&mut b, key);
+        }
+        b.push('}');
+        Response::json(422, b)
+    };
+    let v = match crate::json_reader::parse(body) {
+        Ok(v @ crate::json_reader::JsonValue::Object(_)) => v,
+        Ok(_) => return Response::error(400, "the body must be a JSON object"),
+        Err(e) => return Response::error(400, &e.to_string()),
+    };
+    let patch = match v.to_toml("") {
+        Ok(toml::Value::Table(t)) => t,
+        Ok(_) => return Response::error(400, "the body must be a JSON object"),
+        Err(m) => return Response::error(422, &m),
+    };
+    if let Err(e) = crate::config::check_override_keys(&patch) {
+        return refuse(e);
+    }
+    let (base, base_cfg) = match ctx.opts.source.base() {
+        Ok(x) => x,
+        Err(e) => return Response::error(409, &format!("the config file cannot be used now: {e}")),
+    };
+    let (path, current) = match ConfigSource::overrides(&base_cfg) {
+        Ok(x) => x,
+        Err(e) => return Response::error(409, &e.to_string()),
+    };
+    let mut over = current.unwrap_or_default();
+    merge_tables(&mut over, &patch);
+    let new = match ConfigSource::layered(&base, &over) {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
+    let write = || -> std::io::Result<()> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        let tmp = path.with_extension("toml.tmp");
+        let text = format!(
+            "# Settings changed through the web API (PATCH /api/config), laid over the config file.\n\
+             # Delete this file to go back to the config file's values.\n{}",
+            write_toml(&over)
+        );
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)
+    };
+    if let Err(e) = write() {
+        log::warn!("web: cannot write {}: {e}", path.display());
+        return Response::error(
+            500,
+            &format!("cannot keep the change in {}: {e}", path.display()),
+        );
+    }
+    log::info!(
+        "web: configuration changed through the API; kept in {}",
+        path.display()
+    );
+    ctx.opts
+        .reload
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    Response::json(200, config_json(&new))
 }
 
 /// A small JSON object writer for the config view.

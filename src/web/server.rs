@@ -23,7 +23,7 @@ use tokio::sync::{watch, Semaphore};
 
 use super::auth::Auth;
 use super::{routes, ws, Feed};
-use crate::config::{Config, ListenAddr, WebConfig};
+use crate::config::{Config, ConfigSource, ListenAddr, WebConfig};
 
 /// Request line and headers together. Browsers send well under 2 KiB; 8 KiB is what nginx
 /// allows per header line by default.
@@ -67,6 +67,11 @@ pub struct WebOptions {
     pub store: Option<(PathBuf, u32)>,
     /// The effective configuration, as `/api/config` shows it; replaced on reload.
     pub config: watch::Receiver<Arc<Config>>,
+    /// Where the configuration comes from (`PATCH /api/config` validates against it).
+    pub source: ConfigSource,
+    /// Set by `PATCH /api/config` once the overrides are written: the pipeline's owner
+    /// reloads (as on SIGHUP) at its next tick.
+    pub reload: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running server: dropping it leaves it running; `stop` ends it.
@@ -315,6 +320,7 @@ pub struct Request<'a> {
     pub path: &'a str,
     pub query: &'a str,
     pub headers: &'a [httparse::Header<'a>],
+    pub body: &'a [u8],
     pub peer: SocketAddr,
 }
 
@@ -613,10 +619,9 @@ async fn connection(
             path,
             query,
             headers,
+            body: &body,
             peer,
         };
-        // (No route takes a body yet; it is read so the next request starts where it should.)
-        drop(body);
         ctx.stats.update(|c| c.requests += 1);
         let origin = request.header("origin");
         let allow = cors(&ctx.opts.web, origin);
