@@ -1452,7 +1452,15 @@ impl ConfigSource {
                     })?;
                 Ok((path, Some(t)))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((path, None)),
+            // No state directory yet (or a file where it should be: the store reports that).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok((path, None))
+            }
             Err(source) => Err(ConfigError::Read {
                 path: path.display().to_string(),
                 source,

@@ -5,13 +5,14 @@
 //!   so one busy interface cannot starve the others) into the one pipeline.
 //! * A 1 s tick: packet time advances by the monotonic clock while the wire is quiet (flows
 //!   expire, pending alerts are judged), capture statistics are read, missing interfaces are
-//!   retried with back-off, the store writes its batch, and once a minute sensor health is
-//!   judged (`sensor.health` events for capture loss > 1 %, detector tables evicting so much
-//!   that detection is degraded, a failing store).
+//!   retried with back-off, the store writes its batch, the web gets its snapshot, and once a
+//!   minute sensor health is judged (`health`).
 //! * Alerts go to the outputs: EVE lines on stdout and/or a rotated file, the SQLite store
-//!   (queued, written once per second or per `store.batch_alerts`), and syslog through a
-//!   bounded queue drained by its own task — an unreachable collector costs counted drops,
-//!   never a stalled pipeline.
+//!   (queued, written once per second or per `store.batch_alerts`), syslog through a bounded
+//!   queue drained by its own task (`output::syslog_transport`) — an unreachable collector
+//!   costs counted drops, never a stalled pipeline — and the web server's feed (`web`).
+//! * The web server (`[web]`) runs on a thread of its own, started after the privilege drop;
+//!   `PATCH /api/config` makes the daemon reload at its next tick as SIGHUP does.
 //! * Signals: SIGTERM/SIGINT flush (flows, store, syslog queue) and exit within 2 s; SIGHUP
 //!   reloads thresholds, allowlists and outputs without losing flow state (capacities and
 //!   the store path need a restart, which the log says); an invalid file is refused, the old
@@ -23,19 +24,19 @@ use std::future::poll_fn;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
 
 use crate::addr::Addr;
 use crate::capture::{CaptureStats, LiveCapture};
-use crate::config::{Config, ConfigSource, SyslogConfig, SyslogFormat, SyslogTarget};
-use crate::detect::{Alert, Figure, RuleId};
+use crate::config::{Config, ConfigSource, SyslogFormat, SyslogTarget};
+use crate::detect::Alert;
+use crate::health::{wall_us, CaptureMinute, Health};
 use crate::output::eve_file::EveFile;
+use crate::output::syslog_transport::{start_syslog, target_name, SyslogOut};
 use crate::output::{eve, syslog};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
@@ -153,186 +154,6 @@ impl Source {
             self.warned = true;
         }
     }
-}
-
-/// Counters of the syslog task, shared with the daemon. (A mutex, not atomics: 32-bit MIPS
-/// has no 64-bit atomics; both sides run on the one runtime thread anyway.)
-#[derive(Default)]
-struct SyslogCounts {
-    sent: u64,
-    dropped: u64,
-    errors: u64,
-    /// The collector's address once connected (UDP/TCP), for own-traffic exclusion.
-    peer: Option<SocketAddr>,
-}
-
-#[derive(Default)]
-struct SyslogStats(Mutex<SyslogCounts>);
-
-impl SyslogStats {
-    fn update(&self, f: impl FnOnce(&mut SyslogCounts)) {
-        if let Ok(mut c) = self.0.lock() {
-            f(&mut c);
-        }
-    }
-    fn get<T>(&self, f: impl FnOnce(&SyslogCounts) -> T) -> Option<T> {
-        self.0.lock().ok().map(|c| f(&c))
-    }
-}
-
-struct SyslogOut {
-    tx: mpsc::Sender<Vec<u8>>,
-    stats: Arc<SyslogStats>,
-    task: tokio::task::JoinHandle<()>,
-    cfg: SyslogConfig,
-}
-
-enum Conn {
-    Unix(tokio::net::UnixDatagram),
-    Udp(tokio::net::UdpSocket),
-    Tcp(tokio::net::TcpStream),
-}
-
-async fn connect(t: &SyslogTarget) -> std::io::Result<(Conn, Option<SocketAddr>)> {
-    let resolve = |h: &str, p: u16| {
-        let h = h.to_string();
-        async move {
-            tokio::net::lookup_host((h.as_str(), p))
-                .await
-                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve `{h}`: {e}")))?
-                .next()
-                .ok_or_else(|| std::io::Error::other(format!("`{h}` has no address")))
-        }
-    };
-    match t {
-        SyslogTarget::Off => Err(std::io::Error::other("off")),
-        SyslogTarget::Unix(p) => {
-            let s = tokio::net::UnixDatagram::unbound()?;
-            s.connect(p)
-                .map_err(|e| std::io::Error::new(e.kind(), format!("{p}: {e}")))?;
-            Ok((Conn::Unix(s), None))
-        }
-        SyslogTarget::Udp(h, p) => {
-            let a = resolve(h, *p).await?;
-            let bind: SocketAddr = if a.is_ipv4() {
-                ([0, 0, 0, 0], 0).into()
-            } else {
-                ([0u16; 8], 0).into()
-            };
-            let s = tokio::net::UdpSocket::bind(bind).await?;
-            s.connect(a).await?;
-            Ok((Conn::Udp(s), Some(a)))
-        }
-        SyslogTarget::Tcp(h, p) => {
-            let a = resolve(h, *p).await?;
-            let s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(a))
-                .await
-                .map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("connect to {a} timed out"),
-                    )
-                })??;
-            Ok((Conn::Tcp(s), Some(a)))
-        }
-    }
-}
-
-fn target_name(t: &SyslogTarget) -> String {
-    match t {
-        SyslogTarget::Off => "off".into(),
-        SyslogTarget::Unix(p) => p.clone(),
-        SyslogTarget::Udp(h, p) => format!("udp:{h}:{p}"),
-        SyslogTarget::Tcp(h, p) => format!("tcp:{h}:{p}"),
-    }
-}
-
-/// Drain the queue into the collector; reconnect with back-off on failure. While it is
-/// unreachable the queue fills and the daemon counts drops.
-async fn syslog_task(cfg: SyslogConfig, mut rx: mpsc::Receiver<Vec<u8>>, st: Arc<SyslogStats>) {
-    use tokio::io::AsyncWriteExt;
-    let name = target_name(&cfg.target);
-    let mut backoff = Duration::from_secs(1);
-    let mut warned = false;
-    let mut pending: Option<Vec<u8>> = None;
-    loop {
-        let conn = match connect(&cfg.target).await {
-            Ok((c, peer)) => {
-                if warned {
-                    log::info!("syslog: connected to {name}");
-                }
-                st.update(|c| c.peer = peer);
-                warned = false;
-                backoff = Duration::from_secs(1);
-                c
-            }
-            Err(e) => {
-                if !warned {
-                    log::warn!("syslog.target `{name}`: {e}; retrying with back-off, alerts meanwhile are counted as dropped");
-                    warned = true;
-                }
-                st.update(|c| c.errors += 1);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(60));
-                continue;
-            }
-        };
-        let mut conn = conn;
-        loop {
-            let msg = match pending.take() {
-                Some(m) => m,
-                None => match rx.recv().await {
-                    Some(m) => m,
-                    None => return,
-                },
-            };
-            let res = match &mut conn {
-                Conn::Unix(s) => s.send(&msg).await.map(|_| ()),
-                Conn::Udp(s) => s.send(&msg).await.map(|_| ()),
-                Conn::Tcp(s) => {
-                    // RFC 6587 octet counting for RFC 5424; LF-terminated for RFC 3164.
-                    let mut framed = Vec::with_capacity(msg.len() + 8);
-                    if cfg.format == SyslogFormat::Rfc5424 {
-                        framed.extend_from_slice(format!("{} ", msg.len()).as_bytes());
-                        framed.extend_from_slice(&msg);
-                    } else {
-                        framed.extend_from_slice(&msg);
-                        framed.push(b'\n');
-                    }
-                    s.write_all(&framed).await
-                }
-            };
-            match res {
-                Ok(()) => {
-                    st.update(|c| c.sent += 1);
-                }
-                Err(e) => {
-                    st.update(|c| c.errors += 1);
-                    log::warn!("syslog: sending to {name} failed ({e}); reconnecting");
-                    if matches!(conn, Conn::Tcp(_) | Conn::Unix(_)) {
-                        pending = Some(msg);
-                    }
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-    }
-}
-
-fn start_syslog(cfg: &SyslogConfig) -> Option<SyslogOut> {
-    if cfg.target == SyslogTarget::Off {
-        return None;
-    }
-    let (tx, rx) = mpsc::channel(cfg.queue);
-    let stats = Arc::new(SyslogStats::default());
-    let task = tokio::spawn(syslog_task(cfg.clone(), rx, stats.clone()));
-    Some(SyslogOut {
-        tx,
-        stats,
-        task,
-        cfg: cfg.clone(),
-    })
 }
 
 /// Where alerts go.
@@ -486,158 +307,6 @@ fn hostname() -> String {
         .chars()
         .filter(|c| c.is_ascii_graphic())
         .collect()
-}
-
-fn wall_us() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
-/// Once-a-minute judgement of whether the sensor can still see.
-struct Health {
-    since: Instant,
-    flows_evicted: u64,
-    rule_evictions: [u64; 5],
-    store_errors: u64,
-    syslog_dropped: u64,
-}
-
-fn health_alert(kind: &'static str, figures: &[(&'static str, Figure)]) -> Alert {
-    let mut a = Alert::new(RuleId::SensorHealth, wall_us());
-    a.evidence.fig("kind", Figure::S(kind));
-    for (k, v) in figures {
-        a.evidence.fig(k, *v);
-    }
-    a.key = crate::decode::psl::fnv(crate::decode::psl::FNV_OFFSET, kind.as_bytes()) >> 1;
-    a
-}
-
-impl Health {
-    fn new(p: &Pipeline) -> Health {
-        let mut h = Health {
-            since: Instant::now(),
-            flows_evicted: 0,
-            rule_evictions: [0; 5],
-            store_errors: 0,
-            syslog_dropped: 0,
-        };
-        h.baseline(p, None, None);
-        h
-    }
-
-    fn baseline(&mut self, p: &Pipeline, store: Option<&Store>, sys: Option<&SyslogOut>) {
-        self.flows_evicted = p.flows().counters.evicted;
-        let e = p.engine().evictions();
-        self.rule_evictions = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
-        self.store_errors = store.map(|s| s.counters.errors).unwrap_or(0);
-        self.syslog_dropped = sys.and_then(|s| s.stats.get(|c| c.dropped)).unwrap_or(0);
-    }
-
-    /// Judge the minute that just ended; push any health events to `out`.
-    fn judge(
-        &mut self,
-        cfg: &Config,
-        p: &Pipeline,
-        sources: &mut [Source],
-        outs: &Outputs,
-        out: &mut Vec<Alert>,
-    ) {
-        for s in sources.iter_mut() {
-            let (a, b) = (s.minute_stats, s.stats);
-            let recv = b.received.saturating_sub(a.received);
-            let dropped = (b.dropped_kernel + b.dropped_interface)
-                .saturating_sub(a.dropped_kernel + a.dropped_interface);
-            if dropped > 0 && dropped * 100 > recv {
-                out.push(health_alert(
-                    "capture_loss",
-                    &[
-                        ("interface", Figure::S(s.name)),
-                        ("dropped", Figure::U(dropped)),
-                        ("received", Figure::U(recv)),
-                        (
-                            "loss_pct",
-                            Figure::F(dropped as f64 * 100.0 / recv.max(1) as f64),
-                        ),
-                        ("threshold_pct", Figure::F(1.0)),
-                        ("window_s", Figure::U(60)),
-                    ],
-                ));
-            }
-            s.minute_stats = s.stats;
-        }
-        let c = &cfg.capacity;
-        let e = p.engine().evictions();
-        let now = [e.scan, e.synflood, e.bruteforce, e.dns_tunnel, e.beacon];
-        let caps = [
-            c.scan_targets + c.scan_sweeps,
-            c.syn_victims,
-            c.login_pairs,
-            c.dns_domains,
-            c.beacon_pairs,
-        ];
-        let names = ["scan", "synflood", "bruteforce", "dns_tunnel", "beacon"];
-        let mut tables: Vec<(&'static str, u64, usize)> = vec![(
-            "flows",
-            p.flows()
-                .counters
-                .evicted
-                .saturating_sub(self.flows_evicted),
-            c.flows,
-        )];
-        for i in 0..5 {
-            tables.push((
-                names[i],
-                now[i].saturating_sub(self.rule_evictions[i]),
-                caps[i],
-            ));
-        }
-        for (name, evicted, cap) in tables {
-            // A table that turns over a tenth of itself in a minute forgets state faster
-            // than the rules' windows need it: detection is degraded.
-            if evicted > 0 && evicted as usize * 10 >= cap {
-                out.push(health_alert(
-                    "table_evictions",
-                    &[
-                        ("table", Figure::S(name)),
-                        ("evicted", Figure::U(evicted)),
-                        ("capacity", Figure::U(cap as u64)),
-                        ("window_s", Figure::U(60)),
-                    ],
-                ));
-            }
-        }
-        if let Some(s) = &outs.store {
-            let errs = s.counters.errors.saturating_sub(self.store_errors);
-            if errs > 0 {
-                out.push(health_alert(
-                    "store_failing",
-                    &[
-                        ("errors", Figure::U(errs)),
-                        ("queued", Figure::U(s.pending() as u64)),
-                        ("dropped", Figure::U(s.counters.dropped)),
-                        ("window_s", Figure::U(60)),
-                    ],
-                ));
-            }
-        }
-        if let Some(s) = &outs.syslog {
-            let d = s
-                .stats
-                .get(|c| c.dropped)
-                .unwrap_or(0)
-                .saturating_sub(self.syslog_dropped);
-            if d > 0 {
-                out.push(health_alert(
-                    "syslog_dropping",
-                    &[("dropped", Figure::U(d)), ("window_s", Figure::U(60))],
-                ));
-            }
-        }
-        self.baseline(p, outs.store.as_ref(), outs.syslog.as_ref());
-        self.since = Instant::now();
-    }
 }
 
 enum Event {
@@ -891,7 +560,26 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                         .snapshot(snapshot(&pipeline, &cfg, &sources, &outs, start));
                 }
                 if now.duration_since(health.since) >= Duration::from_secs(60) {
-                    health.judge(&cfg, &pipeline, &mut sources, &outs, &mut health_out);
+                    let mut caps: Vec<CaptureMinute> = sources
+                        .iter_mut()
+                        .map(|s| CaptureMinute {
+                            name: s.name,
+                            now: s.stats,
+                            at_start: &mut s.minute_stats,
+                        })
+                        .collect();
+                    let syslog_dropped = outs
+                        .syslog
+                        .as_ref()
+                        .map(|s| s.stats.get(|c| c.dropped).unwrap_or(0));
+                    health.judge(
+                        &cfg,
+                        &pipeline,
+                        &mut caps,
+                        outs.store.as_ref(),
+                        syslog_dropped,
+                        &mut health_out,
+                    );
                     for a in health_out.drain(..) {
                         outs.alert(&a);
                     }

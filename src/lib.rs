@@ -2,10 +2,12 @@
 //!
 //! Data path (one direction): `capture` (libpcap) → `decode` (`PacketMeta`) → `flow`
 //! (bounded flow table) and `window` (1 s / 10 s / 60 s aggregates) → `detect` (five rules,
-//! suppression) → `output` (EVE JSON, syslog). `daemon` runs it live (tokio, one thread) with the SQLite
-//! `store`; `privdrop` sheds root after the captures are open. `pipeline` wires the stages; `config` validates the
-//! TOML; `table` is the fixed-capacity map every stage uses; `clock` turns packet timestamps
-//! into the monotonic packet time all logic runs on.
+//! suppression) → `output` (EVE JSON, syslog). `daemon` runs it live (tokio, one thread) with
+//! the SQLite `store`, judges its own `health` once a minute and feeds the `web` server
+//! (REST, WebSockets, /metrics on a thread of its own); `privdrop` sheds root after the
+//! captures are open. `pipeline` wires the stages; `config` validates the TOML (and the web
+//! API's overrides, parsed by `json_reader`); `table` is the fixed-capacity map every stage
+//! uses; `clock` turns packet timestamps into the monotonic packet time all logic runs on.
 
 pub mod addr;
 pub mod alloc;
@@ -16,6 +18,7 @@ pub mod daemon;
 pub mod decode;
 pub mod detect;
 pub mod flow;
+pub mod health;
 pub mod json_reader;
 pub mod logger;
 pub mod output;
