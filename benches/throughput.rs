@@ -28,48 +28,6 @@ fn bench_dir() -> PathBuf {
     d
 }
 
-/// A LAN mix: each "visit" is a DNS lookup plus a short TCP session.
-fn lan_capture(packets: usize) -> PcapWriter {
-    let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
-    let mut rng = Rng(1);
-    let mut t = T0;
-    let mut i: u32 = 0;
-    while (w.count as usize) < packets {
-        i = i.wrapping_add(1);
-        let client = format!("192.168.{}.{}", 1 + (i % 4), 2 + rng.below(200));
-        let server = format!(
-            "{}.{}.{}.{}",
-            23 + rng.below(150),
-            rng.below(256),
-            rng.below(256),
-            1 + rng.below(254)
-        );
-        let cport = 1024 + (i % 60000) as u16;
-        let mut tr = Traffic::new();
-        let name = format!("www.site{}.example.com", rng.below(5000));
-        tr.dns(t, &client, cport, "192.168.1.1", &name, 1, i as u16);
-        let turns = 1 + rng.below(3) as usize;
-        let resp = 60 + rng.below(1300) as usize;
-        tr.tcp_session(
-            t + 10_000,
-            &client,
-            cport,
-            &server,
-            if i % 3 == 0 { 80 } else { 443 },
-            turns,
-            200,
-            resp,
-        );
-        for (ft, f) in tr.frames() {
-            if (w.count as usize) < packets {
-                w.packet(ft, &f);
-            }
-        }
-        t += 200 + rng.below(400) as i64;
-    }
-    w
-}
-
 fn bare_read(path: &Path) -> (u64, u64) {
     let mut cap = pcap::Capture::from_file(path).expect("open capture");
     let (mut n, mut bytes) = (0u64, 0u64);

@@ -526,6 +526,7 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     let mut failure = None;
     let mut first_ts: Option<i64> = None;
     let mut last_sec = i64::MIN;
+    let mut next_check_ts = i64::MIN;
     let res = match &served {
         // The plain replay's loop has nothing of the web in it.
         None => cap.for_each(|f| {
@@ -533,34 +534,46 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
                 sink.alert(a)
             })
         }),
-        Some(s) => cap.for_each(|f| {
-            // Real time (or `speed` times faster), and a snapshot for each second of capture.
-            let t0 = *first_ts.get_or_insert(f.ts_us);
-            let due = Duration::from_secs_f64((f.ts_us - t0).max(0) as f64 / 1e6 / s.speed);
-            let el = started.elapsed();
-            if due > el {
-                std::thread::sleep(due - el);
-            }
-            if f.ts_us.div_euclid(1_000_000) != last_sec {
-                last_sec = f.ts_us.div_euclid(1_000_000);
-                publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
-                if s.web.reload_requested() {
-                    // PATCH /api/config: apply as the daemon does on SIGHUP.
-                    match config.load() {
-                        Ok((new, _)) => {
-                            pipeline.reconfigure(&new);
-                            s.web.config.send_replace(std::sync::Arc::new(new.clone()));
-                            cfg = new;
-                            log::info!("reloaded thresholds, allowlists and timeouts");
+        Some(s) => {
+            // Capture time between two looks at the clock: a millisecond of replay time, and
+            // at most a second of capture time (a snapshot per second of capture).
+            let step_us = ((1000.0 * s.speed) as i64).clamp(1, 1_000_000);
+            cap.for_each(|f| {
+                // (The second test: time stepped far back, e.g. after one bogus timestamp.)
+                if f.ts_us >= next_check_ts || next_check_ts - f.ts_us > 2 * step_us {
+                    next_check_ts = f.ts_us + step_us;
+                    // Real time (or `speed` times faster).
+                    let t0 = *first_ts.get_or_insert(f.ts_us);
+                    let due =
+                        Duration::from_micros(((f.ts_us - t0).max(0) as f64 / s.speed) as u64);
+                    let el = started.elapsed();
+                    if due > el {
+                        std::thread::sleep(due - el);
+                    }
+                    if f.ts_us.div_euclid(1_000_000) > last_sec {
+                        last_sec = f.ts_us.div_euclid(1_000_000);
+                        publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
+                        if s.web.reload_requested() {
+                            // PATCH /api/config: apply as the daemon does on SIGHUP.
+                            match config.load() {
+                                Ok((new, _)) => {
+                                    pipeline.reconfigure(&new);
+                                    s.web.config.send_replace(std::sync::Arc::new(new.clone()));
+                                    cfg = new;
+                                    log::info!("reloaded thresholds, allowlists and timeouts");
+                                }
+                                Err(e) => {
+                                    log::error!("reload refused, previous settings stay: {e}")
+                                }
+                            }
                         }
-                        Err(e) => log::error!("reload refused, previous settings stay: {e}"),
                     }
                 }
-            }
-            pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
-                sink.alert(a)
+                pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                    sink.alert(a)
+                })
             })
-        }),
+        }
     };
     if let Err(e) = res {
         failure = Some(format!("{}: {e}", file.display()));
