@@ -493,6 +493,7 @@ fn stuck_websocket_clients_are_cut_off_and_readers_keep_up() {
         let (ws, _) = tungstenite::connect(req).unwrap();
         ws
     };
+    let rss_before = rss_kib();
     let stuck: Vec<_> = (0..48).map(|_| connect()).collect();
     let readers: Vec<_> = (0..16).map(|_| connect()).collect();
     // A 65th is refused.
@@ -560,6 +561,9 @@ fn stuck_websocket_clients_are_cut_off_and_readers_keep_up() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(w.handle.stats.get().ws_messages_dropped > 0);
+    let grown = rss_kib().saturating_sub(rss_before);
+    eprintln!("figure: RSS grew {grown} KiB with 64 clients (48 stuck) and 2000 alerts of 2 KB");
+    assert!(grown < 32 * 1024, "RSS grew {grown} KiB");
     drop(stuck);
 }
 
@@ -675,5 +679,111 @@ fn config_patch_is_validated_kept_and_survives_a_restart() {
         text.contains("through the web API") && text.contains("vertical_ports = 30"),
         "{text}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn stats_flows_and_history_from_snapshots_and_the_store() {
+    use netwatch::window::Summary;
+    let dir = std::env::temp_dir().join(format!("netwatch-web-hist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("netwatch.db");
+    // Two stored minutes older than anything the server's own rings hold (recent enough for
+    // the store's age limit).
+    let now = base_s() + 2 * ALERTS as i64;
+    let (old, new) = (now - 7200 - now % 60, now - 60 - now % 60);
+    let mut st = Store::new(config("", &db).store);
+    for m in 0..2 {
+        st.add_minute(&Summary {
+            start: old + m * 60,
+            span_s: 60,
+            packets: 100 + m as u64,
+            by_proto: [60, 30, 10, m as u64],
+            ..Default::default()
+        });
+    }
+    st.close();
+    let srv = Server::start("", &db);
+    let sec = |start: i64, tcp: u64| Summary {
+        start,
+        span_s: 1,
+        packets: tcp + 1,
+        bytes: tcp * 100,
+        by_proto: [tcp, 1, 0, 0],
+        ..Default::default()
+    };
+    let flow = |b: u64, p: u64| web::FlowRow {
+        src: Addr::v4([10, 0, 0, 1]),
+        sport: 40000,
+        dst: Addr::v4([1, 1, 1, 1]),
+        dport: 443,
+        proto: 6,
+        packets: p,
+        bytes: b,
+        first_ts: 0,
+        idle_s: 0,
+    };
+    // Two snapshots that overlap: the server keeps each window once.
+    let mut s1 = Snapshot {
+        packets: 10,
+        top_by_bytes: vec![flow(900, 3), flow(500, 9)],
+        top_by_packets: vec![flow(500, 9), flow(900, 3)],
+        ..Default::default()
+    };
+    s1.recent[0] = vec![sec(new, 5), sec(new + 1, 6)];
+    s1.recent[2] = vec![Summary {
+        start: new,
+        span_s: 60,
+        packets: 7,
+        ..Default::default()
+    }];
+    srv.web().publisher.snapshot(s1.clone());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut s2 = s1.clone();
+    s2.recent[0] = vec![sec(new + 1, 6), sec(new + 2, 7)];
+    srv.web().publisher.snapshot(s2);
+    std::thread::sleep(Duration::from_millis(200));
+    let (st, _, b) = get(srv.addr, "/api/history?res=1s", Some(TOKEN));
+    assert_eq!(st, 200);
+    let v = json(&b);
+    assert_eq!(v["res_s"], 1);
+    assert_eq!(v["t"], serde_json::json!([new, new + 1, new + 2]));
+    assert_eq!(v["tcp"], serde_json::json!([5, 6, 7]));
+    let v = json(
+        &get(
+            srv.addr,
+            &format!("/api/history?res=1s&since={}", new + 1),
+            Some(TOKEN),
+        )
+        .2,
+    );
+    assert_eq!(v["t"].as_array().unwrap().len(), 2);
+    // Minutes: the stored ones, then the ring's.
+    let v = json(&get(srv.addr, "/api/history?res=60s", Some(TOKEN)).2);
+    assert_eq!(v["t"], serde_json::json!([old, old + 60, new]));
+    assert_eq!(v["packets"], serde_json::json!([100, 101, 7]));
+    assert_eq!(get(srv.addr, "/api/history?res=5s", Some(TOKEN)).0, 400);
+    // Top flows, both orders, bounded.
+    let v = json(&get(srv.addr, "/api/flows?top=1&by=packets", Some(TOKEN)).2);
+    assert_eq!(v["flows"].as_array().unwrap().len(), 1);
+    assert_eq!(v["flows"][0]["packets"], 9);
+    assert_eq!(v["flows"][0]["dst"], "1.1.1.1");
+    let v = json(&get(srv.addr, "/api/flows", Some(TOKEN)).2);
+    assert_eq!(v["flows"][0]["bytes"], 900);
+    assert_eq!(get(srv.addr, "/api/flows?top=26", Some(TOKEN)).0, 400);
+    // Stats carry the published counters and the tables.
+    let v = json(&get(srv.addr, "/api/stats", Some(TOKEN)).2);
+    assert_eq!(v["packets"], 10);
+    assert!(v["web"]["requests"].as_u64().unwrap() > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -371,6 +371,10 @@ impl Rule for BeaconRule {
         self.evicted
     }
 
+    fn entries(&self) -> u64 {
+        self.pairs.len() as u64
+    }
+
     fn footprint_bytes(&self) -> usize {
         self.pairs.footprint_bytes()
             + FIRST_SIGHT * (std::mem::size_of::<(u64, u64)>() + std::mem::size_of::<u32>())

@@ -181,6 +181,10 @@ impl Rule for BruteForceRule {
         self.evicted
     }
 
+    fn entries(&self) -> u64 {
+        self.pairs.len() as u64
+    }
+
     fn footprint_bytes(&self) -> usize {
         self.pairs.footprint_bytes()
     }

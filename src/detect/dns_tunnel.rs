@@ -309,6 +309,10 @@ impl Rule for DnsTunnelRule {
         self.evicted
     }
 
+    fn entries(&self) -> u64 {
+        self.domains.len() as u64
+    }
+
     fn footprint_bytes(&self) -> usize {
         self.domains.footprint_bytes()
     }

@@ -433,6 +433,8 @@ pub trait Rule {
     fn tick(&mut self, _now: u64, _wall: i64, _emit: &mut Emit) {}
     /// Entries evicted from this rule's tables so far.
     fn evictions(&self) -> u64;
+    /// Entries in this rule's tables now.
+    fn entries(&self) -> u64;
     /// Bytes of fixed state.
     fn footprint_bytes(&self) -> usize;
 }
@@ -524,6 +526,20 @@ impl Engine {
         let mut n = self.gate.suppress.footprint_bytes();
         self.rules.each(|r| n += r.footprint_bytes());
         n
+    }
+
+    /// Entries in each rule's tables now (scan, synflood, bruteforce, dns_tunnel, beacon) and
+    /// in the suppression table.
+    pub fn entries(&self) -> [u64; 6] {
+        let r = &self.rules;
+        [
+            r.scan.entries(),
+            r.synflood.entries(),
+            r.bruteforce.entries(),
+            r.dns_tunnel.entries(),
+            r.beacon.entries(),
+            self.gate.suppress.len() as u64,
+        ]
     }
 
     pub fn evictions(&self) -> RuleEvictions {

@@ -327,6 +327,10 @@ impl Rule for ScanRule {
         self.evicted
     }
 
+    fn entries(&self) -> u64 {
+        self.vertical.len() as u64 + self.horizontal.len() as u64
+    }
+
     fn footprint_bytes(&self) -> usize {
         self.vertical.footprint_bytes() + self.horizontal.footprint_bytes()
     }

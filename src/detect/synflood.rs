@@ -227,6 +227,10 @@ impl Rule for SynFloodRule {
         self.evicted
     }
 
+    fn entries(&self) -> u64 {
+        self.victims.len() as u64
+    }
+
     fn footprint_bytes(&self) -> usize {
         self.victims.footprint_bytes()
     }

@@ -133,16 +133,28 @@ pub fn render(s: &Snapshot, w: &WebCounters) -> String {
         "gauge",
         "Capacity of each detector table.",
     );
-    for (name, cap, _) in &s.tables {
-        o.sample("netwatch_table_capacity", &[("table", name)], *cap);
+    for t in &s.tables {
+        o.sample("netwatch_table_capacity", &[("table", t.name)], t.capacity);
+    }
+    o.family(
+        "netwatch_table_entries",
+        "gauge",
+        "Entries in each detector table now.",
+    );
+    for t in &s.tables {
+        o.sample("netwatch_table_entries", &[("table", t.name)], t.entries);
     }
     o.family(
         "netwatch_table_evictions_total",
         "counter",
         "Entries evicted from each detector table because it was full.",
     );
-    for (name, _, ev) in &s.tables {
-        o.sample("netwatch_table_evictions_total", &[("table", name)], *ev);
+    for t in &s.tables {
+        o.sample(
+            "netwatch_table_evictions_total",
+            &[("table", t.name)],
+            t.evictions,
+        );
     }
     o.family(
         "netwatch_alerts_total",

@@ -59,6 +59,15 @@ pub struct FlowRow {
     pub idle_s: u64,
 }
 
+/// One detector table's occupancy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableRow {
+    pub name: &'static str,
+    pub capacity: u64,
+    pub entries: u64,
+    pub evictions: u64,
+}
+
 /// Counters of one capture interface.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaptureRow {
@@ -97,8 +106,8 @@ pub struct Snapshot {
     pub flows_created: u64,
     pub flows_evicted: u64,
     pub flows_expired: u64,
-    /// Per rule table: (name, entries capacity, evictions).
-    pub tables: Vec<(&'static str, u64, u64)>,
+    /// Detector tables: name, capacity, entries now, evictions so far.
+    pub tables: Vec<TableRow>,
     pub alerts: [u64; RuleId::ALL.len()],
     pub alerts_suppressed: u64,
     pub capture: Vec<CaptureRow>,
@@ -136,26 +145,44 @@ impl Snapshot {
             flows_created: f.created,
             flows_evicted: f.evicted,
             flows_expired: f.expired,
-            tables: vec![
-                (
-                    "scan",
-                    (caps.scan_targets + caps.scan_sweeps) as u64,
-                    ev.scan,
-                ),
-                ("synflood", caps.syn_victims as u64, ev.synflood),
-                ("bruteforce", caps.login_pairs as u64, ev.bruteforce),
-                ("dns_tunnel", caps.dns_domains as u64, ev.dns_tunnel),
-                ("beacon", caps.beacon_pairs as u64, ev.beacon),
-                (
-                    "suppression",
-                    caps.suppression as u64,
-                    e.suppression_evictions,
-                ),
-            ],
+            tables: Vec::new(),
             alerts: e.alerts,
             alerts_suppressed: e.suppressed,
             ..Default::default()
         };
+        let n = p.engine().entries();
+        let caps = [
+            (caps.scan_targets + caps.scan_sweeps) as u64,
+            caps.syn_victims as u64,
+            caps.login_pairs as u64,
+            caps.dns_domains as u64,
+            caps.beacon_pairs as u64,
+            caps.suppression as u64,
+        ];
+        let evs = [
+            ev.scan,
+            ev.synflood,
+            ev.bruteforce,
+            ev.dns_tunnel,
+            ev.beacon,
+            e.suppression_evictions,
+        ];
+        let names = [
+            "scan",
+            "synflood",
+            "bruteforce",
+            "dns_tunnel",
+            "beacon",
+            "suppression",
+        ];
+        s.tables = (0..6)
+            .map(|i| TableRow {
+                name: names[i],
+                capacity: caps[i],
+                entries: n[i],
+                evictions: evs[i],
+            })
+            .collect();
         for (i, span) in [1u32, 10, 60].into_iter().enumerate() {
             if let Some(r) = p.windows().history(span) {
                 let skip = r.len().saturating_sub(RECENT_WINDOWS);

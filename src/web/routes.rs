@@ -361,12 +361,16 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
         "}},\"flows\":{{\"active\":{},\"capacity\":{},\"created\":{},\"evicted\":{},\"expired\":{}}},\"tables\":{{",
         s.flows_active, s.flows_capacity, s.flows_created, s.flows_evicted, s.flows_expired
     );
-    for (i, (name, cap, ev)) in s.tables.iter().enumerate() {
+    for (i, t) in s.tables.iter().enumerate() {
         if i > 0 {
             b.push(',');
         }
-        json::key(&mut b, name);
-        let _ = write!(b, "{{\"capacity\":{cap},\"evictions\":{ev}}}");
+        json::key(&mut b, t.name);
+        let _ = write!(
+            b,
+            "{{\"capacity\":{},\"entries\":{},\"evictions\":{}}}",
+            t.capacity, t.entries, t.evictions
+        );
     }
     b.push_str("},\"alerts\":{");
     for (i, r) in RuleId::ALL.iter().enumerate() {

@@ -5,9 +5,11 @@
 //! that is this host or an allowed one); framing is tungstenite's, driven over the tokio socket
 //! by readiness. Bounds per client: incoming messages and frames of at most 4 KiB (clients
 //! only answer pings and close), at most `MAX_WRITE_BUFFER` bytes waiting to be written, at
-//! most `ALERT_QUEUE` alerts queued — beyond those a client loses its oldest messages
-//! (counted), and a client whose writes have not drained for `BEHIND_LIMIT` is cut off. A
-//! ping every `PING_EVERY`; no frame at all for `DEAD_AFTER` closes the connection.
+//! most `ALERT_QUEUE` alerts queued — while its output does not drain a client takes no new
+//! messages, so it loses its oldest alerts (counted, and announced with a `dropped` message
+//! when it catches up) and skips snapshots; a client whose writes have not drained for
+//! `BEHIND_LIMIT` is cut off. A ping every `PING_EVERY`; no frame at all for `DEAD_AFTER`
+//! closes the connection.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use super::auth::WS_TOKEN_PREFIX;
 use super::routes;
 use super::server::{Ctx, Request, Response};
+use super::ALERT_QUEUE;
 
 /// Incoming frames and messages: clients send only pongs and closes.
 const MAX_INCOMING: usize = 4 * 1024;
@@ -244,10 +247,25 @@ pub async fn serve(
             .stuck_since
             .is_some_and(|t| t.elapsed() >= BEHIND_LIMIT)
         {
-            ctx.stats.update(|c| c.ws_cut_off += 1);
+            // What it never got counts as dropped.
+            let mut lost = 0u64;
+            for _ in 0..ALERT_QUEUE * 2 {
+                match alerts.try_recv() {
+                    Ok(_) => lost += 1,
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => lost += n,
+                    Err(_) => break,
+                }
+            }
+            ctx.stats.update(|c| {
+                c.ws_cut_off += 1;
+                c.ws_messages_dropped += lost;
+            });
             break;
         }
         let pending = client.pending;
+        // A client whose output does not drain takes no new messages: its alerts wait in the
+        // shared ring, where the oldest are overwritten (and counted when it catches up).
+        let draining = client.stuck_since.is_none();
         tokio::select! {
             r = s.readable() => {
                 if r.is_err() {
@@ -264,7 +282,7 @@ pub async fn serve(
                     break;
                 }
             }
-            r = alerts.recv(), if kind == Kind::Alerts => match r {
+            r = alerts.recv(), if kind == Kind::Alerts && draining => match r {
                 Ok(m) => client.send(&m),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     ctx.stats.update(|c| c.ws_messages_dropped += n);
@@ -275,7 +293,7 @@ pub async fn serve(
                     alerts = broadcast::channel(1).1;
                 }
             },
-            r = snap.changed(), if kind != Kind::Alerts => {
+            r = snap.changed(), if kind != Kind::Alerts && draining => {
                 if r.is_err() {
                     // The pipeline is gone (replay finished): nothing more will come.
                     snap = tokio::sync::watch::channel(Default::default()).1;
