@@ -605,7 +605,18 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
             Some(m) => eprintln!("netwatch: {m}"),
             None => eprintln!("netwatch: replay finished; still serving (Ctrl-C or SIGTERM stops)"),
         }
-        wait_for_stop();
+        // Settings changed through the web after the end still reach /api/config.
+        wait_for_stop(&mut || {
+            if s.web.reload_requested() {
+                match config.load() {
+                    Ok((new, _)) => {
+                        s.web.config.send_replace(std::sync::Arc::new(new));
+                        log::info!("reloaded thresholds, allowlists and timeouts");
+                    }
+                    Err(e) => log::error!("reload refused, previous settings stay: {e}"),
+                }
+            }
+        });
         s.web.handle.stop();
         if s.temporary {
             for ext in ["", "-wal", "-shm"] {
@@ -640,8 +651,8 @@ fn publish<W: Write>(
     s.web.publisher.snapshot(snap);
 }
 
-/// Block until SIGINT or SIGTERM.
-fn wait_for_stop() {
+/// Block until SIGINT or SIGTERM, calling `every_second` meanwhile.
+fn wait_for_stop(every_second: &mut dyn FnMut()) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -656,9 +667,13 @@ fn wait_for_stop() {
         ) else {
             return;
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = tick.tick() => every_second(),
+            }
         }
     });
 }

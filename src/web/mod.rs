@@ -7,8 +7,10 @@
 //! entries). The server runs on one thread of its own (`netwatch-web`, a tokio
 //! `current_thread` runtime) and reads only those and the SQLite store through read-only
 //! connections. Rooms: `server` (listeners, limits, HTTP parsing, security headers),
-//! `auth` (the token), `routes` (REST handlers), `ws` (WebSockets), `metrics` (Prometheus).
+//! `auth` (the token), `routes` (REST handlers), `ws` (WebSockets), `metrics` (Prometheus),
+//! `assets` (the embedded dashboard).
 
+mod assets;
 mod auth;
 mod metrics;
 mod routes;

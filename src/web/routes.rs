@@ -114,6 +114,7 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
                 _ => Response::error(400, "an alert id is a positive number"),
             }
         }
+        _ if get => super::assets::serve(r).unwrap_or_else(|| Response::error(404, "no such path")),
         _ => Response::error(404, "no such path"),
     }
 }
@@ -413,7 +414,7 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
     let _ = write!(
         b,
         "}},\"web\":{{\"requests\":{},\"rejected\":{},\"unauthorized\":{},\"ws_clients\":{},\"ws_cut_off\":{}}},\
-         \"rss_bytes\":{},\"heap_bytes\":{},\"finished\":{}}}",
+         \"rss_bytes\":{},\"heap_bytes\":{},\"finished\":{}",
         w.requests,
         w.rejected_limits + w.connections_refused,
         w.unauthorized,
@@ -423,6 +424,15 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
         s.heap_bytes,
         s.finished
     );
+    // The newest closed second, for a live chart's tail.
+    if let Some(l) = s.recent[0].last() {
+        let _ = write!(
+            b,
+            ",\"last\":{{\"t\":{},\"packets\":{},\"bytes\":{},\"tcp\":{},\"udp\":{},\"icmp\":{},\"other\":{}}}",
+            l.start, l.packets, l.bytes, l.by_proto[0], l.by_proto[1], l.by_proto[2], l.by_proto[3]
+        );
+    }
+    b.push('}');
     b
 }
 

@@ -411,6 +411,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
@@ -446,11 +447,17 @@ async fn write_response(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
          Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n\
          X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n\
-         Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\n",
+         Referrer-Policy: no-referrer\r\nCache-Control: {}\r\n",
         r.status,
         reason(r.status),
         r.content_type,
-        r.body.len()
+        r.body.len(),
+        // API answers are never kept; the dashboard's files are revalidated by ETag.
+        if r.extra.iter().any(|(k, _)| *k == "ETag") {
+            "no-cache"
+        } else {
+            "no-store"
+        }
     );
     if let Some(o) = allow_origin {
         let _ = write!(

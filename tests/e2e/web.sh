@@ -52,6 +52,10 @@ CONF
 PIDS+=("$NP")
 api() { curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 check "server answers /healthz" wait_for 10 bash -c "curl -sf -m 2 http://127.0.0.1:$PORT/healthz >/dev/null"
+if ! kill -0 "$NP" 2>/dev/null; then
+  # Another server answered: ours could not bind (set NETWATCH_WEB_PORT to another port).
+  say "FAIL netwatch replay --serve exited:"; cat "$WORK/replay.err"; exit 1
+fi
 
 # A bounded load while the replay runs: wrk for 5 s, 2 threads, 16 connections.
 wrk -t2 -c16 -d5s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/stats" >"$WORK/wrk.txt" 2>&1 || true

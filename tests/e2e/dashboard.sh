@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The dashboard in Debian's Chromium against the real netwatch (web/test/e2e.js): builds the
+# binary, the demo capture (scans, a flood, brute force, a DNS tunnel, a beacon), a one-packet
+# capture, and a database of 10,001 alerts whose newest carries markup in its summary and
+# evidence; screenshots go to target/dashboard-e2e/.
+#
+# usage: tests/e2e/dashboard.sh     (needs chromium and web/node_modules: .ci/run installs them)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+W=$(mktemp -d /tmp/netwatch-dash.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+export NW=$ROOT/target/release/netwatch PORT=${NETWATCH_DASH_PORT:-18788} TOKEN=dash-e2e-token-0123456789
+export CFG=$W/netwatch.toml DEMO=$W/demo.pcap EMPTY=$W/empty.pcap LIVEDB=$W/live.db BIGDB=$W/big.db
+export SHOTS=$ROOT/target/dashboard-e2e
+mkdir -p "$SHOTS"
+[ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
+(cd "$ROOT" && cargo run --release --quiet --example demo-capture -- "$DEMO" >/dev/null 2>&1)
+python3 - "$DEMO" "$EMPTY" <<'PY'
+import sys
+# The pcap header and the first packet of the demo capture.
+d = open(sys.argv[1], 'rb').read()
+import struct
+incl = struct.unpack('<I', d[24 + 8:24 + 12])[0]
+open(sys.argv[2], 'wb').write(d[:24 + 16 + incl])
+PY
+cat > "$CFG" <<CONF
+[web]
+listen = ["127.0.0.1:$PORT"]
+token = "$TOKEN"
+[store]
+path = "$W/state/netwatch.db"
+# The demo capture is stamped 2026-09-21: keep its alerts whatever today's date.
+max_age_days = 3650
+[syslog]
+target = "off"
+[eve]
+stdout = false
+CONF
+# The big database: a real replay's schema and alerts, then 10,000 copies and a hostile one.
+"$NW" replay "$DEMO" -c "$CFG" --serve --speed 1000000 --db "$BIGDB" >/dev/null 2>"$W/seed.err" & P=$!
+for _ in $(seq 1 100); do grep -q "replay finished" "$W/seed.err" && break; sleep 0.2; done
+kill -TERM $P; wait $P 2>/dev/null || true
+python3 - "$BIGDB" <<'PY'
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+cols = [r[1] for r in c.execute("PRAGMA table_info(alerts)")]
+row = dict(zip(cols, c.execute("SELECT * FROM alerts WHERE rule = 'dns.tunnel' LIMIT 1").fetchone()))
+top = c.execute("SELECT max(id), max(ts) FROM alerts").fetchone()
+rows = []
+for i in range(1, 10001):
+    r = dict(row, id=top[0] + i, ts=top[1] + i * 1000, skey=row['skey'] + i)
+    rows.append(tuple(r[k] for k in cols))
+bad = '<img src=x onerror=alert(1)>'
+eve = json.loads(row['eve'])
+eve['netwatch']['summary'] = bad + ' sent 20 queries'
+eve['netwatch']['evidence']['sample_names'] = [bad + '.t.tunnel-example.net']
+r = dict(row, id=top[0] + 10001, ts=top[1] + 10001 * 1000, summary=bad + ' sent 20 queries', eve=json.dumps(eve))
+rows.append(tuple(r[k] for k in cols))
+c.executemany("INSERT INTO alerts(%s) VALUES (%s)" % (",".join(cols), ",".join("?" * len(cols))), rows)
+c.commit()
+PY
+cd "$ROOT/web" && node test/e2e.js

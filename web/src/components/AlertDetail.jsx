@@ -1,0 +1,76 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { fmtTime, SEVERITY } from '../format.js';
+import { set } from '../store.js';
+
+function value(v) {
+  if (Array.isArray(v)) return v.map(String).join(', ');
+  if (v && typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** One alert: what happened, the evidence behind it, MITRE technique, Community ID. */
+export function AlertDetail({ id }) {
+  const [a, setA] = useState(null);
+  const [err, setErr] = useState('');
+  useEffect(() => {
+    setA(null);
+    setErr('');
+    if (id == null) return;
+    api(`/api/alerts/${id}`)
+      .then(setA)
+      .catch((e) => setErr(e.message));
+  }, [id]);
+  if (id == null) return null;
+  const nw = (a && a.eve && a.eve.netwatch) || {};
+  const ev = nw.evidence || {};
+  return (
+    <section class="panel detail" aria-label="alert detail">
+      <header>
+        <h2>Alert {id}</h2>
+        <button aria-label="close" onClick={() => set({ selected: null })}>
+          ✕
+        </button>
+      </header>
+      {err && <p class="error">{err}</p>}
+      {!a && !err && <p class="muted">Loading…</p>}
+      {a && (
+        <div>
+          <p class="summary-text">{a.summary}</p>
+          <dl class="facts">
+            <dt>Rule</dt>
+            <dd>{a.rule}</dd>
+            <dt>Severity</dt>
+            <dd>{SEVERITY[a.severity] || a.severity}</dd>
+            <dt>From → to</dt>
+            <dd>
+              {a.src}
+              {a.sport ? `:${a.sport}` : ''} → {a.dst}
+              {a.dport ? `:${a.dport}` : ''} ({a.proto})
+            </dd>
+            <dt>First / last seen</dt>
+            <dd>
+              {fmtTime(a.first_seen)} / {fmtTime(a.last_seen)}
+              {a.repeats ? ` (${a.repeats + 1} times)` : ''}
+            </dd>
+            <dt>MITRE ATT&amp;CK</dt>
+            <dd class="mitre">{nw.mitre || '–'}</dd>
+            <dt>Community ID</dt>
+            <dd class="mono">{a.community_id || '–'}</dd>
+          </dl>
+          <h3>Evidence</h3>
+          <table class="evidence">
+            <tbody>
+              {Object.entries(ev).map(([k, v]) => (
+                <tr key={k}>
+                  <th>{k}</th>
+                  <td>{value(v)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}

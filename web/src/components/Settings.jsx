@@ -1,0 +1,111 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api.js';
+
+/** The settings a user tunes: [key path, label]. Lists are comma-separated. */
+export const FIELDS = [
+  ['alerts.suppress_s', 'Repeat suppression (s)'],
+  ['rules.portscan.vertical_ports', 'Port scan: ports per host'],
+  ['rules.portscan.horizontal_hosts', 'Port scan: hosts per port'],
+  ['rules.portscan.window_s', 'Port scan: window (s)'],
+  ['rules.portscan.allow_src', 'Port scan: allowed sources'],
+  ['rules.synflood.syn_rate', 'SYN flood: SYN/s'],
+  ['rules.bruteforce.attempts', 'Brute force: attempts'],
+  ['rules.bruteforce.window_s', 'Brute force: window (s)'],
+  ['rules.dns_tunnel.min_queries', 'DNS tunnel: queries'],
+  ['rules.dns_tunnel.allow_domains', 'DNS tunnel: allowed domains'],
+  ['rules.beacon.min_score', 'Beacon: minimum score'],
+  ['rules.beacon.allow_dst', 'Beacon: allowed destinations'],
+];
+
+function lookup(cfg, path) {
+  const parts = path.split('.');
+  if (parts[0] === 'alerts') return cfg.suppress_s;
+  return parts.reduce((o, k) => (o == null ? o : o[k]), cfg);
+}
+
+/** The PATCH body for one field, typed as the config wants it. */
+export function patchFor(path, raw, current) {
+  const text = String(raw).trim();
+  let v;
+  if (Array.isArray(current)) v = text ? text.split(',').map((x) => x.trim()).filter(Boolean) : [];
+  else if (typeof current === 'number') {
+    v = Number(text);
+    if (text === '' || !Number.isFinite(v)) return null;
+  } else v = text;
+  const body = {};
+  let o = body;
+  const parts = path.split('.');
+  parts.forEach((k, i) => {
+    o[k] = i === parts.length - 1 ? v : {};
+    o = o[k];
+  });
+  return body;
+}
+
+export function Settings() {
+  const [cfg, setCfg] = useState(null);
+  const [edit, setEdit] = useState({});
+  const [errors, setErrors] = useState({});
+  const [saved, setSaved] = useState('');
+  useEffect(() => {
+    api('/api/config').then(setCfg).catch(() => {});
+  }, []);
+  if (!cfg) return <section class="panel settings"><p class="muted">Loading settings…</p></section>;
+  const save = async (path) => {
+    const current = lookup(cfg, path);
+    const body = patchFor(path, edit[path] ?? '', current);
+    setSaved('');
+    if (!body) {
+      setErrors({ ...errors, [path]: 'needs a number' });
+      return;
+    }
+    try {
+      const next = await api('/api/config', {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      setCfg(next);
+      setErrors({ ...errors, [path]: '' });
+      setEdit({ ...edit, [path]: undefined });
+      setSaved(path);
+    } catch (e) {
+      setErrors({ ...errors, [path]: e.message });
+    }
+  };
+  return (
+    <section class="panel settings">
+      <header>
+        <h2>Settings</h2>
+        <span class="muted">Saved on the sensor; applied within a second.</span>
+      </header>
+      <form onSubmit={(e) => e.preventDefault()}>
+        {FIELDS.map(([path, label]) => {
+          const cur = lookup(cfg, path);
+          const shown = edit[path] ?? (Array.isArray(cur) ? cur.join(', ') : String(cur ?? ''));
+          return (
+            <div class="field" key={path}>
+              <label for={path}>{label}</label>
+              <input
+                id={path}
+                name={path}
+                value={shown}
+                onInput={(e) => setEdit({ ...edit, [path]: e.currentTarget.value })}
+                onKeyDown={(e) => e.key === 'Enter' && save(path)}
+              />
+              <button type="button" onClick={() => save(path)}>
+                Save
+              </button>
+              {errors[path] && (
+                <span class="error" role="alert" data-field={path}>
+                  {errors[path]}
+                </span>
+              )}
+              {saved === path && <span class="ok">saved</span>}
+            </div>
+          );
+        })}
+      </form>
+    </section>
+  );
+}

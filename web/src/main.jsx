@@ -1,0 +1,93 @@
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, stream } from './api.js';
+import * as S from './store.js';
+import { MetricCards } from './components/MetricCards.jsx';
+import { TrafficChart } from './components/TrafficChart.jsx';
+import { AlertFeed } from './components/AlertFeed.jsx';
+import { AlertDetail } from './components/AlertDetail.jsx';
+import { Flows } from './components/Flows.jsx';
+import { AttackerGraph } from './components/AttackerGraph.jsx';
+import { Settings } from './components/Settings.jsx';
+import { TokenPrompt } from './components/TokenPrompt.jsx';
+import './style.css';
+
+/** Alerts from REST newer than the newest we have (after a reconnect), without duplicates. */
+async function fillGap() {
+  const newest = S.newestTs();
+  const since = newest ? Math.floor(newest / 1e6) - 1 : 0;
+  let cursor = '';
+  for (let page = 0; page < 20; page++) {
+    const r = await api(`/api/alerts?limit=500&since=${since}${cursor ? `&cursor=${cursor}` : ''}`);
+    S.addAlerts(r.alerts || []);
+    if (!r.next) break;
+    cursor = r.next;
+  }
+}
+
+function connState(c) {
+  const all = [c.alerts, c.stats, c.flows];
+  if (all.every((x) => x === 'live')) return 'live';
+  if (all.some((x) => x === 'offline')) return 'offline';
+  return 'reconnecting';
+}
+
+function start() {
+  fillGap().catch(() => {});
+  const on = (name) => (state, resumed) => {
+    S.set({ conn: { ...S.get().conn, [name]: state } });
+    if (name === 'alerts' && resumed) fillGap().catch(() => {});
+  };
+  stream('/ws/alerts', (m) => m.type === 'alert' && S.addAlerts([m.alert], { live: true }), on('alerts'));
+  stream('/ws/stats', (m) => S.addStats(m), on('stats'));
+  stream('/ws/flows', (m) => S.set({ flows: m.flows || [] }), on('flows'));
+}
+
+function App() {
+  const s = S.useStore();
+  const [tab, setTab] = useState('overview');
+  const conn = connState(s.conn);
+  useEffect(start, []);
+  return (
+    <div class={conn === 'live' ? 'app' : 'app stale'}>
+      <header class="top">
+        <h1>NetWatch</h1>
+        <span class={`conn ${conn}`} role="status" data-state={conn}>
+          {conn}
+        </span>
+        <nav>
+          <button class={tab === 'overview' ? 'on' : ''} onClick={() => setTab('overview')}>
+            Overview
+          </button>
+          <button class={tab === 'settings' ? 'on' : ''} onClick={() => setTab('settings')}>
+            Settings
+          </button>
+        </nav>
+      </header>
+      {conn !== 'live' && (
+        <div class="banner" role="alert">
+          {conn === 'offline' ? 'Offline: the sensor does not answer.' : 'Reconnecting…'} The figures below are the last ones received.
+        </div>
+      )}
+      {s.needToken && <TokenPrompt />}
+      {tab === 'settings' ? (
+        <Settings />
+      ) : (
+        <main>
+          <MetricCards stats={s.stats} alertsPerMin={s.alertTimes.length} />
+          <TrafficChart live={s.live} />
+          <div class="split">
+            <AlertFeed alerts={s.alerts} filter={s.filter} selected={s.selected} />
+            <AlertDetail id={s.selected} />
+          </div>
+          <div class="split">
+            <AttackerGraph alerts={s.alerts} />
+            <Flows flows={s.flows} />
+          </div>
+        </main>
+      )}
+    </div>
+  );
+}
+
+render(<App />, document.getElementById('app'));

@@ -1,0 +1,101 @@
+// The one store of the dashboard: fed by the WebSockets and REST, read by every view.
+// Alerts are kept by id (no duplicates, whatever order REST pages and the live feed bring
+// them in), newest first, at most MAX_ALERTS.
+import { useEffect, useState } from 'preact/hooks';
+
+export const MAX_ALERTS = 10000;
+/** Seconds of per-second traffic kept for the live chart. */
+export const LIVE_SECONDS = 300;
+
+const state = {
+  conn: { alerts: 'reconnecting', stats: 'reconnecting', flows: 'reconnecting' },
+  stats: null,
+  flows: [],
+  alerts: [],
+  byId: new Map(),
+  selected: null,
+  filter: { rule: '', severity: '', src: '', dst: '' },
+  needToken: false,
+  live: [], // newest 1 s windows from /ws/stats: {t, tcp, udp, icmp, other, bytes}
+  alertTimes: [], // ts (µs) of alerts received live, for alerts/min
+};
+const subs = new Set();
+
+export function get() {
+  return state;
+}
+
+export function set(patch) {
+  Object.assign(state, patch);
+  for (const f of subs) f();
+}
+
+export function subscribe(f) {
+  subs.add(f);
+  return () => subs.delete(f);
+}
+
+/** Re-render when the store changes; returns the state. */
+export function useStore() {
+  const [, tick] = useState(0);
+  useEffect(() => subscribe(() => tick((n) => n + 1)), []);
+  return state;
+}
+
+function newer(a, b) {
+  return a.ts !== b.ts ? b.ts - a.ts : b.id - a.id;
+}
+
+/** Merge alerts (from REST or the feed); duplicates by id are replaced, not repeated. */
+export function addAlerts(list, { live = false } = {}) {
+  let changed = false;
+  for (const a of list) {
+    if (!a || typeof a.id !== 'number') continue;
+    if (!state.byId.has(a.id)) changed = true;
+    state.byId.set(a.id, a);
+    if (live) state.alertTimes.push(Date.now());
+  }
+  if (!changed && list.length === 0) return;
+  let all = [...state.byId.values()].sort(newer);
+  if (all.length > MAX_ALERTS) {
+    for (const a of all.slice(MAX_ALERTS)) state.byId.delete(a.id);
+    all = all.slice(0, MAX_ALERTS);
+  }
+  const cutoff = Date.now() - 60000;
+  state.alertTimes = state.alertTimes.filter((t) => t >= cutoff);
+  set({ alerts: all });
+}
+
+/** The newest alert's time (µs), for filling a gap after a reconnect. */
+export function newestTs() {
+  return state.alerts.length ? state.alerts[0].ts : null;
+}
+
+/** A stats message: keep it, and its newest second for the live chart. */
+export function addStats(s) {
+  let live = state.live;
+  if (s && s.last && (!live.length || s.last.t > live[live.length - 1].t)) {
+    live = live.concat([s.last]).slice(-LIVE_SECONDS);
+  }
+  set({ stats: s, live });
+}
+
+/** Alerts that pass the feed's filters. */
+export function filtered(alerts, f) {
+  return alerts.filter(
+    (a) =>
+      (!f.rule || a.rule === f.rule) &&
+      (!f.severity || a.severity <= Number(f.severity)) &&
+      (!f.src || a.src === f.src) &&
+      (!f.dst || a.dst === f.dst),
+  );
+}
+
+/** Tests only: back to the empty state. */
+export function reset() {
+  state.byId = new Map();
+  state.alerts = [];
+  state.alertTimes = [];
+  state.live = [];
+  state.stats = null;
+}

@@ -1,0 +1,87 @@
+import { beforeEach, describe, expect, test } from 'vitest';
+import * as S from '../src/store.js';
+import { graphOf } from '../src/components/AttackerGraph.jsx';
+import { visibleRange, ROW_HEIGHT } from '../src/components/AlertFeed.jsx';
+import { mergeRows, rowsOf } from '../src/components/TrafficChart.jsx';
+import { patchFor } from '../src/components/Settings.jsx';
+
+const alert = (id, ts, rule = 'synflood', src = '10.0.0.1', dst = '10.0.0.2', severity = 1) => ({
+  id, ts, rule, src, dst, severity, summary: '',
+});
+
+describe('store', () => {
+  beforeEach(() => S.reset());
+  test('alerts merge by id, newest first, whatever order they arrive in', () => {
+    S.addAlerts([alert(2, 200), alert(1, 100)]);
+    S.addAlerts([alert(3, 300)], { live: true });
+    S.addAlerts([alert(2, 200), alert(3, 300), alert(4, 300)]);
+    expect(S.get().alerts.map((a) => a.id)).toEqual([4, 3, 2, 1]);
+    expect(S.newestTs()).toBe(300);
+    expect(S.get().alertTimes.length).toBe(1);
+  });
+  test('bounded: at most MAX_ALERTS, the oldest go', () => {
+    const many = [];
+    for (let i = 1; i <= S.MAX_ALERTS + 50; i++) many.push(alert(i, i));
+    S.addAlerts(many);
+    expect(S.get().alerts.length).toBe(S.MAX_ALERTS);
+    expect(S.get().alerts.at(-1).id).toBe(51);
+    expect(S.get().byId.has(50)).toBe(false);
+  });
+  test('filters', () => {
+    const list = [alert(1, 1, 'synflood'), alert(2, 2, 'bruteforce', '10.9.9.9'), alert(3, 3, 'c2.beacon', '10.0.0.1', '8.8.8.8', 3)];
+    expect(S.filtered(list, { rule: 'bruteforce' }).map((a) => a.id)).toEqual([2]);
+    expect(S.filtered(list, { src: '10.0.0.1' }).map((a) => a.id)).toEqual([1, 3]);
+    expect(S.filtered(list, { dst: '8.8.8.8' }).map((a) => a.id)).toEqual([3]);
+    expect(S.filtered(list, { severity: '1' }).map((a) => a.id)).toEqual([1, 2]);
+  });
+  test('stats keep a live tail of seconds, in order, without repeats', () => {
+    S.addStats({ last: { t: 10, tcp: 1 } });
+    S.addStats({ last: { t: 10, tcp: 1 } });
+    S.addStats({ last: { t: 11, tcp: 2 } });
+    S.addStats({ pps: 3 });
+    expect(S.get().live.map((r) => r.t)).toEqual([10, 11]);
+    expect(S.get().stats.pps).toBe(3);
+  });
+});
+
+describe('views', () => {
+  test('virtualized feed renders only the visible rows', () => {
+    const [a, b] = visibleRange(0, 360, 10000);
+    expect(a).toBe(0);
+    expect(b).toBeLessThan(40);
+    const [c, d] = visibleRange(5000 * ROW_HEIGHT, 360, 10000);
+    expect(c).toBeGreaterThan(4980);
+    expect(d - c).toBeLessThan(40);
+    expect(visibleRange(0, 360, 3)).toEqual([0, 3]);
+  });
+  test('attacker graph: nodes by alert count, edges per rule, time range', () => {
+    const list = [
+      alert(3, 3e6, 'synflood', 'a', 'v'),
+      alert(2, 2e6, 'bruteforce', 'a', 'v'),
+      alert(1, 1e6, 'synflood', 'b', 'w'),
+      alert(0, 1e6, 'sensor.health', '0.0.0.0', '0.0.0.0'),
+    ];
+    const g = graphOf(list, 10, 3e6);
+    expect(g.attackers).toEqual([['a', 2], ['b', 1]]);
+    expect(g.victims).toEqual([['v', 2], ['w', 1]]);
+    expect(g.edges.length).toBe(3);
+    expect(graphOf(list, 1.5, 3e6).attackers).toEqual([['a', 2]]);
+  });
+  test('chart rows from history columns, merged with the live tail by time', () => {
+    const h = { t: [1, 2], tcp: [5, 6], udp: [0, 1], icmp: [0, 0], other: [0, 0] };
+    const rows = rowsOf(h);
+    expect(rows[1]).toEqual({ t: 2, tcp: 6, udp: 1, icmp: 0, other: 0 });
+    const m = mergeRows(rows, [{ t: 2, tcp: 7, udp: 1, icmp: 0, other: 0 }, { t: 3, tcp: 1, udp: 0, icmp: 0, other: 0 }]);
+    expect(m.map((r) => r.t)).toEqual([1, 2, 3]);
+    expect(m[1].tcp).toBe(7);
+    expect(rowsOf(null)).toEqual([]);
+  });
+  test('settings build a typed PATCH body', () => {
+    expect(patchFor('rules.portscan.vertical_ports', ' 30 ', 12)).toEqual({ rules: { portscan: { vertical_ports: 30 } } });
+    expect(patchFor('rules.portscan.vertical_ports', 'x', 12)).toBe(null);
+    expect(patchFor('rules.portscan.allow_src', '10.0.0.1/32, 10.0.0.2/32', [])).toEqual({
+      rules: { portscan: { allow_src: ['10.0.0.1/32', '10.0.0.2/32'] } },
+    });
+    expect(patchFor('alerts.suppress_s', '120', 60)).toEqual({ alerts: { suppress_s: 120 } });
+  });
+});
