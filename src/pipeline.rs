@@ -240,18 +240,7 @@ impl Pipeline {
             "{{\"packets\":{},\"bytes\":{},\"decode_errors\":{{",
             c.packets, c.bytes
         );
-        let mut first = true;
-        for r in DecodeError::ALL {
-            let n = c.decode_errors[r as usize];
-            if n > 0 {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                json::key(out, r.name());
-                let _ = write!(out, "{n}");
-            }
-        }
+        decode_errors_json(out, &c.decode_errors);
         let _ = write!(
             out,
             "}},\"non_ip\":{},\"arp\":{},\"fragments\":{},\"bad_ipv4_checksum\":{},\"dns_messages\":{},\
@@ -282,5 +271,21 @@ impl Pipeline {
              \"dns_tunnel\":{},\"beacon\":{},\"suppression\":{}}}}}",
             e.suppressed, ev.scan, ev.synflood, ev.bruteforce, ev.dns_tunnel, ev.beacon, e.suppression_evictions
         );
+    }
+}
+
+/// The non-zero decode error counts as JSON members `"reason":n,...` (no braces).
+pub fn decode_errors_json(out: &mut String, counts: &[u64; DecodeError::COUNT]) {
+    let mut first = true;
+    for r in DecodeError::ALL {
+        let n = counts[r as usize];
+        if n > 0 {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            json::key(out, r.name());
+            let _ = write!(out, "{n}");
+        }
     }
 }

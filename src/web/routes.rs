@@ -16,7 +16,6 @@ use std::sync::Arc;
 use super::server::{Ctx, Request, Response};
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
 use crate::config::{Allow, Config, WebToken};
-use crate::decode::DecodeError;
 use crate::detect::RuleId;
 use crate::output::{eve, json};
 use crate::store::{self, AlertRow, Query};
@@ -345,18 +344,7 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
         s.dns_messages,
         s.own_traffic
     );
-    let mut first = true;
-    for e in DecodeError::ALL {
-        let n = s.decode_errors[e as usize];
-        if n > 0 {
-            if !first {
-                b.push(',');
-            }
-            first = false;
-            json::key(&mut b, e.name());
-            let _ = write!(b, "{n}");
-        }
-    }
+    crate::pipeline::decode_errors_json(&mut b, &s.decode_errors);
     let _ = write!(
         b,
         "}},\"flows\":{{\"active\":{},\"capacity\":{},\"created\":{},\"evicted\":{},\"expired\":{}}},\"tables\":{{",

@@ -78,7 +78,7 @@ function App() {
           <TrafficChart live={s.live} />
           <div class="split">
             <AlertFeed alerts={s.alerts} filter={s.filter} selected={s.selected} />
-            <AlertDetail id={s.selected} />
+            <AlertDetail id={s.selected} known={s.byId.get(s.selected)} />
           </div>
           <div class="split">
             <AttackerGraph alerts={s.alerts} />

@@ -10,16 +10,32 @@ function value(v) {
 }
 
 /** One alert: what happened, the evidence behind it, MITRE technique, Community ID. */
-export function AlertDetail({ id }) {
+export function AlertDetail({ id, known }) {
   const [a, setA] = useState(null);
   const [err, setErr] = useState('');
   useEffect(() => {
-    setA(null);
     setErr('');
+    // Alerts from the live feed carry their EVE record; REST pages do not.
+    if (known && known.eve) {
+      setA(known);
+      return;
+    }
+    setA(null);
     if (id == null) return;
-    api(`/api/alerts/${id}`)
-      .then(setA)
-      .catch((e) => setErr(e.message));
+    let stop = false;
+    // A live alert reaches the store within a second: ask again once if it is not there yet.
+    const load = (again) =>
+      api(`/api/alerts/${id}`)
+        .then((x) => !stop && setA(x))
+        .catch((e) => {
+          if (stop) return;
+          if (again && e.status === 404) setTimeout(() => load(false), 1500);
+          else setErr(e.message);
+        });
+    load(true);
+    return () => {
+      stop = true;
+    };
   }, [id]);
   if (id == null) return null;
   const nw = (a && a.eve && a.eve.netwatch) || {};
