@@ -95,6 +95,12 @@ Each minute the sensor judges its own health and raises low-severity `sensor.hea
 alerts for capture loss over 1 %, detector tables evicting over a tenth of their capacity,
 a failing store or dropped syslog messages.
 
+Web: the dashboard, REST API, WebSockets and /metrics on [web] listen (router profile:
+the LAN bridge and 127.0.0.1, port 8787; [] turns it off), on a thread of its own. Requests
+need the access token: `netwatch token` prints it (generated on first start into the store's
+directory). Settings changed in the dashboard (PATCH /api/config) are kept there too, in
+overrides.toml, laid over the config file at every load.
+
 Signals: SIGHUP re-reads the config (thresholds, allowlists, timeouts, outputs; capacities
 and the store path need a restart; an invalid file is refused and the old one stays).
 SIGTERM/SIGINT judge pending state, write it out and exit, printing counters on stderr.
@@ -142,7 +148,8 @@ netwatch check-config [--uci] FILE
 
 Parses and validates FILE (TOML, or OpenWrt UCI with --uci). Unknown keys and out-of-range values are reported with the key,
 the value and the allowed range (exit code 2). On success prints the profile and the memory
-the fixed-size tables take.
+the fixed-size tables take, and the settings changed through the web API (overrides.toml in
+the state directory) that are laid over the file.
 ";
 
 enum Fail {
