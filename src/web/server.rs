@@ -305,7 +305,7 @@ async fn accept_loop(l: TcpListener, ctx: Arc<Ctx>, slots: Arc<Semaphore>) {
                 conns.spawn(async move {
                     let _ = tokio::time::timeout(
                         Duration::from_secs(1),
-                        write_response(&mut s, &r, None, &[], true),
+                        write_response(&mut s, &r, None, true),
                     )
                     .await;
                 });
@@ -437,7 +437,6 @@ async fn write_response(
     s: &mut TcpStream,
     r: &Response,
     allow_origin: Option<&str>,
-    _req_headers: &[httparse::Header<'_>],
     close: bool,
 ) -> std::io::Result<()> {
     use std::fmt::Write as _;
@@ -536,7 +535,7 @@ async fn connection(
             Ok(Ok(Head::TooLarge)) => {
                 ctx.stats.update(|c| c.rejected_limits += 1);
                 let r = Response::error(431, "request head over 8 KiB");
-                let _ = write_response(&mut s, &r, None, &[], true).await;
+                let _ = write_response(&mut s, &r, None, true).await;
                 return;
             }
             Ok(Ok(Head::Closed)) | Ok(Err(_)) => return,
@@ -544,7 +543,7 @@ async fn connection(
                 if !buf.is_empty() {
                     ctx.stats.update(|c| c.rejected_limits += 1);
                     let r = Response::error(408, "request head not received in time");
-                    let _ = write_response(&mut s, &r, None, &[], true).await;
+                    let _ = write_response(&mut s, &r, None, true).await;
                 }
                 return;
             }
@@ -565,8 +564,7 @@ async fn connection(
                 };
                 let status = if msg.starts_with("more") { 431 } else { 400 };
                 ctx.stats.update(|c| c.rejected_limits += 1);
-                let _ =
-                    write_response(&mut s, &Response::error(status, msg), None, &[], true).await;
+                let _ = write_response(&mut s, &Response::error(status, msg), None, true).await;
                 return;
             }
         };
@@ -582,7 +580,7 @@ async fn connection(
         // Body: Content-Length only, bounded.
         if get("transfer-encoding").is_some() {
             let r = Response::error(411, "send a Content-Length, not a chunked body");
-            let _ = write_response(&mut s, &r, None, &[], true).await;
+            let _ = write_response(&mut s, &r, None, true).await;
             return;
         }
         let len = match get("content-length").map(|v| {
@@ -597,7 +595,6 @@ async fn connection(
                     &mut s,
                     &Response::error(400, "bad Content-Length"),
                     None,
-                    &[],
                     true,
                 )
                 .await;
@@ -607,7 +604,7 @@ async fn connection(
         if len > MAX_BODY_BYTES {
             ctx.stats.update(|c| c.rejected_limits += 1);
             let r = Response::error(413, "request body over 16 KiB");
-            let _ = write_response(&mut s, &r, None, &[], true).await;
+            let _ = write_response(&mut s, &r, None, true).await;
             return;
         }
         let mut body = vec![0u8; len];
@@ -641,7 +638,7 @@ async fn connection(
                 request.peer
             );
             ctx.stats.update(|c| c.unauthorized += 1);
-            let _ = write_response(&mut s, &denied, allow.as_deref(), headers, close).await;
+            let _ = write_response(&mut s, &denied, allow.as_deref(), close).await;
             if close {
                 return;
             }
@@ -661,7 +658,7 @@ async fn connection(
                     ws::serve(s, leftover, kind, ctx.clone(), permit).await;
                 }
                 Err(r) => {
-                    let _ = write_response(&mut s, &r, allow.as_deref(), &[], true).await;
+                    let _ = write_response(&mut s, &r, allow.as_deref(), true).await;
                 }
             }
             return;
@@ -691,7 +688,7 @@ async fn connection(
         } else {
             resp
         };
-        if write_response(&mut s, &resp, allow.as_deref(), headers, close)
+        if write_response(&mut s, &resp, allow.as_deref(), close)
             .await
             .is_err()
             || close
