@@ -29,12 +29,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail=0
-say() { echo "daemon-e2e: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local d=$1; shift
-  if "$@"; then say "ok   $d"; else say "FAIL $d"; fail=1; fi
-}
+E2E=daemon-e2e
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 
 [ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
 
@@ -113,11 +110,6 @@ no_alert() { # no_alert DB SRC DST
 }
 in_syslog() { # in_syslog RULE SRC DST [INPUT]
   grep -q "^$1|$2|$3|.*|${4:-}" "$WORK/rsyslog.out" 2>/dev/null
-}
-wait_for() { # wait_for SECONDS COMMAND...: poll until true
-  local t=$1; shift
-  for _ in $(seq 1 $((t * 2))); do "$@" && return 0; sleep 0.5; done
-  return 1
 }
 # start_one TAG STORE [SED]: a second daemon on nwd-v1 only, its store at STORE (SED edits
 # its config further); output in $WORK/TAG.out and TAG.err; its pid in DP once it captures.

@@ -20,17 +20,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail=0
-say() { echo "web-e2e: $*"; }
-check() { # check DESCRIPTION COMMAND...
-  local d=$1; shift
-  if "$@"; then say "ok   $d"; else say "FAIL $d"; fail=1; fi
-}
-wait_for() { # wait_for SECONDS COMMAND...
-  local t=$1; shift
-  for _ in $(seq 1 $((t * 4))); do "$@" && return 0; sleep 0.25; done
-  return 1
-}
+E2E=web-e2e
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 
 [ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
 (cd "$ROOT" && cargo run --release --quiet --example demo-capture -- "$WORK/demo.pcap" >/dev/null 2>&1)
