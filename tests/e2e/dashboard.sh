@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The dashboard in Debian's Chromium against the real netwatch (web/test/e2e.js): builds the
+# The dashboard in Debian's Chromium against the real netwatch (web/test/e2e.js), then a smoke
+# run in Debian's Firefox ESR (web/test/firefox.js): builds the
 # binary, the demo capture (scans, a flood, brute force, a DNS tunnel, a beacon), a one-packet
 # capture, and a database of 10,001 alerts whose newest carries markup in its summary and
 # evidence; screenshots go to target/dashboard-e2e/.
 #
-# usage: tests/e2e/dashboard.sh     (needs chromium and web/node_modules: .ci/run installs them)
+# usage: tests/e2e/dashboard.sh     (needs chromium, firefox-esr and web/node_modules: .ci/run
+#                                    installs them)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -60,4 +62,12 @@ rows.append(tuple(r[k] for k in cols))
 c.executemany("INSERT INTO alerts(%s) VALUES (%s)" % (",".join(cols), ",".join("?" * len(cols))), rows)
 c.commit()
 PY
-cd "$ROOT/web" && node test/e2e.js
+cd "$ROOT/web"
+node test/e2e.js
+# The same page in Debian's Firefox ESR.
+"$NW" replay "$DEMO" -c "$CFG" --serve --speed 50 --db "$W/ff.db" >/dev/null 2>"$W/ff.err" & FP=$!
+for _ in $(seq 1 50); do curl -sf -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+rc=0
+node test/firefox.js || rc=$?
+kill -TERM $FP; wait $FP 2>/dev/null || true
+exit $rc

@@ -1,0 +1,71 @@
+// The dashboard in Debian's Firefox ESR (puppeteer-core over WebDriver BiDi; nothing is
+// downloaded) against a running `netwatch replay --serve`: it connects with the token, shows
+// alerts and metrics, draws the chart, logs no errors, and fits a 360 px screen.
+// Env: PORT, TOKEN (set by tests/e2e/dashboard.sh, which runs this after e2e.js).
+import puppeteer from 'puppeteer-core';
+
+const E = process.env;
+const BASE = `http://127.0.0.1:${E.PORT}`;
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail = '') {
+  if (ok) passed++;
+  else failed++;
+  console.log(`dashboard-firefox: ${ok ? 'ok  ' : 'FAIL'} ${name}${!ok && detail ? ` (${detail})` : ''}`);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(f, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > end) return false;
+    await sleep(250);
+  }
+}
+
+const browser = await puppeteer.launch({
+  browser: 'firefox',
+  executablePath: '/usr/bin/firefox-esr',
+  headless: true,
+  args: ['--headless'],
+});
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  await page.setViewport({ width: 1280, height: 900 });
+  await page.goto(`${BASE}/healthz`);
+  await page.evaluate((t) => localStorage.setItem('netwatch.token', t), E.TOKEN);
+  await page.goto(`${BASE}/`);
+  const live = await until(async () => (await page.$eval('[role=status]', (e) => e.dataset.state)) === 'live');
+  check('Firefox: live with the token', live);
+  check(
+    'Firefox: the feed shows alerts',
+    await until(async () => Number(await page.$eval('.rows', (e) => e.dataset.count)) > 0),
+  );
+  check(
+    'Firefox: metrics and chart',
+    await until(
+      async () =>
+        (await page.$eval('[data-metric="Memory"]', (e) => e.textContent)) !== '–' &&
+        Number(await page.$eval('canvas.plot', (e) => e.dataset.points || 0)) > 0,
+    ),
+  );
+  await page.setViewport({ width: 360, height: 740 });
+  await sleep(500);
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  check('Firefox: 360 px without horizontal scroll', w <= 360, `scrollWidth ${w}`);
+  check('Firefox: no errors', errors.length === 0, errors.join(' | '));
+} catch (e) {
+  check('run', false, e.stack || String(e));
+} finally {
+  await browser.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
