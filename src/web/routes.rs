@@ -50,9 +50,8 @@ impl History {
 }
 
 /// The server's own task: keep history rings and the alert backlog from the feed.
-pub async fn follow_feed(ctx: Arc<Ctx>) {
+pub async fn follow_feed(ctx: Arc<Ctx>, mut alerts: tokio::sync::broadcast::Receiver<Arc<str>>) {
     let mut snap = ctx.feed.snap.clone();
-    let mut alerts = ctx.feed.alerts.subscribe();
     loop {
         tokio::select! {
             r = snap.changed() => {

@@ -217,6 +217,8 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
         .collect();
     let (stop_tx, stop_rx) = watch::channel(false);
     let stats = Arc::new(WebStats::default());
+    // The backlog's subscription is made here, before any alert can be published.
+    let backlog_rx = feed.alerts.subscribe();
     let ctx = Arc::new(Ctx {
         auth: Auth::new(opts.token.clone()),
         ws_slots: Arc::new(Semaphore::new(opts.web.max_clients)),
@@ -241,7 +243,7 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
                     return;
                 }
             };
-            rt.block_on(serve(listeners, ctx, stop_rx));
+            rt.block_on(serve(listeners, ctx, backlog_rx, stop_rx));
         })
         .map_err(WebError::Thread)?;
     Ok(WebHandle {
@@ -255,11 +257,12 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
 async fn serve(
     listeners: Vec<std::net::TcpListener>,
     ctx: Arc<Ctx>,
+    backlog_rx: tokio::sync::broadcast::Receiver<Arc<str>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let http_slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(routes::follow_feed(ctx.clone()));
+    tasks.spawn(routes::follow_feed(ctx.clone(), backlog_rx));
     for l in listeners {
         let l = match TcpListener::from_std(l) {
             Ok(l) => l,

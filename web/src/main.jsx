@@ -12,15 +12,18 @@ import { Settings } from './components/Settings.jsx';
 import { TokenPrompt } from './components/TokenPrompt.jsx';
 import './style.css';
 
-/** Alerts from REST newer than the newest we have (after a reconnect), without duplicates. */
-async function fillGap() {
-  const newest = S.newestTs();
-  const since = newest ? Math.floor(newest / 1e6) - 1 : 0;
+/**
+ * Alerts from REST, newest first, page by page: everything up to 10,000 at the start; after a
+ * reconnect, until a page reaches alerts we already have (the gap). Ids keep duplicates out.
+ */
+async function fillGap(initial) {
   let cursor = '';
   for (let page = 0; page < 20; page++) {
-    const r = await api(`/api/alerts?limit=500&since=${since}${cursor ? `&cursor=${cursor}` : ''}`);
-    S.addAlerts(r.alerts || []);
-    if (!r.next) break;
+    const r = await api(`/api/alerts?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    const list = r.alerts || [];
+    const reached = !initial && list.some((a) => S.get().byId.has(a.id));
+    S.addAlerts(list);
+    if (reached || !r.next) break;
     cursor = r.next;
   }
 }
@@ -33,10 +36,10 @@ function connState(c) {
 }
 
 function start() {
-  fillGap().catch(() => {});
+  fillGap(true).catch(() => {});
   const on = (name) => (state, resumed) => {
     S.set({ conn: { ...S.get().conn, [name]: state } });
-    if (name === 'alerts' && resumed) fillGap().catch(() => {});
+    if (name === 'alerts' && resumed) fillGap(false).catch(() => {});
   };
   stream('/ws/alerts', (m) => m.type === 'alert' && S.addAlerts([m.alert], { live: true }), on('alerts'));
   stream('/ws/stats', (m) => S.addStats(m), on('stats'));
