@@ -6,32 +6,11 @@
 //   with markup in its texts), EMPTY (a one-packet capture), SHOTS (screenshot directory).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
+import { checker, sleep, until } from './lib.js';
 
 const E = process.env;
 const BASE = `http://127.0.0.1:${E.PORT}`;
-let passed = 0;
-let failed = 0;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function check(name, ok, detail = '') {
-  if (ok) passed++;
-  else failed++;
-  console.log(`dashboard-e2e: ${ok ? 'ok  ' : 'FAIL'} ${name}${!ok && detail ? ` (${detail})` : ''}`);
-}
-
-async function until(f, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) return false;
-    await sleep(200);
-  }
-}
+const { check, summary } = checker('dashboard-e2e');
 
 /** `netwatch replay FILE --serve`; resolves once it answers /healthz. */
 async function server(capture, db, speed) {
@@ -218,5 +197,4 @@ try {
   if (s1) await stop(s1);
   await browser.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(summary() ? 1 : 0);

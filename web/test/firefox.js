@@ -3,30 +3,11 @@
 // alerts and metrics, draws the chart, logs no errors, and fits a 360 px screen.
 // Env: PORT, TOKEN (set by tests/e2e/dashboard.sh, which runs this after e2e.js).
 import puppeteer from 'puppeteer-core';
+import { checker, sleep, until } from './lib.js';
 
 const E = process.env;
 const BASE = `http://127.0.0.1:${E.PORT}`;
-let passed = 0;
-let failed = 0;
-function check(name, ok, detail = '') {
-  if (ok) passed++;
-  else failed++;
-  console.log(`dashboard-firefox: ${ok ? 'ok  ' : 'FAIL'} ${name}${!ok && detail ? ` (${detail})` : ''}`);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(f, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v) return v;
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) return false;
-    await sleep(250);
-  }
-}
+const { check, summary } = checker('dashboard-firefox');
 
 const browser = await puppeteer.launch({
   browser: 'firefox',
@@ -67,5 +48,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+process.exit(summary() ? 1 : 0);
