@@ -143,6 +143,15 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    pub fn base(&self) -> Addr {
+        self.base
+    }
+
+    /// Prefix length over the 128-bit mapped form.
+    pub fn bits(&self) -> u8 {
+        self.bits
+    }
+
     pub fn contains(&self, a: &Addr) -> bool {
         let full = (self.bits / 8) as usize;
         if self.base.0[..full] != a.0[..full] {

@@ -39,7 +39,8 @@ fn ranged<T: PartialOrd + fmt::Display + Copy>(
     hi: T,
 ) -> Result<T, ConfigError> {
     let v = v.unwrap_or(default);
-    if v < lo || v > hi {
+    // Written so that NaN (which TOML can spell) is out of every range.
+    if !(v >= lo && v <= hi) {
         return Err(invalid(
             key,
             format!("{v} is out of range, allowed {lo}..={hi}"),
@@ -114,6 +115,21 @@ pub struct FileConfig {
     pub daemon: FileDaemon,
     #[serde(default)]
     pub web: FileWeb,
+    #[serde(default)]
+    pub enrich: FileEnrich,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEnrich {
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    pub timeout_s: Option<u32>,
+    pub max_per_minute: Option<u32>,
+    pub min_severity: Option<u8>,
+    pub queue: Option<usize>,
+    pub max_reply_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +203,7 @@ pub struct FileCapacity {
     pub dns_domains: Option<usize>,
     pub beacon_pairs: Option<usize>,
     pub suppression: Option<usize>,
+    pub hosts: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +250,23 @@ pub struct FileRules {
     pub dns_tunnel: FileDnsTunnel,
     #[serde(default)]
     pub beacon: FileBeacon,
+    #[serde(default)]
+    pub anomaly: FileAnomaly,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAnomaly {
+    pub enabled: Option<bool>,
+    pub learning_days: Option<u32>,
+    pub factor: Option<f64>,
+    pub min_upload_mb: Option<f64>,
+    pub min_download_mb: Option<f64>,
+    pub min_flows: Option<u32>,
+    pub min_destinations: Option<u32>,
+    pub min_ports: Option<u32>,
+    pub min_dns_queries: Option<u32>,
+    pub new_host_events: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -332,6 +366,7 @@ impl Profile {
             dns_domains: 512 * k,
             beacon_pairs: 2048 * k,
             suppression: 512 * k,
+            hosts: 256 * k,
         }
     }
 }
@@ -346,6 +381,7 @@ pub struct Capacity {
     pub dns_domains: usize,
     pub beacon_pairs: usize,
     pub suppression: usize,
+    pub hosts: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -474,6 +510,36 @@ pub struct BeaconConfig {
     pub allow: Allow,
 }
 
+/// `anomaly.host` / `host.new` (see `detect::hosts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnomalyConfig {
+    pub enabled: bool,
+    pub learning_days: u32,
+    pub factor: f64,
+    pub min_upload_bytes: u64,
+    pub min_download_bytes: u64,
+    pub min_flows: u32,
+    pub min_destinations: u32,
+    pub min_ports: u32,
+    pub min_dns_queries: u32,
+    pub new_host_events: bool,
+}
+
+/// Optional LLM enrichment of alerts (see `enrich`). `endpoint` empty: off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrichConfig {
+    /// `http://HOST[:PORT]/PATH` of an OpenAI-compatible chat completions endpoint.
+    pub endpoint: String,
+    pub model: String,
+    pub api_key: String,
+    pub timeout_s: u32,
+    pub max_per_minute: u32,
+    /// Alerts of this severity or more severe (1 high … 3 low) are enriched.
+    pub min_severity: u8,
+    pub queue: usize,
+    pub max_reply_bytes: usize,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct RulesConfig {
     pub portscan: PortscanConfig,
@@ -481,6 +547,7 @@ pub struct RulesConfig {
     pub bruteforce: BruteforceConfig,
     pub dns_tunnel: DnsTunnelConfig,
     pub beacon: BeaconConfig,
+    pub anomaly: AnomalyConfig,
 }
 
 /// SQLite alert store (see `store`). `path` empty: no store.
@@ -596,6 +663,7 @@ pub struct Config {
     pub eve: EveConfig,
     pub daemon: DaemonConfig,
     pub web: WebConfig,
+    pub enrich: EnrichConfig,
 }
 
 /// Login services watched by default: ssh, telnet, ftp, rdp, vnc, pop3, imap, submission,
@@ -713,6 +781,7 @@ impl FileConfig {
                 16,
                 MAXCAP,
             )?,
+            hosts: ranged("capacity.hosts", c.hosts, p.hosts, 16, MAXCAP)?,
         };
         let cap = &self.capture;
         let capture = CaptureConfig {
@@ -904,6 +973,34 @@ impl FileConfig {
             )?,
             allow: allow("rules.beacon", &bc.allow, DEFAULT_BEACON_ALLOW_PORTS)?,
         };
+        let an = &r.anomaly;
+        let mb = |k: &str, v: Option<f64>, d: f64| -> Result<u64, ConfigError> {
+            Ok((ranged(k, v, d, 0.1, 1_000_000.0)? * 1e6) as u64)
+        };
+        let anomaly = AnomalyConfig {
+            enabled: an.enabled.unwrap_or(true),
+            learning_days: ranged("rules.anomaly.learning_days", an.learning_days, 7, 1, 90)?,
+            factor: ranged("rules.anomaly.factor", an.factor, 4.0, 1.5, 1000.0)?,
+            min_upload_bytes: mb("rules.anomaly.min_upload_mb", an.min_upload_mb, 50.0)?,
+            min_download_bytes: mb("rules.anomaly.min_download_mb", an.min_download_mb, 2000.0)?,
+            min_flows: ranged("rules.anomaly.min_flows", an.min_flows, 300, 10, 10_000_000)?,
+            min_destinations: ranged(
+                "rules.anomaly.min_destinations",
+                an.min_destinations,
+                60,
+                10,
+                1000,
+            )?,
+            min_ports: ranged("rules.anomaly.min_ports", an.min_ports, 60, 10, 500)?,
+            min_dns_queries: ranged(
+                "rules.anomaly.min_dns_queries",
+                an.min_dns_queries,
+                300,
+                10,
+                10_000_000,
+            )?,
+            new_host_events: an.new_host_events.unwrap_or(true),
+        };
         Ok(Config {
             profile,
             home_net: cidrs("home_net", &self.home_net, DEFAULT_HOME_NET)?,
@@ -919,12 +1016,14 @@ impl FileConfig {
                 bruteforce,
                 dns_tunnel,
                 beacon,
+                anomaly,
             },
             store: self.store.validate(profile)?,
             syslog: self.syslog.validate(profile)?,
             eve: self.eve.validate()?,
             daemon: self.daemon.validate()?,
             web: self.web.validate(profile)?,
+            enrich: self.enrich.validate()?,
         })
     }
 }
@@ -944,6 +1043,45 @@ impl Profile {
             Profile::Standard => 16_384,
             Profile::Sensor => 65_536,
         }
+    }
+}
+
+impl FileEnrich {
+    fn validate(&self) -> Result<EnrichConfig, ConfigError> {
+        let endpoint = self.endpoint.clone().unwrap_or_default().trim().to_string();
+        if !endpoint.is_empty() {
+            crate::enrich::Endpoint::parse(&endpoint).map_err(|e| invalid("enrich.endpoint", e))?;
+        }
+        let model = self.model.clone().unwrap_or_else(|| "phi3:mini".into());
+        if model.is_empty() || model.len() > 200 || model.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                "enrich.model",
+                "needs a model name of 1 to 200 characters",
+            ));
+        }
+        let api_key = self.api_key.clone().unwrap_or_default();
+        if api_key.len() > 512 || api_key.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(invalid(
+                "enrich.api_key",
+                "must be at most 512 characters without spaces or control characters",
+            ));
+        }
+        Ok(EnrichConfig {
+            endpoint,
+            model,
+            api_key,
+            timeout_s: ranged("enrich.timeout_s", self.timeout_s, 60, 1, 600)?,
+            max_per_minute: ranged("enrich.max_per_minute", self.max_per_minute, 6, 1, 600)?,
+            min_severity: ranged("enrich.min_severity", self.min_severity, 2, 1, 3)?,
+            queue: ranged("enrich.queue", self.queue, 32, 1, 1024)?,
+            max_reply_bytes: ranged(
+                "enrich.max_reply_bytes",
+                self.max_reply_bytes,
+                2048,
+                64,
+                16_384,
+            )?,
+        })
     }
 }
 

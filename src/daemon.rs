@@ -170,6 +170,8 @@ struct Outputs {
     web: Option<crate::web::Publisher>,
     /// Alert ids for the web when there is no store to number them.
     web_ids: i64,
+    /// LLM enrichment, when `enrich.endpoint` is set.
+    enrich: Option<crate::enrich::Enricher>,
 }
 
 impl Outputs {
@@ -185,6 +187,7 @@ impl Outputs {
             stdout_failed: false,
             web: None,
             web_ids: 0,
+            enrich: None,
         };
         o.configure(cfg);
         o
@@ -192,6 +195,10 @@ impl Outputs {
 
     /// (Re)apply output settings; used at start and on SIGHUP.
     fn configure(&mut self, cfg: &Config) {
+        if self.enrich.as_ref().map(|e| &e.cfg) != Some(&cfg.enrich) {
+            // Dropped: its thread ends after the request in flight; queued jobs are lost.
+            self.enrich = crate::enrich::Enricher::start(&cfg.enrich);
+        }
         self.stdout = cfg.eve.stdout;
         self.eve = (!cfg.eve.path.is_empty())
             .then(|| EveFile::new(&cfg.eve.path, cfg.eve.max_bytes, cfg.eve.keep));
@@ -226,12 +233,15 @@ impl Outputs {
         if a.suppressed {
             return;
         }
+        let id = id.unwrap_or_else(|| {
+            self.web_ids += 1;
+            self.web_ids
+        });
         if let Some(w) = &self.web {
-            let id = id.unwrap_or_else(|| {
-                self.web_ids += 1;
-                self.web_ids
-            });
             w.alert(crate::web::alert_message(id, a));
+        }
+        if let Some(e) = self.enrich.as_ref().filter(|e| e.wants(a)) {
+            e.submit(id, a);
         }
         if self.stdout || self.eve.is_some() {
             self.line.clear();
@@ -262,6 +272,19 @@ impl Outputs {
             );
             if s.tx.try_send(self.line.as_bytes().to_vec()).is_err() {
                 s.stats.update(|c| c.dropped += 1);
+            }
+        }
+    }
+
+    /// Store and publish the language model's replies that arrived.
+    fn enrichments(&mut self) {
+        let Some(e) = &self.enrich else { return };
+        for (id, text) in e.take_results() {
+            if let Some(st) = self.store.as_mut() {
+                st.set_enrichment(id, &text);
+            }
+            if let Some(w) = &self.web {
+                w.alert(crate::web::enrichment_message(id, &text));
             }
         }
     }
@@ -401,6 +424,10 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     }
     let mut outs = Outputs::new(&cfg);
     pipeline.report_repeats(outs.store.is_some());
+    if outs.store.is_some() {
+        load_baselines(&mut pipeline, &cfg.store);
+    }
+    let mut baselines_saved = Instant::now();
     // The web server starts after the privilege drop, so its thread never holds more.
     let web = start_web(&cfg, &source, &outs);
     if let Some(w) = &web {
@@ -551,8 +578,13 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                     excluded_peer = peer;
                     exclude_own(&mut pipeline, &cfg, &outs);
                 }
+                outs.enrichments();
                 if let Some(st) = outs.store.as_mut() {
                     pipeline.drain_minutes(|m| st.add_minute(m));
+                    if now.duration_since(baselines_saved) >= BASELINE_SAVE_EVERY {
+                        baselines_saved = now;
+                        save_baselines(&pipeline, st);
+                    }
                     let _ = st.flush();
                 }
                 if let Some(w) = &web {
@@ -591,8 +623,10 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     }
     // Shutdown: judge what is pending, write it, give syslog up to a second to drain.
     pipeline.finish(&mut |a| outs.alert(a));
+    outs.enrichments();
     if let Some(st) = outs.store.as_mut() {
         pipeline.drain_minutes(|m| st.add_minute(m));
+        save_baselines(&pipeline, st);
         st.close();
     }
     if let Some(s) = outs.syslog.take() {
@@ -616,6 +650,42 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
         w.handle.stop();
     }
     Ok(())
+}
+
+/// How often the per-host baselines are written to the store (and at shutdown).
+pub const BASELINE_SAVE_EVERY: Duration = Duration::from_secs(600);
+
+/// Give the pipeline the host baselines the store kept (a restart keeps what was learnt).
+pub fn load_baselines(p: &mut Pipeline, cfg: &crate::config::StoreConfig) {
+    let (since, rows) = crate::store::load_hosts(std::path::Path::new(&cfg.path), cfg.keep);
+    let mut parsed: Vec<(crate::addr::Addr, crate::detect::hosts::Baseline)> = rows
+        .iter()
+        .filter_map(|(a, b)| {
+            Some((
+                crate::addr::Addr::from(a.parse::<std::net::IpAddr>().ok()?),
+                crate::detect::hosts::Baseline::from_bytes(b)?,
+            ))
+        })
+        .collect();
+    if rows.len() != parsed.len() {
+        log::warn!(
+            "store: {} of {} host baselines unreadable; those hosts learn again",
+            rows.len() - parsed.len(),
+            rows.len()
+        );
+    }
+    if !parsed.is_empty() {
+        log::info!("anomaly.host: {} host baselines restored", parsed.len());
+    }
+    p.engine_mut().hosts.import(since, &mut parsed);
+}
+
+/// Queue a snapshot of every host baseline for the store.
+pub fn save_baselines(p: &Pipeline, st: &mut Store) {
+    let h = &p.engine().hosts;
+    let mut rows = Vec::with_capacity(h.entries() as usize);
+    h.export(|a, b| rows.push((a.to_string(), b.to_bytes())));
+    st.save_hosts(h.since, rows);
 }
 
 /// Start the web server when `web.listen` asks for it. A web that cannot start is logged and
@@ -670,6 +740,7 @@ fn snapshot(
     }
     s.sinks.eve_errors = outs.eve.as_ref().map(|f| f.errors).unwrap_or(0);
     s.sinks.store = outs.store.as_ref().map(|st| st.counters);
+    s.sinks.enrich = outs.enrich.as_ref().map(|e| e.counters());
     s.rss_bytes = crate::alloc::rss_bytes().unwrap_or(0);
     s.heap_bytes = crate::alloc::heap_bytes() as u64;
     s

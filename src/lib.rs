@@ -2,7 +2,9 @@
 //!
 //! Data path (one direction): `capture` (libpcap) → `decode` (`PacketMeta`) → `flow`
 //! (bounded flow table) and `window` (1 s / 10 s / 60 s aggregates) → `detect` (five rules,
-//! suppression) → `output` (EVE JSON, syslog). `daemon` runs it live (tokio, one thread) with
+//! per-host baselines, suppression, plain-language explanations) → `output` (EVE JSON,
+//! syslog); `enrich` optionally asks a language model on the LAN about an alert, off the
+//! packet path. `daemon` runs it live (tokio, one thread) with
 //! the SQLite `store`, judges its own `health` once a minute and feeds the `web` server
 //! (REST, WebSockets, /metrics on a thread of its own); `privdrop` sheds root after the
 //! captures are open. `pipeline` wires the stages; `config` validates the TOML (and the web
@@ -17,6 +19,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod detect;
+pub mod enrich;
 pub mod flow;
 pub mod health;
 pub mod json_reader;

@@ -408,9 +408,24 @@ struct ReplaySink<W: Write> {
     write_failed: bool,
     store: Option<netwatch::store::Store>,
     web: Option<netwatch::web::Publisher>,
+    enrich: Option<netwatch::enrich::Enricher>,
 }
 
 impl<W: Write> ReplaySink<W> {
+    /// Store and publish the language model's replies that arrived.
+    fn enrichments(&mut self) {
+        let Some(e) = &self.enrich else { return };
+        for (id, text) in e.take_results() {
+            if let Some(st) = self.store.as_mut() {
+                st.set_enrichment(id, &text);
+                let _ = st.flush();
+            }
+            if let Some(w) = &self.web {
+                w.alert(netwatch::web::enrichment_message(id, &text));
+            }
+        }
+    }
+
     fn alert(&mut self, a: &netwatch::detect::Alert) {
         let id = self.store.as_mut().and_then(|s| s.add_alert(a));
         if a.suppressed {
@@ -423,6 +438,9 @@ impl<W: Write> ReplaySink<W> {
         }
         if let (Some(w), Some(id)) = (&self.web, id) {
             w.alert(netwatch::web::alert_message(id, a));
+        }
+        if let (Some(e), Some(id)) = (self.enrich.as_ref().filter(|e| e.wants(a)), id) {
+            e.submit(id, a);
         }
     }
 }
@@ -488,6 +506,7 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         write_failed: false,
         store: None,
         web: None,
+        enrich: None,
     };
     let mut served = None;
     if serve {
@@ -522,6 +541,7 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         pipeline.report_repeats(true);
         sink.store = Some(store);
         sink.web = Some(web.publisher.clone());
+        sink.enrich = netwatch::enrich::Enricher::start(&cfg.enrich);
         served = Some(Serve {
             web,
             speed,
@@ -604,16 +624,22 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     }
     if let Some(s) = served {
         let last = first_ts.map(|_| last_sec * 1_000_000).unwrap_or(0);
+        sink.enrichments();
         publish(&pipeline, &cfg, &mut sink, &s, last, started, true);
-        if let Some(st) = sink.store.as_mut() {
-            st.close();
-        }
         match &failure {
             Some(m) => eprintln!("netwatch: {m}"),
             None => eprintln!("netwatch: replay finished; still serving (Ctrl-C or SIGTERM stops)"),
         }
         // Settings changed through the web after the end still reach /api/config.
         wait_for_stop(&mut || {
+            // Replies of the language model keep arriving after the capture's end.
+            sink.enrichments();
+            if let (Some(e), Some(st)) = (&sink.enrich, sink.store.as_mut()) {
+                let mut snap = s.web.publisher.latest();
+                snap.sinks.enrich = Some(e.counters());
+                snap.sinks.store = Some(st.counters);
+                s.web.publisher.snapshot(snap);
+            }
             if s.web.reload_requested() {
                 match config.load() {
                     Ok((new, _)) => {
@@ -624,6 +650,9 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
                 }
             }
         });
+        if let Some(st) = sink.store.as_mut() {
+            st.close();
+        }
         s.web.handle.stop();
         if s.temporary {
             for ext in ["", "-wal", "-shm"] {
@@ -652,6 +681,7 @@ fn publish<W: Write>(
         let _ = st.flush();
         snap.sinks.store = Some(st.counters);
     }
+    snap.sinks.enrich = sink.enrich.as_ref().map(|e| e.counters());
     snap.rss_bytes = netwatch::alloc::rss_bytes().unwrap_or(0);
     snap.heap_bytes = netwatch::alloc::heap_bytes() as u64;
     snap.finished = finished;

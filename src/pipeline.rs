@@ -110,6 +110,10 @@ impl Pipeline {
         &self.engine
     }
 
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.clock
     }
@@ -205,7 +209,7 @@ impl Pipeline {
         flows.expire(now, |m| clock.wall_of(m), &mut |closed| {
             engine.on_close(closed, out)
         });
-        engine.tick(now, clock.wall_of(now), out);
+        engine.tick(now, clock.wall_of(now), flows, out);
     }
 
     /// End of input: close every flow and window, judge what is pending.
@@ -225,7 +229,7 @@ impl Pipeline {
             engine.on_close(closed, out)
         });
         // Judge the last second of per-second rules.
-        engine.tick(now + 1_000_000, clock.wall_of(now), out);
+        engine.tick(now + 1_000_000, clock.wall_of(now), flows, out);
         windows.flush(clock.wall_of(0), &mut |_span: u32, _s: &Summary| {});
     }
 
@@ -268,8 +272,9 @@ impl Pipeline {
         let _ = write!(
             out,
             "}},\"alerts_suppressed\":{},\"table_evictions\":{{\"scan\":{},\"synflood\":{},\"bruteforce\":{},\
-             \"dns_tunnel\":{},\"beacon\":{},\"suppression\":{}}}}}",
-            e.suppressed, ev.scan, ev.synflood, ev.bruteforce, ev.dns_tunnel, ev.beacon, e.suppression_evictions
+             \"dns_tunnel\":{},\"beacon\":{},\"suppression\":{},\"hosts\":{}}}}}",
+            e.suppressed, ev.scan, ev.synflood, ev.bruteforce, ev.dns_tunnel, ev.beacon, e.suppression_evictions,
+            self.engine.hosts.counters.evicted
         );
     }
 }

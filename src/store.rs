@@ -71,6 +71,12 @@ const MIGRATIONS: &[&str] = &[
         new_flows INTEGER NOT NULL,
         distinct_sources INTEGER NOT NULL
     );",
+    // 3: plain-language explanations, LLM enrichment (NULL until a reply arrives), and the
+    // per-host baselines of `anomaly.host` with the time the sensor first judged a minute.
+    "ALTER TABLE alerts ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+    ALTER TABLE alerts ADD COLUMN enrichment TEXT;
+    CREATE TABLE hosts(addr TEXT PRIMARY KEY, baseline BLOB NOT NULL);
+    CREATE TABLE kv(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
 /// Traffic minutes written together when no alert forces a transaction earlier.
@@ -123,6 +129,10 @@ pub struct AlertRow {
     pub skey: i64,
     /// The alert's EVE JSON line (without newline).
     pub eve: String,
+    /// Plain-language explanation (`detect::explain`).
+    pub explanation: String,
+    /// The language model's reply, when enrichment is on and it answered (untrusted text).
+    pub enrichment: Option<String>,
 }
 
 impl AlertRow {
@@ -131,6 +141,8 @@ impl AlertRow {
         eve::write_alert(&mut line, a);
         let mut summary = String::new();
         let _ = a.summary(&mut summary);
+        let mut explanation = String::new();
+        let _ = crate::detect::explain::explain(a, &mut explanation);
         AlertRow {
             id: 0,
             ts: a.ts,
@@ -149,6 +161,8 @@ impl AlertRow {
             repeats: a.repeats,
             skey: a.key as i64,
             eve: line.trim_end().to_string(),
+            explanation,
+            enrichment: None,
         }
     }
 }
@@ -162,6 +176,16 @@ enum Op {
         last_seen: i64,
     },
     Minute(Summary),
+    /// A language model's reply for alert `id`.
+    Enrich {
+        id: i64,
+        text: String,
+    },
+    /// Every host baseline (replacing the kept ones) and the sensor's first judged minute.
+    Hosts {
+        since: i64,
+        rows: Vec<(String, Vec<u8>)>,
+    },
 }
 
 /// Counters the daemon reports in its stats.
@@ -284,6 +308,20 @@ impl Store {
             self.push(Op::Insert(row));
             Some(id)
         }
+    }
+
+    /// Queue the enrichment text of alert `id` (an UPDATE of its row in the current file).
+    pub fn set_enrichment(&mut self, id: i64, text: &str) {
+        self.push(Op::Enrich {
+            id,
+            text: text.to_string(),
+        });
+    }
+
+    /// Queue a snapshot of every host baseline.
+    pub fn save_hosts(&mut self, since: i64, rows: Vec<(String, Vec<u8>)>) {
+        self.queue.retain(|op| !matches!(op, Op::Hosts { .. }));
+        self.push(Op::Hosts { since, rows });
     }
 
     /// Queue a closed minute of traffic.
@@ -489,8 +527,10 @@ impl Store {
         let res: rusqlite::Result<()> = (|| {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO alerts(ts, rule, sid, severity, src, sport, dst, dport, proto,
-                 community_id, summary, first_seen, last_seen, repeats, skey, eve, id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 community_id, summary, first_seen, last_seen, repeats, skey, eve, id,
+                 explanation, enrichment)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18, ?19)",
             )?;
             let mut rep = tx.prepare_cached(
                 "UPDATE alerts SET repeats = ?2, last_seen = max(last_seen, ?3)
@@ -520,7 +560,9 @@ impl Store {
                             r.repeats,
                             r.skey,
                             r.eve,
-                            r.id
+                            r.id,
+                            r.explanation,
+                            r.enrichment
                         ])?;
                         alerts += 1;
                     }
@@ -545,6 +587,25 @@ impl Store {
                             s.distinct_sources
                         ])?;
                         minutes += 1;
+                    }
+                    Op::Enrich { id, text } => {
+                        tx.execute(
+                            "UPDATE alerts SET enrichment = ?2 WHERE id = ?1",
+                            params![id, text],
+                        )?;
+                    }
+                    Op::Hosts { since, rows } => {
+                        tx.execute("DELETE FROM hosts", [])?;
+                        let mut h = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO hosts(addr, baseline) VALUES (?1, ?2)",
+                        )?;
+                        for (a, b) in rows {
+                            h.execute(params![a, b])?;
+                        }
+                        tx.execute(
+                            "INSERT OR REPLACE INTO kv(key, value) VALUES ('hosts_since', ?1)",
+                            params![since],
+                        )?;
                     }
                 }
             }
@@ -780,7 +841,7 @@ pub struct Query {
 }
 
 const ALERT_COLUMNS: &str = "id, ts, rule, sid, severity, src, sport, dst, dport, proto,
-    community_id, summary, first_seen, last_seen, repeats, skey, eve";
+    community_id, summary, first_seen, last_seen, repeats, skey, eve, explanation, enrichment";
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -801,7 +862,31 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         repeats: r.get(14)?,
         skey: r.get(15)?,
         eve: r.get(16)?,
+        explanation: r.get(17)?,
+        enrichment: r.get(18)?,
     })
+}
+
+/// The host baselines kept by the newest file that has any, and the time the sensor first
+/// judged a minute (0 when unknown). Unreadable files give nothing (a new baseline is learnt).
+pub fn load_hosts(path: &Path, keep: u32) -> (i64, Vec<(String, Vec<u8>)>) {
+    for f in kept_files(path, keep) {
+        let Ok(conn) = open_read(&f) else { continue };
+        let rows: rusqlite::Result<Vec<(String, Vec<u8>)>> = conn
+            .prepare("SELECT addr, baseline FROM hosts")
+            .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
+        if let Ok(rows) = rows {
+            if !rows.is_empty() {
+                let since = conn
+                    .query_row("SELECT value FROM kv WHERE key = 'hosts_since'", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap_or(0);
+                return (since, rows);
+            }
+        }
+    }
+    (0, Vec::new())
 }
 
 /// The current file and the rotated ones that exist, newest first.

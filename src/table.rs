@@ -477,6 +477,12 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         }
     }
 
+    /// The entry touched after `id` in its class (for walks that change values on the way).
+    pub fn newer(&self, id: u32) -> Option<u32> {
+        let n = self.slots.get(id as usize)?.next;
+        (n != NIL).then_some(n)
+    }
+
     /// Ids of one class from oldest to newest.
     pub fn iter_class(&self, class: u8) -> impl Iterator<Item = u32> + '_ {
         let mut cur = self.oldest(class).unwrap_or(NIL);

@@ -194,10 +194,14 @@ fn migrates_an_old_schema_keeping_rows() {
         s.flush().unwrap();
         s.close();
     }
-    // Make it a version-1 file: no traffic table.
+    // Make it a version-1 file: no traffic table, no explanation or enrichment, no baselines.
     let c = Connection::open(&path).unwrap();
-    c.execute_batch("DROP TABLE traffic; PRAGMA user_version = 1;")
-        .unwrap();
+    c.execute_batch(
+        "DROP TABLE traffic; DROP TABLE hosts; DROP TABLE kv;
+         ALTER TABLE alerts DROP COLUMN explanation; ALTER TABLE alerts DROP COLUMN enrichment;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(c);
     let mut s = Store::new(cfg(&path, 4096, 2));
     s.add_minute(&Summary {
@@ -209,6 +213,14 @@ fn migrates_an_old_schema_keeping_rows() {
     assert_eq!(count(&path, "PRAGMA user_version"), SCHEMA_VERSION);
     assert_eq!(count(&path, "SELECT count(*) FROM alerts"), 1);
     assert_eq!(count(&path, "SELECT count(*) FROM traffic"), 1);
+    // The old row is there with an empty explanation and no enrichment.
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM alerts WHERE explanation = '' AND enrichment IS NULL"
+        ),
+        1
+    );
 }
 
 #[test]
@@ -354,7 +366,8 @@ fn damaged_pages_are_detected_at_start() {
     // Overwrite the middle of the file (index and table pages) with garbage.
     let mut b = std::fs::read(&path).unwrap();
     let mid = b.len() / 2;
-    for x in &mut b[mid..mid + 8192] {
+    let end = (mid + 8192).min(b.len());
+    for x in &mut b[mid..end] {
         *x = 0xa5;
     }
     std::fs::write(&path, b).unwrap();

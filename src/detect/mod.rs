@@ -15,6 +15,8 @@ pub mod beacon;
 pub mod bruteforce;
 pub mod community_id;
 pub mod dns_tunnel;
+pub mod explain;
+pub mod hosts;
 pub mod scan;
 pub mod synflood;
 
@@ -36,10 +38,12 @@ pub enum RuleId {
     DnsTunnel,
     C2Beacon,
     SensorHealth,
+    AnomalyHost,
+    HostNew,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 7] = [
+    pub const ALL: [RuleId; 9] = [
         RuleId::PortscanVertical,
         RuleId::PortscanHorizontal,
         RuleId::Synflood,
@@ -47,6 +51,8 @@ impl RuleId {
         RuleId::DnsTunnel,
         RuleId::C2Beacon,
         RuleId::SensorHealth,
+        RuleId::AnomalyHost,
+        RuleId::HostNew,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +64,8 @@ impl RuleId {
             RuleId::DnsTunnel => "dns.tunnel",
             RuleId::C2Beacon => "c2.beacon",
             RuleId::SensorHealth => "sensor.health",
+            RuleId::AnomalyHost => "anomaly.host",
+            RuleId::HostNew => "host.new",
         }
     }
 
@@ -74,6 +82,8 @@ impl RuleId {
             RuleId::DnsTunnel => "NETWATCH DNS tunneling",
             RuleId::C2Beacon => "NETWATCH C2 periodic beaconing",
             RuleId::SensorHealth => "NETWATCH SENSOR health",
+            RuleId::AnomalyHost => "NETWATCH ANOMALY host departs from its baseline",
+            RuleId::HostNew => "NETWATCH INFO new device on the network",
         }
     }
 
@@ -85,7 +95,8 @@ impl RuleId {
             RuleId::Bruteforce => "Attempted User Privilege Gain",
             RuleId::DnsTunnel => "Potentially Bad Traffic",
             RuleId::C2Beacon => "A Network Trojan was detected",
-            RuleId::SensorHealth => "Not Suspicious Traffic",
+            RuleId::AnomalyHost => "Potentially Bad Traffic",
+            RuleId::SensorHealth | RuleId::HostNew => "Not Suspicious Traffic",
         }
     }
 
@@ -94,7 +105,8 @@ impl RuleId {
         match self {
             RuleId::PortscanVertical | RuleId::PortscanHorizontal => 2,
             RuleId::Synflood | RuleId::Bruteforce | RuleId::DnsTunnel | RuleId::C2Beacon => 1,
-            RuleId::SensorHealth => 3,
+            RuleId::AnomalyHost => 2,
+            RuleId::SensorHealth | RuleId::HostNew => 3,
         }
     }
 
@@ -105,7 +117,9 @@ impl RuleId {
             RuleId::Bruteforce => "T1110.001",
             RuleId::DnsTunnel => "T1071.004",
             RuleId::C2Beacon => "T1071.001",
-            RuleId::SensorHealth => "",
+            // Exfiltration over the host's usual channels is the departure that matters most.
+            RuleId::AnomalyHost => "T1041",
+            RuleId::SensorHealth | RuleId::HostNew => "",
         }
     }
 }
@@ -246,6 +260,30 @@ impl Alert {
                 fu("score").unwrap_or(0.0),
                 fu("connections").unwrap_or(0.0)
             ),
+            RuleId::AnomalyHost => {
+                write!(out, "{} departs from its own baseline:", self.src)?;
+                let mut n = 0;
+                for (k, v) in &self.evidence.figures {
+                    let Some(f) = k.strip_suffix("_observed") else {
+                        continue;
+                    };
+                    let base = fu(explain::baseline_key(f)).unwrap_or(0.0);
+                    let v = match v {
+                        Figure::U(u) => *u as f64,
+                        Figure::F(x) => *x,
+                        Figure::S(_) => 0.0,
+                    };
+                    let sep = if n > 0 { "," } else { "" };
+                    n += 1;
+                    if f.starts_with("bytes") {
+                        write!(out, "{sep} {f} {}/min (usually up to {})", explain::Size(v), explain::Size(base))?;
+                    } else {
+                        write!(out, "{sep} {f} {v:.0}/min (usually up to {base:.0})")?;
+                    }
+                }
+                Ok(())
+            }
+            RuleId::HostNew => write!(out, "new device {} seen on the network", self.src),
             RuleId::SensorHealth => {
                 let fs = |k: &str| {
                     self.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
@@ -351,7 +389,7 @@ struct SuppressState {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EngineCounters {
-    pub alerts: [u64; 7],
+    pub alerts: [u64; RuleId::ALL.len()],
     pub suppressed: u64,
     pub suppression_evictions: u64,
 }
@@ -471,6 +509,9 @@ impl Rules {
 pub struct Engine {
     pub rules: Rules,
     pub gate: Gate,
+    /// `anomaly.host` and `host.new`: fed by flow closes and a walk of the flow table once a
+    /// minute, so it needs the table in `tick` (not a `Rule`).
+    pub hosts: hosts::HostRule,
 }
 
 impl Engine {
@@ -498,6 +539,7 @@ impl Engine {
                 ),
                 beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs, c.flows),
             },
+            hosts: hosts::HostRule::new(cfg.rules.anomaly.clone(), &cfg.home_net, c.hosts),
             gate: Gate {
                 suppress: LruMap::new(c.suppression, 1),
                 suppress_us: cfg.suppress_s as u64 * 1_000_000,
@@ -515,6 +557,8 @@ impl Engine {
         r.bruteforce.cfg = cfg.rules.bruteforce.clone();
         r.dns_tunnel.set_config(cfg.rules.dns_tunnel.clone());
         r.beacon.cfg = cfg.rules.beacon.clone();
+        self.hosts.cfg = cfg.rules.anomaly.clone();
+        self.hosts.set_home(&cfg.home_net);
         self.gate.suppress_us = cfg.suppress_s as u64 * 1_000_000;
     }
 
@@ -523,7 +567,7 @@ impl Engine {
     }
 
     pub fn footprint_bytes(&mut self) -> usize {
-        let mut n = self.gate.suppress.footprint_bytes();
+        let mut n = self.gate.suppress.footprint_bytes() + self.hosts.footprint_bytes();
         self.rules.each(|r| n += r.footprint_bytes());
         n
     }
@@ -587,14 +631,16 @@ impl Engine {
             out,
         };
         self.rules.each(|r| r.on_close(c, &mut emit));
+        self.hosts.on_close(c, &mut emit);
     }
 
-    pub fn tick(&mut self, now: u64, wall: i64, out: &mut dyn FnMut(&Alert)) {
+    pub fn tick(&mut self, now: u64, wall: i64, flows: &FlowTable, out: &mut dyn FnMut(&Alert)) {
         let mut emit = Emit {
             gate: &mut self.gate,
             out,
         };
         self.rules.each(|r| r.tick(now, wall, &mut emit));
+        self.hosts.tick(wall, flows, &mut emit);
     }
 }
 

@@ -69,6 +69,12 @@ pub fn write_alert(out: &mut String, a: &Alert) {
         let _ = a.summary(&mut s);
         json::string(out, &s);
     }
+    out.push_str(",\"explanation\":");
+    {
+        let mut s: heapless::String<2048> = heapless::String::new();
+        let _ = crate::detect::explain::explain(a, &mut s);
+        json::string(out, &s);
+    }
     out.push_str(",\"first_seen\":\"");
     let _ = write_timestamp(out, a.first_seen);
     out.push_str("\",\"last_seen\":\"");

@@ -147,6 +147,8 @@ pub fn format(
     let pri = facility as u32 * 8 + syslog_severity(a.rule.severity()) as u32;
     let mut summary = String::new();
     let _ = a.summary(&mut summary);
+    // The explanation's short form: why it matters, in a few words.
+    let _ = write!(summary, " ({})", crate::detect::explain::why(a.rule));
     match fmt {
         SyslogFormat::Rfc5424 => {
             let host = if hostname.is_empty() { "-" } else { hostname };

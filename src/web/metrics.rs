@@ -195,6 +195,36 @@ pub fn render(s: &Snapshot, w: &WebCounters) -> String {
         &[("sink", "websocket")],
         w.ws_messages_dropped,
     );
+    o.sample(
+        "netwatch_sink_dropped_total",
+        &[("sink", "enrich")],
+        k.enrich.as_ref().map(|c| c.dropped).unwrap_or(0),
+    );
+    if let Some(e) = &k.enrich {
+        o.family(
+            "netwatch_enrich_requests_total",
+            "counter",
+            "Requests to the language model, by outcome.",
+        );
+        o.sample("netwatch_enrich_requests_total", &[("outcome", "ok")], e.ok);
+        o.sample(
+            "netwatch_enrich_requests_total",
+            &[("outcome", "failed")],
+            e.failed,
+        );
+        o.one(
+            "netwatch_enrich_timeouts_total",
+            "counter",
+            "Requests to the language model that timed out (also counted as failed).",
+            e.timeouts,
+        );
+        o.one(
+            "netwatch_enrich_waiting",
+            "gauge",
+            "Alerts waiting for the language model.",
+            e.waiting,
+        );
+    }
     o.family(
         "netwatch_sink_errors_total",
         "counter",

@@ -31,7 +31,7 @@ use crate::store::StoreCounters;
 use crate::window::Summary;
 
 pub use auth::{load_or_create_token, TOKEN_FILE};
-pub use routes::alert_message;
+pub use routes::{alert_message, enrichment_message};
 pub use server::{start, WebError, WebHandle, WebOptions};
 
 /// Flows listed in a snapshot, per ordering (bytes, packets).
@@ -79,13 +79,15 @@ pub struct CaptureRow {
 }
 
 /// Counters of the outputs, as the daemon keeps them.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SinkCounters {
     pub syslog_sent: u64,
     pub syslog_dropped: u64,
     pub syslog_errors: u64,
     pub eve_errors: u64,
     pub store: Option<StoreCounters>,
+    /// LLM enrichment, when it is on.
+    pub enrich: Option<crate::enrich::EnrichCounters>,
 }
 
 /// What the pipeline publishes once a second.
@@ -185,6 +187,13 @@ impl Snapshot {
                 evictions: evs[i],
             })
             .collect();
+        let hosts = &p.engine().hosts;
+        s.tables.push(TableRow {
+            name: "hosts",
+            capacity: cfg.capacity.hosts as u64,
+            entries: hosts.entries(),
+            evictions: hosts.counters.evicted,
+        });
         for (i, span) in [1u32, 10, 60].into_iter().enumerate() {
             if let Some(r) = p.windows().history(span) {
                 let skip = r.len().saturating_sub(RECENT_WINDOWS);
@@ -272,6 +281,11 @@ impl Publisher {
     /// Replace the published snapshot.
     pub fn snapshot(&self, s: Snapshot) {
         self.snap.send_replace(Arc::new(s));
+    }
+
+    /// A copy of the snapshot published last.
+    pub fn latest(&self) -> Snapshot {
+        (**self.snap.borrow()).clone()
     }
 
     /// Publish one alert as its JSON object (see `routes::alert_json`).

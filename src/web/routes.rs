@@ -267,6 +267,13 @@ pub fn alert_json(b: &mut String, r: &AlertRow, with_eve: bool) {
     }
     b.push_str(",\"summary\":");
     json::string(b, &r.summary);
+    b.push_str(",\"explanation\":");
+    json::string(b, &r.explanation);
+    b.push_str(",\"enrichment\":");
+    match &r.enrichment {
+        Some(t) => json::string(b, t),
+        None => b.push_str("null"),
+    }
     let _ = write!(
         b,
         ",\"first_seen\":{},\"last_seen\":{},\"repeats\":{}",
@@ -320,6 +327,15 @@ pub fn alert_message(id: i64, a: &crate::detect::Alert) -> String {
     let mut b = String::with_capacity(row.eve.len() + 512);
     b.push_str("{\"type\":\"alert\",\"alert\":");
     alert_json(&mut b, &row, true);
+    b.push('}');
+    b
+}
+
+/// The `/ws/alerts` message that adds a language model's reply to alert `id`.
+pub fn enrichment_message(id: i64, text: &str) -> String {
+    let mut b = String::with_capacity(text.len() + 64);
+    let _ = write!(b, "{{\"type\":\"update\",\"id\":{id},\"enrichment\":");
+    json::string(&mut b, text);
     b.push('}');
     b
 }
@@ -397,6 +413,14 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
             ",\"store_written\":{},\"store_errors\":{},\"store_dropped\":{},\"store_rotations\":{}",
             st.alerts_written, st.errors, st.dropped, st.rotations
         );
+    }
+    if let Some(e) = &k.enrich {
+        let _ = write!(
+            b,
+            ",\"enrich_queued\":{},\"enrich_dropped\":{},\"enrich_ok\":{},\"enrich_failed\":{},\"enrich_timeouts\":{},\"enrich_waiting\":{},\"enrich_last_error\":",
+            e.queued, e.dropped, e.ok, e.failed, e.timeouts, e.waiting
+        );
+        json::string(&mut b, &e.last_error);
     }
     let _ = write!(
         b,

@@ -1,0 +1,619 @@
+//! `anomaly.host` and `host.new`: per-host behavioural baselines of the local (`home_net`)
+//! hosts, on packet time.
+//!
+//! **What is measured.** Per local host and per minute of packet time, six features of its
+//! traffic with addresses outside `home_net`: bytes sent (`bytes_out`), bytes received
+//! (`bytes_in`), connections it opened (`new_flows`), distinct external addresses it opened
+//! them to (`destinations`, a 256-bit linear-counting sketch), distinct destination ports
+//! (`ports`, 128 bits), and the DNS queries it sent to any server (`dns_queries`). Flows are
+//! counted when they close (every flow closes: FIN, RST, expiry or eviction); bytes of flows
+//! still open are taken once a minute by a walk of the flow table, which is how one long upload
+//! shows up minute by minute. Nothing here runs per packet: the rule sees flow closes and one
+//! walk a minute.
+//!
+//! **The baseline.** For each feature and each hour of the day (UTC; a home's rhythm repeats
+//! every 24 hours in any time zone) the host keeps an *envelope*: the largest minute seen in that
+//! hour, decayed by `DAILY_DECAY` per day so that old peaks fade (a peak halves in about four
+//! days). Busy evenings, quiet nights, weekend afternoons and the nightly backup all raise the
+//! envelope of their own hours during learning; a departure is a minute above `factor` times
+//! the envelope of its hour and the hours either side (clock drift, a job that starts a little
+//! early) — or of half its busiest hour, whichever is larger — and above an absolute floor per feature (`min_*`: small hosts are noisy in relative
+//! terms, and a few extra MB are not worth a user's attention). A host is judged only after
+//! `learning_days` of being seen. A minute that alerted still teaches the envelope, but only
+//! up to `observed / factor`: the same behaviour again is no longer a departure, so a new
+//! routine alerts once, not every night.
+//!
+//! **New devices.** A host that completes a session for the first time (spoofed sources
+//! never do) and is not in the table produces `host.new` (severity 3), at most
+//! `NEW_PER_HOUR` an hour, and none in the sensor's first day (every device is new then).
+//!
+//! **Memory.** `capacity.hosts` entries of `HOST_BYTES` each, least recently active evicted
+//! (counted). Baselines are exported and imported (`export`, `import`) so the daemon keeps them
+//! in the store across restarts.
+
+use crate::addr::{Addr, Cidr};
+use crate::config::AnomalyConfig;
+use crate::flow::{Closed, FlowTable};
+use crate::table::{LruMap, Seed, TableKey, Upsert};
+
+use super::{Alert, Emit, Figure, RuleId, SuppressKey};
+
+/// The features, in the order of every per-feature array.
+pub const FEATURES: [&str; 6] = [
+    "bytes_out",
+    "bytes_in",
+    "new_flows",
+    "destinations",
+    "ports",
+    "dns_queries",
+];
+const SLOTS: usize = 24;
+/// Envelopes are multiplied by this once a day: a one-off peak halves in ~4 days.
+pub const DAILY_DECAY: f32 = 0.85;
+/// `host.new` events per hour at most (the rest are counted).
+pub const NEW_PER_HOUR: u32 = 10;
+/// No `host.new` in the sensor's first day of packet time.
+const SETTLE_US: i64 = 86_400_000_000;
+const MINUTE_US: i64 = 60_000_000;
+/// Weight of the host's busiest hour in the baseline of every other hour.
+const ANY_HOUR_SHARE: f32 = 0.5;
+const DAY_US: i64 = 86_400_000_000;
+
+/// One host's baseline: what is kept across restarts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Baseline {
+    /// Wall time (µs) the host was first and last seen.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Day number (wall time / 1 day) the envelopes were last decayed.
+    pub day: i64,
+    /// Per feature, per hour of the day: the decayed largest minute.
+    pub env: [[f32; SLOTS]; 6],
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        Baseline {
+            first_seen: 0,
+            last_seen: 0,
+            day: 0,
+            env: [[0.0; SLOTS]; 6],
+        }
+    }
+}
+
+/// Bytes of one exported baseline (`Baseline::to_bytes`).
+pub const BASELINE_BYTES: usize = 24 + 6 * SLOTS * 4;
+
+impl Baseline {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(BASELINE_BYTES);
+        for x in [self.first_seen, self.last_seen, self.day] {
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        for f in &self.env {
+            for x in f {
+                v.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        v
+    }
+
+    /// `None` unless `b` is exactly what `to_bytes` writes with finite, non-negative values.
+    pub fn from_bytes(b: &[u8]) -> Option<Baseline> {
+        if b.len() != BASELINE_BYTES {
+            return None;
+        }
+        let i = |o: usize| i64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+        let mut out = Baseline {
+            first_seen: i(0),
+            last_seen: i(8),
+            day: i(16),
+            env: [[0.0; SLOTS]; 6],
+        };
+        for (fi, f) in out.env.iter_mut().enumerate() {
+            for (si, x) in f.iter_mut().enumerate() {
+                let o = 24 + (fi * SLOTS + si) * 4;
+                let v = f32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
+                if !v.is_finite() || v < 0.0 {
+                    return None;
+                }
+                *x = v;
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The minute being counted.
+#[derive(Clone, Copy, Default)]
+struct Minute {
+    bytes: [u64; 2],
+    flows: u32,
+    dns: u32,
+    dests: [u64; 4],
+    ports: [u64; 2],
+    top_dst: Addr,
+    top_bytes: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Host {
+    base: Baseline,
+    cur: Minute,
+    /// Bytes (out, in) of this host's open flows at the last walk, and at this one.
+    open_prev: [u64; 2],
+    open_now: [u64; 2],
+}
+
+/// Bytes of state per tracked host (for the profile table).
+pub const HOST_BYTES: usize = std::mem::size_of::<Host>() + 48;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct HostKey(Addr);
+
+impl TableKey for HostKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.0.bits(), 0, 0, 0)
+    }
+}
+
+/// `home_net` as (base, mask) pairs over the 128-bit mapped form: one AND and compare each.
+#[derive(Clone, Debug, Default)]
+pub struct HomeNet(Vec<(u128, u128)>);
+
+impl HomeNet {
+    pub fn new(cidrs: &[Cidr]) -> HomeNet {
+        HomeNet(
+            cidrs
+                .iter()
+                .map(|c| {
+                    let mask = if c.bits() == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - c.bits() as u32)
+                    };
+                    (c.base().as_u128() & mask, mask)
+                })
+                .collect(),
+        )
+    }
+
+    #[inline]
+    pub fn contains(&self, a: &Addr) -> bool {
+        let x = a.as_u128();
+        self.0.iter().any(|&(b, m)| x & m == b)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCounters {
+    pub evicted: u64,
+    pub new_hosts: u64,
+    /// `host.new` events not emitted: over `NEW_PER_HOUR`, or in the first day.
+    pub new_hosts_quiet: u64,
+}
+
+pub struct HostRule {
+    pub cfg: AnomalyConfig,
+    home: HomeNet,
+    hosts: LruMap<HostKey, Host>,
+    pub counters: HostCounters,
+    /// Wall time of the first minute judged (the sensor's start, kept across restarts).
+    pub since: i64,
+    minute: i64,
+    hour: i64,
+    new_this_hour: u32,
+}
+
+fn linear_count(bits: &[u64]) -> f64 {
+    let m = (bits.len() * 64) as f64;
+    let zeros = bits.iter().map(|w| w.count_zeros()).sum::<u32>().max(1) as f64;
+    (m * (m / zeros).ln()).round()
+}
+
+fn set_bit(bits: &mut [u64], h: u64) {
+    let n = bits.len() * 64;
+    let i = (h as usize) % n;
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+/// SplitMix64's finaliser: every input bit moves every output bit.
+fn fmix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A well-mixed hash of an address (sketch positions only, not a table key).
+fn mix(a: &Addr) -> u64 {
+    let x = a.as_u128();
+    fmix(x as u64 ^ fmix((x >> 64) as u64))
+}
+
+impl HostRule {
+    pub fn new(cfg: AnomalyConfig, home: &[Cidr], capacity: usize) -> HostRule {
+        HostRule {
+            cfg,
+            home: HomeNet::new(home),
+            hosts: LruMap::new(capacity, 1),
+            counters: HostCounters::default(),
+            since: 0,
+            minute: 0,
+            hour: 0,
+            new_this_hour: 0,
+        }
+    }
+
+    pub fn set_home(&mut self, home: &[Cidr]) {
+        self.home = HomeNet::new(home);
+    }
+
+    pub fn entries(&self) -> u64 {
+        self.hosts.len() as u64
+    }
+
+    pub fn footprint_bytes(&self) -> usize {
+        self.hosts.footprint_bytes()
+    }
+
+    fn local(&self, a: &Addr) -> bool {
+        !a.is_group() && *a != Addr::UNSPECIFIED && self.home.contains(a)
+    }
+
+    /// The host's entry, created when `create`; `None` when absent and not created.
+    fn host(&mut self, a: Addr, create: bool, wall: i64, emit: &mut Emit) -> Option<u32> {
+        if let Some(id) = self.hosts.find(&HostKey(a)) {
+            self.hosts.touch(id, wall as u64, 0);
+            return Some(id);
+        }
+        if !create {
+            return None;
+        }
+        let mut evicted = false;
+        let (id, how) = self.hosts.entry(
+            HostKey(a),
+            0,
+            wall as u64,
+            |_, _, _| evicted = true,
+            |h| {
+                *h = Host::default();
+                h.base.first_seen = wall;
+                h.base.last_seen = wall;
+                h.base.day = wall.div_euclid(DAY_US);
+            },
+        );
+        if how == Upsert::Evicted || evicted {
+            self.counters.evicted += 1;
+        }
+        self.counters.new_hosts += 1;
+        self.new_host(a, wall, emit);
+        Some(id)
+    }
+
+    fn new_host(&mut self, a: Addr, wall: i64, emit: &mut Emit) {
+        if self.since == 0 {
+            self.since = wall;
+        }
+        if !self.cfg.new_host_events
+            || wall - self.since < SETTLE_US
+            || self.new_this_hour >= NEW_PER_HOUR
+        {
+            self.counters.new_hosts_quiet += 1;
+            return;
+        }
+        self.new_this_hour += 1;
+        let mut al = Alert::new(RuleId::HostNew, wall);
+        al.src = a;
+        let key = SuppressKey {
+            rule: RuleId::HostNew,
+            a,
+            b: Addr::UNSPECIFIED,
+            port: 0,
+            extra: 0,
+        };
+        emit.alert(key, wall.max(0) as u64, &mut al);
+    }
+
+    /// A flow ended: count it for its local end(s).
+    pub fn on_close(&mut self, c: &Closed, emit: &mut Emit) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let (ini, _) = c.initiator();
+        let (resp, rport) = c.responder();
+        let (li, lr) = (self.local(&ini), self.local(&resp));
+        if !li && !lr {
+            return;
+        }
+        let f = c.flow;
+        let wall = c.at_ts;
+        let session = c.is_session();
+        // DNS queries count whoever answers them; everything else only across home_net.
+        let dns = rport == 53 && li;
+        if li && (dns || !lr) {
+            if let Some(id) = self.host(ini, session, wall, emit) {
+                let h = self.hosts.get_mut(id);
+                h.base.last_seen = wall;
+                if dns {
+                    h.cur.dns = h.cur.dns.saturating_add(f.pkts[0]);
+                }
+                if !lr {
+                    h.cur.bytes[0] += f.bytes[0];
+                    h.cur.bytes[1] += f.bytes[1];
+                    h.cur.flows = h.cur.flows.saturating_add(1);
+                    set_bit(&mut h.cur.dests, mix(&resp));
+                    set_bit(&mut h.cur.ports, fmix(rport as u64));
+                    if f.bytes[0] > h.cur.top_bytes {
+                        h.cur.top_bytes = f.bytes[0];
+                        h.cur.top_dst = resp;
+                    }
+                }
+            }
+        } else if lr && !li {
+            if let Some(id) = self.host(resp, session, wall, emit) {
+                let h = self.hosts.get_mut(id);
+                h.base.last_seen = wall;
+                h.cur.bytes[0] += f.bytes[1];
+                h.cur.bytes[1] += f.bytes[0];
+            }
+        }
+    }
+
+    /// Called once per second of packet time; acts when a wall-clock minute has ended.
+    pub fn tick(&mut self, wall: i64, flows: &FlowTable, emit: &mut Emit) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let minute = wall.div_euclid(MINUTE_US);
+        if self.minute == 0 {
+            self.minute = minute;
+            return;
+        }
+        if minute <= self.minute {
+            return;
+        }
+        let ended = self.minute;
+        self.minute = minute;
+        if minute.div_euclid(60) != self.hour {
+            self.hour = minute.div_euclid(60);
+            self.new_this_hour = 0;
+        }
+        self.walk(flows);
+        self.judge(ended * MINUTE_US, emit);
+    }
+
+    /// Bytes of the open flows, per local host.
+    fn walk(&mut self, flows: &FlowTable) {
+        for (k, f) in flows.iter() {
+            let (ini, resp) = if f.init_is_a { (k.a, k.b) } else { (k.b, k.a) };
+            let (li, lr) = (self.local(&ini), self.local(&resp));
+            if li == lr {
+                continue;
+            }
+            let (host, out, inn, peer) = if li {
+                (ini, f.bytes[0], f.bytes[1], resp)
+            } else {
+                (resp, f.bytes[1], f.bytes[0], ini)
+            };
+            if let Some(id) = self.hosts.find(&HostKey(host)) {
+                let h = self.hosts.get_mut(id);
+                h.open_now[0] += out;
+                h.open_now[1] += inn;
+                if out > h.cur.top_bytes {
+                    h.cur.top_bytes = out;
+                    h.cur.top_dst = peer;
+                }
+            }
+        }
+    }
+
+    fn judge(&mut self, start: i64, emit: &mut Emit) {
+        let slot = (start.rem_euclid(DAY_US) / 3_600_000_000) as usize % SLOTS;
+        let day = start.div_euclid(DAY_US);
+        let cfg = &self.cfg;
+        let floors = [
+            cfg.min_upload_bytes as f64,
+            cfg.min_download_bytes as f64,
+            cfg.min_flows as f64,
+            cfg.min_destinations as f64,
+            cfg.min_ports as f64,
+            cfg.min_dns_queries as f64,
+        ];
+        let (factor, learn_us) = (cfg.factor, cfg.learning_days as i64 * DAY_US);
+        let mut id = self.hosts.oldest(0);
+        while let Some(i) = id {
+            id = self.hosts.newer(i);
+            let addr = self.hosts.key(i).0;
+            let h = self.hosts.get_mut(i);
+            // Bytes this minute: closed flows' totals plus the open flows' growth.
+            let mut obs = [0f64; 6];
+            for (d, o) in obs.iter_mut().take(2).enumerate() {
+                *o = (h.cur.bytes[d] + h.open_now[d]).saturating_sub(h.open_prev[d]) as f64;
+            }
+            obs[2] = h.cur.flows as f64;
+            obs[3] = if h.cur.flows == 0 {
+                0.0
+            } else {
+                linear_count(&h.cur.dests)
+            };
+            obs[4] = if h.cur.flows == 0 {
+                0.0
+            } else {
+                linear_count(&h.cur.ports)
+            };
+            obs[5] = h.cur.dns as f64;
+            let top = h.cur.top_dst;
+            h.open_prev = h.open_now;
+            h.open_now = [0; 2];
+            h.cur = Minute::default();
+            // Decay once per day (missed days at once).
+            if day > h.base.day {
+                let k = DAILY_DECAY.powi((day - h.base.day).min(60) as i32);
+                for f in h.base.env.iter_mut() {
+                    for x in f.iter_mut() {
+                        *x *= k;
+                    }
+                }
+                h.base.day = day;
+            }
+            let judged = start - h.base.first_seen >= learn_us;
+            let mut over: heapless::Vec<(usize, f64, f64), 6> = heapless::Vec::new();
+            for f in 0..6 {
+                let env = &h.base.env[f];
+                let near = env[slot]
+                    .max(env[(slot + SLOTS - 1) % SLOTS])
+                    .max(env[(slot + 1) % SLOTS]);
+                // What the host does at other hours counts too, at half weight: a phone that
+                // uploads a video some evenings may do so at noon.
+                let any = env.iter().fold(0f32, |a, &b| a.max(b)) * ANY_HOUR_SHARE;
+                let e = near.max(any) as f64;
+                if judged && obs[f] >= floors[f] && obs[f] > factor * e {
+                    let _ = over.push((f, obs[f], e));
+                }
+            }
+            for (f, (&o, env)) in obs.iter().zip(h.base.env.iter_mut()).enumerate() {
+                let x = if over.iter().any(|v| v.0 == f) {
+                    o / factor
+                } else {
+                    o
+                };
+                env[slot] = env[slot].max(x as f32);
+            }
+            if over.is_empty() {
+                continue;
+            }
+            // The strongest departures first; at most four features (evidence has room).
+            over.sort_unstable_by(|a, b| {
+                let ra = a.1 / (a.2 + 1.0);
+                let rb = b.1 / (b.2 + 1.0);
+                rb.total_cmp(&ra)
+            });
+            let mut al = Alert::new(RuleId::AnomalyHost, start + MINUTE_US - 1);
+            al.first_seen = start;
+            al.src = addr;
+            if obs[0] >= floors[0] || obs[3] >= floors[3] {
+                al.dst = top;
+            }
+            let e = &mut al.evidence;
+            for &(f, x, b) in over.iter().take(4) {
+                e.fig(OBSERVED[f], Figure::U(x.round() as u64));
+                e.fig(BASELINE[f], Figure::U(b.round() as u64));
+            }
+            e.fig("factor", Figure::F(factor));
+            e.fig("hour_utc", Figure::U(slot as u64));
+            let key = SuppressKey {
+                rule: RuleId::AnomalyHost,
+                a: addr,
+                b: Addr::UNSPECIFIED,
+                port: 0,
+                extra: 0,
+            };
+            emit.alert(key, (start + MINUTE_US).max(0) as u64, &mut al);
+        }
+    }
+
+    /// Every host's baseline (for the store).
+    pub fn export(&self, mut f: impl FnMut(&Addr, &Baseline)) {
+        let mut id = self.hosts.oldest(0);
+        while let Some(i) = id {
+            f(&self.hosts.key(i).0, &self.hosts.get(i).base);
+            id = self.hosts.newer(i);
+        }
+    }
+
+    /// Take baselines kept from an earlier run (oldest activity first, so the most recent
+    /// ones survive when there are more than the table holds).
+    pub fn import(&mut self, since: i64, rows: &mut [(Addr, Baseline)]) {
+        if since > 0 && (self.since == 0 || since < self.since) {
+            self.since = since;
+        }
+        rows.sort_by_key(|r| r.1.last_seen);
+        for (a, b) in rows.iter() {
+            if !self.local(a) {
+                continue;
+            }
+            let base = *b;
+            self.hosts.entry(
+                HostKey(*a),
+                0,
+                b.last_seen.max(0) as u64,
+                |_, _, _| {},
+                |h| {
+                    *h = Host::default();
+                    h.base = base;
+                },
+            );
+        }
+    }
+}
+
+const OBSERVED: [&str; 6] = [
+    "bytes_out_observed",
+    "bytes_in_observed",
+    "new_flows_observed",
+    "destinations_observed",
+    "ports_observed",
+    "dns_queries_observed",
+];
+const BASELINE: [&str; 6] = [
+    "bytes_out_baseline",
+    "bytes_in_baseline",
+    "new_flows_baseline",
+    "destinations_baseline",
+    "ports_baseline",
+    "dns_queries_baseline",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baseline_bytes_round_trip_and_reject_garbage() {
+        let mut b = Baseline {
+            first_seen: 1,
+            last_seen: 2,
+            day: 3,
+            ..Baseline::default()
+        };
+        b.env[2][5] = 42.5;
+        let bytes = b.to_bytes();
+        assert_eq!(bytes.len(), BASELINE_BYTES);
+        assert_eq!(Baseline::from_bytes(&bytes), Some(b));
+        assert_eq!(Baseline::from_bytes(&bytes[1..]), None);
+        let mut bad = bytes.clone();
+        bad[24..28].copy_from_slice(&f32::NAN.to_le_bytes());
+        assert_eq!(Baseline::from_bytes(&bad), None);
+        bad[24..28].copy_from_slice(&(-1.0f32).to_le_bytes());
+        assert_eq!(Baseline::from_bytes(&bad), None);
+    }
+
+    #[test]
+    fn linear_counting_estimates() {
+        let mut bits = [0u64; 4];
+        for i in 0..300u32 {
+            set_bit(&mut bits, mix(&Addr::v4([8, 8, (i >> 8) as u8, i as u8])));
+        }
+        let n = linear_count(&bits);
+        assert!((240.0..=360.0).contains(&n), "{n}");
+        assert_eq!(linear_count(&[0u64; 4]), 0.0);
+    }
+
+    #[test]
+    fn home_net_masks() {
+        let h = HomeNet::new(&[
+            "192.168.0.0/16".parse().unwrap(),
+            "fd00::/8".parse().unwrap(),
+        ]);
+        assert!(h.contains(&Addr::v4([192, 168, 3, 4])));
+        assert!(!h.contains(&Addr::v4([192, 169, 3, 4])));
+        assert!(h.contains(&Addr::from("fd12::1".parse::<std::net::IpAddr>().unwrap())));
+        assert!(!h.contains(&Addr::from("fe80::1".parse::<std::net::IpAddr>().unwrap())));
+    }
+}
+
+#[cfg(test)]
+#[path = "hosts_scenarios.rs"]
+mod scenarios;
