@@ -366,7 +366,7 @@ impl Profile {
             dns_domains: 512 * k,
             beacon_pairs: 2048 * k,
             suppression: 512 * k,
-            hosts: 256 * k,
+            hosts: 1024 * k,
         }
     }
 }

@@ -159,31 +159,70 @@ impl TableKey for HostKey {
     }
 }
 
-/// `home_net` as (base, mask) pairs over the 128-bit mapped form: one AND and compare each.
+/// `home_net`, tested twice per closed flow. IPv4 first by its top 16 bits in two bitmaps
+/// (every address of that /16 is local; some are), which settles the usual RFC 1918 blocks in
+/// one lookup; the rest as (base, mask) pairs over the 128-bit mapped form.
 #[derive(Clone, Debug, Default)]
-pub struct HomeNet(Vec<(u128, u128)>);
+pub struct HomeNet {
+    whole: Vec<u64>,
+    part: Vec<u64>,
+    v4: Vec<(u32, u32)>,
+    other: Vec<(u128, u128)>,
+    /// Some block holds multicast, broadcast or unspecified addresses, which are never hosts.
+    has_group: bool,
+}
 
 impl HomeNet {
     pub fn new(cidrs: &[Cidr]) -> HomeNet {
-        HomeNet(
-            cidrs
-                .iter()
-                .map(|c| {
-                    let mask = if c.bits() == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - c.bits() as u32)
-                    };
-                    (c.base().as_u128() & mask, mask)
-                })
-                .collect(),
-        )
+        let mut h = HomeNet {
+            whole: vec![0; 1024],
+            part: vec![0; 1024],
+            ..HomeNet::default()
+        };
+        let set = |bits: &mut [u64], i: u32| bits[i as usize / 64] |= 1 << (i % 64);
+        for c in cidrs {
+            let bits = c.bits() as u32;
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let base = c.base().as_u128() & mask;
+            let group = |a: u128| Addr((a).to_be_bytes()).is_group() || a == 0;
+            if group(base) || group(base | !mask) {
+                h.has_group = true;
+            }
+            if bits >= 96 && base >> 32 == 0xffff {
+                let (b4, p) = (base as u32, bits - 96);
+                if p <= 16 {
+                    let first = b4 >> 16;
+                    for i in first..=first + ((1u32 << (16 - p)) - 1) {
+                        set(&mut h.whole, i);
+                    }
+                } else {
+                    set(&mut h.part, b4 >> 16);
+                    h.v4.push((b4, u32::MAX << (32 - p)));
+                }
+            } else {
+                h.other.push((base, mask));
+            }
+        }
+        h
     }
 
     #[inline]
     pub fn contains(&self, a: &Addr) -> bool {
         let x = a.as_u128();
-        self.0.iter().any(|&(b, m)| x & m == b)
+        if x >> 32 == 0xffff {
+            let top = (x as u32 >> 16) as usize;
+            let bit = 1u64 << (top % 64);
+            if self.whole.get(top / 64).is_some_and(|w| w & bit != 0) {
+                return true;
+            }
+            if self.part.get(top / 64).is_some_and(|w| w & bit != 0) {
+                let w = x as u32;
+                if self.v4.iter().any(|&(b, m)| w & m == b) {
+                    return true;
+                }
+            }
+        }
+        self.other.iter().any(|&(b, m)| x & m == b)
     }
 }
 
@@ -213,10 +252,14 @@ fn linear_count(bits: &[u64]) -> f64 {
     (m * (m / zeros).ln()).round()
 }
 
+/// Set the bit the top bits of `h` choose (`bits` is 64 × a power of two long).
+#[inline]
 fn set_bit(bits: &mut [u64], h: u64) {
     let n = bits.len() * 64;
-    let i = (h as usize) % n;
-    bits[i / 64] |= 1 << (i % 64);
+    let i = (h >> (64 - n.trailing_zeros())) as usize;
+    if let Some(w) = bits.get_mut(i / 64) {
+        *w |= 1 << (i % 64);
+    }
 }
 
 /// SplitMix64's finaliser: every input bit moves every output bit.
@@ -226,10 +269,17 @@ fn fmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A well-mixed hash of an address (sketch positions only, not a table key).
+/// A well-mixed hash of an address, its top bits used (sketch positions only, not a table
+/// key). Multiplication alone would spread a sweep of consecutive addresses too evenly (no
+/// collisions, so linear counting would overestimate it); the finaliser behaves as random.
+#[inline]
 fn mix(a: &Addr) -> u64 {
     let x = a.as_u128();
-    fmix(x as u64 ^ fmix((x >> 64) as u64))
+    if x >> 32 == 0xffff {
+        fmix(x as u32 as u64)
+    } else {
+        fmix(x as u64 ^ fmix((x >> 64) as u64))
+    }
 }
 
 impl HostRule {
@@ -258,25 +308,30 @@ impl HostRule {
         self.hosts.footprint_bytes()
     }
 
+    #[inline]
     fn local(&self, a: &Addr) -> bool {
-        !a.is_group() && *a != Addr::UNSPECIFIED && self.home.contains(a)
+        self.home.contains(a) && !(self.home.has_group && (a.is_group() || *a == Addr::UNSPECIFIED))
     }
 
     /// The host's entry, created when `create`; `None` when absent and not created.
     fn host(&mut self, a: Addr, create: bool, wall: i64, emit: &mut Emit) -> Option<u32> {
-        if let Some(id) = self.hosts.find(&HostKey(a)) {
-            self.hosts.touch(id, wall as u64, 0);
-            return Some(id);
+        // A host's flows come in trains (its DNS query, then the connection): the entry used
+        // last is compared first, and is not moved in the recency list again.
+        if let Some((id, k)) = self.hosts.hot_entry() {
+            if k.0 == a {
+                return Some(id);
+            }
         }
         if !create {
-            return None;
+            let id = self.hosts.find(&HostKey(a))?;
+            self.touch(id, wall);
+            return Some(id);
         }
-        let mut evicted = false;
-        let (id, how) = self.hosts.entry(
+        let (id, how) = self.hosts.entry_hashed(
             HostKey(a),
             0,
             wall as u64,
-            |_, _, _| evicted = true,
+            |_, _, _| {},
             |h| {
                 *h = Host::default();
                 h.base.first_seen = wall;
@@ -284,12 +339,25 @@ impl HostRule {
                 h.base.day = wall.div_euclid(DAY_US);
             },
         );
-        if how == Upsert::Evicted || evicted {
-            self.counters.evicted += 1;
+        match how {
+            Upsert::Found => {
+                self.touch(id, wall);
+                return Some(id);
+            }
+            Upsert::Evicted => self.counters.evicted += 1,
+            Upsert::Inserted => {}
         }
         self.counters.new_hosts += 1;
         self.new_host(a, wall, emit);
         Some(id)
+    }
+
+    /// Recency for eviction, kept to the minute: a busy host is not moved at every flow.
+    #[inline]
+    fn touch(&mut self, id: u32, wall: i64) {
+        if (wall as u64).saturating_sub(self.hosts.touched_at(id)) >= MINUTE_US as u64 {
+            self.hosts.touch(id, wall as u64, 0);
+        }
     }
 
     fn new_host(&mut self, a: Addr, wall: i64, emit: &mut Emit) {
@@ -344,7 +412,10 @@ impl HostRule {
                     h.cur.bytes[1] += f.bytes[1];
                     h.cur.flows = h.cur.flows.saturating_add(1);
                     set_bit(&mut h.cur.dests, mix(&resp));
-                    set_bit(&mut h.cur.ports, fmix(rport as u64));
+                    set_bit(
+                        &mut h.cur.ports,
+                        fmix(rport as u64),
+                    );
                     if f.bytes[0] > h.cur.top_bytes {
                         h.cur.top_bytes = f.bytes[0];
                         h.cur.top_dst = resp;
