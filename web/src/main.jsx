@@ -41,7 +41,14 @@ function start() {
     S.set({ conn: { ...S.get().conn, [name]: state } });
     if (name === 'alerts' && resumed) fillGap(false).catch(() => {});
   };
-  stream('/ws/alerts', (m) => m.type === 'alert' && S.addAlerts([m.alert], { live: true }), on('alerts'));
+  stream(
+    '/ws/alerts',
+    (m) => {
+      if (m.type === 'alert') S.addAlerts([m.alert], { live: true });
+      else if (m.type === 'update') S.updateAlert(m);
+    },
+    on('alerts'),
+  );
   stream('/ws/stats', (m) => S.addStats(m), on('stats'));
   stream('/ws/flows', (m) => S.set({ flows: m.flows || [] }), on('flows'));
 }

@@ -18,6 +18,7 @@ const state = {
   needToken: false,
   live: [], // newest 1 s windows from /ws/stats: {t, tcp, udp, icmp, other, bytes}
   alertTimes: [], // ts (µs) of alerts received live, for alerts/min
+  early: new Map(), // language-model replies for alerts not loaded yet (id → text)
 };
 const subs = new Set();
 
@@ -49,9 +50,12 @@ function newer(a, b) {
 /** Merge alerts (from REST or the feed); duplicates by id are replaced, not repeated. */
 export function addAlerts(list, { live = false } = {}) {
   let changed = false;
-  for (const a of list) {
+  for (let a of list) {
     if (!a || typeof a.id !== 'number') continue;
     if (!state.byId.has(a.id)) changed = true;
+    const text = state.early.get(a.id) ?? state.byId.get(a.id)?.enrichment;
+    if (text && !a.enrichment) a = { ...a, enrichment: text };
+    state.early.delete(a.id);
     state.byId.set(a.id, a);
     if (live) state.alertTimes.push(Date.now());
   }
@@ -64,6 +68,21 @@ export function addAlerts(list, { live = false } = {}) {
   const cutoff = Date.now() - 60000;
   state.alertTimes = state.alertTimes.filter((t) => t >= cutoff);
   set({ alerts: all });
+}
+
+/** A language model's reply for alert `id` (a `/ws/alerts` update): kept as text. */
+export function updateAlert(m) {
+  if (!m || typeof m.id !== 'number' || typeof m.enrichment !== 'string') return;
+  const a = state.byId.get(m.id);
+  if (!a) {
+    state.early.set(m.id, m.enrichment);
+    // Bounded: replies for alerts this page never loads are forgotten, oldest first.
+    if (state.early.size > 200) state.early.delete(state.early.keys().next().value);
+    return;
+  }
+  const b = { ...a, enrichment: m.enrichment };
+  state.byId.set(m.id, b);
+  set({ alerts: state.alerts.map((x) => (x.id === m.id ? b : x)) });
 }
 
 /** The newest alert's time (µs), for filling a gap after a reconnect. */
@@ -94,6 +113,7 @@ export function filtered(alerts, f) {
 /** Tests only: back to the empty state. */
 export function reset() {
   state.byId = new Map();
+  state.early = new Map();
   state.alerts = [];
   state.alertTimes = [];
   state.live = [];

@@ -103,6 +103,7 @@ try {
   await page.locator('.row', { hasText: 'c2.beacon' }).first().click();
   const evidence = await until(async () => (await page.locator('.evidence th').allTextContents()).includes('score'), 10000);
   check('detail pane shows the evidence, MITRE technique and Community ID', evidence && (await text(page, '.detail .mitre')) === 'T1071.001' && (await text(page, '.detail .mono')).startsWith('1:'));
+  check('detail pane explains the alert in plain words', /connects to .* machine-like regularity.*Malware that waits for commands/.test(await text(page, '.detail .explanation')));
   const attacker = page.locator('.node.attacker[data-host="192.168.1.66"]');
   check('attacker graph has the scanning host', await until(() => attacker.count(), 10000));
   await attacker.click();
@@ -178,6 +179,9 @@ try {
   const imgs = await big.locator('img').count();
   check('markup from the wire is shown as text and runs nothing', shown && shown.includes('<img src=x onerror=alert(1)>') && imgs === 0 && dialogs.length === 0, `${imgs} img, dialogs ${dialogs}`);
   check('evidence with markup shown as text', (await big.locator('.evidence td').allTextContents()).some((t) => t.includes('<img src=x onerror=alert(1)>')));
+  const expl = await text(big, '.detail .explanation');
+  const llm = await text(big, '.detail .enrichment p');
+  check('explanation and language-model reply with markup shown as text', expl.includes('<img src=x onerror=alert(1)>') && llm.includes('<script>alert(2)</script>') && (await big.locator('img, .detail script').count()) === 0 && dialogs.length === 0, `${expl} / ${llm}`);
 
   phase = 'phone';
   // ---- a phone ---------------------------------------------------------------------------

@@ -85,3 +85,30 @@ describe('views', () => {
     expect(patchFor('alerts.suppress_s', '120', 60)).toEqual({ alerts: { suppress_s: 120 } });
   });
 });
+
+describe('language-model updates', () => {
+  beforeEach(() => S.reset());
+  test('an update adds the reply to the alert it names, as text', () => {
+    S.addAlerts([alert(1, 100), alert(2, 200)]);
+    S.updateAlert({ type: 'update', id: 1, enrichment: '<img src=x onerror=alert(1)> hi' });
+    expect(S.get().byId.get(1).enrichment).toBe('<img src=x onerror=alert(1)> hi');
+    expect(S.get().alerts.find((a) => a.id === 1).enrichment).toBe('<img src=x onerror=alert(1)> hi');
+    expect(S.get().byId.get(2).enrichment).toBeUndefined();
+  });
+  test('a reply that comes before its alert waits for it; a reload keeps it', () => {
+    S.updateAlert({ type: 'update', id: 7, enrichment: 'early' });
+    expect(S.get().byId.has(7)).toBe(false);
+    S.addAlerts([alert(7, 700)]);
+    expect(S.get().byId.get(7).enrichment).toBe('early');
+    // The same alert again from REST (without the field yet): the reply stays.
+    S.addAlerts([alert(7, 700)]);
+    expect(S.get().byId.get(7).enrichment).toBe('early');
+  });
+  test('malformed updates are ignored; waiting replies are bounded', () => {
+    S.updateAlert({ type: 'update', id: '1', enrichment: 'x' });
+    S.updateAlert({ type: 'update', id: 1, enrichment: 5 });
+    S.updateAlert(null);
+    for (let i = 0; i < 500; i++) S.updateAlert({ type: 'update', id: 1000 + i, enrichment: 'x' });
+    expect(S.get().early.size).toBe(200);
+  });
+});

@@ -40,6 +40,8 @@ export function AlertDetail({ id, known }) {
   if (id == null) return null;
   const nw = (a && a.eve && a.eve.netwatch) || {};
   const ev = nw.evidence || {};
+  // A language model's reply may arrive after the alert (a `/ws/alerts` update).
+  const enrichment = (known && known.enrichment) || (a && a.enrichment) || '';
   return (
     <section class="panel detail" aria-label="alert detail">
       <header>
@@ -53,6 +55,14 @@ export function AlertDetail({ id, known }) {
       {a && (
         <div>
           <p class="summary-text">{a.summary}</p>
+          {a.explanation && <p class="explanation">{a.explanation}</p>}
+          {enrichment && (
+            <div class="enrichment">
+              <h3>A language model's view</h3>
+              <p>{enrichment}</p>
+              <p class="muted">Written by the language model configured in [enrich] from this alert's fields; it can be wrong.</p>
+            </div>
+          )}
           <dl class="facts">
             <dt>Rule</dt>
             <dd>{a.rule}</dd>
