@@ -1393,11 +1393,16 @@ pub fn check_override_keys(t: &toml::Table) -> Result<(), ConfigError> {
                 for (rule, body) in r {
                     if !matches!(
                         rule.as_str(),
-                        "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon"
+                        "portscan"
+                            | "synflood"
+                            | "bruteforce"
+                            | "dns_tunnel"
+                            | "beacon"
+                            | "anomaly"
                     ) {
                         return Err(invalid(
                             &format!("rules.{rule}"),
-                            "is not a rule (portscan, synflood, bruteforce, dns_tunnel, beacon)",
+                            "is not a rule (portscan, synflood, bruteforce, dns_tunnel, beacon, anomaly)",
                         ));
                     }
                     if !body.is_table() {

@@ -95,6 +95,12 @@ Each minute the sensor judges its own health and raises low-severity `sensor.hea
 alerts for capture loss over 1 %, detector tables evicting over a tenth of their capacity,
 a failing store or dropped syslog messages.
 
+Every alert carries a plain-language explanation (EVE `netwatch.explanation`, the store, the
+API, the dashboard; syslog a short form). `anomaly.host` compares each home_net host with its
+own hourly baseline after [rules.anomaly] learning_days; the baselines are kept in the store.
+With [enrich] endpoint set, alerts are also sent (fields only, never payloads) to a language
+model on the LAN, off the packet path; its reply is stored and shown as text.
+
 Web: the dashboard, REST API, WebSockets and /metrics on [web] listen (router profile:
 the LAN bridge and 127.0.0.1, port 8787; [] turns it off), on a thread of its own. Requests
 need the access token: `netwatch token` prints it (generated on first start into the store's
@@ -131,6 +137,8 @@ OPTIONS:
     --since SECONDS   Only alerts of the last SECONDS seconds
     --limit N         At most N alerts (default 100)
     --json            Print each alert's EVE JSON line instead of a table
+    --explain         Under each alert, its plain-language explanation and, when enrichment
+                      is on and the language model answered, the model's reply
     -h, --help        This help
 ";
 
@@ -320,6 +328,7 @@ fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
     let (mut config, mut db, mut keep, mut json) = (ConfigSource::Builtin, None, None, false);
+    let mut explain = false;
     let mut q = netwatch::store::Query {
         limit: 100,
         ..Default::default()
@@ -350,6 +359,7 @@ fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
             }
             Long("limit") => q.limit = num(&mut p, "--limit")?.clamp(1, 1_000_000) as usize,
             Long("json") => json = true,
+            Long("explain") => explain = true,
             Long("help") | Short('h') => {
                 print!("{ALERTS_USAGE}");
                 return Ok(());
@@ -392,6 +402,18 @@ fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
                 r.repeats + 1,
                 r.summary.escape_debug()
             )
+            .and_then(|()| {
+                if !explain {
+                    return Ok(());
+                }
+                if !r.explanation.is_empty() {
+                    writeln!(o, "    {}", Printable(&r.explanation))?;
+                }
+                match &r.enrichment {
+                    Some(t) => writeln!(o, "    language model: {}", Printable(t)),
+                    None => Ok(()),
+                }
+            })
         };
         if res.is_err() {
             break;
@@ -399,6 +421,23 @@ fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
     }
     let _ = o.flush();
     Ok(())
+}
+
+/// Text for a terminal: control characters (which untrusted text may carry) escaped, the rest
+/// as is.
+struct Printable<'a>(&'a str);
+
+impl std::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where replayed alerts go: EVE lines on stdout, and with `--serve` the store and the web.

@@ -9,9 +9,10 @@
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
 //! * `config capacity`, `config flow`, `config windows`, `config store`, `config syslog`,
-//!   `config eve`, `config daemon`, `config web`: options map 1:1 to those tables.
-//! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`): options
-//!   and lists map 1:1 to `[rules.<name>]`.
+//!   `config eve`, `config daemon`, `config web`, `config enrich`: options map 1:1 to those
+//!   tables.
+//! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`,
+//!   `anomaly`): options and lists map 1:1 to `[rules.<name>]`.
 //!
 //! Syntax accepted: `config TYPE ['NAME']`, `option KEY VALUE`, `list KEY VALUE`, values bare,
 //! 'single' or "double" quoted, `#` comments, blank lines. Anything else is refused with its
@@ -29,6 +30,7 @@ const BOOL_KEYS: &[&str] = &[
     "stdout",
     "allow_root",
     "exclude_own_traffic",
+    "new_host_events",
 ];
 /// Lists of numbers (ports).
 const INT_LIST_KEYS: &[&str] = &["ports", "extra_ports", "allow_ports"];
@@ -47,6 +49,9 @@ const STRING_KEYS: &[&str] = &[
     "token",
     "listen",
     "allow_origins",
+    "endpoint",
+    "model",
+    "api_key",
 ];
 
 /// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
@@ -173,15 +178,15 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                 let name = rest.first().copied().unwrap_or("");
                 section = Some(match (*ty, name) {
                     ("netwatch", _) => vec![],
-                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon" | "web", _) => {
+                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon" | "web" | "enrich", _) => {
                         vec![ty.to_string()]
                     }
-                    ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon") => {
+                    ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon" | "anomaly") => {
                         vec!["rules".to_string(), name.to_string()]
                     }
                     ("rule", other) => {
                         return Err(err(format!(
-                            "line {no}: unknown rule `{other}` (portscan, synflood, bruteforce, dns_tunnel, beacon)"
+                            "line {no}: unknown rule `{other}` (portscan, synflood, bruteforce, dns_tunnel, beacon, anomaly)"
                         )))
                     }
                     (other, _) => return Err(err(format!("line {no}: unknown section type `{other}`"))),

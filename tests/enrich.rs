@@ -138,7 +138,10 @@ fn tunnel_alert() -> Alert {
 fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -232,7 +235,11 @@ fn stopped_endpoint_and_a_full_queue() {
     assert!(c.waiting <= 8, "{c:?}");
     assert!(c.dropped >= 100 - 8 - 1, "{c:?}");
     wait_for("a refused connection", 10, || e.counters().failed >= 1);
-    assert!(e.counters().last_error.contains("connect"), "{:?}", e.counters());
+    assert!(
+        e.counters().last_error.contains("connect"),
+        "{:?}",
+        e.counters()
+    );
 }
 
 #[test]
@@ -240,7 +247,10 @@ fn low_severity_alerts_are_not_sent() {
     let f = fake(Mode::Good);
     let e = Enricher::start(&cfg(format!("http://{}/", f.addr))).unwrap();
     let mut a = Alert::new(RuleId::HostNew, 0);
-    assert!(!e.wants(&a), "severity 3 is below the default min_severity 2");
+    assert!(
+        !e.wants(&a),
+        "severity 3 is below the default min_severity 2"
+    );
     a.rule = RuleId::PortscanVertical;
     assert!(e.wants(&a));
     a.suppressed = true;
@@ -257,9 +267,17 @@ fn config_rejects_bad_endpoints_with_a_clear_error() {
         let mut f = FileConfig::default();
         f.enrich.endpoint = Some(ep.into());
         let e = f.validate().unwrap_err().to_string();
-        assert!(e.contains("enrich.endpoint") && e.contains(want), "{ep}: {e}");
+        assert!(
+            e.contains("enrich.endpoint") && e.contains(want),
+            "{ep}: {e}"
+        );
     }
     // Off by default.
-    assert!(FileConfig::default().validate().unwrap().enrich.endpoint.is_empty());
+    assert!(FileConfig::default()
+        .validate()
+        .unwrap()
+        .enrich
+        .endpoint
+        .is_empty());
     assert!(Enricher::start(&FileConfig::default().validate().unwrap().enrich).is_none());
 }

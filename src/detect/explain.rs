@@ -192,25 +192,18 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
                     Figure::S(_) => 0.0,
                 };
                 match feature {
-                    "bytes_out" | "bytes_in" => write!(
-                        out,
-                        "{} {} in a minute where it usually {} about {}",
-                        Size(v),
-                        if feature == "bytes_out" {
-                            "sent"
-                        } else {
-                            "received"
-                        },
-                        if feature == "bytes_out" {
-                            "sends"
-                        } else {
-                            "receives"
-                        },
-                        Size(base)
-                    )?,
+                    "bytes_out" | "bytes_in" => {
+                        let verb = if feature == "bytes_out" { "sent" } else { "received" };
+                        write!(
+                            out,
+                            "{} {verb} in one minute, where its busiest minutes at this hour are about {}",
+                            Size(v),
+                            Size(base)
+                        )?
+                    }
                     _ => write!(
                         out,
-                        "{v:.0} {} in a minute where it usually has about {base:.0}",
+                        "{v:.0} {} in one minute, where its busiest minutes at this hour have about {base:.0}",
                         feature_words(feature)
                     )?,
                 }

@@ -182,7 +182,11 @@ impl HomeNet {
         let set = |bits: &mut [u64], i: u32| bits[i as usize / 64] |= 1 << (i % 64);
         for c in cidrs {
             let bits = c.bits() as u32;
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             let base = c.base().as_u128() & mask;
             let group = |a: u128| Addr((a).to_be_bytes()).is_group() || a == 0;
             if group(base) || group(base | !mask) {
@@ -412,10 +416,7 @@ impl HostRule {
                     h.cur.bytes[1] += f.bytes[1];
                     h.cur.flows = h.cur.flows.saturating_add(1);
                     set_bit(&mut h.cur.dests, mix(&resp));
-                    set_bit(
-                        &mut h.cur.ports,
-                        fmix(rport as u64),
-                    );
+                    set_bit(&mut h.cur.ports, fmix(rport as u64));
                     if f.bytes[0] > h.cur.top_bytes {
                         h.cur.top_bytes = f.bytes[0];
                         h.cur.top_dst = resp;

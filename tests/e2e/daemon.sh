@@ -217,6 +217,13 @@ check "store: integrity_check ok" bash -c "[ \"\$(sql '$DB' 'PRAGMA integrity_ch
 check "store: minute traffic history kept" bash -c "[ \$(sql '$DB' 'SELECT count(*) FROM traffic') -ge 1 ]"
 check "store: file owned by nobody" bash -c "[ \"\$(stat -c %U '$DB')\" = nobody ]"
 check "netwatch alerts lists the stored alerts" bash -c "'$NW' alerts --db '$DB' --rule bruteforce | grep -q '10.79.0.1 -> 10.79.0.2:22'"
+check "netwatch alerts --explain: a plain-language explanation under each alert" bash -c "'$NW' alerts --db '$DB' --rule bruteforce --explain | grep -q 'Someone is guessing passwords'"
+check "store: explanations stored with the alerts" bash -c "[ \$(sql '$DB' \"SELECT count(*) FROM alerts WHERE explanation = ''\") = 0 ]"
+check "store: host baselines saved at shutdown" bash -c "[ \$(sql '$DB' 'SELECT count(*) FROM hosts') -ge 1 ]"
+# A restart takes the baselines back (anomaly.host does not learn from zero again).
+ip netns exec $V "$NW" run -c "$CFG" -v > "$WORK/rerun.out" 2> "$WORK/rerun.err" & RP=$!
+check "restart: host baselines restored from the store" wait_for 10 grep -q "host baselines restored" "$WORK/rerun.err"
+kill -TERM $RP; wait $RP || true
 check "rsyslogd (UDP): scan with parsed structured data" in_syslog portscan.vertical 10.79.0.1 10.79.0.2 imudp
 check "rsyslogd (UDP): hydra, iodine, flood" bash -c "grep -q '^bruteforce|10.79.0.1|10.79.0.2|' '$WORK/rsyslog.out' && grep -q '^dns.tunnel|10.79.0.1|10.79.0.2|' '$WORK/rsyslog.out' && grep -q '^synflood|.*|10.79.0.2|' '$WORK/rsyslog.out'"
 check "rsyslogd (TCP after SIGHUP): scan judged by the new threshold" in_syslog portscan.vertical 10.79.0.1 10.79.0.4 imtcp
