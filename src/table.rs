@@ -52,6 +52,15 @@ impl Seed {
         let y = fold_mul(b as u64 ^ s[2], (b >> 64) as u64 ^ s[3]);
         fold_mul(x ^ c ^ s[4], y ^ d ^ s[5])
     }
+
+    /// Hash of one address (both halves seeded, then folded once more with a third word, so
+    /// the low bits used for the index depend on every input bit).
+    #[inline]
+    pub fn hash1(&self, a: u128) -> u64 {
+        let s = &self.0;
+        let x = fold_mul(a as u64 ^ s[0], (a >> 64) as u64 ^ s[1]);
+        x ^ (x >> 29).wrapping_mul(s[4] | 1)
+    }
 }
 
 /// A key of an [`LruMap`]: how it hashes under the table's seed.

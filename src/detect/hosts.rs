@@ -5,10 +5,11 @@
 //! traffic with addresses outside `home_net`: bytes sent (`bytes_out`), bytes received
 //! (`bytes_in`), connections it opened (`new_flows`), distinct external addresses it opened
 //! them to (`destinations`, a 256-bit linear-counting sketch), distinct destination ports
-//! (`ports`, 128 bits), and the DNS queries it sent to any server (`dns_queries`). Flows are
-//! counted when they close (every flow closes: FIN, RST, expiry or eviction); bytes of flows
-//! still open are taken once a minute by a walk of the flow table, which is how one long upload
-//! shows up minute by minute. Nothing here runs per packet: the rule sees flow closes and one
+//! (`ports`, 128 bits), and the DNS queries it sent to any server (`dns_queries`, kept in a
+//! keyed count-min sketch by querying address, so the many short flows to the home's resolver
+//! need no table lookup). Flows are counted when they close (every flow closes: FIN, RST,
+//! expiry or eviction); bytes of flows still open are taken once a minute by a walk of the flow
+//! table, which is how one long upload shows up minute by minute. Nothing here runs per packet: the rule sees flow closes and one
 //! walk a minute.
 //!
 //! **The baseline.** For each feature and each hour of the day (UTC; a home's rhythm repeats
@@ -28,7 +29,7 @@
 //! `NEW_PER_HOUR` an hour, and none in the sensor's first day (every device is new then).
 //!
 //! **Memory.** `capacity.hosts` entries of `HOST_BYTES` each, least recently active evicted
-//! (counted). Baselines are exported and imported (`export`, `import`) so the daemon keeps them
+//! (counted), a direct-mapped cache of entry ids in front of them, and the 8 KB DNS sketch. Baselines are exported and imported (`export`, `import`) so the daemon keeps them
 //! in the store across restarts.
 
 use crate::addr::{Addr, Cidr};
@@ -55,6 +56,8 @@ pub const NEW_PER_HOUR: u32 = 10;
 /// No `host.new` in the sensor's first day of packet time.
 const SETTLE_US: i64 = 86_400_000_000;
 const MINUTE_US: i64 = 60_000_000;
+/// Cells per row of the DNS count-min sketch.
+const DNS_WIDTH: usize = 2048;
 /// Weight of the host's busiest hour in the baseline of every other hour.
 const ANY_HOUR_SHARE: f32 = 0.5;
 const DAY_US: i64 = 86_400_000_000;
@@ -130,7 +133,6 @@ impl Baseline {
 struct Minute {
     bytes: [u64; 2],
     flows: u32,
-    dns: u32,
     dests: [u64; 4],
     ports: [u64; 2],
     top_dst: Addr,
@@ -155,7 +157,8 @@ struct HostKey(Addr);
 impl TableKey for HostKey {
     #[inline]
     fn hash(&self, seed: &Seed) -> u64 {
-        seed.hash(self.0.bits(), 0, 0, 0)
+        // One address: one folded multiply of its two seeded halves is enough.
+        seed.hash1(self.0.bits())
     }
 }
 
@@ -168,6 +171,8 @@ pub struct HomeNet {
     part: Vec<u64>,
     v4: Vec<(u32, u32)>,
     other: Vec<(u128, u128)>,
+    /// Some block of `other` overlaps the IPv4-mapped range (`::/0`, `::ffff:0:0/96`…).
+    other_v4: bool,
     /// Some block holds multicast, broadcast or unspecified addresses, which are never hosts.
     has_group: bool,
 }
@@ -204,6 +209,10 @@ impl HomeNet {
                     h.v4.push((b4, u32::MAX << (32 - p)));
                 }
             } else {
+                const V4: u128 = 0xffff << 32;
+                if V4 & mask == base || (base & !0xffff_ffff) == V4 {
+                    h.other_v4 = true;
+                }
                 h.other.push((base, mask));
             }
         }
@@ -212,21 +221,46 @@ impl HomeNet {
 
     #[inline]
     pub fn contains(&self, a: &Addr) -> bool {
-        let x = a.as_u128();
-        if x >> 32 == 0xffff {
-            let top = (x as u32 >> 16) as usize;
+        if let Some(w) = v4_word(a) {
+            let top = (w >> 16) as usize;
             let bit = 1u64 << (top % 64);
-            if self.whole.get(top / 64).is_some_and(|w| w & bit != 0) {
+            if self.whole.get(top / 64).is_some_and(|x| x & bit != 0) {
                 return true;
             }
-            if self.part.get(top / 64).is_some_and(|w| w & bit != 0) {
-                let w = x as u32;
-                if self.v4.iter().any(|&(b, m)| w & m == b) {
-                    return true;
-                }
+            if self.part.get(top / 64).is_some_and(|x| x & bit != 0)
+                && self.v4.iter().any(|&(b, m)| w & m == b)
+            {
+                return true;
+            }
+            if !self.other_v4 {
+                return false;
             }
         }
+        let x = a.as_u128();
         self.other.iter().any(|&(b, m)| x & m == b)
+    }
+}
+
+/// The IPv4 address of an IPv4-mapped one as a number (two loads and a compare, no swap of
+/// the whole 16 bytes).
+#[inline]
+fn v4_word(a: &Addr) -> Option<u32> {
+    let b = &a.0;
+    let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let mid = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+    (head == 0 && mid == u32::from_ne_bytes([0, 0, 0xff, 0xff]))
+        .then(|| u32::from_be_bytes([b[12], b[13], b[14], b[15]]))
+}
+
+/// 64 bits that differ between any two addresses (IPv4: the address itself), cheaply.
+#[inline]
+fn fold(a: &Addr) -> u64 {
+    match v4_word(a) {
+        Some(w) => w as u64,
+        None => {
+            let x = a.as_u128();
+            (x as u64) ^ ((x >> 64) as u64).rotate_left(32)
+        }
     }
 }
 
@@ -242,6 +276,13 @@ pub struct HostRule {
     pub cfg: AnomalyConfig,
     home: HomeNet,
     hosts: LruMap<HostKey, Host>,
+    /// Entry id + 1 by a few address bits (0: empty); see `host`.
+    cache: Vec<u32>,
+    /// DNS queries this minute by querying address: a count-min sketch (two rows), so the
+    /// many short DNS flows to the home's resolver cost no table lookup. Read for each host
+    /// at the minute's end, then cleared.
+    dns: Vec<u16>,
+    dns_key: u64,
     pub counters: HostCounters,
     /// Wall time of the first minute judged (the sensor's start, kept across restarts).
     pub since: i64,
@@ -278,12 +319,7 @@ fn fmix(mut z: u64) -> u64 {
 /// collisions, so linear counting would overestimate it); the finaliser behaves as random.
 #[inline]
 fn mix(a: &Addr) -> u64 {
-    let x = a.as_u128();
-    if x >> 32 == 0xffff {
-        fmix(x as u32 as u64)
-    } else {
-        fmix(x as u64 ^ fmix((x >> 64) as u64))
-    }
+    fmix(fold(a))
 }
 
 impl HostRule {
@@ -292,6 +328,9 @@ impl HostRule {
             cfg,
             home: HomeNet::new(home),
             hosts: LruMap::new(capacity, 1),
+            cache: vec![0; capacity.clamp(256, 1 << 16).next_power_of_two()],
+            dns: vec![0; 2 * DNS_WIDTH],
+            dns_key: Seed::random().hash(1, 2, 3, 4),
             counters: HostCounters::default(),
             since: 0,
             minute: 0,
@@ -309,7 +348,7 @@ impl HostRule {
     }
 
     pub fn footprint_bytes(&self) -> usize {
-        self.hosts.footprint_bytes()
+        self.hosts.footprint_bytes() + self.cache.len() * 4 + self.dns.len() * 2
     }
 
     #[inline]
@@ -317,43 +356,72 @@ impl HostRule {
         self.home.contains(a) && !(self.home.has_group && (a.is_group() || *a == Addr::UNSPECIFIED))
     }
 
-    /// The host's entry, created when `create`; `None` when absent and not created.
-    fn host(&mut self, a: Addr, create: bool, wall: i64, emit: &mut Emit) -> Option<u32> {
-        // A host's flows come in trains (its DNS query, then the connection): the entry used
-        // last is compared first, and is not moved in the recency list again.
-        if let Some((id, k)) = self.hosts.hot_entry() {
-            if k.0 == a {
-                return Some(id);
-            }
+    /// The host's entry; created when absent and the flow was a session (`None` otherwise).
+    #[inline]
+    fn host(&mut self, a: Addr, c: &Closed, wall: i64, emit: &mut Emit) -> Option<u32> {
+        // A direct-mapped cache of entry ids in front of the table: a home's hosts differ in
+        // their last address bits, so most lookups end with one compare. The cache is checked
+        // against the entry's key, so a stale or colliding slot only costs the table lookup.
+        let w = fold(&a);
+        let ci = ((w ^ (w >> 12)) as usize) & (self.cache.len() - 1);
+        let cached = self.cache[ci];
+        if cached != 0 && self.hosts.key(cached - 1).0 == a {
+            self.touch(cached - 1, wall);
+            return Some(cached - 1);
         }
-        if !create {
-            let id = self.hosts.find(&HostKey(a))?;
-            self.touch(id, wall);
-            return Some(id);
-        }
-        let (id, how) = self.hosts.entry_hashed(
-            HostKey(a),
-            0,
-            wall as u64,
-            |_, _, _| {},
-            |h| {
-                *h = Host::default();
-                h.base.first_seen = wall;
-                h.base.last_seen = wall;
-                h.base.day = wall.div_euclid(DAY_US);
-            },
-        );
-        match how {
-            Upsert::Found => {
+        self.host_slow(a, ci, c, wall, emit)
+    }
+
+    #[inline(never)]
+    fn host_slow(
+        &mut self,
+        a: Addr,
+        ci: usize,
+        c: &Closed,
+        wall: i64,
+        emit: &mut Emit,
+    ) -> Option<u32> {
+        let id = match self.hosts.find(&HostKey(a)) {
+            Some(id) => {
                 self.touch(id, wall);
-                return Some(id);
+                id
             }
-            Upsert::Evicted => self.counters.evicted += 1,
-            Upsert::Inserted => {}
-        }
-        self.counters.new_hosts += 1;
-        self.new_host(a, wall, emit);
+            None => {
+                if !c.is_session() {
+                    return None;
+                }
+                let (id, how) = self.hosts.entry_hashed(
+                    HostKey(a),
+                    0,
+                    wall as u64,
+                    |_, _, _| {},
+                    |h| {
+                        *h = Host::default();
+                        h.base.first_seen = wall;
+                        h.base.last_seen = wall;
+                        h.base.day = wall.div_euclid(DAY_US);
+                    },
+                );
+                if how == Upsert::Evicted {
+                    self.counters.evicted += 1;
+                }
+                self.counters.new_hosts += 1;
+                self.new_host(a, wall, emit);
+                id
+            }
+        };
+        self.cache[ci] = id + 1;
         Some(id)
+    }
+
+    /// The two sketch cells of address `a`.
+    #[inline]
+    fn dns_cells(&self, a: &Addr) -> (usize, usize) {
+        let h = fmix(fold(a) ^ self.dns_key);
+        (
+            (h as usize) % DNS_WIDTH,
+            DNS_WIDTH + (h >> 32) as usize % DNS_WIDTH,
+        )
     }
 
     /// Recency for eviction, kept to the minute: a busy host is not moved at every flow.
@@ -395,41 +463,39 @@ impl HostRule {
         }
         let (ini, _) = c.initiator();
         let (resp, rport) = c.responder();
-        let (li, lr) = (self.local(&ini), self.local(&resp));
-        if !li && !lr {
+        let li = self.local(&ini);
+        // DNS queries count whoever answers them (the home's resolver, mostly): into the
+        // sketch, no lookup.
+        if li && rport == 53 {
+            let (i, j) = self.dns_cells(&ini);
+            let n = c.flow.pkts[0].min(u16::MAX as u32) as u16;
+            self.dns[i] = self.dns[i].saturating_add(n);
+            self.dns[j] = self.dns[j].saturating_add(n);
+        }
+        let lr = self.local(&resp);
+        // Everything else only across home_net.
+        if li == lr {
             return;
         }
         let f = c.flow;
         let wall = c.at_ts;
-        let session = c.is_session();
-        // DNS queries count whoever answers them; everything else only across home_net.
-        let dns = rport == 53 && li;
-        if li && (dns || !lr) {
-            if let Some(id) = self.host(ini, session, wall, emit) {
+        if li {
+            if let Some(id) = self.host(ini, c, wall, emit) {
                 let h = self.hosts.get_mut(id);
-                h.base.last_seen = wall;
-                if dns {
-                    h.cur.dns = h.cur.dns.saturating_add(f.pkts[0]);
-                }
-                if !lr {
-                    h.cur.bytes[0] += f.bytes[0];
-                    h.cur.bytes[1] += f.bytes[1];
-                    h.cur.flows = h.cur.flows.saturating_add(1);
-                    set_bit(&mut h.cur.dests, mix(&resp));
-                    set_bit(&mut h.cur.ports, fmix(rport as u64));
-                    if f.bytes[0] > h.cur.top_bytes {
-                        h.cur.top_bytes = f.bytes[0];
-                        h.cur.top_dst = resp;
-                    }
+                h.cur.bytes[0] += f.bytes[0];
+                h.cur.bytes[1] += f.bytes[1];
+                h.cur.flows = h.cur.flows.saturating_add(1);
+                set_bit(&mut h.cur.dests, mix(&resp));
+                set_bit(&mut h.cur.ports, fmix(rport as u64));
+                if f.bytes[0] > h.cur.top_bytes {
+                    h.cur.top_bytes = f.bytes[0];
+                    h.cur.top_dst = resp;
                 }
             }
-        } else if lr && !li {
-            if let Some(id) = self.host(resp, session, wall, emit) {
-                let h = self.hosts.get_mut(id);
-                h.base.last_seen = wall;
-                h.cur.bytes[0] += f.bytes[1];
-                h.cur.bytes[1] += f.bytes[0];
-            }
+        } else if let Some(id) = self.host(resp, c, wall, emit) {
+            let h = self.hosts.get_mut(id);
+            h.cur.bytes[0] += f.bytes[1];
+            h.cur.bytes[1] += f.bytes[0];
         }
     }
 
@@ -498,6 +564,8 @@ impl HostRule {
         while let Some(i) = id {
             id = self.hosts.newer(i);
             let addr = self.hosts.key(i).0;
+            let (ci, cj) = self.dns_cells(&addr);
+            let dns = self.dns[ci].min(self.dns[cj]);
             let h = self.hosts.get_mut(i);
             // Bytes this minute: closed flows' totals plus the open flows' growth.
             let mut obs = [0f64; 6];
@@ -515,7 +583,10 @@ impl HostRule {
             } else {
                 linear_count(&h.cur.ports)
             };
-            obs[5] = h.cur.dns as f64;
+            obs[5] = dns as f64;
+            if h.cur.flows > 0 || dns > 0 || h.open_now != h.open_prev {
+                h.base.last_seen = start;
+            }
             let top = h.cur.top_dst;
             h.open_prev = h.open_now;
             h.open_now = [0; 2];
@@ -584,6 +655,7 @@ impl HostRule {
             };
             emit.alert(key, (start + MINUTE_US).max(0) as u64, &mut al);
         }
+        self.dns.fill(0);
     }
 
     /// Every host's baseline (for the store).
@@ -683,6 +755,13 @@ mod tests {
         assert!(!h.contains(&Addr::v4([192, 169, 3, 4])));
         assert!(h.contains(&Addr::from("fd12::1".parse::<std::net::IpAddr>().unwrap())));
         assert!(!h.contains(&Addr::from("fe80::1".parse::<std::net::IpAddr>().unwrap())));
+        assert!(!h.contains(&Addr::v4([8, 8, 8, 8])));
+        // An IPv6 block over the IPv4-mapped range covers IPv4 addresses too.
+        let all = HomeNet::new(&["::/0".parse().unwrap()]);
+        assert!(all.contains(&Addr::v4([8, 8, 8, 8])) && all.has_group);
+        let mapped = HomeNet::new(&["::ffff:10.0.0.0/104".parse().unwrap()]);
+        assert!(mapped.contains(&Addr::v4([10, 1, 2, 3])));
+        assert!(!mapped.contains(&Addr::v4([11, 1, 2, 3])));
     }
 }
 
