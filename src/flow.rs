@@ -136,6 +136,13 @@ impl Flow {
         }
     }
 
+    /// `sketch::addr_hash` of the address that sent in direction `dir` (0: the initiator), or
+    /// 0 when it never sent (computed once per flow for the windows' sketches).
+    #[inline]
+    pub fn addr_hash(&self, dir: usize) -> u64 {
+        self.src_hash.get(dir).copied().unwrap_or(0)
+    }
+
     fn state_established_ever(&self) -> bool {
         // Handshake completed if both sides sent SYN and the initiator ACKed.
         self.flags[0] & tf::SYN != 0 && self.flags[1] & tf::SYN != 0 && self.flags[0] & tf::ACK != 0

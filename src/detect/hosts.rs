@@ -282,7 +282,9 @@ pub struct HostRule {
     /// many short DNS flows to the home's resolver cost no table lookup. Read for each host
     /// at the minute's end, then cleared.
     dns: Vec<u16>,
-    dns_key: u64,
+    /// Key of `sketch::addr_hash`, the hash the flow table already took of each address that
+    /// sent (reused here for the DNS and destination sketches).
+    sketch_key: u64,
     pub counters: HostCounters,
     /// Wall time of the first minute judged (the sensor's start, kept across restarts).
     pub since: i64,
@@ -314,23 +316,15 @@ fn fmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A well-mixed hash of an address, its top bits used (sketch positions only, not a table
-/// key). Multiplication alone would spread a sweep of consecutive addresses too evenly (no
-/// collisions, so linear counting would overestimate it); the finaliser behaves as random.
-#[inline]
-fn mix(a: &Addr) -> u64 {
-    fmix(fold(a))
-}
-
 impl HostRule {
-    pub fn new(cfg: AnomalyConfig, home: &[Cidr], capacity: usize) -> HostRule {
+    pub fn new(cfg: AnomalyConfig, home: &[Cidr], capacity: usize, sketch_key: u64) -> HostRule {
         HostRule {
             cfg,
             home: HomeNet::new(home),
             hosts: LruMap::new(capacity, 1),
             cache: vec![0; capacity.clamp(256, 1 << 16).next_power_of_two()],
             dns: vec![0; 2 * DNS_WIDTH],
-            dns_key: Seed::random().hash(1, 2, 3, 4),
+            sketch_key,
             counters: HostCounters::default(),
             since: 0,
             minute: 0,
@@ -414,10 +408,20 @@ impl HostRule {
         Some(id)
     }
 
-    /// The two sketch cells of address `a`.
+    /// The hash the sketches use for `a` (`sketch::addr_hash`; `known` when the flow table
+    /// already has it, else 0).
     #[inline]
-    fn dns_cells(&self, a: &Addr) -> (usize, usize) {
-        let h = fmix(fold(a) ^ self.dns_key);
+    fn addr_hash(&self, a: &Addr, known: u64) -> u64 {
+        if known != 0 {
+            known
+        } else {
+            crate::sketch::addr_hash(a, self.sketch_key)
+        }
+    }
+
+    /// The two cells of the DNS sketch for an address hash.
+    #[inline]
+    fn dns_cells(h: u64) -> (usize, usize) {
         (
             (h as usize) % DNS_WIDTH,
             DNS_WIDTH + (h >> 32) as usize % DNS_WIDTH,
@@ -467,7 +471,7 @@ impl HostRule {
         // DNS queries count whoever answers them (the home's resolver, mostly): into the
         // sketch, no lookup.
         if li && rport == 53 {
-            let (i, j) = self.dns_cells(&ini);
+            let (i, j) = Self::dns_cells(self.addr_hash(&ini, c.flow.addr_hash(0)));
             let n = c.flow.pkts[0].min(u16::MAX as u32) as u16;
             self.dns[i] = self.dns[i].saturating_add(n);
             self.dns[j] = self.dns[j].saturating_add(n);
@@ -480,12 +484,13 @@ impl HostRule {
         let f = c.flow;
         let wall = c.at_ts;
         if li {
+            let dest_hash = self.addr_hash(&resp, f.addr_hash(1));
             if let Some(id) = self.host(ini, c, wall, emit) {
                 let h = self.hosts.get_mut(id);
                 h.cur.bytes[0] += f.bytes[0];
                 h.cur.bytes[1] += f.bytes[1];
                 h.cur.flows = h.cur.flows.saturating_add(1);
-                set_bit(&mut h.cur.dests, mix(&resp));
+                set_bit(&mut h.cur.dests, dest_hash);
                 set_bit(&mut h.cur.ports, fmix(rport as u64));
                 if f.bytes[0] > h.cur.top_bytes {
                     h.cur.top_bytes = f.bytes[0];
@@ -564,7 +569,7 @@ impl HostRule {
         while let Some(i) = id {
             id = self.hosts.newer(i);
             let addr = self.hosts.key(i).0;
-            let (ci, cj) = self.dns_cells(&addr);
+            let (ci, cj) = Self::dns_cells(crate::sketch::addr_hash(&addr, self.sketch_key));
             let dns = self.dns[ci].min(self.dns[cj]);
             let h = self.hosts.get_mut(i);
             // Bytes this minute: closed flows' totals plus the open flows' growth.
@@ -738,7 +743,10 @@ mod tests {
     fn linear_counting_estimates() {
         let mut bits = [0u64; 4];
         for i in 0..300u32 {
-            set_bit(&mut bits, mix(&Addr::v4([8, 8, (i >> 8) as u8, i as u8])));
+            set_bit(
+                &mut bits,
+                crate::sketch::addr_hash(&Addr::v4([8, 8, (i >> 8) as u8, i as u8]), 7),
+            );
         }
         let n = linear_count(&bits);
         assert!((240.0..=360.0).contains(&n), "{n}");

@@ -539,7 +539,12 @@ impl Engine {
                 ),
                 beacon: beacon::BeaconRule::new(cfg.rules.beacon.clone(), c.beacon_pairs, c.flows),
             },
-            hosts: hosts::HostRule::new(cfg.rules.anomaly.clone(), &cfg.home_net, c.hosts),
+            hosts: hosts::HostRule::new(
+                cfg.rules.anomaly.clone(),
+                &cfg.home_net,
+                c.hosts,
+                cfg.sketch_key,
+            ),
             gate: Gate {
                 suppress: LruMap::new(c.suppression, 1),
                 suppress_us: cfg.suppress_s as u64 * 1_000_000,
