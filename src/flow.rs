@@ -361,7 +361,7 @@ impl FlowTable {
             // Both addresses are IPv4: words, not 16-byte compares. (An IPv4 packet cannot
             // belong to a last flow that is not IPv4, so a stale or unset cache is a miss.)
             let h = &self.hot4;
-            if h.proto != m.proto || Some(h.id) != self.map.hot_id() {
+            if h.proto != m.proto || !self.map.is_hot(h.id) {
                 return None;
             }
             let (s, d) = (m.src.v4_word(), m.dst.v4_word());

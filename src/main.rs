@@ -22,7 +22,7 @@ USAGE:
     netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
                     [--serve [--speed X] [--db FILE]]
     netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [--rule R] [--src IP]
-                    [--severity N] [--since SECONDS] [--limit N] [--json]
+                    [--severity N] [--since SECONDS] [--limit N] [--json] [--explain]
     netwatch check-config [--uci] FILE
     netwatch token [-c CONFIG | --uci UCIFILE]
     netwatch version

@@ -453,6 +453,12 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         (self.hot != NIL).then_some(self.hot)
     }
 
+    /// Whether `id` is the entry `entry` returned last (and still in the table): one compare.
+    #[inline]
+    pub fn is_hot(&self, id: u32) -> bool {
+        self.hot == id && id != NIL
+    }
+
     /// The entry `entry` returned last, while it is still in the table.
     #[inline]
     pub fn hot_entry(&self) -> Option<(u32, &K)> {
