@@ -103,7 +103,7 @@ try {
   await page.locator('.row', { hasText: 'c2.beacon' }).first().click();
   const evidence = await until(async () => (await page.locator('.evidence th').allTextContents()).includes('score'), 10000);
   check('detail pane shows the evidence, MITRE technique and Community ID', evidence && (await text(page, '.detail .mitre')) === 'T1071.001' && (await text(page, '.detail .mono')).startsWith('1:'));
-  check('detail pane explains the alert in plain words', /connects to .* machine-like regularity.*Malware that waits for commands/.test(await text(page, '.detail .explanation')));
+  check('detail pane explains the alert in plain words', /contacts .* machine-like regularity.*Malware that waits for commands/.test(await text(page, '.detail .explanation')));
   const attacker = page.locator('.node.attacker[data-host="192.168.1.66"]');
   check('attacker graph has the scanning host', await until(() => attacker.count(), 10000));
   await attacker.click();
