@@ -167,8 +167,8 @@ impl TableKey for HostKey {
 /// one lookup; the rest as (base, mask) pairs over the 128-bit mapped form.
 #[derive(Clone, Debug, Default)]
 pub struct HomeNet {
-    whole: Vec<u64>,
-    part: Vec<u64>,
+    /// Two bits per IPv4 /16, side by side: every address local, some are.
+    top: Vec<u64>,
     v4: Vec<(u32, u32)>,
     other: Vec<(u128, u128)>,
     /// Some block of `other` overlaps the IPv4-mapped range (`::/0`, `::ffff:0:0/96`…).
@@ -180,10 +180,10 @@ pub struct HomeNet {
 impl HomeNet {
     pub fn new(cidrs: &[Cidr]) -> HomeNet {
         let mut h = HomeNet {
-            whole: vec![0; 1024],
-            part: vec![0; 1024],
+            top: vec![0; 2048],
             ..HomeNet::default()
         };
+        // Bit 2i: the whole /16 number i is local; bit 2i+1: part of it is.
         let set = |bits: &mut [u64], i: u32| bits[i as usize / 64] |= 1 << (i % 64);
         for c in cidrs {
             let bits = c.bits() as u32;
@@ -202,10 +202,10 @@ impl HomeNet {
                 if p <= 16 {
                     let first = b4 >> 16;
                     for i in first..=first + ((1u32 << (16 - p)) - 1) {
-                        set(&mut h.whole, i);
+                        set(&mut h.top, 2 * i);
                     }
                 } else {
-                    set(&mut h.part, b4 >> 16);
+                    set(&mut h.top, 2 * (b4 >> 16) + 1);
                     h.v4.push((b4, u32::MAX << (32 - p)));
                 }
             } else {
@@ -222,14 +222,12 @@ impl HomeNet {
     #[inline]
     pub fn contains(&self, a: &Addr) -> bool {
         if let Some(w) = v4_word(a) {
-            let top = (w >> 16) as usize;
-            let bit = 1u64 << (top % 64);
-            if self.whole.get(top / 64).is_some_and(|x| x & bit != 0) {
+            let i = (w >> 15) as usize & !1;
+            let bits = self.top.get(i / 64).map_or(0, |x| x >> (i % 64));
+            if bits & 1 != 0 {
                 return true;
             }
-            if self.part.get(top / 64).is_some_and(|x| x & bit != 0)
-                && self.v4.iter().any(|&(b, m)| w & m == b)
-            {
+            if bits & 2 != 0 && self.v4.iter().any(|&(b, m)| w & m == b) {
                 return true;
             }
             if !self.other_v4 {
@@ -335,6 +333,8 @@ impl HostRule {
 
     pub fn set_home(&mut self, home: &[Cidr]) {
         self.home = HomeNet::new(home);
+        // The cache stands for "local" too (see `on_close`): start it again.
+        self.cache.fill(0);
     }
 
     pub fn entries(&self) -> u64 {
@@ -350,20 +350,29 @@ impl HostRule {
         self.home.contains(a) && !(self.home.has_group && (a.is_group() || *a == Addr::UNSPECIFIED))
     }
 
+    /// The cache slot of `a`, and its entry when the slot holds it. A direct-mapped cache of
+    /// entry ids in front of the table: a home's hosts differ in their last address bits, so
+    /// most look-ups end with one compare. The slot is checked against the entry's key, so a
+    /// stale or colliding slot only costs the table look-up.
+    #[inline]
+    fn cached(&self, a: &Addr) -> (usize, Option<u32>) {
+        let w = fold(a);
+        let ci = ((w ^ (w >> 12)) as usize) & (self.cache.len() - 1);
+        let cached = self.cache[ci];
+        if cached != 0 && self.hosts.key(cached - 1).0 == *a {
+            (ci, Some(cached - 1))
+        } else {
+            (ci, None)
+        }
+    }
+
     /// The host's entry; created when absent and the flow was a session (`None` otherwise).
     #[inline]
     fn host(&mut self, a: Addr, c: &Closed, wall: i64, emit: &mut Emit) -> Option<u32> {
-        // A direct-mapped cache of entry ids in front of the table: a home's hosts differ in
-        // their last address bits, so most lookups end with one compare. The cache is checked
-        // against the entry's key, so a stale or colliding slot only costs the table lookup.
-        let w = fold(&a);
-        let ci = ((w ^ (w >> 12)) as usize) & (self.cache.len() - 1);
-        let cached = self.cache[ci];
-        if cached != 0 && self.hosts.key(cached - 1).0 == a {
-            self.touch(cached - 1, wall);
-            return Some(cached - 1);
+        match self.cached(&a) {
+            (_, Some(id)) => Some(id),
+            (ci, None) => self.host_slow(a, ci, c, wall, emit),
         }
-        self.host_slow(a, ci, c, wall, emit)
     }
 
     #[inline(never)]
@@ -376,10 +385,7 @@ impl HostRule {
         emit: &mut Emit,
     ) -> Option<u32> {
         let id = match self.hosts.find(&HostKey(a)) {
-            Some(id) => {
-                self.touch(id, wall);
-                id
-            }
+            Some(id) => id,
             None => {
                 if !c.is_session() {
                     return None;
@@ -428,14 +434,6 @@ impl HostRule {
         )
     }
 
-    /// Recency for eviction, kept to the minute: a busy host is not moved at every flow.
-    #[inline]
-    fn touch(&mut self, id: u32, wall: i64) {
-        if (wall as u64).saturating_sub(self.hosts.touched_at(id)) >= MINUTE_US as u64 {
-            self.hosts.touch(id, wall as u64, 0);
-        }
-    }
-
     fn new_host(&mut self, a: Addr, wall: i64, emit: &mut Emit) {
         if self.since == 0 {
             self.since = wall;
@@ -465,17 +463,21 @@ impl HostRule {
         if !self.cfg.enabled {
             return;
         }
-        let (ini, _) = c.initiator();
         let (resp, rport) = c.responder();
-        let li = self.local(&ini);
-        // DNS queries count whoever answers them (the home's resolver, mostly): into the
-        // sketch, no lookup.
-        if li && rport == 53 {
-            let (i, j) = Self::dns_cells(self.addr_hash(&ini, c.flow.addr_hash(0)));
+        // DNS queries count for whoever sent them, into the sketch (only local hosts' cells
+        // are ever read, so no `home_net` test); a DNS flow is a few hundred bytes and adds
+        // nothing else worth a look-up.
+        if rport == 53 {
+            let (i, j) = Self::dns_cells(self.addr_hash(&c.initiator().0, c.flow.addr_hash(0)));
             let n = c.flow.pkts[0].min(u16::MAX as u32) as u16;
             self.dns[i] = self.dns[i].saturating_add(n);
             self.dns[j] = self.dns[j].saturating_add(n);
+            return;
         }
+        let (ini, _) = c.initiator();
+        // A host in the table (found through its cache slot) is local without the test.
+        let (ci, cached) = self.cached(&ini);
+        let li = cached.is_some() || self.local(&ini);
         let lr = self.local(&resp);
         // Everything else only across home_net.
         if li == lr {
@@ -485,7 +487,11 @@ impl HostRule {
         let wall = c.at_ts;
         if li {
             let dest_hash = self.addr_hash(&resp, f.addr_hash(1));
-            if let Some(id) = self.host(ini, c, wall, emit) {
+            let id = match cached {
+                Some(id) => Some(id),
+                None => self.host_slow(ini, ci, c, wall, emit),
+            };
+            if let Some(id) = id {
                 let h = self.hosts.get_mut(id);
                 h.cur.bytes[0] += f.bytes[0];
                 h.cur.bytes[1] += f.bytes[1];
@@ -565,8 +571,17 @@ impl HostRule {
             cfg.min_dns_queries as f64,
         ];
         let (factor, learn_us) = (cfg.factor, cfg.learning_days as i64 * DAY_US);
+        // Recency for eviction is kept here, once a minute, not at every flow: a host active
+        // this minute moves to the newest end. Each entry is visited once (the moved ones go
+        // behind the last, and the walk stops after `len` entries).
+        let mark = (start + MINUTE_US).max(0) as u64;
+        let mut pending: Option<u32> = None;
         let mut id = self.hosts.oldest(0);
-        while let Some(i) = id {
+        for _ in 0..self.hosts.len() {
+            if let Some(t) = pending.take() {
+                self.hosts.touch(t, mark, 0);
+            }
+            let Some(i) = id else { break };
             id = self.hosts.newer(i);
             let addr = self.hosts.key(i).0;
             let (ci, cj) = Self::dns_cells(crate::sketch::addr_hash(&addr, self.sketch_key));
@@ -589,8 +604,9 @@ impl HostRule {
                 linear_count(&h.cur.ports)
             };
             obs[5] = dns as f64;
-            if h.cur.flows > 0 || dns > 0 || h.open_now != h.open_prev {
+            if h.cur.flows > 0 || h.cur.bytes != [0; 2] || dns > 0 || h.open_now != h.open_prev {
                 h.base.last_seen = start;
+                pending = Some(i);
             }
             let top = h.cur.top_dst;
             h.open_prev = h.open_now;
@@ -659,6 +675,9 @@ impl HostRule {
                 extra: 0,
             };
             emit.alert(key, (start + MINUTE_US).max(0) as u64, &mut al);
+        }
+        if let Some(t) = pending {
+            self.hosts.touch(t, mark, 0);
         }
         self.dns.fill(0);
     }

@@ -635,7 +635,12 @@ impl Engine {
             gate: &mut self.gate,
             out,
         };
-        self.rules.each(|r| r.on_close(c, &mut emit));
+        // Direct calls to the rules that judge closed flows (one a few packets on a busy LAN;
+        // synflood and dns_tunnel judge nothing at close: add them here if that changes).
+        let r = &mut self.rules;
+        r.scan.on_close(c, &mut emit);
+        r.bruteforce.on_close(c, &mut emit);
+        r.beacon.on_close(c, &mut emit);
         self.hosts.on_close(c, &mut emit);
     }
 
