@@ -169,6 +169,28 @@ pub struct BeaconRule {
 }
 
 impl BeaconRule {
+    #[inline(never)]
+    fn record_size(&mut self, c: &Closed) {
+        let (client, _) = c.initiator();
+        let (server, port) = c.responder();
+        let Some(id) = self.pairs.find(&PairKey {
+            client,
+            server,
+            port,
+            proto: c.key.proto,
+        }) else {
+            return;
+        };
+        let h = self.pairs.get_mut(id);
+        for i in 0..h.n.min(RING) {
+            let s = h.slot(i);
+            if h.starts[s] == c.flow.first {
+                h.sizes[s] = c.flow.bytes[0] + c.flow.bytes[1];
+                break;
+            }
+        }
+    }
+
     /// `capacity` pairs; `flows` is the flow table's capacity (flow ids are below it).
     pub fn new(cfg: BeaconConfig, capacity: usize, flows: usize) -> Self {
         BeaconRule {
@@ -340,6 +362,8 @@ impl Rule for BeaconRule {
         emit.alert(skey, now, &mut a);
     }
 
+    /// The test every closed flow meets is inline; recording a size is not.
+    #[inline]
     fn on_close(&mut self, c: &Closed, _emit: &mut Emit) {
         if !self.take_mark(c.id)
             || !self.cfg.enabled
@@ -347,24 +371,7 @@ impl Rule for BeaconRule {
         {
             return;
         }
-        let (client, _) = c.initiator();
-        let (server, port) = c.responder();
-        let Some(id) = self.pairs.find(&PairKey {
-            client,
-            server,
-            port,
-            proto: c.key.proto,
-        }) else {
-            return;
-        };
-        let h = self.pairs.get_mut(id);
-        for i in 0..h.n.min(RING) {
-            let s = h.slot(i);
-            if h.starts[s] == c.flow.first {
-                h.sizes[s] = c.flow.bytes[0] + c.flow.bytes[1];
-                break;
-            }
-        }
+        self.record_size(c);
     }
 
     fn evictions(&self) -> u64 {

@@ -76,24 +76,8 @@ fn attempts_in(port: u16, turns: u16) -> u32 {
 }
 
 impl BruteForceRule {
-    pub fn new(cfg: BruteforceConfig, capacity: usize) -> Self {
-        BruteForceRule {
-            cfg,
-            pairs: LruMap::new(capacity, 1),
-            evicted: 0,
-        }
-    }
-}
-
-impl Rule for BruteForceRule {
-    fn on_close(&mut self, c: &Closed, emit: &mut Emit) {
-        if !self.cfg.enabled || c.key.proto != proto::TCP {
-            return;
-        }
-        let (server, port) = c.responder();
-        if !self.cfg.ports.contains(port) {
-            return;
-        }
+    #[inline(never)]
+    fn login_closed(&mut self, c: &Closed, server: Addr, port: u16, emit: &mut Emit) {
         let (attacker, _) = c.initiator();
         if self.cfg.allow.src_allowed(&attacker) || self.cfg.allow.dst_allowed(&server, port) {
             return;
@@ -175,6 +159,29 @@ impl Rule for BruteForceRule {
             };
             emit.alert(key, now, &mut a);
         }
+    }
+
+    pub fn new(cfg: BruteforceConfig, capacity: usize) -> Self {
+        BruteForceRule {
+            cfg,
+            pairs: LruMap::new(capacity, 1),
+            evicted: 0,
+        }
+    }
+}
+
+impl Rule for BruteForceRule {
+    /// The tests every closed flow meets are inline; counting an attempt is not.
+    #[inline]
+    fn on_close(&mut self, c: &Closed, emit: &mut Emit) {
+        if !self.cfg.enabled || c.key.proto != proto::TCP {
+            return;
+        }
+        let (server, port) = c.responder();
+        if !self.cfg.ports.contains(port) {
+            return;
+        }
+        self.login_closed(c, server, port, emit);
     }
 
     fn evictions(&self) -> u64 {

@@ -125,6 +125,25 @@ pub struct ScanRule {
 }
 
 impl ScanRule {
+    #[inline(never)]
+    fn judge_probe(&mut self, c: &Closed, emit: &mut Emit) {
+        let p = c.key.proto;
+        let judged = match p {
+            proto::TCP | proto::UDP => c.reason != CloseReason::Evicted,
+            // Unanswered ARP/ND: a sweep of the local link.
+            PROTO_ARP | PROTO_ND => matches!(c.reason, CloseReason::Expired | CloseReason::Flush),
+            _ => false,
+        };
+        // Transit errors (traceroute) are not refusals by the target.
+        if !judged || c.reason == CloseReason::Rejected && c.flow.transit {
+            return;
+        }
+        let (scanner, _) = c.initiator();
+        let (target, port) = c.responder();
+        let kind = probe_kind(c);
+        self.probe(scanner, target, port, p, kind, c.at, c.at_ts, emit);
+    }
+
     pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize) -> Self {
         ScanRule {
             cfg,
@@ -302,25 +321,13 @@ impl Rule for ScanRule {
         }
     }
 
+    /// The test every closed flow meets is inline; judging a probe is not.
+    #[inline]
     fn on_close(&mut self, c: &Closed, emit: &mut Emit) {
         if !self.cfg.enabled || c.is_session() {
             return;
         }
-        let p = c.key.proto;
-        let judged = match p {
-            proto::TCP | proto::UDP => c.reason != CloseReason::Evicted,
-            // Unanswered ARP/ND: a sweep of the local link.
-            PROTO_ARP | PROTO_ND => matches!(c.reason, CloseReason::Expired | CloseReason::Flush),
-            _ => false,
-        };
-        // Transit errors (traceroute) are not refusals by the target.
-        if !judged || c.reason == CloseReason::Rejected && c.flow.transit {
-            return;
-        }
-        let (scanner, _) = c.initiator();
-        let (target, port) = c.responder();
-        let kind = probe_kind(c);
-        self.probe(scanner, target, port, p, kind, c.at, c.at_ts, emit);
+        self.judge_probe(c, emit);
     }
 
     fn evictions(&self) -> u64 {
