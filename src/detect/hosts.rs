@@ -28,8 +28,8 @@
 //! never do) and is not in the table produces `host.new` (severity 3), at most
 //! `NEW_PER_HOUR` an hour, and none in the sensor's first day (every device is new then).
 //!
-//! **Memory.** `capacity.hosts` entries of `HOST_BYTES` each, least recently active evicted
-//! (counted), a direct-mapped cache of entry ids in front of them, and the 8 KB DNS sketch. Baselines are exported and imported (`export`, `import`) so the daemon keeps them
+//! **Memory.** `capacity.hosts` entries of `HOST_BYTES` each, least recently active (as of the
+//! last minute judged) evicted (counted), a direct-mapped cache of entry ids in front of them, and the 8 KB DNS sketch. Baselines are exported and imported (`export`, `import`) so the daemon keeps them
 //! in the store across restarts.
 
 use crate::addr::{Addr, Cidr};
