@@ -266,12 +266,6 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         }
     }
 
-    /// When the entry was last touched.
-    #[inline]
-    pub fn touched_at(&self, id: u32) -> u64 {
-        self.slots.get(id as usize).map(|s| s.last).unwrap_or(0)
-    }
-
     /// Insert `key` with `value` (a present key gets the new value). When the table is full,
     /// the least recently touched entry (over all classes) is evicted first and returned.
     pub fn insert(&mut self, key: K, value: V, class: u8, now: u64) -> (u32, Option<(K, V)>) {
@@ -445,12 +439,6 @@ impl<K: TableKey, V: Default> LruMap<K, V> {
         self.link(id, h, class);
         self.hot = id;
         (id, how)
-    }
-
-    /// Id of the entry `entry` returned last, while it is still in the table.
-    #[inline]
-    pub fn hot_id(&self) -> Option<u32> {
-        (self.hot != NIL).then_some(self.hot)
     }
 
     /// Whether `id` is the entry `entry` returned last (and still in the table): one compare.

@@ -11,20 +11,16 @@ use super::{Alert, Figure, RuleId};
 /// under it, and `heapless` buffers of this size never truncate one.
 pub const MAX_EXPLANATION: usize = 640;
 
-fn fig(a: &Alert, k: &str) -> Option<Figure> {
-    a.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
-}
-
 fn num(a: &Alert, k: &str) -> f64 {
-    match fig(a, k) {
+    match a.figure(k) {
         Some(Figure::U(u)) => u as f64,
         Some(Figure::F(x)) => x,
         _ => 0.0,
     }
 }
 
-fn text<'a>(a: &'a Alert, k: &str) -> &'a str {
-    match fig(a, k) {
+fn text(a: &Alert, k: &str) -> &'static str {
+    match a.figure(k) {
         Some(Figure::S(s)) => s,
         _ => "",
     }

@@ -242,6 +242,23 @@ impl Sim {
         }
     }
 
+    /// Host `host` sends one unanswered SYN to each of `n` external addresses at `t`.
+    fn sweep(&mut self, t: i64, host: u32, n: u64, first: u64, step: u64) {
+        for k in 0..n {
+            let d = external(first + k * step);
+            self.flow(t, local(host), d, 445, proto::TCP, 60, 0);
+        }
+    }
+
+    /// A normal minute for every host but `skip`.
+    fn others(&mut self, t: i64, kinds: &[Kind], skip: usize) {
+        for (i, k) in kinds.iter().enumerate() {
+            if i != skip {
+                self.normal_minute(t, i as u32, *k, 1.0);
+            }
+        }
+    }
+
     fn anomalies(&self) -> Vec<&Alert> {
         self.alerts
             .iter()
@@ -310,22 +327,8 @@ fn sudden_contact_with_300_addresses_is_caught() {
     assert!(sim.anomalies().is_empty());
     // Day 9 (a Wednesday), 15:00: laptop 3 contacts 300 external addresses in one minute.
     let t = T0 + 9 * DAY + 15 * 60 * MIN;
-    for n in 0..300u64 {
-        sim.flow(
-            t,
-            local(3),
-            external(200_000 + n * 13),
-            445,
-            proto::TCP,
-            60,
-            0,
-        );
-    }
-    for (i, k) in kinds.iter().enumerate() {
-        if i != 3 {
-            sim.normal_minute(t, i as u32, *k, 1.0);
-        }
-    }
+    sim.sweep(t, 3, 300, 200_000, 13);
+    sim.others(t, &kinds, 3);
     sim.end_minute(t);
     let found = sim.anomalies();
     assert_eq!(found.len(), 1, "{:?}", found);
@@ -381,11 +384,7 @@ fn sudden_500_mb_upload_over_five_minutes_is_caught_while_the_flow_is_open() {
                 engine.on_close(c, &mut |a| alerts.push(a.clone()))
             });
         }
-        for (i, k) in kinds.iter().enumerate() {
-            if i != 5 {
-                sim.normal_minute(start, i as u32, *k, 1.0);
-            }
-        }
+        sim.others(start, &kinds, 5);
         sim.end_minute(start);
         if first_alert_minute.is_none() && !sim.anomalies().is_empty() {
             first_alert_minute = Some(minute);
@@ -465,17 +464,7 @@ fn baselines_survive_export_and_import() {
     assert_eq!(again.engine.hosts.entries(), 50);
     let t = T0 + 8 * DAY + 15 * 60 * MIN;
     again.end_minute(t - MIN);
-    for n in 0..300u64 {
-        again.flow(
-            t,
-            local(3),
-            external(300_000 + n * 17),
-            445,
-            proto::TCP,
-            60,
-            0,
-        );
-    }
+    again.sweep(t, 3, 300, 300_000, 17);
     again.end_minute(t);
     assert_eq!(again.anomalies().len(), 1);
     // No host.new for the restored hosts.

@@ -191,19 +191,20 @@ impl Alert {
         }
     }
 
+    /// The evidence figure named `k` (the first, when a key repeats).
+    pub fn figure(&self, k: &str) -> Option<Figure> {
+        self.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
+    }
+
     /// One readable sentence. Attacker-controlled bytes (domains) are escaped by the caller's
     /// output format, so this writes them through `escape_ascii`.
     pub fn summary(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
         let fu = |k: &str| {
-            self.evidence
-                .figures
-                .iter()
-                .find(|f| f.0 == k)
-                .map(|f| match f.1 {
-                    Figure::U(u) => u as f64,
-                    Figure::F(x) => x,
-                    Figure::S(_) => 0.0,
-                })
+            self.figure(k).map(|f| match f {
+                Figure::U(u) => u as f64,
+                Figure::F(x) => x,
+                Figure::S(_) => 0.0,
+            })
         };
         match self.rule {
             RuleId::PortscanVertical => write!(
@@ -285,10 +286,7 @@ impl Alert {
             }
             RuleId::HostNew => write!(out, "new device {} seen on the network", self.src),
             RuleId::SensorHealth => {
-                let fs = |k: &str| {
-                    self.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
-                };
-                let s = |k: &str| match fs(k) {
+                let s = |k: &str| match self.figure(k) {
                     Some(Figure::S(s)) => s,
                     _ => "",
                 };
