@@ -35,7 +35,8 @@ pub struct Pipeline {
     engine: Engine,
     meta: PacketMeta,
     pub counters: Counters,
-    last_tick_s: u64,
+    /// Monotonic time (µs) of the next whole second: the first packet at or after it ticks.
+    next_tick_us: u64,
     /// The sensor's own endpoints (syslog collector, later web/enrichment): packets to or from
     /// them are not analysed. Empty on replay.
     own: heapless::Vec<(Addr, u16), 8>,
@@ -54,7 +55,7 @@ impl Pipeline {
             engine: Engine::new(cfg),
             meta: PacketMeta::default(),
             counters: Counters::default(),
-            last_tick_s: 0,
+            next_tick_us: 1_000_000,
             own: heapless::Vec::new(),
             own_traffic: 0,
             minutes: heapless::Deque::new(),
@@ -132,10 +133,10 @@ impl Pipeline {
         self.counters.bytes += wire_len as u64;
         let res = decode::packet(linktype, ts_us, data, wire_len, &mut self.meta);
         let now = self.clock.observe(ts_us);
-        let sec = now / 1_000_000;
         self.meta.now = now;
-        self.meta.sec = sec;
-        if sec != self.last_tick_s {
+        // The clock never goes back, so one comparison finds a new second (`meta.sec` is set
+        // by the tick).
+        if now >= self.next_tick_us {
             self.tick(now, out);
         }
         if let Err(e) = res {
@@ -182,13 +183,15 @@ impl Pipeline {
             return;
         }
         let now = self.clock.idle(elapsed_us);
-        if now / 1_000_000 != self.last_tick_s {
+        if now >= self.next_tick_us {
             self.tick(now, out);
         }
     }
 
     fn tick(&mut self, now: u64, out: &mut dyn FnMut(&Alert)) {
-        self.last_tick_s = now / 1_000_000;
+        let sec = now / 1_000_000;
+        self.next_tick_us = (sec + 1).saturating_mul(1_000_000);
+        self.meta.sec = sec;
         let offset = self.clock.wall_of(0);
         let clock = self.clock.clone();
         let Pipeline {
