@@ -324,6 +324,10 @@ pub struct FileDnsTunnel {
 pub struct FileBeacon {
     pub enabled: Option<bool>,
     pub min_connections: Option<u32>,
+    pub max_chance: Option<f64>,
+    pub max_jitter: Option<f64>,
+    /// Replaced by `max_chance` (a score had no meaning under a null model); refused with a
+    /// message that says so.
     pub min_score: Option<f64>,
     pub min_interval_s: Option<f64>,
     pub max_interval_s: Option<u32>,
@@ -504,7 +508,8 @@ pub struct DnsTunnelConfig {
 pub struct BeaconConfig {
     pub enabled: bool,
     pub min_connections: u32,
-    pub min_score: f64,
+    pub max_chance: f64,
+    pub max_jitter: f64,
     pub min_interval_us: u64,
     pub max_interval_s: u32,
     pub allow: Allow,
@@ -947,6 +952,13 @@ impl FileConfig {
             allow: allow("rules.dns_tunnel", &dt.allow, &[])?,
         };
         let bc = &r.beacon;
+        if bc.min_score.is_some() {
+            return Err(invalid(
+                "rules.beacon.min_score",
+                "replaced by `max_chance` (how likely random traffic is to look this regular; \
+                 default 1e-9, smaller alerts less); remove min_score",
+            ));
+        }
         let beacon = BeaconConfig {
             enabled: bc.enabled.unwrap_or(true),
             min_connections: ranged(
@@ -956,18 +968,19 @@ impl FileConfig {
                 4,
                 crate::detect::beacon::RING as u32,
             )?,
-            min_score: ranged("rules.beacon.min_score", bc.min_score, 0.8, 0.5, 1.0)?,
+            max_chance: ranged("rules.beacon.max_chance", bc.max_chance, 1e-9, 1e-30, 1e-3)?,
+            max_jitter: ranged("rules.beacon.max_jitter", bc.max_jitter, 0.5, 0.0, 0.8)?,
             min_interval_us: (ranged(
                 "rules.beacon.min_interval_s",
                 bc.min_interval_s,
-                1.0,
-                0.1,
+                0.25,
+                0.05,
                 3600.0,
             )? * 1e6) as u64,
             max_interval_s: ranged(
                 "rules.beacon.max_interval_s",
                 bc.max_interval_s,
-                3600,
+                7200,
                 10,
                 86_400,
             )?,

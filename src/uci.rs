@@ -116,7 +116,13 @@ fn value(key: &str, raw: &str, no: usize) -> Result<toml::Value, String> {
     if let Ok(i) = raw.parse::<i64>() {
         return Ok(toml::Value::Integer(i));
     }
-    if raw.contains('.') && !raw.contains('/') && raw.chars().filter(|c| *c == '.').count() == 1 {
+    // `0.5`, `1e-9`, `2.5E3`; never addresses (`10.0.0.1`), prefixes or words.
+    let numeric = raw
+        .chars()
+        .all(|c| c.is_ascii_digit() || "+-.eE".contains(c))
+        && raw.chars().filter(|c| *c == '.').count() <= 1
+        && (raw.contains('.') || raw.contains(['e', 'E']));
+    if numeric {
         if let Ok(f) = raw.parse::<f64>() {
             return Ok(toml::Value::Float(f));
         }

@@ -758,7 +758,8 @@ fn beacon(tr: &mut Traffic, rng: &mut Rng, period_s: f64, jitter: f64, count: i6
             420,
         );
         last = t;
-        let d = period_s * (1.0 + jitter * rng.unit());
+        // Cobalt Strike's jitter: sleep uniform in [(1 - j)·T, T].
+        let d = period_s * (1.0 - jitter * (rng.unit() + 1.0) / 2.0);
         t += (d * 1e6) as i64;
     }
     last

@@ -151,7 +151,7 @@ fn check_config_and_replay_accept_uci() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let bad = write("bad", "config rule 'beacon'\n\toption min_score '2'\n");
+    let bad = write("bad", "config rule 'beacon'\n\toption max_chance '2'\n");
     let o = std::process::Command::new(bin)
         .args(["check-config", "--uci", bad.to_str().unwrap()])
         .output()

@@ -1,19 +1,39 @@
 //! C2 beaconing: per (client, server, port, protocol), the start times of the last `RING`
-//! connections, scored for regularity each time a new one starts.
+//! connections, tested for regularity against a null model each time a new one starts.
 //!
-//! Score, in the spirit of RITA's beacon analysis but live and bounded: over the intervals
-//! between connection starts, `mad` = 1 − MAD/median (how tightly intervals cluster) and
-//! `skew` = 1 − |Bowley skew| (how symmetric they are); over the bytes of connections that
-//! have closed, `size` = 1 − MAD/median of their sizes. Score = 0.5·mad + 0.2·skew + 0.3·size
-//! when at least half the sizes are known, else 0.75·mad + 0.25·skew. A beacon every 60 s with
-//! ±20 % uniform jitter has MAD/median ≈ 0.1; browsing and human activity have ≈ 0.5 or more.
+//! **The test.** Ordinary repeated traffic — a person browsing, an app or IoT device that
+//! checks in at random times — is modelled at its most regular by a Poisson process: the
+//! intervals between connection starts are independent and exponential. A beacon sleeps `T`
+//! with jitter `j` (Cobalt Strike: uniform in [(1−j)·T, T]), so all its intervals lie within a
+//! factor 1/(1−j) of each other. Over the last `k` intervals (up to `RING − 1` = 23) the rule
+//! measures their spread ρ = max/min, and a trimmed spread ρ' = second largest / second
+//! smallest (one missed or extra check-in does not hide a beacon). For `k` exponential
+//! intervals of *any* rate the chance of a spread this small has a closed form (the minimum is
+//! exponential and the rest are the minimum plus exponential excesses, which integrates to
+//! Beta functions):
 //!
-//! Alert when at least `min_connections` (8) starts are known, the score is ≥ `min_score`
-//! (0.8, RITA's "medium" band) and the median interval lies in [`min_interval_s` (1 s),
-//! `max_interval_s` (3600 s)]. Bursts of parallel connections (median interval below 1 s) are
-//! not beacons. Regular by design and allowlisted by default: ssh (automation logs in on a
-//! timer), DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR and STUN ports (`allow_ports`);
-//! multicast and broadcast destinations.
+//! * P(ρ ≤ r) = Π_{i=0..k−1} (i+1)/(a+i) / c, with c = r − 1, a = k/c;
+//! * P(ρ' ≤ r) = k(k−1)/c · [B((k−1)/c, k−1) − B(k/c, k−1)
+//!   + (k−2)·(B((k−1)/c + 1, k−2) − B(k/c + 1, k−2))].
+//!
+//! A spread counts only up to `1/(1 − max_jitter)` plus 10 % for network and scheduling
+//! delay (2.2 at the default `max_jitter` 0.5): random processes that are merely less
+//! dispersed than Poisson (lognormal pauses with σ ≥ 0.5, CV ≥ 0.53) never stay within a
+//! factor 2.2 over 12–23 intervals. The trimmed test has dropped two intervals, so it must be
+//! 10,000 × stronger (a clean beacon never needs it; one with a missed or extra check-in among
+//! its last 24 does). `chance` = 2 × the smaller of P(ρ) and 10⁴·P(ρ') (Bonferroni).
+//! Alert when `chance` ≤ `max_chance`
+//! (default 1e-9: a Poisson pair re-tested at every one of 2,000 connections a week alerts by
+//! chance less than once in 500,000 weeks), at least `min_connections` starts are known, and
+//! the median interval lies in [`min_interval_s` (1 s), `max_interval_s` (3600 s)]. Worst
+//! cases (the whole jitter range used): 20 % jitter passes at 12 connections, 50 % at 20.
+//! Processes more dispersed than Poisson (lognormal think times, bursts) pass further still.
+//! Sizes never decide: their regularity is reported as evidence only.
+//!
+//! Bursts of parallel connections (median interval below 1 s) are not beacons. Regular by
+//! design and allowlisted by default: ssh (automation logs in on a timer), DNS, NTP, DHCP,
+//! NetBIOS, SSDP, mDNS, LLMNR and STUN ports (`allow_ports`); multicast and broadcast
+//! destinations.
 //!
 //! Suppression key: (rule, client, server, port).
 
@@ -26,8 +46,8 @@ use crate::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
-/// Connection starts remembered per pair.
-pub const RING: usize = 16;
+/// Connection starts remembered per pair (up to `RING − 1` intervals are tested).
+pub const RING: usize = 24;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PairKey {
@@ -52,7 +72,8 @@ impl TableKey for PairKey {
 #[derive(Default)]
 struct History {
     starts: [u64; RING],
-    sizes: [u64; RING],
+    /// Bytes of each connection once it has closed (0: still open or unknown), saturating.
+    sizes: [u32; RING],
     n: usize,
     /// Connections since the last alert (an alert needs fresh evidence).
     fresh: u32,
@@ -66,20 +87,19 @@ impl History {
     }
 }
 
-fn quartiles(v: &[f64]) -> (f64, f64, f64) {
-    let q = |p: f64| {
-        let pos = p * (v.len() - 1) as f64;
-        let lo = pos.floor() as usize;
-        let hi = pos.ceil() as usize;
-        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
-    };
-    (q(0.25), q(0.5), q(0.75))
+fn median(v: &[f64]) -> f64 {
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
 }
 
 /// 1 − MAD/median of `v` (sorted in place), in [0, 1].
 fn mad_score(v: &mut [f64]) -> f64 {
     v.sort_unstable_by(|a, b| a.total_cmp(b));
-    let (_, med, _) = quartiles(v);
+    let med = median(v);
     if med <= 0.0 {
         return 0.0;
     }
@@ -89,20 +109,73 @@ fn mad_score(v: &mut [f64]) -> f64 {
     }
     let dev = &mut dev[..v.len()];
     dev.sort_unstable_by(|a, b| a.total_cmp(b));
-    let (_, mad, _) = quartiles(dev);
-    (1.0 - mad / med).clamp(0.0, 1.0)
+    (1.0 - median(dev) / med).clamp(0.0, 1.0)
+}
+
+/// B(x, n) for whole `n` ≥ 1: (n−1)! / Π_{i<n} (x+i), as a product of ratios (it underflows
+/// to 0 gracefully instead of overflowing).
+fn beta(x: f64, n: usize) -> f64 {
+    let mut p = 1.0 / x;
+    for i in 1..n {
+        p *= i as f64 / (x + i as f64);
+    }
+    p
+}
+
+/// Chance that `k` independent exponential intervals (any rate) have max/min ≤ `r`.
+pub fn chance_spread(k: usize, r: f64) -> f64 {
+    let c = r - 1.0;
+    if k < 2 {
+        return 1.0;
+    }
+    if !c.is_finite() {
+        return if c.is_nan() { 0.0 } else { 1.0 };
+    }
+    if c <= 0.0 {
+        return 0.0;
+    }
+    (k as f64 / c * beta(k as f64 / c, k)).clamp(0.0, 1.0)
+}
+
+/// Chance that `k` independent exponential intervals have second largest / second smallest
+/// ≤ `r`.
+pub fn chance_trimmed_spread(k: usize, r: f64) -> f64 {
+    let c = r - 1.0;
+    if k < 4 {
+        return 1.0;
+    }
+    if !c.is_finite() {
+        return if c.is_nan() { 0.0 } else { 1.0 };
+    }
+    if c <= 0.0 {
+        return 0.0;
+    }
+    let kf = k as f64;
+    let t1 = beta((kf - 1.0) / c, k - 1) - beta(kf / c, k - 1);
+    let t2 = (kf - 2.0) * (beta((kf - 1.0) / c + 1.0, k - 2) - beta(kf / c + 1.0, k - 2));
+    (kf * (kf - 1.0) / c * (t1 + t2)).clamp(0.0, 1.0)
 }
 
 pub struct Score {
-    pub score: f64,
+    /// How likely a Poisson process of any rate is to look this regular (two tests, doubled).
+    pub chance: f64,
+    pub intervals: usize,
     pub median_interval_s: f64,
-    pub mad: f64,
-    pub skew: f64,
+    /// max/min of the intervals, and second largest / second smallest.
+    pub spread: f64,
+    pub trimmed_spread: f64,
+    /// 1 − MAD/median of the known sizes (evidence only), when at least 3 are known.
     pub size: Option<f64>,
 }
 
-/// Score connection start times (µs, any order) and sizes (0 = unknown).
-pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
+/// The widest spread a beacon with `max_jitter` shows, with 10 % for delays on the way.
+pub fn spread_cap(max_jitter: f64) -> f64 {
+    1.1 / (1.0 - max_jitter.clamp(0.0, 0.95))
+}
+
+/// Test connection start times (µs, any order) whose intervals lie within a factor `cap`;
+/// `sizes` (0 = unknown) are evidence only.
+pub fn score(starts: &[u64], sizes: &[u32], cap: f64) -> Option<Score> {
     if starts.len() < 3 {
         return None;
     }
@@ -115,32 +188,40 @@ pub fn score(starts: &[u64], sizes: &[u64]) -> Option<Score> {
     for i in 1..n {
         iv[i - 1] = (s[i] - s[i - 1]) as f64 / 1e6;
     }
-    let iv = &mut iv[..n - 1];
+    let k = n - 1;
+    let iv = &mut iv[..k];
     iv.sort_unstable_by(|a, b| a.total_cmp(b));
-    let (q1, med, q3) = quartiles(iv);
-    let bowley = if q3 - q1 > 1e-9 {
-        (q1 + q3 - 2.0 * med) / (q3 - q1)
+    let ratio = |hi: f64, lo: f64| if lo > 0.0 { hi / lo } else { f64::INFINITY };
+    let spread = ratio(iv[k - 1], iv[0]);
+    let trimmed_spread = if k >= 4 {
+        ratio(iv[k - 2], iv[1])
     } else {
-        0.0
+        spread
     };
-    let skew = 1.0 - bowley.abs().min(1.0);
-    let mad = mad_score(iv);
+    let full = if spread <= cap {
+        chance_spread(k, spread)
+    } else {
+        1.0
+    };
+    let trimmed = if trimmed_spread <= cap {
+        1e4 * chance_trimmed_spread(k, trimmed_spread)
+    } else {
+        1.0
+    };
+    let chance = (2.0 * full.min(trimmed)).min(1.0);
     let mut known = [0f64; RING];
-    let mut k = 0;
+    let mut m = 0;
     for &z in sizes.iter().filter(|&&z| z > 0).take(RING) {
-        known[k] = z as f64;
-        k += 1;
+        known[m] = z as f64;
+        m += 1;
     }
-    let size = (k * 2 >= n && k >= 3).then(|| mad_score(&mut known[..k]));
-    let score = match size {
-        Some(sz) => 0.5 * mad + 0.2 * skew + 0.3 * sz,
-        None => 0.75 * mad + 0.25 * skew,
-    };
+    let size = (m >= 3).then(|| mad_score(&mut known[..m]));
     Some(Score {
-        score,
-        median_interval_s: med,
-        mad,
-        skew,
+        chance,
+        intervals: k,
+        median_interval_s: median(iv),
+        spread,
+        trimmed_spread,
         size,
     })
 }
@@ -185,7 +266,7 @@ impl BeaconRule {
         for i in 0..h.n.min(RING) {
             let s = h.slot(i);
             if h.starts[s] == c.flow.first {
-                h.sizes[s] = c.flow.bytes[0] + c.flow.bytes[1];
+                h.sizes[s] = (c.flow.bytes[0] + c.flow.bytes[1]).min(u32::MAX as u64) as u32;
                 break;
             }
         }
@@ -323,10 +404,14 @@ impl Rule for BeaconRule {
         if n < self.cfg.min_connections as usize || h.fresh < self.cfg.min_connections / 2 {
             return;
         }
-        let Some(sc) = score(&h.starts[..n], &h.sizes[..n]) else {
+        let Some(sc) = score(
+            &h.starts[..n],
+            &h.sizes[..n],
+            spread_cap(self.cfg.max_jitter),
+        ) else {
             return;
         };
-        if sc.score < self.cfg.min_score
+        if sc.chance > self.cfg.max_chance
             || sc.median_interval_s * 1e6 < self.cfg.min_interval_us as f64
             || sc.median_interval_s > self.cfg.max_interval_s as f64
         {
@@ -343,12 +428,17 @@ impl Rule for BeaconRule {
         a.community_id = Some(community_id(0, client, m.sport, server, port, k.proto));
         let e = &mut a.evidence;
         let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
-        e.fig("score", Figure::F(r3(sc.score)));
-        e.fig("threshold", Figure::F(self.cfg.min_score));
         e.fig("connections", Figure::U(h.n as u64));
+        e.fig("intervals_tested", Figure::U(sc.intervals as u64));
         e.fig("median_interval_s", Figure::F(r3(sc.median_interval_s)));
-        e.fig("interval_regularity", Figure::F(r3(sc.mad)));
-        e.fig("interval_symmetry", Figure::F(r3(sc.skew)));
+        e.fig("interval_spread", Figure::F(r3(sc.spread.min(1e9))));
+        e.fig("trimmed_spread", Figure::F(r3(sc.trimmed_spread.min(1e9))));
+        e.fig("chance_if_random", Figure::F(sc.chance));
+        e.fig("threshold", Figure::F(self.cfg.max_chance));
+        e.fig(
+            "jitter_observed",
+            Figure::F(r3(1.0 - 1.0 / sc.spread.max(1.0))),
+        );
         if let Some(sz) = sc.size {
             e.fig("size_regularity", Figure::F(r3(sz)));
         }
@@ -394,18 +484,80 @@ impl Rule for BeaconRule {
 mod tests {
     use super::*;
 
+    /// The closed forms against a direct simulation of exponential intervals.
     #[test]
-    fn regular_scores_high_random_scores_low() {
-        let regular: Vec<u64> = (0..10)
+    fn chances_match_simulation() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut exp = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            -(((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64).ln()
+        };
+        let (k, r, trials) = (6, 4.0, 200_000);
+        let (mut full, mut trimmed) = (0, 0);
+        for _ in 0..trials {
+            let mut v: Vec<f64> = (0..k).map(|_| exp()).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            full += (v[k - 1] / v[0] <= r) as u32;
+            trimmed += (v[k - 2] / v[1] <= r) as u32;
+        }
+        let (pf, pt) = (full as f64 / trials as f64, trimmed as f64 / trials as f64);
+        let (cf, ct) = (chance_spread(k, r), chance_trimmed_spread(k, r));
+        assert!(
+            (pf - cf).abs() < 0.003,
+            "full: simulated {pf}, closed form {cf}"
+        );
+        assert!(
+            (pt - ct).abs() < 0.005,
+            "trimmed: simulated {pt}, closed form {ct}"
+        );
+        // Values checked against numerical integration of the order-statistic densities.
+        let close = |a: f64, b: f64| (a / b - 1.0).abs() < 0.02;
+        assert!(close(chance_spread(11, 0.223f64.exp()), 4.15e-11));
+        assert!(close(chance_trimmed_spread(11, 0.223f64.exp()), 1.17e-7));
+        assert!(close(chance_spread(19, 0.75f64.exp()), 2.19e-10));
+        assert!(close(chance_trimmed_spread(19, 0.75f64.exp()), 1.19e-7));
+        assert_eq!(chance_spread(11, 1.0), 0.0);
+        assert_eq!(chance_spread(11, f64::NAN), 0.0);
+        assert_eq!(chance_spread(11, f64::INFINITY), 1.0);
+        assert_eq!(chance_trimmed_spread(11, f64::INFINITY), 1.0);
+        assert!(chance_spread(11, 1e300) > 0.99);
+    }
+
+    #[test]
+    fn regular_is_unlikely_random_is_likely() {
+        let regular: Vec<u64> = (0..12)
             .map(|i| i * 60_000_000 + (i * 7919 % 11) * 1_000_000)
             .collect();
-        let s = score(&regular, &[]).unwrap();
-        assert!(s.score > 0.8, "{}", s.score);
-        let random: Vec<u64> = [0u64, 3, 4, 30, 31, 90, 200, 202, 400, 401]
+        let s = score(&regular, &[], 2.2).unwrap();
+        assert!(s.chance < 1e-9, "{}", s.chance);
+        let random: Vec<u64> = [0u64, 3, 4, 30, 31, 90, 200, 202, 400, 401, 460, 470]
             .iter()
             .map(|x| x * 1_000_000)
             .collect();
-        let s = score(&random, &[]).unwrap();
-        assert!(s.score < 0.6, "{}", s.score);
+        let s = score(&random, &[], 1e9).unwrap();
+        assert!(s.chance > 0.01, "{}", s.chance);
+        // One extra connection (a retry 2 s after a check-in) among 24 leaves the trimmed test.
+        let mut t = 0u64;
+        let mut missed = Vec::new();
+        for i in 0..23u64 {
+            missed.push(t);
+            if i == 9 {
+                missed.push(t + 2_000_000);
+            }
+            t += 60_000_000 - (i * 7919 % 11) * 500_000;
+        }
+        let s2 = score(&missed, &[], 2.2).unwrap();
+        assert!(
+            s2.spread > 2.2 && s2.chance < 1e-9,
+            "{} {}",
+            s2.spread,
+            s2.chance
+        );
+        // Sizes are evidence, never a reason.
+        let same = [500u32; 12];
+        assert_eq!(score(&random, &same, 1e9).unwrap().chance, s.chance);
+        assert_eq!(score(&random, &same, 1e9).unwrap().size, Some(1.0));
     }
 }

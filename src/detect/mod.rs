@@ -253,13 +253,14 @@ impl Alert {
             ),
             RuleId::C2Beacon => write!(
                 out,
-                "{} connects to {} port {} every {:.1} s (score {:.2} over {} connections), like a C2 beacon",
+                "{} connects to {} port {} every {:.1} s ({} connections, intervals within a factor {:.2}; chance if random {:.0e}), like a C2 beacon",
                 self.src,
                 self.dst,
                 self.dport,
                 fu("median_interval_s").unwrap_or(0.0),
-                fu("score").unwrap_or(0.0),
-                fu("connections").unwrap_or(0.0)
+                fu("connections").unwrap_or(0.0),
+                fu("interval_spread").unwrap_or(0.0),
+                fu("chance_if_random").unwrap_or(1.0)
             ),
             RuleId::AnomalyHost => {
                 write!(out, "{} departs from its own baseline:", self.src)?;

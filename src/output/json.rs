@@ -53,6 +53,9 @@ pub fn float(out: &mut String, x: f64) {
     let x = if x.is_finite() { x } else { 0.0 };
     if x == x.trunc() && x.abs() < 1e15 {
         let _ = write!(out, "{}", x as i64);
+    } else if x.abs() < 0.001 {
+        // Small chances (1e-9) keep three significant digits: `6.09e-10` is a JSON number.
+        let _ = write!(out, "{:.2e}", x);
     } else {
         let _ = write!(out, "{:.3}", x);
         while out.ends_with('0') {
@@ -93,5 +96,19 @@ mod tests {
         s.clear();
         float(&mut s, f64::NAN);
         assert_eq!(s, "0");
+        // Small chances keep their digits and stay JSON numbers.
+        for (x, want) in [
+            (6.087e-10, "6.09e-10"),
+            (1e-9, "1.00e-9"),
+            (-0.0004, "-4.00e-4"),
+        ] {
+            s.clear();
+            float(&mut s, x);
+            assert_eq!(s, want);
+            assert_eq!(
+                serde_json::from_str::<f64>(&s).unwrap(),
+                want.parse::<f64>().unwrap()
+            );
+        }
     }
 }

@@ -128,6 +128,7 @@ fn fields(a: &Alert, mut f: impl FnMut(&str, &str)) {
     for (k, v) in &a.evidence.figures {
         match v {
             Figure::U(u) => put(k, format_args!("{u}"), &mut f),
+            Figure::F(x) if *x != 0.0 && x.abs() < 0.001 => put(k, format_args!("{x:.2e}"), &mut f),
             Figure::F(x) => put(k, format_args!("{x:.3}"), &mut f),
             Figure::S(s) => put(k, format_args!("{s}"), &mut f),
         }

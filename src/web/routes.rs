@@ -784,7 +784,8 @@ pub fn config_json(c: &Config) -> String {
             let mut t = Obj::open(rules.key("beacon"));
             t.num("enabled", p.enabled);
             t.num("min_connections", p.min_connections);
-            t.num("min_score", p.min_score);
+            t.num("max_chance", p.max_chance);
+            t.num("max_jitter", p.max_jitter);
             t.num("min_interval_s", p.min_interval_us as f64 / 1e6);
             t.num("max_interval_s", p.max_interval_s);
             t.allow(&p.allow);

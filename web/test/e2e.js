@@ -101,7 +101,7 @@ try {
   }, 30000);
   check('feed shows the scan, flood, brute force, tunnel and beacon alerts', allRules);
   await page.locator('.row', { hasText: 'c2.beacon' }).first().click();
-  const evidence = await until(async () => (await page.locator('.evidence th').allTextContents()).includes('score'), 10000);
+  const evidence = await until(async () => (await page.locator('.evidence th').allTextContents()).includes('chance_if_random'), 10000);
   check('detail pane shows the evidence, MITRE technique and Community ID', evidence && (await text(page, '.detail .mitre')) === 'T1071.001' && (await text(page, '.detail .mono')).startsWith('1:'));
   check('detail pane explains the alert in plain words', /contacts .* machine-like regularity.*Malware that waits for commands/.test(await text(page, '.detail .explanation')));
   const attacker = page.locator('.node.attacker[data-host="192.168.1.66"]');

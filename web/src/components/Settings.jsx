@@ -13,7 +13,7 @@ export const FIELDS = [
   ['rules.bruteforce.window_s', 'Brute force: window (s)'],
   ['rules.dns_tunnel.min_queries', 'DNS tunnel: queries'],
   ['rules.dns_tunnel.allow_domains', 'DNS tunnel: allowed domains'],
-  ['rules.beacon.min_score', 'Beacon: minimum score'],
+  ['rules.beacon.max_chance', 'Beacon: chance if random'],
   ['rules.beacon.allow_dst', 'Beacon: allowed destinations'],
 ];
 
