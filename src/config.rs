@@ -198,6 +198,7 @@ pub struct FileCapacity {
     pub flows: Option<usize>,
     pub scan_targets: Option<usize>,
     pub scan_sweeps: Option<usize>,
+    pub slow_scanners: Option<usize>,
     pub syn_victims: Option<usize>,
     pub login_pairs: Option<usize>,
     pub dns_domains: Option<usize>,
@@ -276,6 +277,9 @@ pub struct FilePortscan {
     pub vertical_ports: Option<u32>,
     pub horizontal_hosts: Option<u32>,
     pub window_s: Option<u32>,
+    pub slow_window_s: Option<u32>,
+    pub slow_vertical_ports: Option<u32>,
+    pub slow_horizontal_hosts: Option<u32>,
     #[serde(flatten)]
     pub allow: FileAllow,
 }
@@ -365,6 +369,7 @@ impl Profile {
             flows: 8192 * k,
             scan_targets: 2048 * k,
             scan_sweeps: 1024 * k,
+            slow_scanners: 256 * k,
             syn_victims: 256 * k,
             login_pairs: 512 * k,
             dns_domains: 512 * k,
@@ -380,6 +385,7 @@ pub struct Capacity {
     pub flows: usize,
     pub scan_targets: usize,
     pub scan_sweeps: usize,
+    pub slow_scanners: usize,
     pub syn_victims: usize,
     pub login_pairs: usize,
     pub dns_domains: usize,
@@ -469,6 +475,10 @@ pub struct PortscanConfig {
     pub vertical_ports: u32,
     pub horizontal_hosts: u32,
     pub window_s: u32,
+    /// The slow-scan horizon (0: off) and its thresholds.
+    pub slow_window_s: u32,
+    pub slow_vertical_ports: u32,
+    pub slow_horizontal_hosts: u32,
     pub allow: Allow,
 }
 
@@ -751,6 +761,13 @@ impl FileConfig {
                 16,
                 MAXCAP,
             )?,
+            slow_scanners: ranged(
+                "capacity.slow_scanners",
+                c.slow_scanners,
+                p.slow_scanners,
+                16,
+                MAXCAP,
+            )?,
             syn_victims: ranged(
                 "capacity.syn_victims",
                 c.syn_victims,
@@ -863,6 +880,27 @@ impl FileConfig {
                 crate::detect::scan::MAX_TRACKED as u32,
             )?,
             window_s: ranged("rules.portscan.window_s", ps.window_s, 60, 5, 3600)?,
+            slow_window_s: ranged(
+                "rules.portscan.slow_window_s",
+                ps.slow_window_s,
+                7200,
+                0,
+                86_400,
+            )?,
+            slow_vertical_ports: ranged(
+                "rules.portscan.slow_vertical_ports",
+                ps.slow_vertical_ports,
+                16,
+                3,
+                crate::detect::scan::SLOW_TRACKED as u32,
+            )?,
+            slow_horizontal_hosts: ranged(
+                "rules.portscan.slow_horizontal_hosts",
+                ps.slow_horizontal_hosts,
+                16,
+                3,
+                crate::detect::scan::SLOW_TRACKED as u32,
+            )?,
             allow: allow("rules.portscan", &ps.allow, &[])?,
         };
         let sf = &r.synflood;

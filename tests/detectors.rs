@@ -5,6 +5,7 @@ mod support;
 use support::*;
 
 use netwatch::config::{Config, FileConfig};
+use netwatch::detect::Figure;
 
 fn cfg_with(toml: &str) -> Config {
     FileConfig::parse(toml, "test").unwrap().validate().unwrap()
@@ -147,6 +148,165 @@ fn slow_t2_scan_is_caught_within_a_minute() {
         "first alert after {} s",
         (v[0].ts - T0) / S
     );
+}
+
+/// A slow horizontal sweep: one SYN every `gap_us` to `hosts` local hosts on `port`, unanswered.
+fn slow_sweep(hosts: u32, port: u16, gap_us: i64) -> Vec<(i64, Vec<u8>)> {
+    let mut tr = Traffic::new();
+    for h in 0..hosts {
+        tr.tcp_pkt(
+            T0 + h as i64 * gap_us,
+            "10.0.0.66",
+            50000 + h as u16,
+            &format!("10.0.0.{}", 10 + h),
+            port,
+            SYN,
+            &[],
+        );
+    }
+    tr.udp_pkt(
+        T0 + hosts as i64 * gap_us + 20 * S,
+        "192.168.1.200",
+        5000,
+        "192.168.1.1",
+        5001,
+        b"x",
+    );
+    tr.frames()
+}
+
+#[test]
+fn nmap_t1_and_t0_scans_are_caught_vertical_and_horizontal() {
+    // -T1 probes every 15 s and must be caught within 5 minutes; -T0 every 5 minutes, within
+    // 2 hours. Answered by RST or by nothing.
+    let cfg = default_config();
+    for (gap, ports, within) in [(15 * S, 40u16, 300 * S), (300 * S, 30, 7200 * S)] {
+        for kind in ["syn-rst", "syn-silent", "udp-icmp"] {
+            let alerts = run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", ports, gap, kind));
+            let v = of(&alerts, "portscan.vertical");
+            assert!(!v.is_empty(), "gap {gap} {kind}: {alerts:?}");
+            assert!(
+                v[0].ts - T0 <= within,
+                "gap {gap} {kind}: first alert after {} s",
+                (v[0].ts - T0) / S
+            );
+            assert_eq!(v[0].figure("pace"), Some(Figure::S("slow")));
+            assert_eq!(v[0].dst, addr("10.0.0.5"));
+            assert!(v[0].evidence.ports.len() >= 16);
+        }
+        let alerts = run_frames(&cfg, &slow_sweep(ports as u32, 445, gap));
+        let h = of(&alerts, "portscan.horizontal");
+        assert!(!h.is_empty(), "sweep gap {gap}: {alerts:?}");
+        assert!(
+            h[0].ts - T0 <= within,
+            "sweep after {} s",
+            (h[0].ts - T0) / S
+        );
+        assert_eq!((h[0].src, h[0].dport), (addr("10.0.0.66"), 445));
+        assert_eq!(h[0].figure("pace"), Some(Figure::S("slow")));
+    }
+    // Off when the horizon is 0.
+    let off = cfg_with("[rules.portscan]\nslow_window_s = 0\n");
+    assert!(run_frames(
+        &off,
+        &vertical("10.0.0.66", "10.0.0.5", 40, 15 * S, "syn-rst")
+    )
+    .is_empty());
+}
+
+#[test]
+fn smb_reconnects_printers_nas_clients_and_peers_are_not_slow_scans() {
+    // Six hours of failures that are not scans. (The printer and NAS polls below come every
+    // 10 minutes on the dot, which c2.beacon reports as machine-like — rightly, and out of
+    // this test's subject — so the beacon rule is off here.)
+    let cfg = cfg_with("[rules.beacon]\nenabled = false\n");
+    let mut tr = Traffic::new();
+    let mut sport = 20000u16;
+    let mut next = || {
+        sport = if sport > 60000 { 20000 } else { sport + 1 };
+        sport
+    };
+    let mut rng = Rng(99);
+    for i in 0..720i64 {
+        let t = T0 + i * 30 * S;
+        // A laptop reconnecting to a sleeping NAS's SMB and NetBIOS session ports whenever
+        // Explorer or an app touches the share.
+        let touch = t + ((rng.unit() + 1.0) * 14.0 * S as f64) as i64;
+        tr.tcp_pkt(touch, "192.168.1.40", next(), "192.168.1.20", 445, SYN, &[]);
+        tr.tcp_pkt(
+            touch + 1000,
+            "192.168.1.40",
+            next(),
+            "192.168.1.20",
+            139,
+            SYN,
+            &[],
+        );
+        if i % 20 == 0 {
+            // Every 10 minutes a printer driver polls its offline printer's ports.
+            for (k, port) in [9100u16, 515, 631, 80, 443, 5357].iter().enumerate() {
+                tr.tcp_pkt(
+                    t + k as i64 * 50_000,
+                    "192.168.1.41",
+                    next(),
+                    "192.168.1.30",
+                    *port,
+                    SYN,
+                    &[],
+                );
+            }
+            for (k, port) in [161u16, 3702, 8611].iter().enumerate() {
+                tr.udp_pkt(
+                    t + k as i64 * 70_000,
+                    "192.168.1.41",
+                    next(),
+                    "192.168.1.30",
+                    *port,
+                    b"probe",
+                );
+            }
+            // A phone's NAS app tries the NAS's web, sync and file ports.
+            for (k, port) in [5000u16, 5001, 6690, 80, 443, 22, 548, 2049]
+                .iter()
+                .enumerate()
+            {
+                tr.tcp_pkt(
+                    t + 2 * S + k as i64 * 30_000,
+                    "192.168.1.42",
+                    next(),
+                    "192.168.1.20",
+                    *port,
+                    SYN,
+                    &[],
+                );
+            }
+        }
+        if i % 30 == 0 {
+            // Network browsing: port 445 of the household's other machines, a few asleep.
+            for h in 0..8 {
+                tr.tcp_pkt(
+                    t + 5 * S + h * 10_000,
+                    "192.168.1.43",
+                    next(),
+                    &format!("192.168.1.{}", 50 + h),
+                    445,
+                    SYN,
+                    &[],
+                );
+            }
+        }
+        // A peer-to-peer client failing to public peers on the usual port, all day.
+        let peer = format!(
+            "{}.{}.{}.{}",
+            23 + i % 150,
+            (i * 7) % 250,
+            (i * 13) % 250,
+            1 + i % 250
+        );
+        tr.tcp_pkt(t + 9 * S, "192.168.1.44", next(), &peer, 51413, SYN, &[]);
+    }
+    let alerts = run_frames(&cfg, &tr.frames());
+    assert!(alerts.is_empty(), "{alerts:#?}");
 }
 
 #[test]

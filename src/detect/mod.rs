@@ -522,6 +522,7 @@ impl Engine {
                     cfg.rules.portscan.clone(),
                     c.scan_targets,
                     c.scan_sweeps,
+                    c.slow_scanners,
                 ),
                 synflood: synflood::SynFloodRule::new(
                     cfg.rules.synflood.clone(),

@@ -16,6 +16,17 @@
 //! scan is reported within seconds of starting yet a `-T2` scan (one probe per 0.4 s) still
 //! crosses it. Benign traffic almost never fails to 12 distinct ports of one host in a minute.
 //!
+//! **Slow scans** (`nmap -T1`: a probe every 15 s; `-T0`: every 5 minutes) never put 12 ports
+//! in a minute. Beside the fast windows, each scanner (`capacity.slow_scanners`, LRU) keeps its
+//! last [`SLOW_TRACKED`] distinct failed (target, port) probes for `slow_window_s` (2 h). When
+//! `slow_vertical_ports` (16) distinct ports of one host, or the same port on
+//! `slow_horizontal_hosts` (16) *local* hosts (private, link-local or ULA addresses: lateral
+//! movement; peer-to-peer clients fail to public peers on one port all day), are among them,
+//! the same two alerts fire, with `window_s` 7200 and `pace` "slow" in the evidence. `-T1`
+//! crosses 16 in 4 minutes, `-T0` in 80. Repeated failures to the same few ports (an SMB
+//! client reconnecting to a sleeping NAS, a printer driver polling its discovery ports) stay
+//! one entry each.
+//!
 //! Suppression keys: vertical (rule, scanner, host); horizontal (rule, scanner, port).
 
 use crate::addr::Addr;
@@ -28,6 +39,42 @@ use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
 /// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
 pub const MAX_TRACKED: usize = 32;
+/// Distinct failed (target, port) probes remembered per scanner for the slow horizon.
+pub const SLOW_TRACKED: usize = 32;
+
+#[derive(Clone, Copy, Default)]
+struct SlowProbe {
+    target: Addr,
+    port: u16,
+    proto: u8,
+    kind: u8,
+    at_s: u32,
+}
+
+/// A scanner's failed probes over the slow horizon, oldest first.
+#[derive(Default)]
+struct Slow {
+    seen: heapless::Vec<SlowProbe, SLOW_TRACKED>,
+    first_ts: i64,
+}
+
+impl TableKey for Addr {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        seed.hash(self.bits(), 0, 0, 0x736c)
+    }
+}
+
+/// Private, link-local, CGNAT or unique-local: a host on this side of the router.
+fn local_scope(a: &Addr) -> bool {
+    match a.as_v4() {
+        Some([10, ..]) | Some([192, 168, ..]) | Some([169, 254, ..]) => true,
+        Some([172, b, ..]) => (16..32).contains(&b),
+        Some([100, b, ..]) => (64..128).contains(&b),
+        Some(_) => false,
+        None => a.0[0] & 0xfe == 0xfc || (a.0[0] == 0xfe && a.0[1] & 0xc0 == 0x80),
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct PairKey {
@@ -121,6 +168,7 @@ pub struct ScanRule {
     pub cfg: PortscanConfig,
     vertical: LruMap<PairKey, Vertical>,
     horizontal: LruMap<SweepKey, Horizontal>,
+    slow: LruMap<Addr, Slow>,
     evicted: u64,
 }
 
@@ -144,13 +192,141 @@ impl ScanRule {
         self.probe(scanner, target, port, p, kind, c.at, c.at_ts, emit);
     }
 
-    pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize) -> Self {
+    pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize, slow: usize) -> Self {
         ScanRule {
             cfg,
             vertical: LruMap::new(targets, 1),
             horizontal: LruMap::new(sweeps, 1),
+            slow: LruMap::new(slow, 1),
             evicted: 0,
         }
+    }
+
+    /// The slow horizon: remember this failed probe, alert when the scanner's distinct ports of
+    /// `target`, or local hosts on `port`, reach the slow thresholds.
+    #[allow(clippy::too_many_arguments)]
+    fn slow_probe(
+        &mut self,
+        scanner: Addr,
+        target: Addr,
+        port: u16,
+        proto_num: u8,
+        kind: u8,
+        now: u64,
+        ts: i64,
+        emit: &mut Emit,
+    ) {
+        let window = self.cfg.slow_window_s;
+        let now_s = (now / 1_000_000) as u32;
+        let (id, how) = self.slow.upsert(scanner, 0, now, |v| {
+            v.seen.clear();
+            v.first_ts = ts;
+        });
+        self.evicted += (how == Upsert::Evicted) as u64;
+        let v = self.slow.get_mut(id);
+        v.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
+        if v.seen.is_empty() {
+            v.first_ts = ts;
+        }
+        if let Some(i) = v
+            .seen
+            .iter()
+            .position(|p| p.target == target && p.port == port && p.proto == proto_num)
+        {
+            // Seen before: refresh it (it moves to the newest end), nothing new to count.
+            let mut p = v.seen.remove(i);
+            p.at_s = now_s;
+            let _ = v.seen.push(p);
+            return;
+        }
+        let entry = SlowProbe {
+            target,
+            port,
+            proto: proto_num,
+            kind,
+            at_s: now_s,
+        };
+        if v.seen.push(entry).is_err() {
+            v.seen.remove(0);
+            let _ = v.seen.push(entry);
+        }
+        let ports = v.seen.iter().filter(|p| p.target == target).count() as u32;
+        let hosts = if local_scope(&target) {
+            v.seen
+                .iter()
+                .filter(|p| p.port == port && p.proto == proto_num && local_scope(&p.target))
+                .count() as u32
+        } else {
+            0
+        };
+        let vertical = ports >= self.cfg.slow_vertical_ports;
+        if !vertical && hosts < self.cfg.slow_horizontal_hosts {
+            return;
+        }
+        let rule = if vertical {
+            RuleId::PortscanVertical
+        } else {
+            RuleId::PortscanHorizontal
+        };
+        let mut a = Alert::new(rule, ts);
+        a.first_seen = v.first_ts;
+        a.src = scanner;
+        a.dst = target;
+        a.dport = port;
+        a.proto = proto_num;
+        a.community_id = Some(community_id(0, scanner, 0, target, port, proto_num));
+        let e = &mut a.evidence;
+        let mut kinds = 0u16;
+        if vertical {
+            e.fig("distinct_ports", Figure::U(ports as u64));
+            e.fig("threshold", Figure::U(self.cfg.slow_vertical_ports as u64));
+            for p in v.seen.iter().filter(|p| p.target == target) {
+                let _ = e.ports.push(p.port);
+                kinds |= 1 << p.kind;
+            }
+        } else {
+            e.fig("distinct_hosts", Figure::U(hosts as u64));
+            e.fig(
+                "threshold",
+                Figure::U(self.cfg.slow_horizontal_hosts as u64),
+            );
+            for p in v
+                .seen
+                .iter()
+                .filter(|p| p.port == port && p.proto == proto_num)
+            {
+                let _ = e.hosts.push(p.target);
+                kinds |= 1 << p.kind;
+            }
+        }
+        e.fig("window_s", Figure::U(window as u64));
+        e.fig("pace", Figure::S("slow"));
+        let span_s = now_s.wrapping_sub(v.seen[0].at_s);
+        e.fig("span_s", Figure::U(span_s as u64));
+        for (i, k) in KINDS.iter().enumerate() {
+            if kinds & (1 << i) != 0 {
+                e.fig("probe", Figure::S(k));
+            }
+        }
+        // The fast rule's keys: one scan is one alert per suppression period, whatever its pace.
+        let key = if vertical {
+            SuppressKey {
+                rule,
+                a: scanner,
+                b: target,
+                port: 0,
+                extra: 0,
+            }
+        } else {
+            SuppressKey {
+                rule,
+                a: scanner,
+                b: Addr::UNSPECIFIED,
+                port,
+                extra: proto_num as u64,
+            }
+        };
+        emit.alert(key, now, &mut a);
     }
 
     fn allowed(&self, scanner: &Addr, target: &Addr, port: u16) -> bool {
@@ -301,6 +477,10 @@ impl ScanRule {
                 }
             }
         }
+        // After the fast windows, so a fast scan is reported by them.
+        if self.cfg.slow_window_s > 0 && matches!(proto_num, proto::TCP | proto::UDP) {
+            self.slow_probe(scanner, target, port, proto_num, kind, now, ts, emit);
+        }
     }
 }
 
@@ -335,10 +515,12 @@ impl Rule for ScanRule {
     }
 
     fn entries(&self) -> u64 {
-        self.vertical.len() as u64 + self.horizontal.len() as u64
+        self.vertical.len() as u64 + self.horizontal.len() as u64 + self.slow.len() as u64
     }
 
     fn footprint_bytes(&self) -> usize {
-        self.vertical.footprint_bytes() + self.horizontal.footprint_bytes()
+        self.vertical.footprint_bytes()
+            + self.horizontal.footprint_bytes()
+            + self.slow.footprint_bytes()
     }
 }
