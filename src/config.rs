@@ -302,8 +302,13 @@ pub struct FileBruteforce {
     pub window_s: Option<u32>,
     pub ports: Option<Vec<u16>>,
     pub extra_ports: Option<Vec<u16>>,
+    pub http_ports: Option<Vec<u16>>,
     pub max_attempt_duration_s: Option<u32>,
     pub max_reply_bytes: Option<u64>,
+    pub slow_attempts: Option<u32>,
+    pub slow_window_s: Option<u32>,
+    pub long_attempts: Option<u32>,
+    pub long_window_s: Option<u32>,
     #[serde(flatten)]
     pub allow: FileAllow,
 }
@@ -496,8 +501,13 @@ pub struct BruteforceConfig {
     pub attempts: u32,
     pub window_s: u32,
     pub ports: PortSet,
+    /// Plain-HTTP ports where each request of a connection is a (basic-auth) attempt.
+    pub http_ports: PortSet,
     pub max_attempt_duration_s: u32,
     pub max_reply_bytes: u64,
+    /// Low-and-slow tiers: (attempts, window_s) each.
+    pub slow: (u32, u32),
+    pub long: (u32, u32),
     pub allow: Allow,
 }
 
@@ -922,6 +932,8 @@ impl FileConfig {
             .clone()
             .unwrap_or_else(|| DEFAULT_LOGIN_PORTS.to_vec());
         ports.extend(bf.extra_ports.iter().flatten().copied());
+        let http_ports = bf.http_ports.clone().unwrap_or_default();
+        ports.extend(http_ports.iter().copied());
         if ports.is_empty() || ports.contains(&0) {
             return Err(invalid(
                 "rules.bruteforce.ports",
@@ -933,6 +945,39 @@ impl FileConfig {
             attempts: ranged("rules.bruteforce.attempts", bf.attempts, 16, 3, 100_000)?,
             window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
             ports: PortSet::new(ports),
+            http_ports: PortSet::new(http_ports),
+            slow: (
+                ranged(
+                    "rules.bruteforce.slow_attempts",
+                    bf.slow_attempts,
+                    30,
+                    3,
+                    1_000_000,
+                )?,
+                ranged(
+                    "rules.bruteforce.slow_window_s",
+                    bf.slow_window_s,
+                    600,
+                    0,
+                    86_400,
+                )?,
+            ),
+            long: (
+                ranged(
+                    "rules.bruteforce.long_attempts",
+                    bf.long_attempts,
+                    100,
+                    3,
+                    1_000_000,
+                )?,
+                ranged(
+                    "rules.bruteforce.long_window_s",
+                    bf.long_window_s,
+                    3600,
+                    0,
+                    604_800,
+                )?,
+            ),
             max_attempt_duration_s: ranged(
                 "rules.bruteforce.max_attempt_duration_s",
                 bf.max_attempt_duration_s,

@@ -5,7 +5,7 @@ mod support;
 use support::*;
 
 use netwatch::config::{Config, FileConfig};
-use netwatch::detect::Figure;
+use netwatch::detect::{Alert, Figure};
 
 fn cfg_with(toml: &str) -> Config {
     FileConfig::parse(toml, "test").unwrap().validate().unwrap()
@@ -575,6 +575,81 @@ fn bruteforce_threshold_edge_one_attempt_per_connection() {
             "conns={conns}"
         );
     }
+}
+
+/// One login try per connection to `port`, every `gap_us`, `count` times; the alerts.
+fn paced_logins(cfg: &Config, port: u16, turns: usize, gap_us: i64, count: i64) -> Vec<Alert> {
+    let mut tr = Traffic::new();
+    for i in 0..count {
+        tr.tcp_session(
+            T0 + i * gap_us,
+            "10.0.0.66",
+            20000 + (i % 40000) as u16,
+            "10.0.0.21",
+            port,
+            turns,
+            60,
+            40,
+        );
+    }
+    of(&run_frames(cfg, &tr.frames()), "bruteforce")
+}
+
+#[test]
+fn low_and_slow_brute_force_is_caught_in_ten_minutes_and_in_an_hour() {
+    let cfg = default_config();
+    // 6 a minute, one password per connection: under 16 per 120 s, 30 within 10 minutes.
+    for (port, turns) in [
+        (22u16, 4usize),
+        (23, 2),
+        (3389, 3),
+        (5900, 2),
+        (21, 2),
+        (110, 2),
+        (143, 2),
+        (587, 4),
+    ] {
+        let b = paced_logins(&cfg, port, turns, 10 * S, 60);
+        assert!(!b.is_empty(), "port {port}: 60 tries at 6/min not caught");
+        assert!(
+            b[0].ts - T0 <= 600 * S,
+            "port {port}: after {} s",
+            (b[0].ts - T0) / S
+        );
+        assert_eq!(b[0].figure("pace"), Some(Figure::S("slow")), "port {port}");
+        assert_eq!(b[0].dport, port);
+    }
+    // 30 within 10 minutes exactly (one every 20 s) is caught; 29 in the same span is not.
+    assert!(!paced_logins(&cfg, 22, 4, 20 * S, 30).is_empty());
+    assert!(paced_logins(&cfg, 22, 4, 20 * S, 29).is_empty());
+    // 100 within an hour (one every 36 s), too slow for the 10-minute tier (16-17 per 10 min).
+    let b = paced_logins(&cfg, 22, 4, 36 * S, 100);
+    assert!(!b.is_empty(), "100 in an hour not caught");
+    assert!(b[0].ts - T0 <= 3600 * S);
+    assert_eq!(b[0].figure("pace"), Some(Figure::S("long")));
+    assert!(
+        paced_logins(&cfg, 22, 4, 36 * S, 90).is_empty(),
+        "90 in 54 minutes"
+    );
+    // HTTP basic auth, only on configured ports: every request of a keep-alive connection.
+    let http = cfg_with("[rules.bruteforce]\nhttp_ports = [8080]\n");
+    assert!(
+        paced_logins(&cfg, 8080, 20, 60 * S, 3).is_empty(),
+        "8080 not watched by default"
+    );
+    let b = paced_logins(&http, 8080, 20, 60 * S, 3);
+    assert!(!b.is_empty(), "20 requests a connection, 3 connections");
+}
+
+#[test]
+fn mail_clients_and_a_user_who_mistypes_are_not_low_and_slow_brute_force() {
+    let cfg = default_config();
+    // A mail client polling IMAP and POP3 once a minute for a day (short sessions, small
+    // replies: they look like attempts, 60 an hour).
+    assert!(paced_logins(&cfg, 143, 3, 60 * S, 1440).is_empty());
+    assert!(paced_logins(&cfg, 110, 4, 75 * S, 1152).is_empty());
+    // A user mistyping three times an hour, all day.
+    assert!(paced_logins(&cfg, 22, 6, 1200 * S, 72).is_empty());
 }
 
 #[test]

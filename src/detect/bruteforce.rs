@@ -13,10 +13,25 @@
 //! key exchange, service request) is a password try, at most 6 per connection (OpenSSH's
 //! MaxAuthTries); for ftp, every two turns (USER, PASS).
 //!
-//! Threshold: `attempts` = 16 within `window_s` = 120 s (a sliding window of two half-window
-//! buckets). fail2ban's default is 5 failures in 10 min, Zeek's 30 in 30 min and CrowdSec's
-//! ssh-bf a leaky bucket of 5 per 10 s; we see only the network, not the log's "failed", so we
-//! ask for more attempts in less time than fail2ban to stay quiet on a user who mistypes.
+//! What counts as attempts, per closed connection to a watched port:
+//!
+//! | service | attempts in one connection |
+//! |---|---|
+//! | ssh (22) | request/response turns after the first three (version, key exchange, service request), 1–6 (MaxAuthTries) |
+//! | ftp (21), pop3 (110) | every two turns (USER, PASS), 1–6 |
+//! | imap (143) | every turn after the first (CAPABILITY), 1–6 |
+//! | smtp submission (587, and 25 if added) | every three turns after EHLO (AUTH LOGIN, user, password), 1–6 |
+//! | telnet (23), rdp (3389), vnc (5900), mysql (3306), postgres (5432), other `ports` | one per connection (their clients reconnect per try) |
+//! | `http_ports` (none by default: plain-HTTP admin pages with basic auth) | every request turn, 1–100 |
+//!
+//! Thresholds, three sliding windows (each two buckets of its own length, the previous one
+//! weighted by how much of it is still in the window): `attempts` = 16 within `window_s` =
+//! 120 s; low and slow, `slow_attempts` = 30 within `slow_window_s` = 600 s and
+//! `long_attempts` = 100 within `long_window_s` = 3600 s (a tool sending one password per
+//! connection, 6 a minute, stays under the first and crosses the second in 5 minutes). fail2ban's
+//! default is 5 failures in 10 min, Zeek's 30 in 30 min and CrowdSec's ssh-bf a leaky bucket
+//! of 5 per 10 s; we see only the network, not the log's "failed", so we ask for more attempts
+//! than fail2ban to stay quiet on a user who mistypes or a mail client that polls.
 //!
 //! Suppression key: (rule, attacker, host, port).
 
@@ -50,12 +65,77 @@ impl TableKey for Pair {
     }
 }
 
-#[derive(Default)]
-struct Attempts {
-    /// Start (s) of the current half-window bucket.
-    bucket_start: u64,
+/// A sliding-window count: the current bucket and the previous one, each `w` seconds long.
+#[derive(Default, Clone, Copy)]
+struct Sliding {
+    start_s: u64,
     cur: u32,
     prev: u32,
+}
+
+impl Sliding {
+    /// Roll to the bucket of `now` (µs) for windows of `w` s.
+    fn roll(&mut self, now: u64, w: u64) {
+        let sec = now / 1_000_000;
+        let bucket = sec - sec % w;
+        if bucket != self.start_s {
+            self.prev = if bucket == self.start_s + w {
+                self.cur
+            } else {
+                0
+            };
+            self.cur = 0;
+            self.start_s = bucket;
+        }
+    }
+
+    /// Estimated count of the last `w` s at `now` (after `roll`).
+    fn estimate(&self, now: u64, w: u64) -> f64 {
+        let into = now.saturating_sub(self.start_s * 1_000_000) as f64 / (w * 1_000_000) as f64;
+        self.cur as f64 + self.prev as f64 * (1.0 - into).max(0.0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cur == 0 && self.prev == 0
+    }
+}
+
+/// Counts in buckets of a tenth of the window: the current bucket and the ten before it, so
+/// every span of `w` seconds ending now is inside (and at most `w` + a tenth is counted).
+#[derive(Default, Clone, Copy)]
+struct Fine {
+    /// Index (time / bucket width) of the current bucket.
+    at: u64,
+    counts: [u16; 11],
+}
+
+impl Fine {
+    /// Add `n` at `now` (µs) for windows of `w` s; returns the count of the window.
+    fn add(&mut self, now: u64, w: u64, n: u32) -> u32 {
+        let width = (w * 100_000).max(1);
+        let b = now / width;
+        if b > self.at {
+            for i in (self.at + 1)..=b.min(self.at + 11) {
+                self.counts[(i % 11) as usize] = 0;
+            }
+            self.at = b;
+        }
+        let c = &mut self.counts[(self.at % 11) as usize];
+        *c = c.saturating_add(n.min(u16::MAX as u32) as u16);
+        self.counts.iter().map(|&c| c as u32).sum()
+    }
+
+    fn is_empty(&self, now: u64, w: u64) -> bool {
+        let width = (w * 100_000).max(1);
+        now / width > self.at + 10 || self.counts.iter().all(|&c| c == 0)
+    }
+}
+
+#[derive(Default)]
+struct Attempts {
+    /// The fast window, then the slow and long tiers.
+    fast: Sliding,
+    tiers: [Fine; 2],
     connections: u32,
     first_ts: i64,
 }
@@ -66,11 +146,17 @@ pub struct BruteForceRule {
     evicted: u64,
 }
 
-/// Attempts one closed connection represents.
-fn attempts_in(port: u16, turns: u16) -> u32 {
+/// Attempts one closed connection represents (see the table above).
+fn attempts_in(port: u16, turns: u16, http: bool) -> u32 {
+    let t = turns as u32;
+    if http {
+        return t.clamp(1, 100);
+    }
     match port {
-        22 => (turns.saturating_sub(3) as u32).clamp(1, 6),
-        21 => (turns as u32 / 2).clamp(1, 6),
+        22 => t.saturating_sub(3).clamp(1, 6),
+        21 | 110 => (t / 2).clamp(1, 6),
+        143 => t.saturating_sub(1).clamp(1, 6),
+        25 | 587 => (t.saturating_sub(1) / 3).clamp(1, 6),
         _ => 1,
     }
 }
@@ -98,44 +184,52 @@ impl BruteForceRule {
         {
             return;
         }
-        let n = attempts_in(port, f.turns);
+        let n = attempts_in(port, f.turns, self.cfg.http_ports.contains(port));
         let now = c.at;
-        let half = (self.cfg.window_s as u64 / 2).max(1);
-        let sec = now / 1_000_000;
         let key = Pair {
             attacker,
             server,
             port,
         };
+        let tiers = [
+            (self.cfg.attempts, self.cfg.window_s),
+            self.cfg.slow,
+            self.cfg.long,
+        ];
         let (id, how) = self.pairs.upsert(key, 0, now, |a| {
             *a = Attempts {
-                bucket_start: sec - sec % half,
                 first_ts: f.first_ts,
                 ..Attempts::default()
             }
         });
         self.evicted += (how == Upsert::Evicted) as u64;
         let st = self.pairs.get_mut(id);
-        let bucket = sec - sec % half;
-        if bucket != st.bucket_start {
-            st.prev = if bucket == st.bucket_start + half {
-                st.cur
-            } else {
-                0
-            };
-            st.cur = 0;
-            st.bucket_start = bucket;
-            if st.prev == 0 {
-                st.first_ts = f.first_ts;
-                st.connections = 0;
+        let mut crossed = None;
+        let ws = self.cfg.window_s as u64;
+        st.fast.roll(now, ws);
+        let mut all_empty = st.fast.is_empty();
+        st.fast.cur = st.fast.cur.saturating_add(n);
+        let total = st.fast.estimate(now, ws);
+        if total >= self.cfg.attempts as f64 {
+            crossed = Some((0, total, self.cfg.attempts, self.cfg.window_s));
+        }
+        for (i, (t, &(limit, window_s))) in st.tiers.iter_mut().zip(&tiers[1..]).enumerate() {
+            if window_s == 0 {
+                continue;
+            }
+            all_empty &= t.is_empty(now, window_s as u64);
+            let total = t.add(now, window_s as u64, n);
+            if crossed.is_none() && total >= limit {
+                crossed = Some((i + 1, total as f64, limit, window_s));
             }
         }
-        st.cur += n;
+        if all_empty {
+            // Nothing left in any window: a new episode.
+            st.first_ts = f.first_ts;
+            st.connections = 0;
+        }
         st.connections += 1;
-        // Sliding estimate: the previous bucket weighted by how much of it is still in the window.
-        let into = (now - bucket * 1_000_000) as f64 / (half * 1_000_000) as f64;
-        let total = st.cur as f64 + st.prev as f64 * (1.0 - into).max(0.0);
-        if total >= self.cfg.attempts as f64 {
+        if let Some((tier, total, limit, window_s)) = crossed {
             let mut a = Alert::new(RuleId::Bruteforce, c.at_ts);
             a.first_seen = st.first_ts;
             a.src = attacker;
@@ -146,8 +240,9 @@ impl BruteForceRule {
             a.community_id = Some(community_id(0, attacker, a.sport, server, port, proto::TCP));
             let e = &mut a.evidence;
             e.fig("attempts", Figure::U(total.round() as u64));
-            e.fig("threshold", Figure::U(self.cfg.attempts as u64));
-            e.fig("window_s", Figure::U(self.cfg.window_s as u64));
+            e.fig("threshold", Figure::U(limit as u64));
+            e.fig("window_s", Figure::U(window_s as u64));
+            e.fig("pace", Figure::S(["fast", "slow", "long"][tier]));
             e.fig("connections", Figure::U(st.connections as u64));
             e.fig("last_connection_attempts", Figure::U(n as u64));
             let key = SuppressKey {
@@ -203,10 +298,48 @@ mod tests {
 
     #[test]
     fn attempts_per_connection() {
-        assert_eq!(attempts_in(22, 0), 1);
-        assert_eq!(attempts_in(22, 5), 2);
-        assert_eq!(attempts_in(22, 40), 6);
-        assert_eq!(attempts_in(21, 6), 3);
-        assert_eq!(attempts_in(3306, 9), 1);
+        assert_eq!(attempts_in(22, 0, false), 1);
+        assert_eq!(attempts_in(22, 5, false), 2);
+        assert_eq!(attempts_in(22, 40, false), 6);
+        assert_eq!(attempts_in(21, 6, false), 3);
+        assert_eq!(attempts_in(110, 7, false), 3);
+        assert_eq!(attempts_in(143, 4, false), 3);
+        assert_eq!(attempts_in(587, 7, false), 2);
+        assert_eq!(attempts_in(3306, 9, false), 1);
+        assert_eq!(attempts_in(8080, 9, true), 9);
+        assert_eq!(attempts_in(8080, 0, true), 1);
+    }
+
+    #[test]
+    fn sliding_window_counts_the_last_w_seconds() {
+        let mut w = Sliding::default();
+        // One a second for 300 s in windows of 120 s: about 120 at the end.
+        let mut total = 0.0;
+        for s in 1..=300u64 {
+            w.roll(s * 1_000_000, 120);
+            w.cur += 1;
+            total = w.estimate(s * 1_000_000, 120);
+        }
+        assert!((100.0..=125.0).contains(&total), "{total}");
+        // After a silence of two windows nothing is left.
+        w.roll(600 * 1_000_000, 120);
+        assert!(w.is_empty());
+        // Fine buckets: 30 spread over 580 s count 30 in a 600 s window, whatever the phase.
+        for phase in [0u64, 17, 299, 599] {
+            let mut f = Fine::default();
+            let mut last = 0;
+            for i in 0..30u64 {
+                last = f.add((1_000_000 + phase + i * 20) * 1_000_000, 600, 1);
+            }
+            assert_eq!(last, 30, "phase {phase}");
+        }
+        // Spans longer than the window plus a tenth never count whole.
+        let mut f = Fine::default();
+        let mut last = 0;
+        for i in 0..30u64 {
+            last = f.add((1_000_000 + i * 40) * 1_000_000, 600, 1);
+        }
+        assert!(last < 30, "{last}");
+        assert!(f.is_empty((1_000_000 + 30 * 40 + 700) * 1_000_000, 600));
     }
 }

@@ -760,6 +760,11 @@ pub fn config_json(c: &Config) -> String {
             t.num("attempts", p.attempts);
             t.num("window_s", p.window_s);
             t.strs("ports", p.ports.as_slice());
+            t.strs("http_ports", p.http_ports.as_slice());
+            t.num("slow_attempts", p.slow.0);
+            t.num("slow_window_s", p.slow.1);
+            t.num("long_attempts", p.long.0);
+            t.num("long_window_s", p.long.1);
             t.num("max_attempt_duration_s", p.max_attempt_duration_s);
             t.num("max_reply_bytes", p.max_reply_bytes);
             t.allow(&p.allow);
