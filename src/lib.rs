@@ -27,6 +27,7 @@ pub mod logger;
 pub mod output;
 pub mod pipeline;
 pub mod privdrop;
+pub mod reasm;
 pub mod sketch;
 pub mod store;
 pub mod table;

@@ -33,6 +33,7 @@ pub struct Pipeline {
     flows: FlowTable,
     windows: Windows,
     engine: Engine,
+    reasm: crate::reasm::Reassembler,
     meta: PacketMeta,
     pub counters: Counters,
     /// Monotonic time (µs) of the next whole second: the first packet at or after it ticks.
@@ -53,6 +54,7 @@ impl Pipeline {
             flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
             windows: Windows::new(cfg.windows, cfg.sketch_key),
             engine: Engine::new(cfg),
+            reasm: crate::reasm::Reassembler::new(cfg.capacity.fragment_trains),
             meta: PacketMeta::default(),
             counters: Counters::default(),
             next_tick_us: 1_000_000,
@@ -143,9 +145,14 @@ impl Pipeline {
             self.counters.decode_errors[e as usize] += 1;
             return;
         }
+        if self.meta.fragment {
+            self.counters.fragments += 1;
+            if !self.reassembled(data) {
+                return;
+            }
+        }
         let m = &self.meta;
         let c = &mut self.counters;
-        c.fragments += m.fragment as u64;
         c.bad_ipv4_checksum += m.bad_checksum as u64;
         c.dns_messages += m.has_dns as u64;
         if let Some(e) = m.dns_error {
@@ -175,6 +182,29 @@ impl Pipeline {
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
         windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);
+    }
+
+    /// A fragment: hand it to the reassembler. True when it completed its datagram, whose
+    /// transport header is then in `meta` (the rules see the datagram once, not its parts).
+    #[inline(never)]
+    fn reassembled(&mut self, data: &[u8]) -> bool {
+        let m = &mut self.meta;
+        let f = m.frag;
+        let at = f.at.wrapping_sub(data.as_ptr() as usize);
+        let payload = at
+            .checked_add(f.len as usize)
+            .and_then(|end| data.get(at..end))
+            .unwrap_or(&[]);
+        let Some(d) = self.reasm.add(m.src, m.dst, m.proto, &f, payload, m.now) else {
+            return false;
+        };
+        let header = if m.net == Net::Ipv6 { 40 } else { 20 };
+        m.wire_len = d.wire_len + header;
+        if let Err(e) = decode::datagram(d.payload, d.wire_len, m) {
+            self.counters.decode_errors[e as usize] += 1;
+            return false;
+        }
+        true
     }
 
     /// Time passes without packets (live capture): advance by `elapsed_us` of monotonic time.
@@ -213,6 +243,7 @@ impl Pipeline {
             engine.on_close(closed, out)
         });
         engine.tick(now, clock.wall_of(now), flows, out);
+        self.reasm.expire(now);
     }
 
     /// End of input: close every flow and window, judge what is pending.
@@ -251,6 +282,7 @@ impl Pipeline {
         let _ = write!(
             out,
             "}},\"non_ip\":{},\"arp\":{},\"fragments\":{},\"bad_ipv4_checksum\":{},\"dns_messages\":{},\
+             \"reassembled\":{},\"fragment_timeouts\":{},\"fragment_evictions\":{},\"fragment_overlaps\":{},\"tiny_fragments\":{},\
              \"flows_created\":{},\"flows_evicted\":{},\"flows_expired\":{},\"flows_active\":{},\
              \"clock_jumps_back\":{},\"clock_jumps_forward\":{},\"alerts\":{{",
             c.non_ip,
@@ -258,6 +290,11 @@ impl Pipeline {
             c.fragments,
             c.bad_ipv4_checksum,
             c.dns_messages,
+            self.reasm.counters.reassembled,
+            self.reasm.counters.timeouts,
+            self.reasm.counters.evicted,
+            self.reasm.counters.overlaps,
+            self.reasm.counters.tiny,
             f.created,
             f.evicted,
             f.expired,

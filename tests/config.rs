@@ -30,6 +30,7 @@ fn shipped_config_is_the_defaults() {
         "scan_targets",
         "scan_sweeps",
         "slow_scanners",
+        "fragment_trains",
         "slow_window_s",
         "slow_vertical_ports",
         "slow_horizontal_hosts",

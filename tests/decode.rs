@@ -182,7 +182,11 @@ fn ipv4_options_and_fragments() {
     let (r, m) = dec(linktype::RAW, &first);
     assert_eq!(r, Ok(()));
     assert!(m.fragment);
-    assert_eq!(m.dport, 80, "L4 from the first fragment");
+    assert_eq!(m.dport, 0, "transport headers are read after reassembly");
+    assert_eq!(
+        (m.frag.id, m.frag.offset, m.frag.more, m.frag.len, m.frag.wire_len),
+        (1, 0, true, 20, 20)
+    );
     // Offset 185 (×8): no L4 header here.
     let later =
         h("45 00 00 1c 00 01 00 b9 40 06 00 00 0a 00 00 01 0a 00 00 02 de ad be ef 00 00 00 00");
@@ -190,6 +194,7 @@ fn ipv4_options_and_fragments() {
     assert_eq!(r, Ok(()));
     assert!(m.fragment);
     assert_eq!((m.sport, m.dport), (0, 0));
+    assert_eq!((m.frag.offset, m.frag.more, m.frag.wire_len), (1480, false, 8));
     assert_eq!(
         dec(
             linktype::RAW,

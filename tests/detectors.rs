@@ -309,6 +309,112 @@ fn smb_reconnects_printers_nas_clients_and_peers_are_not_slow_scans() {
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
 
+/// Stats of a fresh pipeline after `frames`, and its alerts.
+fn run_with_stats(frames: &[(i64, Vec<u8>)]) -> (Vec<Alert>, serde_json::Value) {
+    let mut p = netwatch::pipeline::Pipeline::new(&default_config());
+    let mut alerts = Vec::new();
+    for (t, f) in frames {
+        p.process(1, *t, f, f.len() as u32, &mut |a| alerts.push(a.clone()));
+    }
+    p.finish(&mut |a| alerts.push(a.clone()));
+    let mut s = String::new();
+    p.counters_json(&mut s);
+    (alerts, serde_json::from_str(&s).expect("stats JSON"))
+}
+
+#[test]
+fn fragmented_syn_scans_are_reassembled_and_caught_v4_and_v6() {
+    // nmap -f: every SYN (24 bytes with its MSS option) in 8-byte fragments, so the flags
+    // arrive only in the second; the targets answer closed ports with RST, unfragmented.
+    for (scanner, target) in [("10.0.0.66", "10.0.0.5"), ("fd00::66", "fd00::5")] {
+        let mut tr = Traffic::new();
+        for i in 0..300u16 {
+            let t = T0 + i as i64 * 2_000;
+            let mut syn = tcp(40000 + i, 1 + i, SYN, &[]);
+            syn[12] = 6 << 4; // data offset 24: an MSS option follows
+            syn.extend_from_slice(&[2, 4, 5, 0xb4]);
+            let packet = ip(scanner, target, 6, &syn);
+            for (k, f) in fragments(&packet, 8, 0x4000 + i as u32)
+                .into_iter()
+                .enumerate()
+            {
+                tr.at(t + k as i64 * 10, eth_ip(&f));
+            }
+            tr.tcp_pkt(t + 500, target, 1 + i, scanner, 40000 + i, RST | ACK, &[]);
+        }
+        let (alerts, stats) = run_with_stats(&tr.frames());
+        let v = of(&alerts, "portscan.vertical");
+        assert_eq!(v.len(), 1, "{scanner}: {alerts:?}");
+        assert_eq!(v[0].src, addr(scanner));
+        assert_eq!(stats["reassembled"], 300, "{stats}");
+        assert_eq!(
+            stats["tiny_fragments"], 600,
+            "two tiny fragments a probe: {stats}"
+        );
+        assert_eq!(stats["fragments"], 900);
+        let errors: u64 = stats["decode_errors"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(errors, 0, "{stats}");
+    }
+}
+
+#[test]
+fn fragmented_dns_and_incomplete_or_overlapping_trains_are_counted() {
+    let mut tr = Traffic::new();
+    // A DNS query for a long name, in 16-byte fragments: reassembled and parsed as DNS.
+    let q = udp(
+        5353,
+        53,
+        &dns_query(9, "a-rather-long-label-for-fragments.example.com", 1),
+    );
+    let packet = ip("192.168.1.20", "192.168.1.1", 17, &q);
+    for (k, f) in fragments(&packet, 16, 77).into_iter().enumerate() {
+        tr.at(T0 + k as i64 * 10, eth_ip(&f));
+    }
+    // A train whose last fragment never comes, and one with an overlapping copy.
+    let packet = ip(
+        "192.168.1.21",
+        "192.168.1.1",
+        17,
+        &udp(5000, 6000, &[7; 64]),
+    );
+    let parts = fragments(&packet, 16, 78);
+    tr.at(T0 + 100, eth_ip(&parts[0]));
+    let packet = ip(
+        "192.168.1.22",
+        "192.168.1.1",
+        17,
+        &udp(5000, 6000, &[7; 64]),
+    );
+    let parts = fragments(&packet, 16, 79);
+    for (k, f) in parts.iter().enumerate() {
+        tr.at(T0 + 200 + k as i64 * 100, eth_ip(f));
+        if k == 1 {
+            tr.at(T0 + 350, eth_ip(f)); // the same bytes again: an overlap
+        }
+    }
+    tr.udp_pkt(
+        T0 + 60 * S,
+        "192.168.1.200",
+        5000,
+        "192.168.1.1",
+        5001,
+        b"x",
+    );
+    let (_, stats) = run_with_stats(&tr.frames());
+    assert_eq!(stats["dns_messages"], 1, "{stats}");
+    assert_eq!(stats["reassembled"], 2, "{stats}");
+    assert_eq!(
+        stats["fragment_timeouts"], 1,
+        "the unfinished train: {stats}"
+    );
+    assert_eq!(stats["fragment_overlaps"], 1, "{stats}");
+}
+
 #[test]
 fn scan_allowlist_silences_scanner() {
     let cfg = cfg_with("[rules.portscan]\nallow_src = [\"10.0.0.66/32\"]\n");

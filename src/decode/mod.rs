@@ -177,8 +177,9 @@ pub struct PacketMeta {
     pub arp_op: u16,
     /// ARP target protocol address / ND target address.
     pub target: Addr,
-    /// Part of a fragmented datagram (L4 fields only for the first fragment).
+    /// Part of a fragmented datagram: no L4 fields; `frag` describes it (valid only then).
     pub fragment: bool,
+    pub frag: crate::reasm::Fragment,
     /// The IPv4 header checksum did not verify (counted, packet still used).
     pub bad_checksum: bool,
     /// A DNS payload on port 53 that failed to parse (the packet itself is fine).
@@ -524,13 +525,21 @@ fn ipv4(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
     let frag = be16(d, 6);
     let more = frag & 0x2000 != 0;
     let offset = frag & 0x1fff;
-    if more || offset != 0 {
-        m.fragment = true;
-        if offset != 0 {
-            return Ok(()); // L4 header only in the first fragment
-        }
-    }
     let end = total.min(d.len());
+    if more || offset != 0 {
+        // The pipeline reassembles; the transport header is decoded from the whole datagram.
+        m.fragment = true;
+        let payload = &d[ihl..end];
+        m.frag = crate::reasm::Fragment {
+            id: be16(d, 4) as u32,
+            offset: offset as u32 * 8,
+            more,
+            at: payload.as_ptr() as usize,
+            len: payload.len().min(u16::MAX as usize) as u16,
+            wire_len: (total - ihl) as u16,
+        };
+        return Ok(());
+    }
     transport(&d[ihl..end], (total - ihl) as u32, m)
 }
 
@@ -573,13 +582,21 @@ fn ipv6(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
                     return Err(DecodeError::TruncatedIp);
                 }
                 m.fragment = true;
-                let frag_off = be16(d, off + 2) >> 3;
-                nh = d[off];
+                let fo = be16(d, off + 2);
+                let id = u32::from_be_bytes([d[off + 4], d[off + 5], d[off + 6], d[off + 7]]);
+                m.proto = d[off];
                 off += 8;
-                if frag_off != 0 {
-                    m.proto = nh;
-                    return Ok(());
-                }
+                let wire_end = 40 + plen;
+                let payload = d.get(off..wire_end.min(d.len())).unwrap_or(&[]);
+                m.frag = crate::reasm::Fragment {
+                    id,
+                    offset: (fo >> 3) as u32 * 8,
+                    more: fo & 1 != 0,
+                    at: payload.as_ptr() as usize,
+                    len: payload.len().min(u16::MAX as usize) as u16,
+                    wire_len: wire_end.saturating_sub(off).min(u16::MAX as usize) as u16,
+                };
+                return Ok(());
             }
             51 => {
                 seen += 1;
@@ -606,7 +623,13 @@ fn ipv6(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
     transport(&d[off..end], (40 + plen - off) as u32, m)
 }
 
-/// L4 of the first (or only) fragment. `l4_wire` is the L4 length from the IP header.
+/// The transport header of a reassembled datagram (`m.proto` set by its fragments):
+/// `payload` is its kept start, `l4_wire` its whole length.
+pub fn datagram(payload: &[u8], l4_wire: u32, m: &mut PacketMeta) -> Result<(), DecodeError> {
+    transport(payload, l4_wire, m)
+}
+
+/// L4 of an unfragmented datagram. `l4_wire` is the L4 length from the IP header.
 fn transport(d: &[u8], l4_wire: u32, m: &mut PacketMeta) -> Result<(), DecodeError> {
     match m.proto {
         proto::TCP => {

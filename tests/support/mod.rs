@@ -100,6 +100,41 @@ pub fn ipv6(src: [u8; 16], dst: [u8; 16], next: u8, payload: &[u8]) -> Vec<u8> {
     h
 }
 
+/// Split an IP packet (as `ipv4`/`ipv6` build it, no extension headers) into fragments of
+/// `size` payload bytes (a multiple of 8), as `nmap -f` (8) or `--mtu` does.
+pub fn fragments(packet: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
+    let v6 = packet[0] >> 4 == 6;
+    let hl = if v6 { 40 } else { 20 };
+    let payload = &packet[hl..];
+    let mut out = Vec::new();
+    for (k, chunk) in payload.chunks(size).enumerate() {
+        let offset = k * size;
+        let more = offset + chunk.len() < payload.len();
+        if v6 {
+            let mut h = packet[..40].to_vec();
+            h[4..6].copy_from_slice(&be16((8 + chunk.len()) as u16));
+            h[6] = 44;
+            h.push(packet[6]);
+            h.push(0);
+            h.extend_from_slice(&be16((offset as u16) | more as u16));
+            h.extend_from_slice(&id.to_be_bytes());
+            h.extend_from_slice(chunk);
+            out.push(h);
+        } else {
+            let mut h = packet[..20].to_vec();
+            h[2..4].copy_from_slice(&be16((20 + chunk.len()) as u16));
+            h[4..6].copy_from_slice(&be16(id as u16));
+            h[6..8].copy_from_slice(&be16(((offset / 8) as u16) | if more { 0x2000 } else { 0 }));
+            h[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum(&h);
+            h[10..12].copy_from_slice(&be16(c));
+            h.extend_from_slice(chunk);
+            out.push(h);
+        }
+    }
+    out
+}
+
 /// IP packet for either family, chosen by the addresses.
 pub fn ip(src: &str, dst: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
     match (parse_ip(src), parse_ip(dst)) {
