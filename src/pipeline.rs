@@ -142,12 +142,12 @@ impl Pipeline {
             self.tick(now, out);
         }
         if let Err(e) = res {
-            self.counters.decode_errors[e as usize] += 1;
-            return;
-        }
-        if self.meta.fragment {
-            self.counters.fragments += 1;
-            if !self.reassembled(data) {
+            // A fragment goes on only when it completes its datagram. `Fragment` lies outside
+            // the error counters' range, so it is never counted as an error.
+            if e != DecodeError::Fragment || !self.reassembled(data) {
+                if let Some(n) = self.counters.decode_errors.get_mut(e as usize) {
+                    *n += 1;
+                }
                 return;
             }
         }
@@ -186,8 +186,10 @@ impl Pipeline {
 
     /// A fragment: hand it to the reassembler. True when it completed its datagram, whose
     /// transport header is then in `meta` (the rules see the datagram once, not its parts).
+    #[cold]
     #[inline(never)]
     fn reassembled(&mut self, data: &[u8]) -> bool {
+        self.counters.fragments += 1;
         let m = &mut self.meta;
         let f = m.frag;
         let at = f.at.wrapping_sub(data.as_ptr() as usize);
@@ -200,8 +202,12 @@ impl Pipeline {
         };
         let header = if m.net == Net::Ipv6 { 40 } else { 20 };
         m.wire_len = d.wire_len + header;
+        // From here on it is one whole datagram.
+        m.fragment = false;
         if let Err(e) = decode::datagram(d.payload, d.wire_len, m) {
-            self.counters.decode_errors[e as usize] += 1;
+            if let Some(n) = self.counters.decode_errors.get_mut(e as usize) {
+                *n += 1;
+            }
             return false;
         }
         true

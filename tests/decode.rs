@@ -180,21 +180,30 @@ fn ipv4_options_and_fragments() {
                    9c 40 00 50 00 00 00 01 00 00 00 00 50 02 ff ff 00 00 00 00",
     );
     let (r, m) = dec(linktype::RAW, &first);
-    assert_eq!(r, Ok(()));
+    assert_eq!(r, Err(DecodeError::Fragment), "left to reassembly");
     assert!(m.fragment);
     assert_eq!(m.dport, 0, "transport headers are read after reassembly");
     assert_eq!(
-        (m.frag.id, m.frag.offset, m.frag.more, m.frag.len, m.frag.wire_len),
+        (
+            m.frag.id,
+            m.frag.offset,
+            m.frag.more,
+            m.frag.len,
+            m.frag.wire_len
+        ),
         (1, 0, true, 20, 20)
     );
     // Offset 185 (×8): no L4 header here.
     let later =
         h("45 00 00 1c 00 01 00 b9 40 06 00 00 0a 00 00 01 0a 00 00 02 de ad be ef 00 00 00 00");
     let (r, m) = dec(linktype::RAW, &later);
-    assert_eq!(r, Ok(()));
+    assert_eq!(r, Err(DecodeError::Fragment));
     assert!(m.fragment);
     assert_eq!((m.sport, m.dport), (0, 0));
-    assert_eq!((m.frag.offset, m.frag.more, m.frag.wire_len), (1480, false, 8));
+    assert_eq!(
+        (m.frag.offset, m.frag.more, m.frag.wire_len),
+        (1480, false, 8)
+    );
     assert_eq!(
         dec(
             linktype::RAW,

@@ -59,6 +59,9 @@ pub enum DecodeError {
     DnsLoop,
     DnsNameTooLong,
     DnsBadLabel,
+    /// Not an error: a fragment, left to the pipeline's reassembly (`m.frag` describes it).
+    /// Outside `ALL`/`COUNT`, so it is never counted among the errors.
+    Fragment,
 }
 
 impl DecodeError {
@@ -106,6 +109,7 @@ impl DecodeError {
             DecodeError::DnsLoop => "dns_loop",
             DecodeError::DnsNameTooLong => "dns_name_too_long",
             DecodeError::DnsBadLabel => "dns_bad_label",
+            DecodeError::Fragment => "fragment",
         }
     }
 }
@@ -538,7 +542,7 @@ fn ipv4(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
             len: payload.len().min(u16::MAX as usize) as u16,
             wire_len: (total - ihl) as u16,
         };
-        return Ok(());
+        return Err(DecodeError::Fragment);
     }
     transport(&d[ihl..end], (total - ihl) as u32, m)
 }
@@ -596,7 +600,7 @@ fn ipv6(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
                     len: payload.len().min(u16::MAX as usize) as u16,
                     wire_len: wire_end.saturating_sub(off).min(u16::MAX as usize) as u16,
                 };
-                return Ok(());
+                return Err(DecodeError::Fragment);
             }
             51 => {
                 seen += 1;
