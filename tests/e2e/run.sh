@@ -5,7 +5,9 @@
 #
 # usage: tests/e2e/run.sh [ci|record-slow]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
-#                floods, hydra vs sshd, iodine vs iodined, a 3 s curl beacon with browsing;
+#                floods, hydra vs sshd, iodine vs iodined, a 3 s curl beacon with browsing,
+#                nmap -f (v4, v6), nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
+#                jitter;
 #                then replays the committed slow captures in tests/e2e/captures/.
 #   record-slow  records the slow variants (nmap -T2, a 60 s ± 20 % beacon for 13 min,
 #                a 5-minute benign capture) into tests/e2e/captures/ to commit.
@@ -60,6 +62,12 @@ setup() {
   ip netns exec $V python3 -m http.server 8443 --bind 10.77.0.3 --directory "$WORK/www" >/dev/null 2>&1 & PIDS+=($!)
   ip netns exec $V python3 "$HERE/peers.py" dns-server 10.77.0.3 >/dev/null 2>&1 & PIDS+=($!)
   ip netns exec $V python3 "$HERE/peers.py" ntp-server 10.77.0.3 >/dev/null 2>&1 & PIDS+=($!)
+  # A UDP "C2 server" that answers every datagram (the UDP beacon's peer).
+  ip netns exec $V python3 -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('10.77.0.3', 5300))
+while True:
+    d, a = s.recvfrom(2048); s.sendto(b'ok' + d[:32], a)" >/dev/null 2>&1 & PIDS+=($!)
   # Key login for the successful-ssh part of the benign traffic.
   mkdir -p /home/nwe2e/.ssh; ssh-keygen -q -t ed25519 -N '' -f "$WORK/userkey" <<<y >/dev/null 2>&1 || true
   cp "$WORK/userkey.pub" /home/nwe2e/.ssh/authorized_keys; chown -R nwe2e /home/nwe2e; chmod 700 /home/nwe2e/.ssh
@@ -78,19 +86,21 @@ capture() {
   echo "$f"
 }
 
-# expect FILE RULE SRC DST : replay FILE, require RULE with that attacker and victim.
+# expect FILE RULE SRC DST [DPORT] : replay FILE, require RULE with that attacker and victim
+# (and destination port).
 expect() {
-  local f=$1 rule=$2 src=$3 dst=$4
+  local f=$1 rule=$2 src=$3 dst=$4 dport=${5:-*}
   local out; out=$("$NW" replay "$f")
   if echo "$out" | python3 -c "
 import sys, json
-rule, src, dst = '$rule', '$src', '$dst'
+rule, src, dst, dport = '$rule', '$src', '$dst', '$dport'
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
-hits = [a for a in alerts if a['netwatch']['rule'] == rule and src in ('*', a['src_ip']) and dst in ('*', a['dest_ip'])]
+hits = [a for a in alerts if a['netwatch']['rule'] == rule and src in ('*', a['src_ip']) and dst in ('*', a['dest_ip'])
+        and dport in ('*', str(a.get('dest_port')))]
 sys.exit(0 if hits else 1)"; then
-    say "ok   $(basename "$f"): $rule $src -> $dst"
+    say "ok   $(basename "$f"): $rule $src -> $dst${5:+ port $5}"
   else
-    say "FAIL $(basename "$f"): expected $rule $src -> $dst, got:"; echo "$out" | python3 -c "
+    say "FAIL $(basename "$f"): expected $rule $src -> $dst${5:+ port $5}, got:"; echo "$out" | python3 -c "
 import sys, json
 for a in (json.loads(l) for l in sys.stdin if l.strip()): print('   ', a['netwatch']['rule'], a['src_ip'], '->', a['dest_ip'], a['netwatch']['summary'])"
     fail=1
@@ -117,6 +127,24 @@ for i in range(count):
 PY
 }
 
+cobalt() { # tcp|udp period jitter count: Cobalt Strike's sleep, uniform in [(1-j)·T, T]
+  python3 - "$@" <<'PY'
+import random, socket, subprocess, sys, time
+kind, period, jitter, count = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+random.seed(11)
+for i in range(count):
+    if kind == "tcp":
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "http://10.77.0.3:8443/p2.html"])
+    else:  # a fresh socket (and source port) per check-in, as implants do
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+        s.sendto(b"checkin %d" % i, ("10.77.0.3", 5300))
+        try: s.recv(64)
+        except OSError: pass
+        s.close()
+    time.sleep(period * (1 - jitter * random.random()))
+PY
+}
+
 browse() { # seconds: a person browsing the web server and downloading
   python3 - "$1" <<'PY'
 import random, subprocess, sys, time
@@ -133,7 +161,7 @@ PY
 }
 
 setup
-export -f beacon browse
+export -f beacon cobalt browse
 
 # live: `netwatch run` capturing in the victim namespace; SIGHUP applies a new allowlist,
 # refuses a broken file (the old settings stay); SIGTERM flushes and exits 0.
@@ -183,6 +211,15 @@ if [ "$MODE" = ci ]; then
   done
   f=$(capture beacon-3s bash -c 'browse 45 & beacon 3 0.1 14; wait')
   expect "$f" c2.beacon 10.77.0.1 10.77.0.3
+  # nmap -f: 8-byte fragments, TCP flags only in the second (reassembled), IPv4 and IPv6.
+  expect "$(capture nmap-f nmap -n -Pn -sS -f -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
+  expect "$(capture nmap-6-f nmap -6 -n -Pn -sS -f -T4 -p 1-300 fd77::2)" portscan.vertical fd77::1 fd77::2
+  # Slow and jittery, at once (4.5 minutes): nmap -T1 over 17 ports (a probe every 15 s),
+  # beacons with 50 % jitter over TCP and UDP (2 s, 22 check-ins), and browsing meanwhile.
+  f=$(capture slow-mix bash -c 'nmap -n -Pn -sS -T1 -p 20-25,53,80,110,139,143,443,445,3306,3389,5900,8080 10.77.0.2 & browse 60 & cobalt tcp 2 0.5 22 & cobalt udp 2 0.5 22; wait')
+  expect "$f" portscan.vertical 10.77.0.1 10.77.0.2
+  expect "$f" c2.beacon 10.77.0.1 10.77.0.3 8443
+  expect "$f" c2.beacon 10.77.0.1 10.77.0.3 5300
   quiet "$(capture benign-short bash -c "python3 $HERE/peers.py client 40 & for i in 1 2 3; do ssh -i $WORK/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes nwe2e@10.77.0.2 true; sleep 5; done; wait")"
   for f in "$HERE"/captures/*.pcap; do
     [ -e "$f" ] || continue
