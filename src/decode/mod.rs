@@ -274,6 +274,18 @@ pub fn packet(
     general(linktype, ts, data, wire_len, m)
 }
 
+/// [`packet`] without the common-frame fast path (property tests compare the two).
+#[doc(hidden)]
+pub fn packet_general(
+    linktype: i32,
+    ts: i64,
+    data: &[u8],
+    wire_len: u32,
+    m: &mut PacketMeta,
+) -> Result<(), DecodeError> {
+    general(linktype, ts, data, wire_len, m)
+}
+
 /// Ethernet + IPv4 (20-byte header, not a fragment) + a whole TCP or UDP header: decode it
 /// and return true; anything else (or anything the checks below would have to reject) is
 /// left for [`general`], untouched apart from `m`'s reset.

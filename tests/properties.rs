@@ -1,0 +1,147 @@
+//! Property tests (proptest): invariants that must hold for any traffic.
+//!
+//! * the flow table never holds more than its capacity, and its counters add up
+//!   (created = active + evicted + expired);
+//! * the decoder's fast path (Ethernet/IPv4/TCP|UDP) and its general path agree on any frame;
+//! * the same frames through two fresh pipelines give identical alerts and counters (the
+//!   tables' hash seeds differ per start; output must not depend on them).
+
+mod support;
+
+use netwatch::config::FileConfig;
+use netwatch::decode::{self, PacketMeta};
+use netwatch::pipeline::Pipeline;
+use proptest::prelude::*;
+use support::*;
+
+/// One packet of a small world: 6 hosts, 4 ports, TCP or UDP, flags, time step (µs).
+#[derive(Clone, Debug)]
+struct Pkt {
+    src: u8,
+    dst: u8,
+    sport: u16,
+    dport: u16,
+    udp: bool,
+    flags: u8,
+    step: u32,
+    payload: u8,
+}
+
+fn pkt() -> impl Strategy<Value = Pkt> {
+    (
+        0u8..6,
+        0u8..6,
+        0u16..4,
+        0u16..4,
+        any::<bool>(),
+        any::<u8>(),
+        0u32..3_000_000,
+        0u8..40,
+    )
+        .prop_map(|(src, dst, sport, dport, udp, flags, step, payload)| Pkt {
+            src,
+            dst,
+            sport,
+            dport,
+            udp,
+            flags,
+            step,
+            payload,
+        })
+}
+
+fn frames(pkts: &[Pkt]) -> Vec<(i64, Vec<u8>)> {
+    let mut t = 1_790_000_000_000_000i64;
+    pkts.iter()
+        .map(|p| {
+            t += p.step as i64;
+            let body = vec![0x41; p.payload as usize];
+            let l4 = if p.udp {
+                udp(1000 + p.sport, 53 + p.dport, &body)
+            } else {
+                tcp(1000 + p.sport, 22 + p.dport, p.flags, &body)
+            };
+            let f = eth_ip(&ipv4(
+                [10, 0, 0, 1 + p.src],
+                [10, 0, 0, 1 + p.dst],
+                if p.udp { 17 } else { 6 },
+                &l4,
+            ));
+            (t, f)
+        })
+        .collect()
+}
+
+fn run(cfg: &netwatch::config::Config, frames: &[(i64, Vec<u8>)]) -> (String, serde_json::Value) {
+    let mut p = Pipeline::new(cfg);
+    let mut alerts = String::new();
+    for (t, f) in frames {
+        p.process(1, *t, f, f.len() as u32, &mut |a| {
+            alerts.push_str(&format!("{a:?}\n"))
+        });
+    }
+    let mut s = String::new();
+    p.counters_json(&mut s);
+    let before_finish: serde_json::Value = serde_json::from_str(&s).unwrap();
+    p.finish(&mut |a| alerts.push_str(&format!("{a:?}\n")));
+    (alerts, before_finish)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn flow_table_stays_within_capacity_and_its_counters_add_up(
+        pkts in proptest::collection::vec(pkt(), 1..400)
+    ) {
+        let cfg = FileConfig::parse("[capacity]\nflows = 64\n", "t").unwrap().validate().unwrap();
+        let (_, stats) = run(&cfg, &frames(&pkts));
+        let n = |k: &str| stats[k].as_u64().unwrap();
+        prop_assert!(n("flows_active") <= 64, "{stats}");
+        prop_assert_eq!(
+            n("flows_created"),
+            n("flows_active") + n("flows_evicted") + n("flows_expired"),
+            "{}", stats
+        );
+        prop_assert_eq!(n("packets"), pkts.len() as u64);
+    }
+
+    #[test]
+    fn fast_and_general_decoders_agree(
+        ihl_ok in any::<bool>(),
+        proto in prop_oneof![Just(6u8), Just(17u8), any::<u8>()],
+        flags_frag in any::<u16>(),
+        total_delta in -30i32..30,
+        l4 in proptest::collection::vec(any::<u8>(), 0..80),
+        cut in 0usize..120,
+    ) {
+        let mut ip = ipv4([10, 0, 0, 1], [10, 0, 0, 2], proto, &l4);
+        if !ihl_ok {
+            ip[0] = 0x46;
+        }
+        ip[6..8].copy_from_slice(&flags_frag.to_be_bytes());
+        let total = (ip.len() as i32 + total_delta).clamp(0, 65535) as u16;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        let mut frame = eth_ip(&ip);
+        frame.truncate(frame.len().saturating_sub(cut).max(1));
+        let (mut a, mut b) = (PacketMeta::default(), PacketMeta::default());
+        let ra = decode::packet(1, 7, &frame, frame.len() as u32, &mut a);
+        let rb = decode::packet_general(1, 7, &frame, frame.len() as u32, &mut b);
+        prop_assert_eq!(ra, rb);
+        if ra.is_ok() {
+            prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        }
+    }
+
+    #[test]
+    fn the_same_frames_give_the_same_alerts_and_counters(
+        pkts in proptest::collection::vec(pkt(), 1..300)
+    ) {
+        let cfg = FileConfig::parse("[capacity]\nflows = 64\n", "t").unwrap().validate().unwrap();
+        let f = frames(&pkts);
+        let (a1, s1) = run(&cfg, &f);
+        let (a2, s2) = run(&cfg, &f);
+        prop_assert_eq!(a1, a2);
+        prop_assert_eq!(s1, s2);
+    }
+}
