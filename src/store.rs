@@ -169,11 +169,14 @@ impl AlertRow {
 
 enum Op {
     Insert(AlertRow),
-    /// A suppressed repeat: bring the latest row with this key up to date.
+    /// A suppressed repeat: bring the latest row with this key up to date — its repeat count,
+    /// last sight and, from the newest repeat, the episode's extent so far (summary, evidence,
+    /// explanation).
     Repeat {
         skey: i64,
         repeats: u32,
         last_seen: i64,
+        latest: Box<Alert>,
     },
     Minute(Summary),
     /// A language model's reply for alert `id`.
@@ -285,11 +288,13 @@ impl Store {
                     skey,
                     repeats,
                     last_seen,
+                    latest,
                 } = op
                 {
                     if *skey == a.key as i64 {
                         *repeats = a.repeats;
                         *last_seen = a.last_seen;
+                        (**latest).clone_from(a);
                         return None;
                     }
                 }
@@ -298,6 +303,7 @@ impl Store {
                 skey: a.key as i64,
                 repeats: a.repeats,
                 last_seen: a.last_seen,
+                latest: Box::new(a.clone()),
             });
             None
         } else {
@@ -533,7 +539,8 @@ impl Store {
                  ?18, ?19)",
             )?;
             let mut rep = tx.prepare_cached(
-                "UPDATE alerts SET repeats = ?2, last_seen = max(last_seen, ?3)
+                "UPDATE alerts SET repeats = ?2, last_seen = max(last_seen, ?3), summary = ?4,
+                 eve = ?5, explanation = ?6
                  WHERE id = (SELECT max(id) FROM alerts WHERE skey = ?1)",
             )?;
             let mut min = tx.prepare_cached(
@@ -570,8 +577,22 @@ impl Store {
                         skey,
                         repeats,
                         last_seen,
+                        latest,
                     } => {
-                        rep.execute(params![skey, repeats, last_seen])?;
+                        // The row keeps its own time; summary, evidence and explanation show
+                        // the episode as far as it has gone.
+                        let mut a = (**latest).clone();
+                        a.suppressed = false;
+                        a.repeats = *repeats;
+                        let r = AlertRow::from_alert(&a);
+                        rep.execute(params![
+                            skey,
+                            repeats,
+                            last_seen,
+                            r.summary,
+                            r.eve,
+                            r.explanation
+                        ])?;
                     }
                     Op::Minute(s) => {
                         min.execute(params![

@@ -2,6 +2,8 @@
 //! history, migrations, rotation at the cap with queries across files, a corrupt file at
 //! start, a deleted file, a full and a read-only file system (tmpfs, needs root).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use netwatch::addr::Addr;
@@ -536,4 +538,73 @@ fn host_baselines_round_trip_and_survive_rotation() {
         netwatch::store::load_hosts(&path, 3),
         (44, rows[..1].to_vec())
     );
+}
+
+#[test]
+fn a_stored_alert_keeps_the_whole_episode_current() {
+    // A 1,024-port scan fires at 12 ports; its suppressed repeats bring the stored row up to
+    // date: the summary, the evidence and the last sight show the whole scan.
+    let dir = TempDir::new("extent");
+    let db = dir.0.join("a.db");
+    let mut st = Store::new(cfg(&db, 4096, 2));
+    let mut p = netwatch::pipeline::Pipeline::new(&Config::default_config());
+    p.report_repeats(true);
+    let mut tr = support::Traffic::new();
+    let t = t0();
+    for i in 0..1024u16 {
+        let at = t + i as i64 * 20_000;
+        tr.tcp_pkt(
+            at,
+            "10.0.0.66",
+            40000 + i,
+            "10.0.0.5",
+            1 + i,
+            support::SYN,
+            &[],
+        );
+        tr.tcp_pkt(
+            at + 300,
+            "10.0.0.5",
+            1 + i,
+            "10.0.0.66",
+            40000 + i,
+            support::RST | support::ACK,
+            &[],
+        );
+    }
+    for (ts, f) in tr.frames() {
+        p.process(1, ts, &f, f.len() as u32, &mut |a| {
+            st.add_alert(a);
+        });
+    }
+    p.finish(&mut |a| {
+        st.add_alert(a);
+    });
+    st.flush().unwrap();
+    let rows = store::query(&db, 2, &Query::default()).unwrap();
+    let v: Vec<_> = rows
+        .iter()
+        .filter(|r| r.rule == "portscan.vertical")
+        .collect();
+    assert_eq!(v.len(), 1, "one stored alert for one scan: {rows:?}");
+    let r = v[0];
+    assert!(
+        r.summary.contains("1024 ports so far over 20 s"),
+        "{}",
+        r.summary
+    );
+    assert!(r.eve.contains("\"ports_so_far\":1024"), "{}", r.eve);
+    assert!(
+        r.explanation.contains("tried 1024 different ports"),
+        "{}",
+        r.explanation
+    );
+    assert!(r.repeats >= 1000, "{}", r.repeats);
+    assert!(
+        r.last_seen - r.first_seen >= 20_000_000,
+        "{} {}",
+        r.first_seen,
+        r.last_seen
+    );
+    assert!(r.last_seen > r.ts);
 }

@@ -137,6 +137,8 @@ struct Attempts {
     fast: Sliding,
     tiers: [Fine; 2],
     connections: u32,
+    /// Attempts since the episode began (no window emptied since).
+    so_far: u32,
     first_ts: i64,
 }
 
@@ -227,8 +229,10 @@ impl BruteForceRule {
             // Nothing left in any window: a new episode.
             st.first_ts = f.first_ts;
             st.connections = 0;
+            st.so_far = 0;
         }
         st.connections += 1;
+        st.so_far = st.so_far.saturating_add(n);
         if let Some((tier, total, limit, window_s)) = crossed {
             let mut a = Alert::new(RuleId::Bruteforce, c.at_ts);
             a.first_seen = st.first_ts;
@@ -244,6 +248,7 @@ impl BruteForceRule {
             e.fig("window_s", Figure::U(window_s as u64));
             e.fig("pace", Figure::S(["fast", "slow", "long"][tier]));
             e.fig("connections", Figure::U(st.connections as u64));
+            e.fig("attempts_so_far", Figure::U(st.so_far as u64));
             e.fig("last_connection_attempts", Figure::U(n as u64));
             let key = SuppressKey {
                 rule: RuleId::Bruteforce,

@@ -110,7 +110,7 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
              This is how attackers map the services a device offers before attacking one. \
              If you don't recognise {src}, find that device and isolate it; if it is outside \
              your network, make sure {dst} exposes only the services it must.",
-            num(a, "distinct_ports"),
+            num(a, "distinct_ports").max(num(a, "ports_so_far")),
             span(a)
         ),
         RuleId::PortscanHorizontal => write!(
@@ -119,7 +119,7 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
              A sweep like this looks for machines to attack, and is also how worms spread. \
              If {src} is yours and you did not start a network scan, check it for malware; \
              otherwise block it.",
-            num(a, "distinct_hosts"),
+            num(a, "distinct_hosts").max(num(a, "hosts_so_far")),
             Sweep(a.proto, a.dport),
             span(a)
         ),

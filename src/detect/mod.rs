@@ -196,6 +196,25 @@ impl Alert {
         self.evidence.figures.iter().find(|f| f.0 == k).map(|f| f.1)
     }
 
+    /// The episode's extent, when it has grown past what crossed the threshold: "; 1024 ports
+    /// so far over 35 s".
+    fn so_far(
+        &self,
+        out: &mut impl std::fmt::Write,
+        so_far: Option<f64>,
+        at_threshold: Option<f64>,
+        what: &str,
+    ) -> std::fmt::Result {
+        match so_far {
+            Some(n) if n > at_threshold.unwrap_or(0.0) => write!(
+                out,
+                "; {n} {what} so far over {} s",
+                (self.ts - self.first_seen).max(0) / 1_000_000
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// One readable sentence. Attacker-controlled bytes (domains) are escaped by the caller's
     /// output format, so this writes them through `escape_ascii`.
     pub fn summary(&self, out: &mut impl std::fmt::Write) -> std::fmt::Result {
@@ -207,22 +226,28 @@ impl Alert {
             })
         };
         match self.rule {
-            RuleId::PortscanVertical => write!(
-                out,
-                "{} probed {} distinct ports on {} within {} s without opening a session",
-                self.src,
-                fu("distinct_ports").unwrap_or(0.0),
-                self.dst,
-                fu("window_s").unwrap_or(0.0)
-            ),
-            RuleId::PortscanHorizontal => write!(
-                out,
-                "{} probed {} {} hosts within {} s without opening a session",
-                self.src,
-                port_label(self.proto, self.dport),
-                fu("distinct_hosts").unwrap_or(0.0),
-                fu("window_s").unwrap_or(0.0)
-            ),
+            RuleId::PortscanVertical => {
+                write!(
+                    out,
+                    "{} probed {} distinct ports on {} within {} s without opening a session",
+                    self.src,
+                    fu("distinct_ports").unwrap_or(0.0),
+                    self.dst,
+                    fu("window_s").unwrap_or(0.0)
+                )?;
+                self.so_far(out, fu("ports_so_far"), fu("distinct_ports"), "ports")
+            }
+            RuleId::PortscanHorizontal => {
+                write!(
+                    out,
+                    "{} probed {} {} hosts within {} s without opening a session",
+                    self.src,
+                    port_label(self.proto, self.dport),
+                    fu("distinct_hosts").unwrap_or(0.0),
+                    fu("window_s").unwrap_or(0.0)
+                )?;
+                self.so_far(out, fu("hosts_so_far"), fu("distinct_hosts"), "hosts")
+            }
             RuleId::Synflood => write!(
                 out,
                 "{} is receiving {} SYN/s on port {} from {} sources with {:.0}% of handshakes completed",

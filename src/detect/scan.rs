@@ -115,6 +115,8 @@ struct PortSeen {
 struct Vertical {
     seen: heapless::Vec<PortSeen, MAX_TRACKED>,
     first_ts: i64,
+    /// Distinct ports probed since the episode began (the window never emptied since).
+    so_far: u32,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -127,6 +129,8 @@ struct HostSeen {
 struct Horizontal {
     seen: heapless::Vec<HostSeen, MAX_TRACKED>,
     first_ts: i64,
+    /// Distinct hosts probed since the episode began.
+    so_far: u32,
 }
 
 /// Probe kinds, for the evidence.
@@ -212,8 +216,8 @@ impl ScanRule {
         port: u16,
         proto_num: u8,
         kind: u8,
-        now: u64,
-        ts: i64,
+        (now, ts): (u64, i64),
+        (fast_v, fast_h): (bool, bool),
         emit: &mut Emit,
     ) {
         let window = self.cfg.slow_window_s;
@@ -259,8 +263,8 @@ impl ScanRule {
         } else {
             0
         };
-        let vertical = ports >= self.cfg.slow_vertical_ports;
-        if !vertical && hosts < self.cfg.slow_horizontal_hosts {
+        let vertical = ports >= self.cfg.slow_vertical_ports && !fast_v;
+        if !vertical && (hosts < self.cfg.slow_horizontal_hosts || fast_h) {
             return;
         }
         let rule = if vertical {
@@ -351,18 +355,23 @@ impl ScanRule {
         }
         let now_s = (now / 1_000_000) as u32;
         let window = self.cfg.window_s;
+        // Whether the fast windows are over their thresholds for this probe (then they report
+        // the scan, and the slow horizon only keeps its record).
+        let (mut fast_v, mut fast_h) = (false, false);
         // Vertical: TCP/UDP ports only.
         if matches!(proto_num, proto::TCP | proto::UDP) {
             let key = PairKey { scanner, target };
             let (id, how) = self.vertical.upsert(key, 0, now, |v| {
                 v.seen.clear();
                 v.first_ts = ts;
+                v.so_far = 0;
             });
             self.evicted += (how == Upsert::Evicted) as u64;
             let v = self.vertical.get_mut(id);
             v.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
             if v.seen.is_empty() {
                 v.first_ts = ts;
+                v.so_far = 0;
             }
             match v
                 .seen
@@ -381,7 +390,9 @@ impl ScanRule {
                         v.seen.remove(0);
                         let _ = v.seen.push(entry);
                     }
-                    if v.seen.len() as u32 >= self.cfg.vertical_ports {
+                    v.so_far = v.so_far.saturating_add(1);
+                    fast_v = v.seen.len() as u32 >= self.cfg.vertical_ports;
+                    if fast_v {
                         let mut a = Alert::new(RuleId::PortscanVertical, ts);
                         a.first_seen = v.first_ts;
                         a.src = scanner;
@@ -393,6 +404,7 @@ impl ScanRule {
                         e.fig("distinct_ports", Figure::U(v.seen.len() as u64));
                         e.fig("threshold", Figure::U(self.cfg.vertical_ports as u64));
                         e.fig("window_s", Figure::U(window as u64));
+                        e.fig("ports_so_far", Figure::U(v.so_far as u64));
                         let mut kinds = 0u16;
                         for p in v.seen.iter() {
                             let _ = e.ports.push(p.port);
@@ -424,12 +436,14 @@ impl ScanRule {
         let (id, how) = self.horizontal.upsert(key, 0, now, |h| {
             h.seen.clear();
             h.first_ts = ts;
+            h.so_far = 0;
         });
         self.evicted += (how == Upsert::Evicted) as u64;
         let h = self.horizontal.get_mut(id);
         h.seen.retain(|p| now_s.wrapping_sub(p.at_s) <= window);
         if h.seen.is_empty() {
             h.first_ts = ts;
+            h.so_far = 0;
         }
         match h.seen.iter_mut().find(|p| p.host == target) {
             Some(p) => p.at_s = now_s,
@@ -442,7 +456,9 @@ impl ScanRule {
                     h.seen.remove(0);
                     let _ = h.seen.push(entry);
                 }
-                if h.seen.len() as u32 >= self.cfg.horizontal_hosts {
+                h.so_far = h.so_far.saturating_add(1);
+                fast_h = h.seen.len() as u32 >= self.cfg.horizontal_hosts;
+                if fast_h {
                     let first = h.seen[0].host;
                     let mut a = Alert::new(RuleId::PortscanHorizontal, ts);
                     a.first_seen = h.first_ts;
@@ -462,6 +478,7 @@ impl ScanRule {
                     e.fig("distinct_hosts", Figure::U(h.seen.len() as u64));
                     e.fig("threshold", Figure::U(self.cfg.horizontal_hosts as u64));
                     e.fig("window_s", Figure::U(window as u64));
+                    e.fig("hosts_so_far", Figure::U(h.so_far as u64));
                     e.fig("probe", Figure::S(KINDS[kind as usize % KINDS.len()]));
                     for p in h.seen.iter() {
                         let _ = e.hosts.push(p.host);
@@ -479,7 +496,17 @@ impl ScanRule {
         }
         // After the fast windows, so a fast scan is reported by them.
         if self.cfg.slow_window_s > 0 && matches!(proto_num, proto::TCP | proto::UDP) {
-            self.slow_probe(scanner, target, port, proto_num, kind, now, ts, emit);
+            let fast = (fast_v, fast_h);
+            self.slow_probe(
+                scanner,
+                target,
+                port,
+                proto_num,
+                kind,
+                (now, ts),
+                fast,
+                emit,
+            );
         }
     }
 }
