@@ -5,7 +5,7 @@
 #
 # usage: tests/e2e/run.sh [ci|record-slow]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
-#                floods, hydra vs sshd, iodine vs iodined, a 3 s curl beacon with browsing,
+#                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
 #                then replays the committed slow captures in tests/e2e/captures/.
@@ -209,6 +209,24 @@ if [ "$MODE" = ci ]; then
     kill $ip 2>/dev/null || true; wait $ip 2>/dev/null || true
     expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   done
+  # dns2tcp beside iodine: TCP carried in TXT queries, here to an echo service behind dns2tcpd.
+  ip netns exec $V python3 -c "
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('10.77.0.2', 7777)); s.listen(5)
+def echo(c):
+    while (d := c.recv(4096)): c.sendall(d)
+while True: threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()" >/dev/null 2>&1 & PIDS+=($!)
+  printf 'listen = 10.77.0.2\nport = 53\nuser = nobody\nchroot = /tmp\ndomain = d.tunnel.test\nresources = echo:10.77.0.2:7777\n' > "$WORK/dns2tcpd.conf"
+  ip netns exec $V dns2tcpd -F -f "$WORK/dns2tcpd.conf" >/dev/null 2>&1 & d2t=$!
+  sleep 1
+  f=$(capture dns2tcp timeout 40 bash -c "dns2tcpc -z d.tunnel.test -r echo -l 4444 10.77.0.2 >/dev/null 2>&1 & sleep 2
+    head -c 24000 /dev/urandom | base64 | timeout 30 python3 -c '
+import socket, sys
+s = socket.create_connection((\"127.0.0.1\", 4444)); d = sys.stdin.buffer.read(); s.sendall(d); s.settimeout(20); n = 0
+while n < len(d) and (r := s.recv(4096)): n += len(r)'; kill %1")
+  kill $d2t 2>/dev/null || true; wait $d2t 2>/dev/null || true
+  expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   f=$(capture beacon-3s bash -c 'browse 45 & beacon 3 0.1 14; wait')
   expect "$f" c2.beacon 10.77.0.1 10.77.0.3
   # nmap -f: 8-byte fragments, TCP flags only in the second (reassembled). nmap refuses -f
