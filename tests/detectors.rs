@@ -205,6 +205,24 @@ fn nmap_t1_and_t0_scans_are_caught_vertical_and_horizontal() {
         assert_eq!((h[0].src, h[0].dport), (addr("10.0.0.66"), 445));
         assert_eq!(h[0].figure("pace"), Some(Figure::S("slow")));
     }
+    // Raising the fast threshold raises the slow one with it.
+    let raised = cfg_with("[rules.portscan]\nvertical_ports = 30\n");
+    assert!(of(
+        &run_frames(
+            &raised,
+            &vertical("10.0.0.66", "10.0.0.5", 20, 15 * S, "syn-rst")
+        ),
+        "portscan.vertical"
+    )
+    .is_empty());
+    assert!(!of(
+        &run_frames(
+            &raised,
+            &vertical("10.0.0.66", "10.0.0.5", 31, 15 * S, "syn-rst")
+        ),
+        "portscan.vertical"
+    )
+    .is_empty());
     // Off when the horizon is 0.
     let off = cfg_with("[rules.portscan]\nslow_window_s = 0\n");
     assert!(run_frames(

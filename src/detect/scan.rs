@@ -263,8 +263,16 @@ impl ScanRule {
         } else {
             0
         };
-        let vertical = ports >= self.cfg.slow_vertical_ports && !fast_v;
-        if !vertical && (hosts < self.cfg.slow_horizontal_hosts || fast_h) {
+        // The slow thresholds are never below the fast ones: a user who raised those to quiet
+        // a noisy network means it for slow scans too.
+        let (need_v, need_h) = (
+            self.cfg.slow_vertical_ports.max(self.cfg.vertical_ports),
+            self.cfg
+                .slow_horizontal_hosts
+                .max(self.cfg.horizontal_hosts),
+        );
+        let vertical = ports >= need_v && !fast_v;
+        if !vertical && (hosts < need_h || fast_h) {
             return;
         }
         let rule = if vertical {
@@ -283,7 +291,7 @@ impl ScanRule {
         let mut kinds = 0u16;
         if vertical {
             e.fig("distinct_ports", Figure::U(ports as u64));
-            e.fig("threshold", Figure::U(self.cfg.slow_vertical_ports as u64));
+            e.fig("threshold", Figure::U(need_v as u64));
             for p in v.seen.iter().filter(|p| p.target == target) {
                 let _ = e.ports.push(p.port);
                 kinds |= 1 << p.kind;
