@@ -1,6 +1,6 @@
 //! The packet path allocates nothing in steady state: a counting global allocator watches
 //! ≥ 100k generated packets that churn the flow table (creation, eviction, expiry), carry DNS,
-//! cover every link type and trigger every rule.
+//! fragments (reassembled, timed out, evicted), cover every link type and trigger every rule.
 
 mod support;
 use support::*;
@@ -68,6 +68,25 @@ fn no_allocation_per_packet_after_warm_up() {
         ];
         vlan.extend_from_slice(&v4);
         frames.push((t + 2, vlan));
+        // Fragmented DNS queries through the reassembly table; every third train never
+        // completes (timeouts and evictions).
+        if i % 4 == 0 {
+            let d = ip(
+                "192.168.1.9",
+                &dst,
+                17,
+                &udp(5000, 53, &dns_query(i as u16, &name, 1)),
+            );
+            let parts = fragments(&d, 16, i as u32);
+            let keep = if i % 12 == 0 {
+                parts.len() - 1
+            } else {
+                parts.len()
+            };
+            for f in parts.into_iter().take(keep) {
+                frames.push((t + 2, eth_ip(&f)));
+            }
+        }
     }
     // Every rule again, after the churn, so alerts fire inside the measured part too.
     let end = frames.last().unwrap().0 + 300 * S;
@@ -122,6 +141,16 @@ fn no_allocation_per_packet_after_warm_up() {
     assert!(
         f.evicted > 0 && f.expired > 0 && f.created > 50_000,
         "{f:?}"
+    );
+    let mut stats = String::new();
+    p.counters_json(&mut stats);
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert!(
+        stats["reassembled"].as_u64().unwrap() > 5_000
+            && stats["fragment_timeouts"].as_u64().unwrap()
+                + stats["fragment_evictions"].as_u64().unwrap()
+                > 1_000,
+        "{stats}"
     );
     for (i, n) in fired_before_finish.iter().enumerate().take(6) {
         assert!(
