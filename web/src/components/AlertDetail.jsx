@@ -15,12 +15,11 @@ export function AlertDetail({ id, known }) {
   const [err, setErr] = useState('');
   useEffect(() => {
     setErr('');
-    // Alerts from the live feed carry their EVE record; REST pages do not.
-    if (known && known.eve) {
-      setA(known);
-      return;
-    }
-    setA(null);
+    // Alerts from the live feed carry their EVE record as first emitted: show it at once, then
+    // the stored row, which the store keeps current while the episode goes on (a scan's ports
+    // so far). REST pages carry no EVE record and wait for the row.
+    const live = known && known.eve;
+    setA(live ? known : null);
     if (id == null) return;
     let stop = false;
     // A live alert reaches the store within a second: ask again once if it is not there yet.
@@ -30,7 +29,7 @@ export function AlertDetail({ id, known }) {
         .catch((e) => {
           if (stop) return;
           if (again && e.status === 404) setTimeout(() => load(false), 1500);
-          else setErr(e.message);
+          else if (!live) setErr(e.message);
         });
     load(true);
     return () => {
