@@ -25,31 +25,6 @@ const SEC: f64 = 1e6;
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform in (0, 1).
-    fn f(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn exp(&mut self, mean: f64) -> f64 {
-        -mean * self.f().ln()
-    }
-    fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
-        let z = (-2.0 * self.f().ln()).sqrt() * (2.0 * std::f64::consts::PI * self.f()).cos();
-        median * (sigma * z).exp()
-    }
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        (lo.ln() + (hi.ln() - lo.ln()) * self.f()).exp()
-    }
-}
-
 /// How a (client, server, port) pair's connections follow each other.
 #[derive(Clone, Copy, Debug)]
 enum Process {

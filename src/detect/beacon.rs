@@ -122,34 +122,41 @@ fn beta(x: f64, n: usize) -> f64 {
     p
 }
 
+/// `r − 1` when a spread needs the closed form; otherwise the chance itself: 0 for no spread
+/// at all (or NaN), 1 for an unbounded one.
+fn excess(r: f64) -> Result<f64, f64> {
+    let c = r - 1.0;
+    if c.is_nan() || c <= 0.0 {
+        Err(0.0)
+    } else if c.is_infinite() {
+        Err(1.0)
+    } else {
+        Ok(c)
+    }
+}
+
 /// Chance that `k` independent exponential intervals (any rate) have max/min ≤ `r`.
 pub fn chance_spread(k: usize, r: f64) -> f64 {
-    let c = r - 1.0;
     if k < 2 {
         return 1.0;
     }
-    if !c.is_finite() {
-        return if c.is_nan() { 0.0 } else { 1.0 };
-    }
-    if c <= 0.0 {
-        return 0.0;
-    }
+    let c = match excess(r) {
+        Ok(c) => c,
+        Err(p) => return p,
+    };
     (k as f64 / c * beta(k as f64 / c, k)).clamp(0.0, 1.0)
 }
 
 /// Chance that `k` independent exponential intervals have second largest / second smallest
 /// ≤ `r`.
 pub fn chance_trimmed_spread(k: usize, r: f64) -> f64 {
-    let c = r - 1.0;
     if k < 4 {
         return 1.0;
     }
-    if !c.is_finite() {
-        return if c.is_nan() { 0.0 } else { 1.0 };
-    }
-    if c <= 0.0 {
-        return 0.0;
-    }
+    let c = match excess(r) {
+        Ok(c) => c,
+        Err(p) => return p,
+    };
     let kf = k as f64;
     let t1 = beta((kf - 1.0) / c, k - 1) - beta(kf / c, k - 1);
     let t2 = (kf - 2.0) * (beta((kf - 1.0) / c + 1.0, k - 2) - beta(kf / c + 1.0, k - 2));

@@ -65,6 +65,28 @@ impl TableKey for Addr {
     }
 }
 
+/// One scan, one key, whatever its pace: vertical (rule, scanner, host).
+fn vertical_key(scanner: Addr, target: Addr) -> SuppressKey {
+    SuppressKey {
+        rule: RuleId::PortscanVertical,
+        a: scanner,
+        b: target,
+        port: 0,
+        extra: 0,
+    }
+}
+
+/// Horizontal: (rule, scanner, port and protocol).
+fn horizontal_key(scanner: Addr, port: u16, proto_num: u8) -> SuppressKey {
+    SuppressKey {
+        rule: RuleId::PortscanHorizontal,
+        a: scanner,
+        b: Addr::UNSPECIFIED,
+        port,
+        extra: proto_num as u64,
+    }
+}
+
 /// Private, link-local, CGNAT or unique-local: a host on this side of the router.
 fn local_scope(a: &Addr) -> bool {
     match a.as_v4() {
@@ -322,21 +344,9 @@ impl ScanRule {
         }
         // The fast rule's keys: one scan is one alert per suppression period, whatever its pace.
         let key = if vertical {
-            SuppressKey {
-                rule,
-                a: scanner,
-                b: target,
-                port: 0,
-                extra: 0,
-            }
+            vertical_key(scanner, target)
         } else {
-            SuppressKey {
-                rule,
-                a: scanner,
-                b: Addr::UNSPECIFIED,
-                port,
-                extra: proto_num as u64,
-            }
+            horizontal_key(scanner, port, proto_num)
         };
         emit.alert(key, now, &mut a);
     }
@@ -423,14 +433,7 @@ impl ScanRule {
                                 e.fig("probe", Figure::S(k));
                             }
                         }
-                        let key = SuppressKey {
-                            rule: RuleId::PortscanVertical,
-                            a: scanner,
-                            b: target,
-                            port: 0,
-                            extra: 0,
-                        };
-                        emit.alert(key, now, &mut a);
+                        emit.alert(vertical_key(scanner, target), now, &mut a);
                     }
                 }
             }
@@ -491,14 +494,7 @@ impl ScanRule {
                     for p in h.seen.iter() {
                         let _ = e.hosts.push(p.host);
                     }
-                    let key = SuppressKey {
-                        rule: RuleId::PortscanHorizontal,
-                        a: scanner,
-                        b: Addr::UNSPECIFIED,
-                        port,
-                        extra: proto_num as u64,
-                    };
-                    emit.alert(key, now, &mut a);
+                    emit.alert(horizontal_key(scanner, port, proto_num), now, &mut a);
                 }
             }
         }

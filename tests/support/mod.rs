@@ -424,6 +424,24 @@ impl Rng {
     pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
     }
+
+    /// Uniform in (0, 1).
+    pub fn f(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    pub fn exp(&mut self, mean: f64) -> f64 {
+        -mean * self.f().ln()
+    }
+
+    pub fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
+        let z = (-2.0 * self.f().ln()).sqrt() * (2.0 * std::f64::consts::PI * self.f()).cos();
+        median * (sigma * z).exp()
+    }
+
+    pub fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        (lo.ln() + (hi.ln() - lo.ln()) * self.f()).exp()
+    }
 }
 
 /// Run frames through a fresh pipeline with `cfg`; all alerts in order.
