@@ -478,6 +478,26 @@ fn live_alerts_stats_and_flows_over_websockets() {
     let mut late = connect("/ws/alerts");
     let v = json(late.read().unwrap().to_text().unwrap());
     assert_eq!(v["alert"]["id"], 777);
+    // An alert the store has not written yet (it writes once a second) is answered from the
+    // live backlog, so a dashboard that opens it at once gets no 404.
+    w.publisher.alert(web::alert_message(500_001, &a));
+    let _ = alerts.read().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (st, b) = loop {
+        let (st, _, b) = get(srv.addr, "/api/alerts/500001", Some(TOKEN));
+        if st == 200 || std::time::Instant::now() > deadline {
+            break (st, b);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(st, 200, "{b}");
+    let v = json(&b);
+    assert_eq!(v["id"], 500_001);
+    assert_eq!(v["src"], "10.1.2.3");
+    assert_eq!(v["eve"]["netwatch"]["rule"], "dns.tunnel", "{b}");
+    // Ids neither stored nor in the backlog stay 404.
+    assert_eq!(get(srv.addr, "/api/alerts/500002", Some(TOKEN)).0, 404);
+    assert_eq!(get(srv.addr, "/api/alerts/50000", Some(TOKEN)).0, 200);
 }
 
 #[test]

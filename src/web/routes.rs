@@ -229,10 +229,12 @@ fn alerts_page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
     Ok(b)
 }
 
+/// `GET /api/alerts/{id}`: the stored row; an alert raised in the last second, which the
+/// store has not written yet (it writes once a second), is answered from the live backlog.
 fn alert_by_id(id: i64, ctx: &Ctx) -> Response {
     let (path, keep) = match store_of(ctx) {
         Ok(x) => x,
-        Err(e) => return e,
+        Err(e) => return from_backlog(id, ctx).unwrap_or(e),
     };
     match store::get(path, keep, id) {
         Ok(Some(row)) => {
@@ -240,13 +242,27 @@ fn alert_by_id(id: i64, ctx: &Ctx) -> Response {
             alert_json(&mut b, &row, true);
             Response::json(200, b)
         }
-        Ok(None) => Response::error(404, "no alert with this id (it may have been rotated out)"),
+        Ok(None) => from_backlog(id, ctx).unwrap_or_else(|| {
+            Response::error(404, "no alert with this id (it may have been rotated out)")
+        }),
         Err(e) => {
             log::warn!("web: {e}");
             Response::error(503, "the alert store cannot be read right now")
         }
     }
 }
+
+/// Alert `id` as the live feed published it (see [`alert_message`]), if it is in the backlog.
+fn from_backlog(id: i64, ctx: &Ctx) -> Option<Response> {
+    let head = format!("{ALERT_PREFIX}{{\"id\":{id},");
+    let b = ctx.backlog.lock().ok()?;
+    let m = b.iter().rev().find(|m| m.starts_with(&head))?;
+    let inner = m.strip_prefix(ALERT_PREFIX)?.strip_suffix('}')?;
+    Some(Response::json(200, inner.to_string()))
+}
+
+/// How every `/ws/alerts` message of a new alert begins; the alert object follows.
+const ALERT_PREFIX: &str = "{\"type\":\"alert\",\"alert\":";
 
 /// One alert as the API and `/ws/alerts` show it; `with_eve` adds the whole EVE record.
 pub fn alert_json(b: &mut String, r: &AlertRow, with_eve: bool) {
@@ -325,7 +341,7 @@ pub fn alert_message(id: i64, a: &crate::detect::Alert) -> String {
     let mut row = AlertRow::from_alert(a);
     row.id = id;
     let mut b = String::with_capacity(row.eve.len() + 512);
-    b.push_str("{\"type\":\"alert\",\"alert\":");
+    b.push_str(ALERT_PREFIX);
     alert_json(&mut b, &row, true);
     b.push('}');
     b
