@@ -354,6 +354,15 @@ pub async fn exchange(
     s.write_all(req.as_bytes())
         .await
         .map_err(|e| Failure::Connect(e.to_string()))?;
+    read_reply(&mut s, max).await
+}
+
+/// Read an HTTP reply (head within 8 KiB, body within 256 KiB by Content-Length, chunks or
+/// the end of the connection) and take its text out with [`reply_text`].
+pub async fn read_reply<R: tokio::io::AsyncRead + Unpin>(
+    s: &mut R,
+    max: usize,
+) -> Result<String, Failure> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     // Read the head.

@@ -21,6 +21,8 @@ pub mod decode;
 pub mod detect;
 pub mod enrich;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod health;
 pub mod json_reader;
 pub mod logger;

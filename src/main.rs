@@ -19,7 +19,7 @@ netwatch — network intrusion detection for routers and small boards
 
 USAGE:
     netwatch run [-c CONFIG | --uci UCIFILE] [--iface IF]...
-    netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+    netwatch replay FILE... [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
                     [--serve [--speed X] [--db FILE]]
     netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [--rule R] [--src IP]
                     [--severity N] [--since SECONDS] [--limit N] [--json] [--explain]
@@ -46,12 +46,14 @@ Run `netwatch help replay` for the options of a command.
 ";
 
 const REPLAY_USAGE: &str = "\
-netwatch replay FILE [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
-                [--serve [--speed X] [--db FILE]]
+netwatch replay FILE... [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
+                   [--serve [--speed X] [--db FILE]]
 
 Replays a capture file (pcap or pcapng, any link type NetWatch decodes) through the whole
-pipeline — decoding, flows, windows and all five detectors — on packet time, so the alerts
+pipeline — decoding, flows, windows and every detector — on packet time, so the alerts
 are the ones a live run would have raised. Alerts are printed on stdout as EVE JSON lines.
+Several files are replayed in the order given through one pipeline, as one capture (for
+example the pieces `tcpdump -C` or `-G` rotated): a scan that spans two files is one scan.
 
 OPTIONS:
     -c, --config FILE   TOML configuration (default: built-in defaults, `router` profile)
@@ -70,7 +72,7 @@ OPTIONS:
     -h, --help          This help
 
 A truncated or corrupt capture is processed up to the damage; then the error says where it
-stopped and the exit code is 1.
+stopped (which file, which packet), later files are not read, and the exit code is 1.
 ";
 
 const RUN_USAGE: &str = "\
@@ -495,7 +497,8 @@ struct Serve {
 fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let (mut file, mut config, mut bpf, mut stats) = (None, ConfigSource::Builtin, None, false);
+    let (mut files, mut config, mut bpf, mut stats) =
+        (Vec::new(), ConfigSource::Builtin, None, false);
     let (mut serve, mut speed, mut db) = (false, 1.0f64, None);
     while let Some(a) = p.next().map_err(usage)? {
         match a {
@@ -523,19 +526,26 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
                 print!("{REPLAY_USAGE}");
                 return Ok(());
             }
-            Value(v) if file.is_none() => file = Some(PathBuf::from(v)),
+            Value(v) => files.push(PathBuf::from(v)),
             a => return Err(Fail::Usage(a.unexpected().to_string())),
         }
     }
-    let file = file.ok_or_else(|| Fail::Usage("replay needs a capture FILE".into()))?;
+    if files.is_empty() {
+        return Err(Fail::Usage("replay needs a capture FILE".into()));
+    }
     if !serve && (db.is_some() || speed != 1.0) {
         return Err(Fail::Usage("--speed and --db go with --serve".into()));
     }
     let mut cfg = load_config(&config)?;
-    let mut cap = FileCapture::open(&file, bpf.as_deref()).map_err(|e| match e {
-        CaptureError::Filter { .. } => Fail::Config(e.to_string()),
-        _ => Fail::Runtime(e.to_string()),
-    })?;
+    // Every file opens (and its filter compiles) before the first packet.
+    let mut caps = Vec::with_capacity(files.len());
+    for file in &files {
+        let cap = FileCapture::open(file, bpf.as_deref()).map_err(|e| match e {
+            CaptureError::Filter { .. } => Fail::Config(e.to_string()),
+            _ => Fail::Runtime(e.to_string()),
+        })?;
+        caps.push(cap);
+    }
     let started = Instant::now();
     let mut pipeline = Pipeline::new(&cfg);
     let stdout = std::io::stdout();
@@ -588,61 +598,64 @@ fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
             temporary,
         });
     }
-    let linktype = cap.linktype;
     let mut failure = None;
     let mut first_ts: Option<i64> = None;
     let mut last_sec = i64::MIN;
     let mut next_check_ts = i64::MIN;
-    let res = match &served {
-        // The plain replay's loop has nothing of the web in it.
-        None => cap.for_each(|f| {
-            pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
-                sink.alert(a)
-            })
-        }),
-        Some(s) => {
-            // Capture time between two looks at the clock: a millisecond of replay time, and
-            // at most a second of capture time (a snapshot per second of capture).
-            let step_us = ((1000.0 * s.speed) as i64).clamp(1, 1_000_000);
-            cap.for_each(|f| {
-                // (The second test: time stepped far back, e.g. after one bogus timestamp.)
-                if f.ts_us >= next_check_ts || next_check_ts - f.ts_us > 2 * step_us {
-                    next_check_ts = f.ts_us + step_us;
-                    // Real time (or `speed` times faster).
-                    let t0 = *first_ts.get_or_insert(f.ts_us);
-                    let due =
-                        Duration::from_micros(((f.ts_us - t0).max(0) as f64 / s.speed) as u64);
-                    let el = started.elapsed();
-                    if due > el {
-                        std::thread::sleep(due - el);
-                    }
-                    if f.ts_us.div_euclid(1_000_000) > last_sec {
-                        last_sec = f.ts_us.div_euclid(1_000_000);
-                        publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
-                        if s.web.reload_requested() {
-                            // PATCH /api/config: apply as the daemon does on SIGHUP.
-                            match config.load() {
-                                Ok((new, _)) => {
-                                    pipeline.reconfigure(&new);
-                                    s.web.config.send_replace(std::sync::Arc::new(new.clone()));
-                                    cfg = new;
-                                    log::info!("reloaded thresholds, allowlists and timeouts");
-                                }
-                                Err(e) => {
-                                    log::error!("reload refused, previous settings stay: {e}")
+    for (file, mut cap) in files.iter().zip(caps) {
+        let linktype = cap.linktype;
+        let res = match &served {
+            // The plain replay's loop has nothing of the web in it.
+            None => cap.for_each(|f| {
+                pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                    sink.alert(a)
+                })
+            }),
+            Some(s) => {
+                // Capture time between two looks at the clock: a millisecond of replay time, and
+                // at most a second of capture time (a snapshot per second of capture).
+                let step_us = ((1000.0 * s.speed) as i64).clamp(1, 1_000_000);
+                cap.for_each(|f| {
+                    // (The second test: time stepped far back, e.g. after one bogus timestamp.)
+                    if f.ts_us >= next_check_ts || next_check_ts - f.ts_us > 2 * step_us {
+                        next_check_ts = f.ts_us + step_us;
+                        // Real time (or `speed` times faster).
+                        let t0 = *first_ts.get_or_insert(f.ts_us);
+                        let due =
+                            Duration::from_micros(((f.ts_us - t0).max(0) as f64 / s.speed) as u64);
+                        let el = started.elapsed();
+                        if due > el {
+                            std::thread::sleep(due - el);
+                        }
+                        if f.ts_us.div_euclid(1_000_000) > last_sec {
+                            last_sec = f.ts_us.div_euclid(1_000_000);
+                            publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
+                            if s.web.reload_requested() {
+                                // PATCH /api/config: apply as the daemon does on SIGHUP.
+                                match config.load() {
+                                    Ok((new, _)) => {
+                                        pipeline.reconfigure(&new);
+                                        s.web.config.send_replace(std::sync::Arc::new(new.clone()));
+                                        cfg = new;
+                                        log::info!("reloaded thresholds, allowlists and timeouts");
+                                    }
+                                    Err(e) => {
+                                        log::error!("reload refused, previous settings stay: {e}")
+                                    }
                                 }
                             }
                         }
                     }
-                }
-                pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
-                    sink.alert(a)
+                    pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                        sink.alert(a)
+                    })
                 })
-            })
+            }
+        };
+        if let Err(e) = res {
+            failure = Some(format!("{}: {e}", file.display()));
+            break;
         }
-    };
-    if let Err(e) = res {
-        failure = Some(format!("{}: {e}", file.display()));
     }
     pipeline.finish(&mut |a| sink.alert(a));
     let _ = sink.out.flush();

@@ -207,6 +207,31 @@ fn truncated_capture_processes_what_it_can_then_says_where_it_stopped() {
         !lines(&o).is_empty(),
         "alerts from the readable part are printed"
     );
+    // Several files: a damaged one ends the replay there, names itself, and later files are
+    // not read; a missing one is refused before any packet.
+    let whole = tmp("whole.pcap", &full);
+    let o = netwatch(&[
+        "replay",
+        p.to_str().unwrap(),
+        whole.to_str().unwrap(),
+        "--stats",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cut.pcap") && err.contains("after"), "{err}");
+    assert_eq!(stats(&o)["counters"]["packets"].as_u64().unwrap(), n);
+    let o = netwatch(&[
+        "replay",
+        whole.to_str().unwrap(),
+        "/nonexistent/b.pcap",
+        "--stats",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        lines(&o).is_empty(),
+        "nothing replayed before every file opened"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/b.pcap"));
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //!   (created = active + evicted + expired);
 //! * the decoder's fast path (Ethernet/IPv4/TCP|UDP) and its general path agree on any frame;
 //! * the same frames through two fresh pipelines give identical alerts and counters (the
-//!   tables' hash seeds differ per start; output must not depend on them).
+//!   tables' hash seeds differ per start; output must not depend on them);
+//! * the 1 s, 10 s and 60 s windows each add up to the packet and byte totals;
+//! * a capture split in two and replayed as two files (`netwatch replay A B`) gives the same
+//!   EVE output and counters as the whole file.
 
 mod support;
 
@@ -143,5 +146,92 @@ proptest! {
         let (a2, s2) = run(&cfg, &f);
         prop_assert_eq!(a1, a2);
         prop_assert_eq!(s1, s2);
+    }
+
+    #[test]
+    fn every_window_resolution_adds_up_to_the_packet_totals(
+        pkts in proptest::collection::vec(pkt(), 1..400)
+    ) {
+        // Steps under 0.6 s: at most 240 s of traffic, within every resolution's history.
+        let pkts: Vec<Pkt> = pkts
+            .into_iter()
+            .map(|p| Pkt { step: p.step % 600_000, ..p })
+            .collect();
+        let cfg = FileConfig::parse("[capacity]\nflows = 64\n", "t").unwrap().validate().unwrap();
+        let f = frames(&pkts);
+        let mut p = Pipeline::new(&cfg);
+        for (t, fr) in &f {
+            p.process(1, *t, fr, fr.len() as u32, &mut |_| {});
+        }
+        p.finish(&mut |_| {});
+        let bytes: u64 = f.iter().map(|(_, fr)| fr.len() as u64).sum();
+        prop_assert_eq!(p.counters.packets, f.len() as u64);
+        prop_assert_eq!(p.counters.bytes, bytes);
+        for span in [1u32, 10, 60] {
+            let h = p.windows().history(span).unwrap();
+            let (n, b): (u64, u64) = h.iter().fold((0, 0), |(n, b), s| (n + s.packets, b + s.bytes));
+            prop_assert_eq!(n, f.len() as u64, "{}s windows", span);
+            prop_assert_eq!(b, bytes, "{}s windows", span);
+            for s in h.iter() {
+                prop_assert_eq!(s.by_proto.iter().sum::<u64>(), s.packets);
+                prop_assert_eq!(s.span_s, span);
+            }
+        }
+    }
+}
+
+proptest! {
+    // Each case runs the binary twice.
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_capture_split_in_two_replays_like_the_whole(
+        pkts in proptest::collection::vec(pkt(), 2..600),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut f = frames(&pkts);
+        // Beside the random traffic, a SYN scan of 40 ports spread over the whole capture, so
+        // an alert's episode can span the cut.
+        let (t0, t1) = (f[0].0, f[f.len() - 1].0);
+        for port in 0..40u16 {
+            let t = t0 + (t1 - t0) * i64::from(port) / 40;
+            let syn = eth_ip(&ipv4([10, 0, 0, 99], [10, 0, 0, 1], 6, &tcp(50000, 100 + port, 0x02, &[])));
+            let rst = eth_ip(&ipv4([10, 0, 0, 1], [10, 0, 0, 99], 6, &tcp(100 + port, 50000, 0x14, &[])));
+            f.push((t, syn));
+            f.push((t + 200, rst));
+        }
+        f.sort_by_key(|(t, _)| *t);
+        let at = cut.index(f.len() + 1);
+        let dir = std::env::temp_dir().join(format!("netwatch-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, part: &[(i64, Vec<u8>)]| {
+            let mut w = PcapWriter::new(LINKTYPE_ETHERNET);
+            for (t, fr) in part {
+                w.packet(*t, fr);
+            }
+            let path = dir.join(name);
+            w.write_to(&path);
+            path
+        };
+        let whole = write("whole.pcap", &f);
+        let a = write("a.pcap", &f[..at]);
+        let b = write("b.pcap", &f[at..]);
+        let replay = |files: &[&std::path::Path]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_netwatch"))
+                .arg("replay")
+                .args(files)
+                .arg("--stats")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let stats: serde_json::Value =
+                serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim()).unwrap();
+            (String::from_utf8(out.stdout).unwrap(), stats["counters"].clone())
+        };
+        let (eve1, c1) = replay(&[&whole]);
+        let (eve2, c2) = replay(&[&a, &b]);
+        prop_assert!(eve1.contains("\"portscan.vertical\""), "{}", eve1);
+        prop_assert_eq!(eve1, eve2);
+        prop_assert_eq!(c1, c2);
     }
 }

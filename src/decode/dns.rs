@@ -22,7 +22,7 @@ pub const ENTROPY_MIN_LEN: usize = 16;
 const MAX_POINTERS: usize = 16;
 
 /// Header fields and first question of a DNS message.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DnsMeta {
     pub id: u16,
     pub response: bool,

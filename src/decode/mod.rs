@@ -153,7 +153,7 @@ pub struct Quoted {
 }
 
 /// Parsed header fields of one frame. Filled in place by [`packet`]; never holds payload.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PacketMeta {
     /// Wall-clock timestamp from the capture, µs since the epoch.
     pub ts: i64,

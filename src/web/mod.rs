@@ -12,6 +12,8 @@
 
 mod assets;
 mod auth;
+#[doc(hidden)]
+pub mod fuzz;
 mod metrics;
 mod routes;
 mod server;

@@ -430,18 +430,13 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// The CORS headers for `origin`, when the configuration allows it.
-fn cors(web: &WebConfig, origin: Option<&str>) -> Option<String> {
+pub(super) fn cors(web: &WebConfig, origin: Option<&str>) -> Option<String> {
     let o = origin?;
     web.allow_origins.iter().find(|a| a.as_str() == o).cloned()
 }
 
-/// Write `r` with the security headers every response carries.
-async fn write_response(
-    s: &mut TcpStream,
-    r: &Response,
-    allow_origin: Option<&str>,
-    close: bool,
-) -> std::io::Result<()> {
+/// The status line and headers of `r`, with the security headers every response carries.
+pub(super) fn response_head(r: &Response, allow_origin: Option<&str>, close: bool) -> String {
     use std::fmt::Write as _;
     let mut h = String::with_capacity(512);
     let _ = write!(
@@ -480,6 +475,17 @@ async fn write_response(
     } else {
         "Connection: keep-alive\r\n\r\n"
     });
+    h
+}
+
+/// Write `r` with the security headers every response carries.
+async fn write_response(
+    s: &mut TcpStream,
+    r: &Response,
+    allow_origin: Option<&str>,
+    close: bool,
+) -> std::io::Result<()> {
+    let h = response_head(r, allow_origin, close);
     let io = async {
         s.write_all(h.as_bytes()).await?;
         s.write_all(&r.body).await?;
@@ -492,7 +498,7 @@ async fn write_response(
 }
 
 /// Find the end of the head (`\r\n\r\n`) in `buf`.
-fn head_end(buf: &[u8]) -> Option<usize> {
+pub(super) fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
 }
 
@@ -523,6 +529,100 @@ async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Head
 
 /// Serve one connection: requests one after another (keep-alive) until it closes, breaks a
 /// limit, or upgrades to a WebSocket.
+/// What a request head says, once it parsed and is within limits.
+pub(super) struct Parsed<'h, 'b> {
+    pub method: &'b str,
+    pub target: &'b str,
+    pub headers: &'h [httparse::Header<'b>],
+    /// The client asked to close (or speaks HTTP/1.0).
+    pub close: bool,
+    pub body_len: usize,
+}
+
+/// Parse a complete request head (`head` ends with its blank line). Err: the answer to send
+/// before closing, and whether it counts as a limit rejection.
+pub(super) fn parse_head<'h, 'b>(
+    head: &'b [u8],
+    hdrs: &'h mut [httparse::Header<'b>],
+) -> Result<Parsed<'h, 'b>, (Response, bool)> {
+    let mut req = httparse::Request::new(hdrs);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err((Response::error(431, "more than 40 headers"), true))
+        }
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return Err((Response::error(400, "malformed request"), true))
+        }
+    }
+    let httparse::Request {
+        method,
+        path,
+        version,
+        headers,
+    } = req;
+    let headers: &'h [httparse::Header<'b>] = headers;
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    let close =
+        version != Some(1) || get("connection").is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
+    // Body: Content-Length only, bounded.
+    if get("transfer-encoding").is_some() {
+        let r = Response::error(411, "send a Content-Length, not a chunked body");
+        return Err((r, false));
+    }
+    let body_len = match get("content-length").map(|v| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|t| t.trim().parse::<usize>().ok())
+    }) {
+        None => 0,
+        Some(Some(n)) => n,
+        Some(None) => return Err((Response::error(400, "bad Content-Length"), false)),
+    };
+    if body_len > MAX_BODY_BYTES {
+        return Err((Response::error(413, "request body over 16 KiB"), true));
+    }
+    Ok(Parsed {
+        method: method.unwrap_or(""),
+        target: path.unwrap_or(""),
+        headers,
+        close,
+        body_len,
+    })
+}
+
+/// The answer to an authorised HTTP request (WebSocket upgrades are handled before this):
+/// a CORS preflight, or the route's; a HEAD request gets the head only.
+pub(super) fn answer(request: &Request<'_>, ctx: &Ctx, cors_allowed: bool) -> Response {
+    let resp = if request.method == "OPTIONS" {
+        if cors_allowed {
+            Response {
+                status: 204,
+                content_type: "text/plain",
+                body: Vec::new(),
+                extra: vec![("Access-Control-Max-Age", "600".into())],
+            }
+        } else {
+            Response::error(403, "origin not allowed")
+        }
+    } else {
+        routes::route(request, ctx)
+    };
+    if request.method == "HEAD" {
+        Response {
+            body: Vec::new(),
+            ..resp
+        }
+    } else {
+        resp
+    }
+}
+
 async fn connection(
     mut s: TcpStream,
     peer: SocketAddr,
@@ -552,64 +652,22 @@ async fn connection(
             }
         };
         let mut hdrs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut hdrs);
-        let parsed = req.parse(&buf[..head]);
-        let (method, target, version) = match parsed {
-            Ok(httparse::Status::Complete(_)) => (
-                req.method.unwrap_or(""),
-                req.path.unwrap_or(""),
-                req.version.unwrap_or(1),
-            ),
-            Ok(httparse::Status::Partial) | Err(_) => {
-                let msg = match parsed {
-                    Err(httparse::Error::TooManyHeaders) => "more than 40 headers",
-                    _ => "malformed request",
-                };
-                let status = if msg.starts_with("more") { 431 } else { 400 };
-                ctx.stats.update(|c| c.rejected_limits += 1);
-                let _ = write_response(&mut s, &Response::error(status, msg), None, true).await;
+        let Parsed {
+            method,
+            target,
+            headers,
+            mut close,
+            body_len: len,
+        } = match parse_head(&buf[..head], &mut hdrs) {
+            Ok(p) => p,
+            Err((r, limit)) => {
+                if limit {
+                    ctx.stats.update(|c| c.rejected_limits += 1);
+                }
+                let _ = write_response(&mut s, &r, None, true).await;
                 return;
             }
         };
-        let headers = &*req.headers;
-        let get = |name: &str| {
-            headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .map(|h| h.value)
-        };
-        let mut close =
-            version == 0 || get("connection").is_some_and(|v| v.eq_ignore_ascii_case(b"close"));
-        // Body: Content-Length only, bounded.
-        if get("transfer-encoding").is_some() {
-            let r = Response::error(411, "send a Content-Length, not a chunked body");
-            let _ = write_response(&mut s, &r, None, true).await;
-            return;
-        }
-        let len = match get("content-length").map(|v| {
-            std::str::from_utf8(v)
-                .ok()
-                .and_then(|t| t.trim().parse::<usize>().ok())
-        }) {
-            None => 0,
-            Some(Some(n)) => n,
-            Some(None) => {
-                let _ = write_response(
-                    &mut s,
-                    &Response::error(400, "bad Content-Length"),
-                    None,
-                    true,
-                )
-                .await;
-                return;
-            }
-        };
-        if len > MAX_BODY_BYTES {
-            ctx.stats.update(|c| c.rejected_limits += 1);
-            let r = Response::error(413, "request body over 16 KiB");
-            let _ = write_response(&mut s, &r, None, true).await;
-            return;
-        }
         let mut body = vec![0u8; len];
         let have = (buf.len() - head).min(len);
         body[..have].copy_from_slice(&buf[head..head + have]);
@@ -666,31 +724,10 @@ async fn connection(
             }
             return;
         }
-        let resp = if method == "OPTIONS" {
-            match &allow {
-                Some(_) => Response {
-                    status: 204,
-                    content_type: "text/plain",
-                    body: Vec::new(),
-                    extra: vec![("Access-Control-Max-Age", "600".into())],
-                },
-                None => Response::error(403, "origin not allowed"),
-            }
-        } else {
-            routes::route(&request, ctx)
-        };
+        let resp = answer(&request, ctx, allow.is_some());
         if n + 1 == MAX_REQUESTS_PER_CONNECTION {
             close = true;
         }
-        let head_only = method == "HEAD";
-        let resp = if head_only {
-            Response {
-                body: Vec::new(),
-                ..resp
-            }
-        } else {
-            resp
-        };
         if write_response(&mut s, &resp, allow.as_deref(), close)
             .await
             .is_err()

@@ -188,6 +188,70 @@ fn would_block(e: &WsError) -> bool {
     matches!(e, WsError::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
 }
 
+/// Limits of every client connection: small reads, bounded output, tiny incoming messages
+/// (a client has nothing to say but pings and pongs).
+fn config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(Some(MAX_INCOMING))
+        .max_frame_size(Some(MAX_INCOMING))
+}
+
+/// Read every frame available; Ok(true) if any arrived, Err when the connection ends.
+fn read_available<S: std::io::Read + std::io::Write>(ws: &mut WebSocket<S>) -> Result<bool, ()> {
+    let mut any = false;
+    loop {
+        match ws.read() {
+            Ok(Message::Close(_)) => return Err(()),
+            // Pings are answered by tungstenite (queued); pongs and anything else only prove
+            // the client is alive.
+            Ok(_) => any = true,
+            Err(e) if would_block(&e) => return Ok(any),
+            Err(_) => return Err(()),
+        }
+    }
+}
+
+/// Fuzzing entry: `data` as what a client sent on an upgraded connection, read with the
+/// server's limits until it ends; every alert message is offered in between. Returns the
+/// frames read.
+#[doc(hidden)]
+pub fn fuzz_frames(data: &[u8]) -> usize {
+    struct Wire<'a>(&'a [u8]);
+    impl std::io::Read for Wire<'_> {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            // Small pieces, as a slow client sends them.
+            let n = b.len().min(self.0.len()).min(7);
+            b[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+    impl std::io::Write for Wire<'_> {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut ws = WebSocket::from_raw_socket(Wire(data), Role::Server, Some(config()));
+    let mut frames = 0;
+    loop {
+        let _ = ws.write(Message::text("{\"type\":\"alert\"}"));
+        let _ = ws.flush();
+        match read_available(&mut ws) {
+            Ok(true) => frames += 1,
+            Ok(false) | Err(()) => return frames,
+        }
+    }
+}
+
 /// Serve one WebSocket client until it closes, dies or falls too far behind.
 pub async fn serve(
     s: TcpStream,
@@ -198,19 +262,13 @@ pub async fn serve(
 ) {
     ctx.stats.update(|c| c.ws_clients += 1);
     let s = Arc::new(s);
-    let cfg = WebSocketConfig::default()
-        .read_buffer_size(4096)
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .max_message_size(Some(MAX_INCOMING))
-        .max_frame_size(Some(MAX_INCOMING));
     let mut ws = WebSocket::from_raw_socket(
         Io {
             s: s.clone(),
             pre: leftover,
         },
         Role::Server,
-        Some(cfg),
+        Some(config()),
     );
     let mut client = Client {
         ws: &mut ws,
@@ -375,20 +433,10 @@ impl Client<'_> {
 
     /// Read every frame available; Ok(true) if any arrived, Err when the connection ends.
     fn read_all(&mut self) -> Result<bool, ()> {
-        let mut any = false;
-        loop {
-            match self.ws.read() {
-                Ok(Message::Close(_)) => return Err(()),
-                Ok(_) => {
-                    // Pings are answered by tungstenite (queued); pongs and anything else
-                    // only prove the client is alive.
-                    any = true;
-                    self.pending = true;
-                }
-                Err(e) if would_block(&e) => return Ok(any),
-                Err(_) => return Err(()),
-            }
-        }
+        let any = read_available(self.ws)?;
+        // A ping's pong may be queued.
+        self.pending |= any;
+        Ok(any)
     }
 }
 

@@ -1,0 +1,7 @@
+//! The TOML configuration file: parse and validation.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    netwatch::fuzz::config_toml(data);
+});

@@ -1,0 +1,155 @@
+//! Fuzzing entries, one per parser (`fuzz/fuzz_targets/`). Not part of the API: each takes
+//! the fuzzer's bytes, runs the same code the daemon runs on such input, and asserts what
+//! must hold whatever the input (beside "no panic, no hang, no leak", which libFuzzer checks).
+
+use std::cell::RefCell;
+
+use crate::config::{Config, ConfigSource, FileConfig};
+use crate::decode::{self, dns::DnsMeta, DecodeError, PacketMeta};
+use crate::pipeline::Pipeline;
+
+pub use crate::web::fuzz::{request as http_request, ws_frames, TOKEN as WEB_TOKEN};
+
+thread_local! {
+    /// One small pipeline per link type, kept across inputs so fragments of one datagram
+    /// can arrive in different inputs and tables fill and evict as in a long run.
+    static PIPELINES: RefCell<Vec<(i32, Pipeline, i64)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn small_config() -> Config {
+    // Small tables: they fill and evict within a few inputs.
+    FileConfig::parse(
+        "[capacity]\nflows = 64\nscan_targets = 16\nscan_sweeps = 16\nslow_scanners = 16\n\
+         fragment_trains = 16\nsyn_victims = 16\nlogin_pairs = 16\ndns_domains = 16\n\
+         beacon_pairs = 16\nsuppression = 16\nhosts = 16\n\
+         [windows]\nhistory_1s = 16\nhistory_10s = 16\nhistory_60s = 16\n",
+        "fuzz",
+    )
+    .and_then(|f| f.validate())
+    .unwrap_or_else(|_| Config::default_config())
+}
+
+/// One captured frame of link type `linktype`: the fast and the general decoder agree, and
+/// the frame goes through a whole pipeline (reassembly, flows, windows, every rule).
+pub fn frame(linktype: i32, data: &[u8]) {
+    let wire = data.len() as u32;
+    let (mut a, mut b) = (PacketMeta::default(), PacketMeta::default());
+    let ra = decode::packet(linktype, 1_000_000, data, wire, &mut a);
+    let rb = decode::packet_general(linktype, 1_000_000, data, wire, &mut b);
+    assert_eq!(ra, rb, "fast and general decoder disagree");
+    if ra.is_ok() {
+        assert!(a == b, "fast and general decoder disagree: {a:?} vs {b:?}");
+    }
+    if let Err(e) = ra {
+        // Every error but a fragment (handed to reassembly) has a counter.
+        assert!(e == DecodeError::Fragment || (e as usize) < DecodeError::COUNT);
+    }
+    PIPELINES.with(|p| {
+        let mut p = p.borrow_mut();
+        let i = match p.iter().position(|(l, _, _)| *l == linktype) {
+            Some(i) => i,
+            None => {
+                p.push((
+                    linktype,
+                    Pipeline::new(&small_config()),
+                    1_800_000_000_000_000,
+                ));
+                p.len() - 1
+            }
+        };
+        let (_, pl, ts) = &mut p[i];
+        // 10 ms per input: timeouts, windows and ticks all run.
+        *ts += 10_000;
+        pl.process(linktype, *ts, data, wire, &mut |a| {
+            assert!(!a.rule.name().is_empty());
+        });
+    });
+}
+
+/// A DNS message (the payload of a UDP or TCP datagram on port 53).
+pub fn dns(data: &[u8]) {
+    let mut d = DnsMeta::default();
+    if decode::dns::parse(data, &mut d).is_ok() {
+        let name = d.name();
+        let reg = d.registered_domain();
+        assert!(
+            name.ends_with(reg),
+            "registered domain not a suffix of the name"
+        );
+        assert!(d.subdomain_len() <= name.len());
+        let _ = decode::dns::entropy_milli(name);
+    }
+}
+
+/// A domain name through the public-suffix walk.
+pub fn psl(data: &[u8]) {
+    if let Some(s) = decode::psl::registered_domain_start(data) {
+        assert!(s < data.len(), "registered domain start {s} past the name");
+        assert!(
+            s == 0 || data[s - 1] == b'.',
+            "registered domain not at a label"
+        );
+    }
+}
+
+/// A TOML configuration file: parsed and validated, errors only as values.
+pub fn config_toml(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(f) = FileConfig::parse(text, "fuzz.toml") {
+        if let Ok(c) = f.validate() {
+            // The web API shows it as JSON that parses.
+            let j = crate::web::fuzz::config_json(&c);
+            assert!(crate::json_reader::parse(j.as_bytes()).is_ok(), "{j}");
+        }
+    }
+}
+
+/// An OpenWrt UCI file (`/etc/config/netwatch`): parsed, converted and validated.
+pub fn config_uci(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(u) = crate::uci::parse(text, "fuzz") {
+        if let Err(e) = u.file.validate() {
+            let _ = u.annotate(e).to_string();
+        }
+    }
+}
+
+/// A `PATCH /api/config` body: JSON, turned into TOML overrides, checked and laid over the
+/// defaults; whatever validates also survives being written out and read back.
+pub fn config_patch(data: &[u8]) {
+    let Ok(v) = crate::json_reader::parse(data) else {
+        return;
+    };
+    let Ok(toml::Value::Table(t)) = v.to_toml("") else {
+        return;
+    };
+    if let Ok(c) = ConfigSource::layered(&toml::Table::new(), &t) {
+        let text = crate::config::write_toml(&t);
+        let back: toml::Table = text.parse().expect("written overrides parse again");
+        let c2 = ConfigSource::layered(&toml::Table::new(), &back)
+            .expect("written overrides validate again");
+        assert_eq!(format!("{c:?}"), format!("{c2:?}"));
+    }
+}
+
+/// A language model server's HTTP reply: head, body (length, chunks or to the end) and the
+/// chat-completion JSON. The text taken out is within the cap and has no control characters
+/// but newlines.
+pub fn llm_reply(data: &[u8]) {
+    thread_local! {
+        static RT: Option<tokio::runtime::Runtime> =
+            tokio::runtime::Builder::new_current_thread().build().ok();
+    }
+    RT.with(|rt| {
+        let Some(rt) = rt else { return };
+        let mut r = data;
+        if let Ok(text) = rt.block_on(crate::enrich::read_reply(&mut r, 2000)) {
+            assert!(text.len() <= 2000);
+            assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+        }
+    });
+}
