@@ -18,7 +18,10 @@ cd "$(dirname "$0")"
 MODE=${1:-smoke}
 case "$MODE" in
   smoke) LIMIT=(-max_total_time="${2:-30}") ;;
-  full) LIMIT=(-runs="${2:-10000000}") ;;
+  # Fork mode: the executions run in child processes of a few seconds each, with every limit
+  # checked per child; the corpus a long run gathers (thousands of inputs) would otherwise
+  # count against the 64 MB as libFuzzer's own bookkeeping.
+  full) LIMIT=(-runs="${2:-10000000}" -fork=1 -ignore_ooms=0 -ignore_crashes=0 -ignore_timeouts=0) ;;
   *) echo "usage: fuzz/run.sh smoke [SECONDS] | full [RUNS]" >&2; exit 2 ;;
 esac
 
@@ -50,10 +53,17 @@ one() {
     res="FAILED (see fuzz/$log, input in fuzz/artifacts/$t/)"
   fi
   local runs secs rss
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
-  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
-  printf 'fuzz: %-18s %12s execs %6ss %9s exec/s  peak RSS %3s MB  %s\n' "$t" "${runs:-?}" \
+  if [ "$MODE" = full ]; then
+    # Fork mode's progress lines: "#RUNS: cov: ... time: SECSs job: N".
+    runs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
+    secs=$(sed -n 's/^#[0-9]*: cov:.* time: \([0-9]*\)s.*/\1/p' "$log" | tail -1)
+    rss="<=64"
+  else
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    secs=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+    rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
+  fi
+  printf 'fuzz: %-18s %12s execs %6ss %9s exec/s  peak RSS %4s MB  %s\n' "$t" "${runs:-?}" \
     "${secs:-?}" "$(( ${runs:-0} / ( ${secs:-1} > 0 ? ${secs:-1} : 1 ) ))" "${rss:-?}" "$res" |
     tee -a logs/summary
 }
