@@ -4,6 +4,7 @@
 #   bash fuzz/run.sh smoke [SECONDS]   every target for SECONDS each (default 30), two at a time
 #   bash fuzz/run.sh full [RUNS]       every target for RUNS executions (default 10,000,000)
 #   FUZZ_TARGETS="dns psl" bash fuzz/run.sh ...   only these targets
+#   FUZZ_MAX_LEN=1024 bash fuzz/run.sh ...        longest input (default 4096)
 #
 # Each run has -rss_limit_mb=64 (and the same malloc limit), a 10 s per-input timeout, leak
 # detection after every input, and debug assertions (overflow checks) on. The sanitizer is
@@ -46,7 +47,7 @@ mkdir -p artifacts
 one() {
   local t=$1 log=logs/$1.log
   mkdir -p "corpus/$t" "artifacts/$t"
-  if "$BIN/$t" "${LIMIT[@]}" -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len=4096 \
+  if "$BIN/$t" "${LIMIT[@]}" -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len="${FUZZ_MAX_LEN:-4096}" \
       -print_final_stats=1 -artifact_prefix="artifacts/$t/" "corpus/$t" >"$log" 2>&1; then
     res=ok
   else
