@@ -5,6 +5,8 @@
 #   bash fuzz/run.sh full [RUNS]       every target for RUNS executions (default 10,000,000)
 #   FUZZ_TARGETS="dns psl" bash fuzz/run.sh ...   only these targets
 #   FUZZ_MAX_LEN=1024 bash fuzz/run.sh ...        longest input (default 4096)
+#   FUZZ_FLAGS="-entropic=0" bash fuzz/run.sh ...  more libFuzzer flags
+#   FUZZ_SANITIZER=none bash fuzz/run.sh ...       without LeakSanitizer (plain malloc)
 #
 # Each run has -rss_limit_mb=64 (and the same malloc limit), a 10 s per-input timeout, leak
 # detection after every input, and debug assertions (overflow checks) on. The sanitizer is
@@ -36,7 +38,7 @@ if [ ! -d corpus ]; then
 fi
 mkdir -p logs
 echo "fuzz: building $(echo "$TARGETS" | wc -w) targets (nightly, LeakSanitizer, debug assertions)"
-if ! cargo +nightly fuzz build -O -a -s leak >logs/build.log 2>&1; then
+if ! cargo +nightly fuzz build -O -a -s "${FUZZ_SANITIZER:-leak}" >logs/build.log 2>&1; then
   grep -E '^error' -A8 logs/build.log >&2 || tail -20 logs/build.log >&2
   exit 1
 fi
@@ -47,7 +49,8 @@ mkdir -p artifacts
 one() {
   local t=$1 log=logs/$1.log
   mkdir -p "corpus/$t" "artifacts/$t"
-  if "$BIN/$t" "${LIMIT[@]}" -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len="${FUZZ_MAX_LEN:-4096}" \
+  # shellcheck disable=SC2086 # FUZZ_FLAGS: extra libFuzzer flags, split on spaces
+  if "$BIN/$t" "${LIMIT[@]}" ${FUZZ_FLAGS:-} -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len="${FUZZ_MAX_LEN:-4096}" \
       -print_final_stats=1 -artifact_prefix="artifacts/$t/" "corpus/$t" >"$log" 2>&1; then
     res=ok
   else

@@ -14,7 +14,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 WORK=$(mktemp -d /tmp/netwatch-daemon.XXXXXX)
 chmod 755 "$WORK"
 A=nwd-atk V=nwd-vic

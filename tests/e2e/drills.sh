@@ -21,7 +21,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 KILLS=${1:-50}
 WORK=$(mktemp -d /tmp/netwatch-drills.XXXXXX)
 chmod 755 "$WORK"

@@ -14,7 +14,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 VENV=${NETWATCH_LLM_VENV:-$ROOT/target/llm-venv}
 WORK=$(mktemp -d /tmp/netwatch-llm.XXXXXX)
 PORT=${NETWATCH_LLM_WEB_PORT:-18789}

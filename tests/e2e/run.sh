@@ -17,7 +17,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 MODE=${1:-ci}
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 WORK=$(mktemp -d /tmp/netwatch-e2e.XXXXXX)
 chmod 755 "$WORK"   # `netwatch run` re-reads its config on SIGHUP as nobody
 A=nwe2e-atk V=nwe2e-vic

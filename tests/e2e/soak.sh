@@ -15,7 +15,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 MINUTES=${1:-30}
 WORK=$(mktemp -d /tmp/netwatch-soak.XXXXXX)
 chmod 755 "$WORK"

@@ -8,7 +8,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-NW=$ROOT/target/release/netwatch
+NW=${NETWATCH_BIN:-$ROOT/target/release/netwatch}   # NETWATCH_BIN: another build (coverage)
 WORK=$(mktemp -d /tmp/netwatch-web.XXXXXX)
 PORT=${NETWATCH_WEB_PORT:-18787}
 PPORT=${NETWATCH_PROM_PORT:-19090}
