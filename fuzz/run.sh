@@ -37,7 +37,7 @@ if [ ! -d corpus ]; then
   python3 seed.py /tmp/netwatch-fuzz-demo.pcap
 fi
 mkdir -p logs
-echo "fuzz: building $(echo "$TARGETS" | wc -w) targets (nightly, LeakSanitizer, debug assertions)"
+echo "fuzz: building $(echo "$TARGETS" | wc -w) targets (nightly, sanitizer ${FUZZ_SANITIZER:-leak}, debug assertions)"
 if ! cargo +nightly fuzz build -O -a -s "${FUZZ_SANITIZER:-leak}" >logs/build.log 2>&1; then
   grep -E '^error' -A8 logs/build.log >&2 || tail -20 logs/build.log >&2
   exit 1
