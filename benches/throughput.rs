@@ -19,8 +19,11 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use support::*;
+
+/// Any one child of the benchmark (callgrind runs are the longest: minutes on 2 cores).
+const BENCH_LIMIT: Duration = Duration::from_secs(1800);
 
 fn bench_dir() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
@@ -49,7 +52,7 @@ fn replay(path: &Path, stats: bool) -> (f64, String) {
     if stats {
         cmd.arg("--stats");
     }
-    let out = cmd.output().expect("run netwatch");
+    let out = deadline::output_within(&mut cmd, BENCH_LIMIT, "netwatch replay");
     let secs = start.elapsed().as_secs_f64();
     assert!(
         out.status.success(),
@@ -73,11 +76,13 @@ fn json_number(s: &str, key: &str) -> u64 {
 }
 
 fn callgrind(args: &[&str]) -> Option<u64> {
-    let out = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
-        .args(args)
-        .output()
-        .ok()?;
+    let out = deadline::output_within(
+        Command::new("valgrind")
+            .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+            .args(args),
+        BENCH_LIMIT,
+        "callgrind",
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.lines().find(|l| l.contains("Collected :"))?;
     line.rsplit(':').next()?.trim().parse().ok()

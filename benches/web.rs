@@ -94,11 +94,14 @@ fn attach_clients() -> Vec<std::thread::JoinHandle<u64>> {
         .collect()
 }
 
-/// A `replay --serve` child, its stderr (kept open: what it prints at exit is read by `stop`)
-/// and its clients.
+/// Any one child of the benchmark, and any one wait in it (callgrind runs are the longest).
+const BENCH_LIMIT: Duration = Duration::from_secs(1800);
+
+/// A `replay --serve` child, the lines of its stderr (read by a thread: what it prints at
+/// exit is collected by `stop`) and its clients.
 struct Served {
     child: Child,
-    err: BufReader<std::process::ChildStderr>,
+    err: std::sync::mpsc::Receiver<String>,
     clients: Vec<std::thread::JoinHandle<u64>>,
 }
 
@@ -110,16 +113,25 @@ fn serve(mut cmd: Command) -> Served {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !healthy() {
-        assert!(Instant::now() < deadline, "server did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    deadline::wait_until("the server to answer /healthz", BENCH_LIMIT, healthy);
     let clients = attach_clients();
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut l = String::new();
-    while err.read_line(&mut l).unwrap_or(0) > 0 && !l.contains("replay finished") {
-        l.clear();
+    let (tx, err) = std::sync::mpsc::channel();
+    let pipe = BufReader::new(child.stderr.take().expect("stderr"));
+    std::thread::spawn(move || {
+        for l in pipe.lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    loop {
+        let left = BENCH_LIMIT.saturating_sub(start.elapsed());
+        match err.recv_timeout(left) {
+            Ok(l) if l.contains("replay finished") => break,
+            Ok(_) => {}
+            Err(e) => panic!("waiting for \"replay finished\" on the server's stderr: {e}"),
+        }
     }
     Served {
         child,
@@ -129,13 +141,22 @@ fn serve(mut cmd: Command) -> Served {
 }
 
 /// SIGTERM, then what the child printed until it exited, and the messages the clients got.
-fn stop(mut s: Served) -> (u64, String) {
+fn stop(s: Served) -> (u64, String) {
     // SAFETY: signalling the child we spawned.
     unsafe { libc::kill(s.child.id() as i32, libc::SIGTERM) };
+    let _ = deadline::wait_within(s.child, BENCH_LIMIT, "replay --serve to exit after SIGTERM");
     let mut rest = String::new();
-    let _ = s.err.read_to_string(&mut rest);
-    let _ = s.child.wait();
-    let msgs = s.clients.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    while let Ok(l) = s.err.recv_timeout(Duration::from_secs(10)) {
+        rest.push_str(&l);
+        rest.push('\n');
+    }
+    // The server is gone: every client's read ends with the connection.
+    let end = Instant::now() + Duration::from_secs(30);
+    let msgs = s
+        .clients
+        .into_iter()
+        .map(|h| deadline::join_by(h, end, "a WebSocket client after the server exited"))
+        .sum();
     (msgs, rest)
 }
 
@@ -156,17 +177,18 @@ fn collected(stderr: &str) -> Option<u64> {
 }
 
 fn callgrind_plain(file: &Path) -> Option<u64> {
-    let out = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            netwatch(),
-            "replay",
-        ])
-        .arg(file)
-        .stdout(Stdio::null())
-        .output()
-        .ok()?;
+    let out = deadline::output_within(
+        Command::new("valgrind")
+            .args([
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                netwatch(),
+                "replay",
+            ])
+            .arg(file),
+        BENCH_LIMIT,
+        "callgrind of netwatch replay",
+    );
     collected(&String::from_utf8_lossy(&out.stderr))
 }
 
@@ -250,13 +272,14 @@ fn main() {
     if !flood.exists() {
         flood_capture(1_000_000).write_to(&flood);
     }
-    let base = Command::new(netwatch())
-        .args(["replay", "--stats", "-c"])
-        .arg(&cfg)
-        .arg(&flood)
-        .stdout(Stdio::null())
-        .output()
-        .expect("replay");
+    let base = deadline::output_within(
+        Command::new(netwatch())
+            .args(["replay", "--stats", "-c"])
+            .arg(&cfg)
+            .arg(&flood),
+        BENCH_LIMIT,
+        "netwatch replay of the flood",
+    );
     let base_err = String::from_utf8_lossy(&base.stderr);
     let base_rss = base_err
         .split("\"peak_rss_bytes\":")

@@ -19,12 +19,15 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 MODE=${1:-smoke}
+# Every target also runs under `timeout` (WALL seconds; FUZZ_WALL_LIMIT overrides): a
+# fuzzer that stops making progress is killed and reported, so the waits below all end.
 case "$MODE" in
-  smoke) LIMIT=(-max_total_time="${2:-30}") ;;
+  smoke) LIMIT=(-max_total_time="${2:-30}"); WALL=${FUZZ_WALL_LIMIT:-$(( ${2:-30} * 3 + 60 ))} ;;
   # Fork mode: the executions run in child processes of a few seconds each, with every limit
   # checked per child; the corpus a long run gathers (thousands of inputs) would otherwise
   # count against the 64 MB as libFuzzer's own bookkeeping.
-  full) LIMIT=(-runs="${2:-10000000}" -fork=1 -ignore_ooms=0 -ignore_crashes=0 -ignore_timeouts=0) ;;
+  full) LIMIT=(-runs="${2:-10000000}" -fork=1 -ignore_ooms=0 -ignore_crashes=0 -ignore_timeouts=0)
+        WALL=${FUZZ_WALL_LIMIT:-7200} ;;
   *) echo "usage: fuzz/run.sh smoke [SECONDS] | full [RUNS]" >&2; exit 2 ;;
 esac
 
@@ -50,12 +53,14 @@ one() {
   local t=$1 log=logs/$1.log
   mkdir -p "corpus/$t" "artifacts/$t"
   # shellcheck disable=SC2086 # FUZZ_FLAGS: extra libFuzzer flags, split on spaces
-  if "$BIN/$t" "${LIMIT[@]}" ${FUZZ_FLAGS:-} -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len="${FUZZ_MAX_LEN:-4096}" \
-      -print_final_stats=1 -artifact_prefix="artifacts/$t/" "corpus/$t" >"$log" 2>&1; then
-    res=ok
-  else
-    res="FAILED (see fuzz/$log, input in fuzz/artifacts/$t/)"
-  fi
+  local rc=0
+  timeout -k 10 "$WALL" "$BIN/$t" "${LIMIT[@]}" ${FUZZ_FLAGS:-} -rss_limit_mb=64 -malloc_limit_mb=64 -timeout=10 -max_len="${FUZZ_MAX_LEN:-4096}" \
+      -print_final_stats=1 -artifact_prefix="artifacts/$t/" "corpus/$t" >"$log" 2>&1 || rc=$?
+  case $rc in
+    0) res=ok ;;
+    124|137) res="FAILED (still running after $WALL s: killed; see fuzz/$log)" ;;
+    *) res="FAILED (see fuzz/$log, input in fuzz/artifacts/$t/)" ;;
+  esac
   local runs secs rss
   if [ "$MODE" = full ]; then
     # Fork mode's progress lines: "#RUNS: cov: ... time: SECSs job: N".
@@ -71,7 +76,8 @@ one() {
     "${secs:-?}" "$(( ${runs:-0} / ( ${secs:-1} > 0 ? ${secs:-1} : 1 ) ))" "${rss:-?}" "$res" |
     tee -a logs/summary
 }
-# Two at a time (one per core); each prints its own line when it ends.
+# Two at a time (one per core); each prints its own line when it ends (each is bounded by
+# WALL, so these waits end).
 : >logs/summary
 for t in $TARGETS; do
   while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done

@@ -217,12 +217,14 @@ proptest! {
         let a = write("a.pcap", &f[..at]);
         let b = write("b.pcap", &f[at..]);
         let replay = |files: &[&std::path::Path]| {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_netwatch"))
-                .arg("replay")
-                .args(files)
-                .arg("--stats")
-                .output()
-                .unwrap();
+            let out = support::deadline::output_within(
+                std::process::Command::new(env!("CARGO_BIN_EXE_netwatch"))
+                    .arg("replay")
+                    .args(files)
+                    .arg("--stats"),
+                support::deadline::CHILD_LIMIT,
+                "netwatch replay of the split capture",
+            );
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let stats: serde_json::Value =
                 serde_json::from_str(String::from_utf8_lossy(&out.stderr).trim()).unwrap();

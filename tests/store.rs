@@ -433,12 +433,16 @@ fn is_root() -> bool {
 }
 
 fn sh(cmd: &str) {
-    let st = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .status()
-        .unwrap();
-    assert!(st.success(), "{cmd}");
+    let o = support::deadline::output_within(
+        std::process::Command::new("sh").arg("-c").arg(cmd),
+        std::time::Duration::from_secs(60),
+        cmd,
+    );
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -457,7 +461,11 @@ fn full_then_read_only_tmpfs_recovers() {
     struct Unmount(PathBuf);
     impl Drop for Unmount {
         fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
+            let _ = std::process::Command::new("timeout")
+                .arg("60")
+                .arg("umount")
+                .arg(&self.0)
+                .status();
         }
     }
     let _u = Unmount(mnt.clone());
@@ -466,14 +474,15 @@ fn full_then_read_only_tmpfs_recovers() {
     s.add_alert(&alert(0, t0()));
     s.flush().unwrap();
     // Fill the file system to 100 %.
-    let _ = std::process::Command::new("dd")
-        .args([
+    let _ = support::deadline::output_within(
+        std::process::Command::new("dd").args([
             "if=/dev/zero",
             &format!("of={}/filler", mnt.display()),
             "bs=4k",
-        ])
-        .stderr(std::process::Stdio::null())
-        .status();
+        ]),
+        std::time::Duration::from_secs(60),
+        "dd filling the tmpfs",
+    );
     let mut failed = 0;
     for i in 1..200 {
         s.add_alert(&alert(i, t0() + i as i64));

@@ -1,5 +1,10 @@
 //! The UCI reader on real-world UCI syntax, and its errors with line numbers.
 
+#[path = "support/deadline.rs"]
+#[allow(dead_code)] // each test binary uses a different part
+mod deadline;
+
+use deadline::{output_within, CHILD_LIMIT};
 use netwatch::config::Config;
 use std::path::PathBuf;
 
@@ -141,10 +146,11 @@ fn bad_files_are_refused_with_line_numbers() {
 fn check_config_and_replay_accept_uci() {
     let p = write("ok", "config netwatch 'main'\n\toption profile 'router'\n");
     let bin = env!("CARGO_BIN_EXE_netwatch");
-    let o = std::process::Command::new(bin)
-        .args(["check-config", "--uci", p.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = output_within(
+        std::process::Command::new(bin).args(["check-config", "--uci", p.to_str().unwrap()]),
+        CHILD_LIMIT,
+        "netwatch check-config --uci",
+    );
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -152,10 +158,11 @@ fn check_config_and_replay_accept_uci() {
         String::from_utf8_lossy(&o.stderr)
     );
     let bad = write("bad", "config rule 'beacon'\n\toption max_chance '2'\n");
-    let o = std::process::Command::new(bin)
-        .args(["check-config", "--uci", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = output_within(
+        std::process::Command::new(bin).args(["check-config", "--uci", bad.to_str().unwrap()]),
+        CHILD_LIMIT,
+        "netwatch check-config --uci (bad)",
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("UCI line 2"));
 }

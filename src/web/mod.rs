@@ -35,6 +35,7 @@ use crate::window::Summary;
 pub use auth::{load_or_create_token, TOKEN_FILE};
 pub use routes::{alert_message, enrichment_message};
 pub use server::{start, WebError, WebHandle, WebOptions};
+pub use ws::BEHIND_LIMIT as WS_BEHIND_LIMIT;
 
 /// Flows listed in a snapshot, per ordering (bytes, packets).
 pub const TOP_FLOWS: usize = 25;

@@ -6,8 +6,10 @@
 //! by readiness. Bounds per client: incoming messages and frames of at most 4 KiB (clients
 //! only answer pings and close), at most `MAX_WRITE_BUFFER` bytes waiting to be written, at
 //! most `ALERT_QUEUE` alerts queued — while its output does not drain a client takes no new
-//! messages, so it loses its oldest alerts (counted, and announced with a `dropped` message
-//! when it catches up) and skips snapshots; a client whose writes have not drained for
+//! messages, so it loses its oldest alerts and skips snapshots. Every alert a client loses,
+//! in the shared ring or at its full write buffer, is counted and announced to it with a
+//! `{"type":"dropped","count":N}` message as soon as its output drains, so a reader always
+//! has alerts received + announced dropped = alerts published. A client whose writes have not drained for
 //! `BEHIND_LIMIT` is cut off. A ping every `PING_EVERY`; no frame at all for `DEAD_AFTER`
 //! closes the connection.
 
@@ -275,6 +277,7 @@ pub async fn serve(
         ctx: &ctx,
         pending: false,
         stuck_since: None,
+        unannounced: 0,
     };
     // Subscribe before reading the backlog: an alert in between comes twice, never not at all
     // (the dashboard keys rows by id).
@@ -288,7 +291,7 @@ pub async fn serve(
             .map(|b| b.iter().cloned().collect())
             .unwrap_or_default();
         for m in backlog {
-            client.send(&m);
+            client.send_alert(&m);
         }
     } else {
         let now = snap.borrow().clone();
@@ -341,10 +344,11 @@ pub async fn serve(
                 }
             }
             r = alerts.recv(), if kind == Kind::Alerts && draining => match r {
-                Ok(m) => client.send(&m),
+                Ok(m) => client.send_alert(&m),
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     ctx.stats.update(|c| c.ws_messages_dropped += n);
-                    client.send(&format!("{{\"type\":\"dropped\",\"count\":{n}}}"));
+                    client.unannounced += n;
+                    client.announce_dropped();
                 }
                 Err(broadcast::error::RecvError::Closed) => {
                     // Replay over: the feed ends, the connection stays for the pings.
@@ -390,6 +394,8 @@ struct Client<'a> {
     pending: bool,
     /// When the output last stopped draining (None: it drains).
     stuck_since: Option<Instant>,
+    /// Alerts this client lost and has not been told of yet.
+    unannounced: u64,
 }
 
 impl Client<'_> {
@@ -397,19 +403,39 @@ impl Client<'_> {
         self.queue(Message::text(text));
     }
 
-    fn queue(&mut self, m: Message) {
+    /// An alert: if the client's buffer is full it is lost, and announced once it drains.
+    fn send_alert(&mut self, text: &str) {
+        if !self.queue(Message::text(text)) {
+            self.unannounced += 1;
+        }
+    }
+
+    /// Tell the client how many alerts it lost, once its output has room again.
+    fn announce_dropped(&mut self) {
+        if self.unannounced > 0 && self.stuck_since.is_none() {
+            let n = std::mem::take(&mut self.unannounced);
+            if !self.queue(Message::text(format!(
+                r#"{{"type":"dropped","count":{n}}}"#
+            ))) {
+                self.unannounced += n;
+            }
+        }
+    }
+
+    /// Queue a message; false when the client's write buffer is full and it was lost.
+    fn queue(&mut self, m: Message) -> bool {
+        self.pending = true;
         match self.ws.write(m) {
-            Ok(()) => {}
             Err(WsError::WriteBufferFull(_)) => {
                 // The client is behind: this message is lost (the oldest ones are already
                 // in the buffer, partly on the wire, and cannot be taken back).
                 self.ctx.stats.update(|c| c.ws_messages_dropped += 1);
                 self.stuck_since.get_or_insert_with(Instant::now);
+                false
             }
-            Err(e) if would_block(&e) => {}
-            Err(_) => {}
+            // WouldBlock: the message is buffered, written when the socket has room.
+            Ok(()) | Err(_) => true,
         }
-        self.pending = true;
     }
 
     /// Write what is buffered; Err when the connection is gone.
@@ -421,6 +447,7 @@ impl Client<'_> {
             Ok(()) => {
                 self.pending = false;
                 self.stuck_since = None;
+                self.announce_dropped();
                 Ok(())
             }
             Err(e) if would_block(&e) => {

@@ -151,7 +151,7 @@ ip netns exec $A hydra -l nwe2e -P "$WORK/pw.txt" -t 4 -f ssh://10.79.0.2 >/dev/
 ip netns exec $V iodined -f -c -P s3cret -l 10.79.0.2 10.99.0.1 t.tunnel.test >/dev/null 2>&1 & IP=$!
 sleep 1
 ip netns exec $A bash -c "timeout 20 iodine -f -r -P s3cret 10.79.0.2 t.tunnel.test >/dev/null 2>&1 & sleep 10; ping -c 20 -i 0.2 10.99.0.1 >/dev/null 2>&1; wait" || true
-kill $IP 2>/dev/null || true; wait $IP 2>/dev/null || true
+stop_pid $IP || true
 
 # The web API of the live daemon (router profile default: 127.0.0.1:8787 in its namespace;
 # the token generated into the store's directory, printed by `netwatch token`).
@@ -198,10 +198,11 @@ ip netns exec $A nmap -n -sn -T4 10.79.0.32/27 >/dev/null 2>&1 || true
 sleep 3
 PENDING_BEFORE=$(sql "$DB" "SELECT count(*) FROM alerts WHERE rule='portscan.horizontal'")
 
-# SIGTERM: flush and exit within 2 s.
-s0=$(date +%s.%N); kill -TERM $NP; rc=0; wait $NP || rc=$?; s1=$(date +%s.%N)
+# SIGTERM: flush and exit; the daemon's own drain deadline is 2 s, the check allows a loaded
+# machine 5 (the time taken is printed as a figure).
+s0=$(date +%s.%N); rc=0; stop_pid $NP TERM 20 || rc=$?; s1=$(date +%s.%N)
 STOP_S=$(python3 -c "print(f'{$s1 - $s0:.2f}')")
-check "SIGTERM: exit 0 within 2 s (took ${STOP_S} s)" python3 -c "import sys; sys.exit(0 if $rc == 0 and $s1 - $s0 <= 2.0 else 1)"
+check "SIGTERM: exit 0 by itself (took ${STOP_S} s; drain deadline 2 s)" python3 -c "import sys; sys.exit(0 if $rc == 0 and $s1 - $s0 <= 5.0 else 1)"
 
 check "SIGTERM flushed the pending sweep (none stored before, one after)" \
   bash -c "[ '$PENDING_BEFORE' = 0 ] && has_alert '$DB' portscan.horizontal 10.79.0.1 '%'"
@@ -228,7 +229,7 @@ config "$WORK/rerun.toml" ""
 ip netns exec $V "$NW" run -c "$WORK/rerun.toml" -v > "$WORK/rerun.out" 2> "$WORK/rerun.err" & RP=$!
 check "restart: host baselines restored from the store" wait_for 10 grep -q "host baselines restored" "$WORK/rerun.err"
 grep -q "host baselines restored" "$WORK/rerun.err" || { say "the restarted daemon said:"; tail -n 20 "$WORK/rerun.err"; }
-kill -TERM $RP 2>/dev/null; wait $RP || true
+stop_pid $RP || true
 check "rsyslogd (UDP): scan with parsed structured data" in_syslog portscan.vertical 10.79.0.1 10.79.0.2 imudp
 check "rsyslogd (UDP): hydra, iodine, flood" bash -c "grep -q '^bruteforce|10.79.0.1|10.79.0.2|' '$WORK/rsyslog.out' && grep -q '^dns.tunnel|10.79.0.1|10.79.0.2|' '$WORK/rsyslog.out' && grep -q '^synflood|.*|10.79.0.2|' '$WORK/rsyslog.out'"
 check "rsyslogd (TCP after SIGHUP): scan judged by the new threshold" in_syslog portscan.vertical 10.79.0.1 10.79.0.4 imtcp
@@ -253,7 +254,7 @@ rm -f "$WORK/tiny/filler"
 # (Polled while the store is being re-created: an empty answer until its table exists.)
 check "space returns: the store recovers by itself with the queued alerts" wait_for 20 bash -c "[ -f '$WORK/tiny/netwatch.db' ] && [ \"\$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='portscan.vertical'\" 2>/dev/null)\" = 3 ]"
 sleep 2   # the health event's batch
-kill -9 $FP; wait $FP 2>/dev/null || true
+stop_pid $FP KILL || true
 check "recovered store, daemon killed -9: integrity_check ok, alerts and health event kept" bash -c "[ \"\$(sql '$WORK/tiny/netwatch.db' 'PRAGMA integrity_check')\" = ok ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='sensor.health'\") -ge 1 ] && [ \$(sql '$WORK/tiny/netwatch.db' \"SELECT count(*) FROM alerts WHERE rule='portscan.vertical'\") = 3 ]"
 
 # ---- Faults: a corrupt database file at start ----------------------------------------------
@@ -261,14 +262,14 @@ mkdir -p "$WORK/corrupt"; head -c 65536 /dev/urandom > "$WORK/corrupt/netwatch.d
 chown nobody:nogroup "$WORK/corrupt"   # a state directory belongs to the service user
 start_one c "$WORK/corrupt/netwatch.db" "s|udp:10.79.0.9:5514|off|"; CP=$DP
 ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 -S 10.79.0.7 -e nwd-a1 10.79.0.2 >/dev/null 2>&1 || true
-sleep 2; kill -TERM $CP; wait $CP || true
+sleep 2; stop_pid $CP || true
 check "corrupt file at start: moved aside, a new store holds the new alert" \
   bash -c "ls '$WORK/corrupt/' | grep -q 'netwatch.db.corrupt-' && has_alert '$WORK/corrupt/netwatch.db' portscan.vertical 10.79.0.7 10.79.0.2 && grep -q 'moved corrupt' '$WORK/c.err'"
 
 # ---- Faults: kill -9 while writing heavily -------------------------------------------------
 KDB=$WORK/kill/netwatch.db
 "$ROOT/target/release/examples/store-load" --db "$KDB" --heavy > "$WORK/kill.out" 2>&1 & KP=$!
-sleep 3; kill -9 $KP; wait $KP 2>/dev/null || true
+sleep 3; stop_pid $KP KILL || true
 COMMITTED=$(grep -c '^committed' "$WORK/kill.out" || true)
 LAST=$(grep '^committed' "$WORK/kill.out" | tail -1 | awk '{print $2}')
 ROWS=$(sql "$KDB" 'SELECT count(*) FROM alerts' 2>/dev/null || echo -1)

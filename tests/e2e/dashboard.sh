@@ -12,6 +12,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 W=$(mktemp -d /tmp/netwatch-dash.XXXXXX)
 trap 'rm -rf "$W"' EXIT
+E2E=dashboard
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 export NW=$ROOT/target/release/netwatch PORT=${NETWATCH_DASH_PORT:-18788} TOKEN=dash-e2e-token-0123456789
 export CFG=$W/netwatch.toml DEMO=$W/demo.pcap EMPTY=$W/empty.pcap LIVEDB=$W/live.db BIGDB=$W/big.db
 export SHOTS=$ROOT/target/dashboard-e2e
@@ -41,8 +44,8 @@ stdout = false
 CONF
 # The big database: a real replay's schema and alerts, then 10,000 copies and a hostile one.
 "$NW" replay "$DEMO" -c "$CFG" --serve --speed 1000000 --db "$BIGDB" >/dev/null 2>"$W/seed.err" & P=$!
-for _ in $(seq 1 100); do grep -q "replay finished" "$W/seed.err" && break; sleep 0.2; done
-kill -TERM $P; wait $P 2>/dev/null || true
+wait_for 60 grep -q "replay finished" "$W/seed.err" || { say "FAIL seeding the big database: no \"replay finished\" in 60 s"; cat "$W/seed.err"; exit 1; }
+stop_pid $P || true
 python3 - "$BIGDB" <<'PY'
 import json, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
@@ -64,11 +67,12 @@ c.executemany("INSERT INTO alerts(%s) VALUES (%s)" % (",".join(cols), ",".join("
 c.commit()
 PY
 cd "$ROOT/web"
-node test/e2e.js
+timeout -k 10 600 node test/e2e.js
 # The same page in Debian's Firefox ESR.
 "$NW" replay "$DEMO" -c "$CFG" --serve --speed 50 --db "$W/ff.db" >/dev/null 2>"$W/ff.err" & FP=$!
-for _ in $(seq 1 50); do curl -sf -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+wait_for 30 curl -sf -m 1 "http://127.0.0.1:$PORT/healthz" >/dev/null || say "FAIL the Firefox run's server did not answer in 30 s"
 rc=0
-node test/firefox.js || rc=$?
-kill -TERM $FP; wait $FP 2>/dev/null || true
+timeout -k 10 300 node test/firefox.js || rc=$?
+stop_pid $FP || true
+[ "$fail" = 0 ] || rc=1
 exit $rc

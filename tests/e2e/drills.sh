@@ -134,7 +134,7 @@ for i in $(seq 1 "$KILLS"); do
   start "k$i"
   # Loaded: capturing the replay and writing alerts (each start raises them anew).
   sleep 1.5
-  kill -9 "$NP"; wait "$NP" 2>/dev/null || true
+  stop_pid "$NP" KILL || true
   ok=$(sql "$DB" 'PRAGMA integrity_check' 2>/dev/null || echo error)
   n=$(sql "$DB" 'SELECT count(*) FROM alerts' 2>/dev/null || echo -1)
   [ "$ok" = ok ] || { bad=$((bad + 1)); say "kill $i: integrity_check says: $ok"; }
@@ -179,7 +179,7 @@ check "mounted again: the store recovers with the alerts raised meanwhile, integ
   wait_for 30 bash -c "[ \$(sql '$DB' \"SELECT count(*) FROM alerts WHERE rule='portscan.vertical' AND src='10.81.0.9'\") -ge 1 ] && [ \"\$(sql '$DB' 'PRAGMA integrity_check')\" = ok ]"
 
 # ---- 4. the syslog collector killed and restarted --------------------------------------------
-kill -9 "$RS"; wait "$RS" 2>/dev/null || true
+stop_pid "$RS" KILL || true
 scan 1-100 10.81.0.1   # while the collector is away (suppressed repeats aside, a new pair below)
 sleep 3
 start_rsyslog
@@ -208,7 +208,7 @@ ip netns exec $A timeout 12 hping3 --flood -S -p 80 10.81.0.2 >/dev/null 2>&1 & 
 sleep 1
 ip netns exec $V wrk -t 2 -c 16 -d 8 -H "Authorization: Bearer $TOK" \
   http://127.0.0.1:18792/api/stats > "$WORK/wrk.out" 2>&1 || true
-wait "$HP" 2>/dev/null || true
+stop_pid "$HP" TERM 20 || true
 P1=$(metric netwatch_packets_total)
 RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.out")
 NON2XX=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.out"); NON2XX=${NON2XX:-0}
@@ -218,7 +218,7 @@ check "wrk during a SYN flood: the flood is detected" \
   wait_for 10 bash -c "[ \$(sql '$DB' \"SELECT count(*) FROM alerts WHERE rule='synflood' AND dst='10.81.0.2'\") -ge 1 ]"
 check "wrk during a SYN flood: the packets are counted" [ "$((P1 - P0))" -gt 10000 ]
 
-kill -TERM "$FP"; rc=0; wait "$FP" || rc=$?
+rc=0; stop_pid "$FP" TERM 20 || rc=$?
 check "after every drill: SIGTERM ends the daemon cleanly" [ "$rc" = 0 ]
 check "after every drill: integrity_check ok" bash -c "[ \"\$(sql '$DB' 'PRAGMA integrity_check')\" = ok ]"
 if [ "$fail" = 0 ]; then say "all passed"; else say "FAILED"; tail -20 "$WORK/flap.err"; exit 1; fi

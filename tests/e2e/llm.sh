@@ -23,8 +23,7 @@ TOKEN=llm-e2e-token-0123456789abcdef
 REPLY="Check the device named in this alert."
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 10 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,7 +80,7 @@ CONF
     say "FAIL netwatch replay --serve exited:"; cat "$WORK/$1.err"; exit 1
   fi
 }
-stop() { kill "$NP" 2>/dev/null || true; wait "$NP" 2>/dev/null || true; }
+stop() { stop_pid "$NP" || true; }
 finished() { api /api/stats | json "d['finished']" | grep -q True; }
 sql() { python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\n'.join('|'.join('' if v is None else str(v) for v in r) for r in c.execute(sys.argv[2])))" "$@"; }
 
@@ -116,7 +115,7 @@ check "/ws/alerts pushed the reply as an update of alert $ID" \
 ALERTS=$(sql "$WORK/good.db" "SELECT count(*) FROM alerts")
 
 # 2. The endpoint gone, slow, failing or talking nonsense: the same alerts, failures counted.
-kill "$LP"; wait "$LP" 2>/dev/null || true
+stop_pid "$LP" || true
 for mode in stopped slow 500 garbage; do
   if [ "$mode" = stopped ]; then
     ep="http://127.0.0.1:$LPORT/v1/chat/completions"
@@ -140,7 +139,7 @@ for mode in stopped slow 500 garbage; do
   stop
   check "$mode: the same $ALERTS alerts stored, none enriched" \
     test "$(sql "$WORK/$mode.db" "SELECT count(*), count(enrichment) FROM alerts")" = "$ALERTS|0"
-  if [ "$mode" != stopped ]; then kill "$BP"; wait "$BP" 2>/dev/null || true; fi
+  if [ "$mode" != stopped ]; then stop_pid "$BP" || true; fi
 done
 
 # 3. What an endpoint receives: DNS names (chosen by whoever sent the traffic) escaped and

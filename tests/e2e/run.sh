@@ -31,8 +31,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail=0
-say() { echo "e2e: $*"; }
+E2E=e2e
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
 
 [ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
 
@@ -74,23 +75,36 @@ while True:
   sleep 1
 }
 
-# capture NAME CMD... : record the victim's interface while CMD runs in the attacker namespace.
+# capture NAME CMD... : record the victim's interface while CMD runs in the attacker namespace
+# (at most CAPTURE_LIMIT seconds, default 600: the slowest, nmap -T1, takes 4.5 minutes; a
+# command still running then is killed and reported).
 capture() {
   local name=$1; shift
-  local f=$WORK/$name.pcap
+  local f=$WORK/$name.pcap rc=0
   ip netns exec $V tcpdump -q -i nwe2e-v -s "${SNAPLEN:-512}" -U -w "$f" >/dev/null 2>&1 & local tp=$!
   sleep 1
-  ip netns exec $A "$@" >"$WORK/$name.out" 2>&1 || true
+  timeout -k 5 "${CAPTURE_LIMIT:-600}" ip netns exec $A "$@" >"$WORK/$name.out" 2>&1 || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    # (a subshell: the failure is kept in a file the verdict reads)
+    say "FAIL capture $name: still running after ${CAPTURE_LIMIT:-600} s, killed ($*)" | tee -a "$WORK/failures" >&2
+  fi
   sleep 2
-  kill -INT $tp; wait $tp 2>/dev/null || true
+  stop_pid $tp INT >&2 || true
   echo "$f"
+}
+
+# replay FILE: the EVE lines of `netwatch replay FILE`, bounded (a capture replays in seconds).
+replay() {
+  local rc=0
+  timeout -k 5 120 "$NW" replay "$1" || rc=$?
+  [ "$rc" = 0 ] || say "FAIL netwatch replay $(basename "$1") exited $rc (124: ran over 120 s)" | tee -a "$WORK/failures" >&2
 }
 
 # expect FILE RULE SRC DST [DPORT] : replay FILE, require RULE with that attacker and victim
 # (and destination port).
 expect() {
   local f=$1 rule=$2 src=$3 dst=$4 dport=${5:-*}
-  local out; out=$("$NW" replay "$f")
+  local out; out=$(replay "$f")
   if echo "$out" | python3 -c "
 import sys, json
 rule, src, dst, dport = '$rule', '$src', '$dst', '$dport'
@@ -109,7 +123,7 @@ for a in (json.loads(l) for l in sys.stdin if l.strip()): print('   ', a['netwat
 
 # quiet FILE : replay FILE, require no alert at all.
 quiet() {
-  local out; out=$("$NW" replay "$1")
+  local out; out=$(replay "$1")
   if [ -z "$out" ]; then say "ok   $(basename "$1"): no alerts"; else
     say "FAIL $(basename "$1"): benign traffic raised:"; echo "$out" | python3 -c "
 import sys, json
@@ -176,7 +190,7 @@ live() {
   ip netns exec $A nmap -n -Pn -sS -T4 -p 1-100 10.77.0.3 >/dev/null 2>&1 || true
   echo 'nonsense = 1' > "$cfg"; kill -HUP $np; sleep 1
   ip netns exec $A nmap -n -Pn -sS -T4 -p 101-200 10.77.0.3 >/dev/null 2>&1 || true
-  kill -TERM $np; local rc=0; wait $np || rc=$?
+  local rc=0; stop_pid $np TERM 20 || rc=$?
   local n; n=$(grep -c '"rule":"portscan.vertical"' "$WORK/live.out" || true)
   if [ "$rc" = 0 ] && [ "$n" = 1 ] && grep -q '"dest_ip":"10.77.0.2"' "$WORK/live.out" \
      && grep -q 'reload refused' "$WORK/live.err" && grep -q '"counters"' "$WORK/live.err"; then
@@ -206,7 +220,7 @@ if [ "$MODE" = ci ]; then
     sleep 1
     tt=$t; [ "$t" = auto ] && tt=""
     f=$(capture iodine-$t bash -c "timeout 25 iodine -f -r ${tt:+-T $tt} -P s3cret 10.77.0.2 t.tunnel.test & sleep 12; ping -c 20 -i 0.2 10.99.0.1 >/dev/null; wait")
-    kill $ip 2>/dev/null || true; wait $ip 2>/dev/null || true
+    stop_pid $ip || true
     expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   done
   # dns2tcp beside iodine: TCP carried in TXT queries, here to an echo service behind dns2tcpd.
@@ -225,7 +239,7 @@ while True: threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).st
 import socket, sys
 s = socket.create_connection((\"127.0.0.1\", 4444)); d = sys.stdin.buffer.read(); s.sendall(d); s.settimeout(20); n = 0
 while n < len(d) and (r := s.recv(4096)): n += len(r)'; kill %1")
-  kill $d2t 2>/dev/null || true; wait $d2t 2>/dev/null || true
+  stop_pid $d2t || true
   expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   f=$(capture beacon-3s bash -c 'browse 45 & beacon 3 0.1 14; wait')
   expect "$f" c2.beacon 10.77.0.1 10.77.0.3
@@ -254,4 +268,5 @@ elif [ "$MODE" = record-slow ]; then
   f=$(capture benign-5min bash -c "python3 $HERE/peers.py client 300 & for i in \$(seq 1 10); do ssh -i $WORK/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes nwe2e@10.77.0.2 'ls /'; sleep 25; done; wait"); cp "$f" "$HERE/captures/"
   ls -la "$HERE/captures"
 fi
+[ -s "$WORK/failures" ] && fail=1
 [ "$fail" = 0 ] && say "all passed" || { say "FAILED"; exit 1; }

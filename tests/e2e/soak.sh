@@ -87,7 +87,7 @@ ALIVE=yes; kill -0 "$NP" 2>/dev/null || ALIVE=no
 read -r BASE MAXAFTER LAST N <<<"$(awk '$1 >= 60 && !b {b = $2} $1 >= 60 {if ($2 > m) m = $2; l = $2; n++} END {print b + 0, m + 0, l + 0, n + 0}' "$WORK/rss")"
 GROWTH=$(( MAXAFTER - BASE ))
 FILES=$(find "$WORK/state" -maxdepth 1 -name 'netwatch.db*' -printf '%s\n' | awk '{s += $1} END {print int(s / 1024)}')
-kill -TERM "$NP"; rc=0; wait "$NP" || rc=$?
+rc=0; stop_pid "$NP" TERM 20 || rc=$?
 ROT=$(tail -1 "$WORK/soak.err" | python3 -c "import json,sys; print(json.load(sys.stdin)['store']['rotations'])" 2>/dev/null || echo 0)
 ALERTS=$(tail -1 "$WORK/soak.err" | python3 -c "import json,sys; print(json.load(sys.stdin)['store']['alerts_written'])" 2>/dev/null || echo 0)
 PKTS=$(tail -1 "$WORK/soak.err" | python3 -c "import json,sys; print(json.load(sys.stdin)['counters']['packets'])" 2>/dev/null || echo 0)

@@ -15,8 +15,7 @@ PPORT=${NETWATCH_PROM_PORT:-19090}
 TOKEN=web-e2e-token-0123456789abcdef
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 10 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -100,6 +99,6 @@ check "Prometheus scrapes /metrics: netwatch_packets_total through PromQL = $PAC
 check "Prometheus: per-rule alert counters with labels" \
   bash -c "$(declare -f promql); PPORT=$PPORT; [ \"\$(promql 'netwatch_alerts_total{rule=\"synflood\"}')\" -ge 1 ]"
 
-kill -TERM "$NP"; wait "$NP" 2>/dev/null || true
+stop_pid "$NP" || true
 check "SIGTERM ends the serving replay" bash -c "! kill -0 $NP 2>/dev/null"
 [ "$fail" = 0 ] && say "all passed" || { say "FAILED"; tail -20 "$WORK/replay.err"; tail -5 "$WORK/prometheus.log"; exit 1; }

@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses a different part
 #![allow(clippy::too_many_arguments)] // packet builders name every header field
 
+pub mod deadline;
+
 use std::net::IpAddr;
 
 pub const LINKTYPE_ETHERNET: u32 = 1;

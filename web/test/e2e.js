@@ -6,7 +6,7 @@
 //   with markup in its texts), EMPTY (a one-packet capture), SHOTS (screenshot directory).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { checker, sleep, until } from './lib.js';
+import { checker, sleep, stopChild, until, watchdog } from './lib.js';
 
 const E = process.env;
 const BASE = `http://127.0.0.1:${E.PORT}`;
@@ -27,8 +27,7 @@ async function server(capture, db, speed) {
 }
 
 async function stop(p) {
-  p.kill('SIGTERM');
-  await new Promise((r) => p.once('exit', r));
+  check('the server exits on SIGTERM within 15 s', await stopChild(p, 15000));
 }
 
 async function restTotal(page) {
@@ -55,6 +54,8 @@ const browser = await chromium.launch({
 });
 const errors = [];
 let phase = 'start';
+// Every wait below has its own deadline; this bounds the run as a whole (normally ~1 min).
+watchdog('dashboard-e2e', 300000, () => phase);
 let expectErrors = true; // 401s before the token is given, refused connections while down
 const dialogs = [];
 function watch(page) {

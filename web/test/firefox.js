@@ -3,11 +3,14 @@
 // alerts and metrics, draws the chart, logs no errors, and fits a 360 px screen.
 // Env: PORT, TOKEN (set by tests/e2e/dashboard.sh, which runs this after e2e.js).
 import puppeteer from 'puppeteer-core';
-import { checker, sleep, until } from './lib.js';
+import { checker, sleep, until, watchdog } from './lib.js';
 
 const E = process.env;
 const BASE = `http://127.0.0.1:${E.PORT}`;
 const { check, summary } = checker('dashboard-firefox');
+let phase = 'launch';
+// Every wait below has its own deadline; this bounds the run as a whole (normally ~20 s).
+watchdog('dashboard-firefox', 180000, () => phase);
 
 const browser = await puppeteer.launch({
   browser: 'firefox',
@@ -16,6 +19,7 @@ const browser = await puppeteer.launch({
   args: ['--headless'],
 });
 try {
+  phase = 'page';
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
