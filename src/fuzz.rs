@@ -4,8 +4,8 @@
 
 use std::cell::RefCell;
 
+use crate::capture::decode::{self, dns::DnsMeta, DecodeError, PacketMeta};
 use crate::config::{Config, ConfigSource, FileConfig};
-use crate::decode::{self, dns::DnsMeta, DecodeError, PacketMeta};
 use crate::pipeline::Pipeline;
 
 pub use crate::web::fuzz::{request as http_request, ws_frames, TOKEN as WEB_TOKEN};
@@ -101,7 +101,10 @@ pub fn config_toml(data: &[u8]) {
         if let Ok(c) = f.validate() {
             // The web API shows it as JSON that parses.
             let j = crate::web::fuzz::config_json(&c);
-            assert!(crate::json_reader::parse(j.as_bytes()).is_ok(), "{j}");
+            assert!(
+                crate::json_reader::parse(j.as_bytes()).is_ok(),
+                "{j}"
+            );
         }
     }
 }
@@ -111,7 +114,7 @@ pub fn config_uci(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(u) = crate::uci::parse(text, "fuzz") {
+    if let Ok(u) = crate::config::uci::parse(text, "fuzz") {
         if let Err(e) = u.file.validate() {
             let _ = u.annotate(e).to_string();
         }

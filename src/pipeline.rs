@@ -7,13 +7,13 @@
 use std::fmt::Write;
 
 use crate::addr::Addr;
-use crate::clock::Clock;
+use crate::capture::decode::{self, DecodeError, Net, PacketMeta};
 use crate::config::Config;
-use crate::decode::{self, DecodeError, Net, PacketMeta};
 use crate::detect::{Alert, Engine, RuleId};
-use crate::flow::FlowTable;
 use crate::output::json;
-use crate::window::{Summary, Windows};
+use crate::state::clock::Clock;
+use crate::state::flow::FlowTable;
+use crate::state::window::{Summary, Windows};
 
 /// Deterministic counters: the same capture gives the same values on every run and machine.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub struct Pipeline {
     flows: FlowTable,
     windows: Windows,
     engine: Engine,
-    reasm: crate::reasm::Reassembler,
+    reasm: crate::capture::reasm::Reassembler,
     meta: PacketMeta,
     pub counters: Counters,
     /// Monotonic time (µs) of the next whole second: the first packet at or after it ticks.
@@ -54,7 +54,7 @@ impl Pipeline {
             flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
             windows: Windows::new(cfg.windows, cfg.sketch_key),
             engine: Engine::new(cfg),
-            reasm: crate::reasm::Reassembler::new(cfg.capacity.fragment_trains),
+            reasm: crate::capture::reasm::Reassembler::new(cfg.capacity.fragment_trains),
             meta: PacketMeta::default(),
             counters: Counters::default(),
             next_tick_us: 1_000_000,

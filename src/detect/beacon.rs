@@ -38,11 +38,11 @@
 //! Suppression key: (rule, client, server, port).
 
 use crate::addr::Addr;
+use crate::capture::decode::{proto, PacketMeta};
 use crate::config::BeaconConfig;
-use crate::decode::{proto, PacketMeta};
-use crate::flow::{Closed, FlowEvent, FlowTable};
-use crate::sketch::{addr_hash, mix};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{Closed, FlowEvent, FlowTable};
+use crate::state::sketch::{addr_hash, mix};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 

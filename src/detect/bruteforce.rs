@@ -36,10 +36,10 @@
 //! Suppression key: (rule, attacker, host, port).
 
 use crate::addr::Addr;
+use crate::capture::decode::proto;
 use crate::config::BruteforceConfig;
-use crate::decode::proto;
-use crate::flow::{Closed, TcpState};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{Closed, TcpState};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -172,7 +172,7 @@ impl BruteForceRule {
         }
         let f = &c.flow;
         let handshake =
-            f.state != TcpState::None && f.flags[1] & crate::decode::tcp_flags::SYN != 0;
+            f.state != TcpState::None && f.flags[1] & crate::capture::decode::tcp_flags::SYN != 0;
         let duration = f.last.saturating_sub(f.first);
         // ssh: after a successful login the server sends more than refusals (OpenSSH's
         // host-key announcement alone is ~260 bytes, then channel data); a failed attempt only

@@ -3,7 +3,7 @@
 //! no allocation.
 
 use crate::addr::Addr;
-use crate::decode::proto;
+use crate::capture::decode::proto;
 
 /// "1:" + 28 base64 characters.
 pub type CommunityId = heapless::String<30>;

@@ -26,10 +26,10 @@
 //! Suppression key: (rule, client, registered domain — or the one key of unlisted TLDs).
 
 use crate::addr::Addr;
+use crate::capture::decode::PacketMeta;
 use crate::config::DnsTunnelConfig;
-use crate::decode::PacketMeta;
-use crate::flow::{FlowEvent, FlowTable};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{FlowEvent, FlowTable};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
 
@@ -147,8 +147,8 @@ impl DnsTunnelRule {
             domains: LruMap::new(capacity, 1),
             allow_registered: Vec::new(),
             allow_filter: [0; 4],
-            arpa: crate::decode::psl::label_hash(b"arpa"),
-            local: crate::decode::psl::label_hash(b"local"),
+            arpa: crate::capture::decode::psl::label_hash(b"arpa"),
+            local: crate::capture::decode::psl::label_hash(b"local"),
             allow_suffixes: Vec::new(),
             evicted: 0,
         };
@@ -157,14 +157,14 @@ impl DnsTunnelRule {
     }
 
     pub fn set_config(&mut self, cfg: DnsTunnelConfig) {
-        use crate::decode::psl;
+        use crate::capture::decode::psl;
         self.allow_registered.clear();
         self.allow_suffixes.clear();
         for d in &cfg.allow_domains {
             match psl::registered_domain_start(d.as_bytes()) {
                 Some(0) => self
                     .allow_registered
-                    .push(crate::decode::dns::name_hash(d.as_bytes())),
+                    .push(crate::capture::decode::dns::name_hash(d.as_bytes())),
                 _ => self.allow_suffixes.push(d.clone()),
             }
         }
@@ -177,7 +177,7 @@ impl DnsTunnelRule {
     }
 
     #[inline]
-    fn domain_allowed(&self, d: &crate::decode::DnsMeta) -> bool {
+    fn domain_allowed(&self, d: &crate::capture::decode::DnsMeta) -> bool {
         let tld = d.tld_hash();
         let h = d.reg_hash;
         if tld == self.arpa
@@ -241,7 +241,7 @@ impl Rule for DnsTunnelRule {
         st.odd_qtype += odd as u32;
         if odd
             || d.longest_label as u32 >= cfg.long_label
-            || (sub >= crate::decode::dns::ENTROPY_MIN_LEN
+            || (sub >= crate::capture::decode::dns::ENTROPY_MIN_LEN
                 && d.sub_entropy_milli as u32 >= cfg.entropy_milli)
         {
             st.suspicious += 1;

@@ -275,10 +275,10 @@ struct Sweep(u8, u16);
 
 impl fmt::Display for Sweep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::decode::proto;
+        use crate::capture::decode::proto;
         match self.0 {
-            crate::flow::PROTO_ARP => f.write_str("by ARP"),
-            crate::flow::PROTO_ND => f.write_str("by neighbour solicitation"),
+            crate::state::flow::PROTO_ARP => f.write_str("by ARP"),
+            crate::state::flow::PROTO_ND => f.write_str("by neighbour solicitation"),
             proto::ICMP | proto::ICMPV6 => f.write_str("by ping"),
             proto::UDP => write!(f, "on UDP port {}", self.1),
             _ => write!(f, "on {}", Svc(self.1)),

@@ -34,8 +34,8 @@
 
 use crate::addr::{Addr, Cidr};
 use crate::config::AnomalyConfig;
-use crate::flow::{Closed, FlowTable};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{Closed, FlowTable};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{Alert, Emit, Figure, RuleId, SuppressKey};
 
@@ -421,7 +421,7 @@ impl HostRule {
         if known != 0 {
             known
         } else {
-            crate::sketch::addr_hash(a, self.sketch_key)
+            crate::state::sketch::addr_hash(a, self.sketch_key)
         }
     }
 
@@ -584,7 +584,7 @@ impl HostRule {
             let Some(i) = id else { break };
             id = self.hosts.newer(i);
             let addr = self.hosts.key(i).0;
-            let (ci, cj) = Self::dns_cells(crate::sketch::addr_hash(&addr, self.sketch_key));
+            let (ci, cj) = Self::dns_cells(crate::state::sketch::addr_hash(&addr, self.sketch_key));
             let dns = self.dns[ci].min(self.dns[cj]);
             let h = self.hosts.get_mut(i);
             // Bytes this minute: closed flows' totals plus the open flows' growth.
@@ -764,7 +764,7 @@ mod tests {
         for i in 0..300u32 {
             set_bit(
                 &mut bits,
-                crate::sketch::addr_hash(&Addr::v4([8, 8, (i >> 8) as u8, i as u8]), 7),
+                crate::state::sketch::addr_hash(&Addr::v4([8, 8, (i >> 8) as u8, i as u8]), 7),
             );
         }
         let n = linear_count(&bits);

@@ -3,10 +3,10 @@
 //! as packets through a real flow table so the minute walk is what sees it).
 
 use crate::addr::Addr;
+use crate::capture::decode::{proto, tcp_flags, PacketMeta};
 use crate::config::{Config, FileConfig};
-use crate::decode::{proto, tcp_flags, PacketMeta};
 use crate::detect::{Alert, Engine, RuleId};
-use crate::flow::{CloseReason, Closed, Flow, FlowKey, FlowTable};
+use crate::state::flow::{CloseReason, Closed, Flow, FlowKey, FlowTable};
 
 /// Monday 2026-01-05 00:00 UTC, µs.
 const T0: i64 = 1_767_571_200_000_000;
@@ -359,7 +359,7 @@ fn sudden_500_mb_upload_over_five_minutes_is_caught_while_the_flow_is_open() {
         sport: 50_000,
         dport: 443,
         proto: proto::TCP,
-        net: crate::decode::Net::Ipv4,
+        net: crate::capture::decode::Net::Ipv4,
         ..PacketMeta::default()
     };
     let mut first_alert_minute = None;

@@ -21,10 +21,10 @@ pub mod scan;
 pub mod synflood;
 
 use crate::addr::Addr;
+use crate::capture::decode::{proto, tcp_flags, PacketMeta};
 use crate::config::Config;
-use crate::decode::{proto, tcp_flags, PacketMeta};
-use crate::flow::{Closed, FlowEvent, FlowTable};
-use crate::table::{LruMap, Seed, TableKey};
+use crate::state::flow::{Closed, FlowEvent, FlowTable};
+use crate::state::table::{LruMap, Seed, TableKey};
 pub use community_id::{community_id, CommunityId};
 
 /// Canonical rule identities. Signature ids are a fixed block, 9100001…, never reused.
@@ -353,10 +353,10 @@ struct PortLabel(u8, u16);
 
 impl std::fmt::Display for PortLabel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use crate::decode::proto;
+        use crate::capture::decode::proto;
         match self.0 {
-            crate::flow::PROTO_ARP => f.write_str("(by ARP)"),
-            crate::flow::PROTO_ND => f.write_str("(by neighbour solicitation)"),
+            crate::state::flow::PROTO_ARP => f.write_str("(by ARP)"),
+            crate::state::flow::PROTO_ND => f.write_str("(by neighbour solicitation)"),
             proto::ICMP | proto::ICMPV6 => f.write_str("(by ICMP echo)"),
             proto::UDP => write!(f, "UDP port {} on", self.1),
             _ => write!(f, "TCP port {} on", self.1),
@@ -389,7 +389,7 @@ impl TableKey for SuppressKey {
 impl SuppressKey {
     /// The same on every run and architecture (unlike the table's seeded hash).
     pub fn stable_hash(&self) -> u64 {
-        let mut h = crate::sketch::mix(self.rule as u64 ^ 0x6e77_0000);
+        let mut h = crate::state::sketch::mix(self.rule as u64 ^ 0x6e77_0000);
         for w in [
             self.a.as_u128() as u64,
             (self.a.as_u128() >> 64) as u64,
@@ -398,7 +398,7 @@ impl SuppressKey {
             self.port as u64,
             self.extra,
         ] {
-            h = crate::sketch::mix(h ^ w);
+            h = crate::state::sketch::mix(h ^ w);
         }
         h >> 1 // fits an SQLite INTEGER as a positive number
     }

@@ -30,10 +30,10 @@
 //! Suppression keys: vertical (rule, scanner, host); horizontal (rule, scanner, port).
 
 use crate::addr::Addr;
+use crate::capture::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::config::PortscanConfig;
-use crate::decode::{proto, tcp_flags as tf, PacketMeta};
-use crate::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 
@@ -166,7 +166,7 @@ fn probe_kind(c: &Closed) -> u8 {
             let f =
                 c.flow.first_flags & (tf::SYN | tf::ACK | tf::FIN | tf::RST | tf::PSH | tf::URG);
             if f & tf::SYN != 0 {
-                if c.flow.state == crate::flow::TcpState::Established
+                if c.flow.state == crate::state::flow::TcpState::Established
                     || c.flow.flags[0] & tf::ACK != 0 && c.flow.flags[1] & tf::SYN != 0
                 {
                     1

@@ -12,11 +12,11 @@
 //! Suppression key: (rule, victim, port). `src_ip` of the alert is the top source.
 
 use crate::addr::Addr;
+use crate::capture::decode::{proto, tcp_flags as tf, PacketMeta};
 use crate::config::SynfloodConfig;
-use crate::decode::{proto, tcp_flags as tf, PacketMeta};
-use crate::flow::{FlowEvent, FlowTable};
-use crate::sketch::{addr_hash, Hll, TopK};
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::state::flow::{FlowEvent, FlowTable};
+use crate::state::sketch::{addr_hash, Hll, TopK};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 

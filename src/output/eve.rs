@@ -5,9 +5,9 @@
 use std::fmt::Write;
 
 use super::json;
-use crate::decode::proto;
+use crate::capture::decode::proto;
 use crate::detect::{write_timestamp, Alert, Figure};
-use crate::flow::{PROTO_ARP, PROTO_ND};
+use crate::state::flow::{PROTO_ARP, PROTO_ND};
 
 /// Protocol names as Suricata writes them.
 pub fn proto_name(p: u8) -> &'static str {

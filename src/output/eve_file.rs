@@ -7,7 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::store::shift_rotated;
+use crate::output::store::shift_rotated;
 
 pub struct EveFile {
     path: PathBuf,

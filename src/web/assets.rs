@@ -28,7 +28,7 @@ const FILES: &[(&str, &str, &[u8])] = &[
 fn etag(b: &[u8]) -> String {
     format!(
         "\"{:016x}\"",
-        crate::decode::psl::fnv(crate::decode::psl::FNV_OFFSET, b)
+        crate::capture::decode::psl::fnv(crate::capture::decode::psl::FNV_OFFSET, b)
     )
 }
 

@@ -32,7 +32,7 @@ fn ctx() -> &'static Ctx {
         let cfg = FileConfig::parse(&text, "fuzz")
             .and_then(|f| f.validate())
             .unwrap_or_else(|_| Config::default_config());
-        let mut s = crate::store::Store::new(cfg.store.clone());
+        let mut s = crate::output::store::Store::new(cfg.store.clone());
         for i in 0..5u8 {
             let mut a = crate::detect::Alert::new(
                 crate::detect::RuleId::ALL[usize::from(i) % crate::detect::RuleId::ALL.len()],

@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::server::WebCounters;
 use super::Snapshot;
-use crate::decode::DecodeError;
+use crate::capture::decode::DecodeError;
 use crate::detect::RuleId;
 
 struct Out(String);

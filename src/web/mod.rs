@@ -24,13 +24,13 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, watch};
 
 use crate::addr::Addr;
+use crate::capture::decode::DecodeError;
 use crate::capture::CaptureStats;
 use crate::config::Config;
-use crate::decode::DecodeError;
 use crate::detect::RuleId;
+use crate::output::store::StoreCounters;
 use crate::pipeline::Pipeline;
-use crate::store::StoreCounters;
-use crate::window::Summary;
+use crate::state::window::Summary;
 
 pub use auth::{load_or_create_token, TOKEN_FILE};
 pub use routes::{alert_message, enrichment_message};

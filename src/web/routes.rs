@@ -17,9 +17,9 @@ use super::server::{Ctx, Request, Response};
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
 use crate::config::{Allow, Config, WebToken};
 use crate::detect::RuleId;
+use crate::output::store::{self, AlertRow, Query};
 use crate::output::{eve, json};
-use crate::store::{self, AlertRow, Query};
-use crate::window::Summary;
+use crate::state::window::Summary;
 
 /// Alerts in one page at most.
 const MAX_PAGE: usize = 500;

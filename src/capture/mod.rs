@@ -3,6 +3,10 @@
 //! copied or kept. Live handles are opened with the configured BPF filter, snaplen,
 //! promiscuous flag, kernel buffer size and immediate mode; their statistics (received,
 //! dropped by the kernel, dropped by the interface) are read by the daemon every second.
+//! `decode` turns a frame into a `PacketMeta`; `reasm` reassembles IP fragments first.
+
+pub mod decode;
+pub mod reasm;
 
 use std::path::Path;
 

@@ -20,6 +20,9 @@
 //! * After the captures are open the process drops root for `daemon.user`/`daemon.group`,
 //!   keeping CAP_NET_RAW and CAP_NET_ADMIN (see `privdrop`).
 
+pub mod health;
+pub mod privdrop;
+
 use std::future::poll_fn;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,13 +36,13 @@ use tokio::signal::unix::{signal, SignalKind};
 use crate::addr::Addr;
 use crate::capture::{CaptureStats, LiveCapture};
 use crate::config::{Config, ConfigSource, SyslogFormat, SyslogTarget};
+use crate::daemon::health::{wall_us, CaptureMinute, Health};
 use crate::detect::Alert;
-use crate::health::{wall_us, CaptureMinute, Health};
 use crate::output::eve_file::EveFile;
+use crate::output::store::Store;
 use crate::output::syslog_transport::{start_syslog, target_name, SyslogOut};
 use crate::output::{eve, syslog};
 use crate::pipeline::Pipeline;
-use crate::store::Store;
 
 /// Frames taken from one handle before the others get a turn.
 const BATCH: usize = 4096;
@@ -392,13 +395,13 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     // Privileges: captures are open; look the user up, hand it the store directory, drop.
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } == 0 {
-        let target = crate::privdrop::lookup(&cfg.daemon)?;
+        let target = crate::daemon::privdrop::lookup(&cfg.daemon)?;
         if target.uid != 0 {
             for (key, path) in [("store.path", &cfg.store.path), ("eve.path", &cfg.eve.path)] {
                 if path.is_empty() {
                     continue;
                 }
-                match crate::privdrop::prepare_dir(std::path::Path::new(path), target) {
+                match crate::daemon::privdrop::prepare_dir(std::path::Path::new(path), target) {
                     Ok(None) => {}
                     Ok(Some(w)) => log::warn!("{key}: {w}"),
                     Err(e) => log::warn!(
@@ -408,7 +411,7 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                 }
             }
         }
-        if crate::privdrop::drop_to(target)? {
+        if crate::daemon::privdrop::drop_to(target)? {
             log::info!(
                 "running as {}:{} with CAP_NET_RAW and CAP_NET_ADMIN only",
                 cfg.daemon.user,
@@ -417,7 +420,7 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
         } else {
             log::warn!("running as root (daemon.allow_root = true)");
         }
-    } else if !crate::privdrop::can_capture() {
+    } else if !crate::daemon::privdrop::can_capture() {
         log::warn!(
             "not root and without CAP_NET_RAW: captures will fail (see `netwatch help run`)"
         );
@@ -657,7 +660,7 @@ pub const BASELINE_SAVE_EVERY: Duration = Duration::from_secs(600);
 
 /// Give the pipeline the host baselines the store kept (a restart keeps what was learnt).
 pub fn load_baselines(p: &mut Pipeline, cfg: &crate::config::StoreConfig) {
-    let (since, rows) = crate::store::load_hosts(std::path::Path::new(&cfg.path), cfg.keep);
+    let (since, rows) = crate::output::store::load_hosts(std::path::Path::new(&cfg.path), cfg.keep);
     let mut parsed: Vec<(crate::addr::Addr, crate::detect::hosts::Baseline)> = rows
         .iter()
         .filter_map(|(a, b)| {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Build src/decode/psl.bin, NetWatch's compact embedded Public Suffix List.
+"""Build src/capture/decode/psl.bin, NetWatch's compact embedded Public Suffix List.
 
-usage: python3 src/decode/psl_gen.py public_suffix_list.dat src/decode/psl.bin
+usage: python3 src/capture/decode/psl_gen.py public_suffix_list.dat src/capture/decode/psl.bin
 
 The input is the list as published (https://publicsuffix.org/list/public_suffix_list.dat;
 PyPI's `publicsuffixlist` package ships a copy). Rules are turned into lookup keys:

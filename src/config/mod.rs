@@ -4,6 +4,8 @@
 //! profile's capacities < the file < command-line flags. Every rejected value names its key,
 //! the value and the allowed range; nothing falls back silently.
 
+pub mod uci;
+
 use std::fmt;
 use std::path::Path;
 
@@ -682,8 +684,8 @@ pub struct Config {
     pub sketch_key: u64,
     pub capture: CaptureConfig,
     pub capacity: Capacity,
-    pub flow: crate::flow::FlowTimeouts,
-    pub windows: crate::window::WindowCaps,
+    pub flow: crate::state::flow::FlowTimeouts,
+    pub windows: crate::state::window::WindowCaps,
     pub suppress_s: u32,
     pub rules: RulesConfig,
     pub store: StoreConfig,
@@ -845,7 +847,7 @@ impl FileConfig {
         }
         let f = &self.flow;
         let s = |v: u32| v as u64 * 1_000_000;
-        let flow = crate::flow::FlowTimeouts {
+        let flow = crate::state::flow::FlowTimeouts {
             unanswered_us: s(ranged(
                 "flow.unanswered_timeout_s",
                 f.unanswered_timeout_s,
@@ -876,7 +878,7 @@ impl FileConfig {
             )?),
         };
         let w = &self.windows;
-        let windows = crate::window::WindowCaps {
+        let windows = crate::state::window::WindowCaps {
             history_1s: ranged("windows.history_1s", w.history_1s, 300, 1, 86_400)?,
             history_10s: ranged("windows.history_10s", w.history_10s, 360, 1, 86_400)?,
             history_60s: ranged("windows.history_60s", w.history_60s, 1440, 1, 525_600)?,
@@ -1665,7 +1667,7 @@ impl ConfigSource {
             }
             ConfigSource::Uci(p) => {
                 let text = read(p)?;
-                let u = crate::uci::parse(&text, &p.display().to_string())?;
+                let u = crate::config::uci::parse(&text, &p.display().to_string())?;
                 let cfg = u.file.validate().map_err(|e| u.annotate(e))?;
                 Ok((u.table, cfg))
             }
@@ -1766,7 +1768,7 @@ impl Config {
             path: p.clone(),
             source,
         })?;
-        let u = crate::uci::parse(&text, &p)?;
+        let u = crate::config::uci::parse(&text, &p)?;
         u.file.validate().map_err(|e| u.annotate(e))
     }
 

@@ -4,7 +4,7 @@
 //! integer/IEEE-basic arithmetic only (no libm), for the same reason.
 
 use crate::addr::Addr;
-use crate::decode::dns::log2_q16;
+use crate::capture::decode::dns::log2_q16;
 
 /// Keyed 64-bit hash of an address: multiply, fold the high half down, multiply, fold — the
 /// second round gives the avalanche HyperLogLog's rank bits need; cheap enough for every packet.

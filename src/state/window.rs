@@ -11,9 +11,9 @@
 //! start under the clock's base at the time they closed.
 
 use crate::addr::Addr;
-use crate::decode::{proto, tcp_flags, Net, PacketMeta};
-use crate::flow::FlowEvent;
-use crate::sketch::{addr_hash, HeavyHitters, Hll};
+use crate::capture::decode::{proto, tcp_flags, Net, PacketMeta};
+use crate::state::flow::FlowEvent;
+use crate::state::sketch::{addr_hash, HeavyHitters, Hll};
 
 const HLL_REGS: usize = 1024;
 

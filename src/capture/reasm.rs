@@ -18,7 +18,7 @@
 //! after start: the table is one boxed slice.
 
 use crate::addr::Addr;
-use crate::decode::proto;
+use crate::capture::decode::proto;
 
 /// Bytes of each datagram kept (transport header, options and a DNS message's start).
 pub const KEEP: usize = 512;
@@ -128,7 +128,7 @@ impl Reassembler {
             let b = a.bits();
             (b as u64) ^ ((b >> 64) as u64)
         };
-        let h = crate::sketch::mix(
+        let h = crate::state::sketch::mix(
             fold(src) ^ fold(dst).rotate_left(17) ^ ((id as u64) << 8 | p as u64),
         );
         (h % self.trains.len() as u64) as usize

@@ -16,9 +16,9 @@
 //!   closed. When the table is full the least recently seen flow is evicted and counted.
 
 use crate::addr::Addr;
-use crate::decode::{proto, tcp_flags as tf, Net, PacketMeta};
-use crate::sketch::addr_hash;
-use crate::table::{LruMap, Seed, TableKey, Upsert};
+use crate::capture::decode::{proto, tcp_flags as tf, Net, PacketMeta};
+use crate::state::sketch::addr_hash;
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 /// Pseudo protocol numbers for ARP and ND pseudo-flows (not valid IP protocols in this use).
 pub const PROTO_ARP: u8 = 0xfe;

@@ -8,8 +8,8 @@ use std::time::{Instant, SystemTime};
 use crate::capture::CaptureStats;
 use crate::config::Config;
 use crate::detect::{Alert, Figure, RuleId};
+use crate::output::store::Store;
 use crate::pipeline::Pipeline;
-use crate::store::Store;
 
 /// One interface's capture statistics for the minute being judged.
 pub struct CaptureMinute<'a> {
@@ -43,7 +43,9 @@ fn health_alert(kind: &'static str, figures: &[(&'static str, Figure)]) -> Alert
     for (k, v) in figures {
         a.evidence.fig(k, *v);
     }
-    a.key = crate::decode::psl::fnv(crate::decode::psl::FNV_OFFSET, kind.as_bytes()) >> 1;
+    a.key =
+        crate::capture::decode::psl::fnv(crate::capture::decode::psl::FNV_OFFSET, kind.as_bytes())
+            >> 1;
     a
 }
 

@@ -1,0 +1,126 @@
+//! The alert store: SQLite files (`rusqlite`, bundled) that keep alerts and the minute-level
+//! traffic history across restarts, sized for a router's RAM or flash.
+//!
+//! * Writes are batched: the daemon queues rows and calls [`Store::flush`] once per second
+//!   (or when `batch_alerts` rows are waiting); one transaction per flush. Nothing is written
+//!   from the packet path.
+//! * WAL journal, `synchronous=NORMAL` (a commit is one append to the WAL, no fsync; the WAL is
+//!   checkpointed every 128 pages and truncated), so a `kill -9` loses at most the batch being
+//!   built, and the file passes `PRAGMA integrity_check` afterwards.
+//! * Schema versioned by `PRAGMA user_version`, upgraded by the `MIGRATIONS` in order.
+//! * Rotation instead of `VACUUM`: each file may use `max_bytes / keep`; when the current file
+//!   reaches that it is closed and renamed `PATH.1` (older ones shift up, the oldest is deleted)
+//!   and a new file is started. Rows older than `max_age_s` are deleted hourly; rotated files
+//!   whose newest write is older than that are removed. [`query`] reads across all kept files.
+//! * Failures never stop detection: errors are counted, logged at most once a minute, and
+//!   queued rows wait (bounded by `retry_queue`, oldest dropped and counted) until the store
+//!   works again. A database file that was deleted or replaced is reopened; a corrupt one is
+//!   renamed `PATH.corrupt-UNIXTIME` and a new one started.
+//!
+//! Rooms: `schema` (the migrations, opening and checking a file, rotated file names),
+//! `writes` (the batched writer, [`Store`]) and `queries` (the read side: the API's keyset
+//! pages across the kept files, minutes, host baselines).
+
+mod queries;
+mod schema;
+mod writes;
+
+use crate::detect::Alert;
+use crate::output::eve;
+
+pub use queries::{get, load_hosts, minutes, query, Query};
+pub use schema::{rotated, shift_rotated, SCHEMA_VERSION};
+pub use writes::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store.path `{path}`: {msg}")]
+    Open { path: String, msg: String },
+    #[error("store `{path}`: {source}")]
+    Sql {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("store `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// One alert as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertRow {
+    /// Unique across the current and rotated files (the store numbers alerts on from the
+    /// highest id it finds at start); 0 before the store has numbered it.
+    pub id: i64,
+    pub ts: i64,
+    pub rule: String,
+    pub sid: u32,
+    pub severity: u8,
+    pub src: String,
+    pub sport: u16,
+    pub dst: String,
+    pub dport: u16,
+    pub proto: String,
+    pub community_id: Option<String>,
+    pub summary: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub repeats: u32,
+    pub skey: i64,
+    /// The alert's EVE JSON line (without newline).
+    pub eve: String,
+    /// Plain-language explanation (`detect::explain`).
+    pub explanation: String,
+    /// The language model's reply, when enrichment is on and it answered (untrusted text).
+    pub enrichment: Option<String>,
+}
+
+impl AlertRow {
+    pub fn from_alert(a: &Alert) -> AlertRow {
+        let mut line = String::with_capacity(1024);
+        eve::write_alert(&mut line, a);
+        let mut summary = String::new();
+        let _ = a.summary(&mut summary);
+        let mut explanation = String::new();
+        let _ = crate::detect::explain::explain(a, &mut explanation);
+        AlertRow {
+            id: 0,
+            ts: a.ts,
+            rule: a.rule.name().to_string(),
+            sid: a.rule.signature_id(),
+            severity: a.rule.severity(),
+            src: a.src.to_string(),
+            sport: a.sport,
+            dst: a.dst.to_string(),
+            dport: a.dport,
+            proto: eve::proto_name(a.proto).to_string(),
+            community_id: a.community_id.as_ref().map(|c| c.to_string()),
+            summary,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            repeats: a.repeats,
+            skey: a.key as i64,
+            eve: line.trim_end().to_string(),
+            explanation,
+            enrichment: None,
+        }
+    }
+}
+
+/// Counters the daemon reports in its stats.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCounters {
+    pub alerts_written: u64,
+    pub minutes_written: u64,
+    pub transactions: u64,
+    pub errors: u64,
+    /// Queued rows dropped because the store kept failing and the queue was full.
+    pub dropped: u64,
+    pub rotations: u64,
+    pub corrupt_moved: u64,
+    pub reopened: u64,
+}
