@@ -212,6 +212,26 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// Keyed 64-bit hash of an address: multiply, fold the high half down, multiply, fold — the
+/// second round gives the avalanche HyperLogLog's rank bits need; cheap enough for every packet.
+#[inline]
+pub fn addr_hash(a: &Addr, key: u64) -> u64 {
+    let v = a.as_u128();
+    let (hi, lo) = ((v >> 64) as u64, v as u64);
+    let mut h = (lo ^ key).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.rotate_left(32);
+    h ^= h >> 32;
+    h = h.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    h ^ (h >> 29)
+}
+
+#[inline]
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

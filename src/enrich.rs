@@ -31,9 +31,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
-use crate::config::EnrichConfig;
 use crate::detect::{Alert, Figure};
 use crate::output::{eve, json};
+use crate::settings::{invalid, ranged, ConfigError};
+use serde::Deserialize;
 
 /// Bytes of an attacker-controlled string kept in a prompt.
 pub const UNTRUSTED_LEN: usize = 64;
@@ -658,6 +659,76 @@ async fn worker(ep: Endpoint, cfg: EnrichConfig, sh: Arc<Shared>, first_backoff:
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[enrich]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEnrich {
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    pub timeout_s: Option<u32>,
+    pub max_per_minute: Option<u32>,
+    pub min_severity: Option<u8>,
+    pub queue: Option<usize>,
+    pub max_reply_bytes: Option<usize>,
+}
+
+/// Optional LLM enrichment of alerts (see `enrich`). `endpoint` empty: off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrichConfig {
+    /// `http://HOST[:PORT]/PATH` of an OpenAI-compatible chat completions endpoint.
+    pub endpoint: String,
+    pub model: String,
+    pub api_key: String,
+    pub timeout_s: u32,
+    pub max_per_minute: u32,
+    /// Alerts of this severity or more severe (1 high … 3 low) are enriched.
+    pub min_severity: u8,
+    pub queue: usize,
+    pub max_reply_bytes: usize,
+}
+
+impl FileEnrich {
+    pub fn validate(&self) -> Result<EnrichConfig, ConfigError> {
+        let endpoint = self.endpoint.clone().unwrap_or_default().trim().to_string();
+        if !endpoint.is_empty() {
+            crate::enrich::Endpoint::parse(&endpoint).map_err(|e| invalid("enrich.endpoint", e))?;
+        }
+        let model = self.model.clone().unwrap_or_else(|| "phi3:mini".into());
+        if model.is_empty() || model.len() > 200 || model.chars().any(|c| c.is_control()) {
+            return Err(invalid(
+                "enrich.model",
+                "needs a model name of 1 to 200 characters",
+            ));
+        }
+        let api_key = self.api_key.clone().unwrap_or_default();
+        if api_key.len() > 512 || api_key.chars().any(|c| c.is_control() || c == ' ') {
+            return Err(invalid(
+                "enrich.api_key",
+                "must be at most 512 characters without spaces or control characters",
+            ));
+        }
+        Ok(EnrichConfig {
+            endpoint,
+            model,
+            api_key,
+            timeout_s: ranged("enrich.timeout_s", self.timeout_s, 60, 1, 600)?,
+            max_per_minute: ranged("enrich.max_per_minute", self.max_per_minute, 6, 1, 600)?,
+            min_severity: ranged("enrich.min_severity", self.min_severity, 2, 1, 3)?,
+            queue: ranged("enrich.queue", self.queue, 32, 1, 1024)?,
+            max_reply_bytes: ranged(
+                "enrich.max_reply_bytes",
+                self.max_reply_bytes,
+                2048,
+                64,
+                16_384,
+            )?,
+        })
     }
 }
 

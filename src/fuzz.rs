@@ -101,10 +101,7 @@ pub fn config_toml(data: &[u8]) {
         if let Ok(c) = f.validate() {
             // The web API shows it as JSON that parses.
             let j = crate::web::fuzz::config_json(&c);
-            assert!(
-                crate::json_reader::parse(j.as_bytes()).is_ok(),
-                "{j}"
-            );
+            assert!(crate::json_reader::parse(j.as_bytes()).is_ok(), "{j}");
         }
     }
 }

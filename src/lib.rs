@@ -28,6 +28,7 @@ pub mod json_reader;
 pub mod logger;
 pub mod output;
 pub mod pipeline;
+pub mod settings;
 pub mod state;
 pub mod web;
 

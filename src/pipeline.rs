@@ -53,7 +53,7 @@ impl Pipeline {
             clock: Clock::default(),
             flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
             windows: Windows::new(cfg.windows, cfg.sketch_key),
-            engine: Engine::new(cfg),
+            engine: Engine::new(&cfg.detect()),
             reasm: crate::capture::reasm::Reassembler::new(cfg.capacity.fragment_trains),
             meta: PacketMeta::default(),
             counters: Counters::default(),
@@ -90,7 +90,7 @@ impl Pipeline {
 
     /// New thresholds, allowlists and timeouts; state (flows, windows, detector tables) stays.
     pub fn reconfigure(&mut self, cfg: &Config) {
-        self.engine.reconfigure(cfg);
+        self.engine.reconfigure(&cfg.detect());
         self.flows.set_timeouts(cfg.flow);
     }
 

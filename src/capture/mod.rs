@@ -8,9 +8,10 @@
 pub mod decode;
 pub mod reasm;
 
+use serde::Deserialize;
 use std::path::Path;
 
-use crate::config::CaptureConfig;
+use crate::settings::{invalid, ranged, ConfigError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -205,4 +206,54 @@ pub fn default_interface() -> Option<String> {
         names.sort();
         names.into_iter().next()
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[capture]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCaptureConfig {
+    pub interfaces: Option<Vec<String>>,
+    pub bpf: Option<String>,
+    pub snaplen: Option<i32>,
+    pub promiscuous: Option<bool>,
+    pub buffer_kib: Option<i32>,
+    pub immediate: Option<bool>,
+    pub timeout_ms: Option<i32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaptureConfig {
+    pub interfaces: Vec<String>,
+    pub bpf: String,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    pub buffer_kib: i32,
+    pub immediate: bool,
+    pub timeout_ms: i32,
+}
+
+impl FileCaptureConfig {
+    pub fn validate(&self) -> Result<CaptureConfig, ConfigError> {
+        let cap = self;
+        let capture = CaptureConfig {
+            interfaces: cap.interfaces.clone().unwrap_or_default(),
+            bpf: cap.bpf.clone().unwrap_or_default(),
+            snaplen: ranged("capture.snaplen", cap.snaplen, 512, 96, 262_144)?,
+            promiscuous: cap.promiscuous.unwrap_or(true),
+            buffer_kib: ranged("capture.buffer_kib", cap.buffer_kib, 2048, 64, 1_048_576)?,
+            immediate: cap.immediate.unwrap_or(true),
+            timeout_ms: ranged("capture.timeout_ms", cap.timeout_ms, 100, 1, 10_000)?,
+        };
+        for i in &capture.interfaces {
+            if i.is_empty() || i.len() > 15 || i.contains('/') || i.contains(char::is_whitespace) {
+                return Err(invalid(
+                    "capture.interfaces",
+                    format!("`{i}` is not an interface name"),
+                ));
+            }
+        }
+        Ok(capture)
+    }
 }

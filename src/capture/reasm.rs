@@ -18,7 +18,7 @@
 //! after start: the table is one boxed slice.
 
 use crate::addr::Addr;
-use crate::capture::decode::proto;
+use crate::capture::decode::{proto, Fragment};
 
 /// Bytes of each datagram kept (transport header, options and a DNS message's start).
 pub const KEEP: usize = 512;
@@ -26,21 +26,6 @@ pub const KEEP: usize = 512;
 pub const PROBE: usize = 8;
 /// Trains not completed within this are dropped.
 pub const TIMEOUT_US: u64 = 30_000_000;
-
-/// One fragment as the decoder found it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Fragment {
-    pub id: u32,
-    /// Offset of this fragment's payload in the datagram, bytes.
-    pub offset: u32,
-    pub more: bool,
-    /// Where the fragment's payload starts — its address in memory, which the pipeline turns
-    /// back into an offset in the frame it passed to the decoder — and its captured length.
-    pub at: usize,
-    pub len: u16,
-    /// The payload's length on the wire (the IP header's, even if the capture cut it).
-    pub wire_len: u16,
-}
 
 #[derive(Clone, Copy, Default)]
 pub struct FragCounters {
@@ -128,9 +113,8 @@ impl Reassembler {
             let b = a.bits();
             (b as u64) ^ ((b >> 64) as u64)
         };
-        let h = crate::state::sketch::mix(
-            fold(src) ^ fold(dst).rotate_left(17) ^ ((id as u64) << 8 | p as u64),
-        );
+        let h =
+            crate::addr::mix(fold(src) ^ fold(dst).rotate_left(17) ^ ((id as u64) << 8 | p as u64));
         (h % self.trains.len() as u64) as usize
     }
 

@@ -35,11 +35,12 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::addr::Addr;
 use crate::capture::{CaptureStats, LiveCapture};
-use crate::config::{Config, ConfigSource, SyslogFormat, SyslogTarget};
+use crate::config::{Config, ConfigSource};
 use crate::daemon::health::{wall_us, CaptureMinute, Health};
 use crate::detect::Alert;
 use crate::output::eve_file::EveFile;
 use crate::output::store::Store;
+use crate::output::syslog::{SyslogFormat, SyslogTarget};
 use crate::output::syslog_transport::{start_syslog, target_name, SyslogOut};
 use crate::output::{eve, syslog};
 use crate::pipeline::Pipeline;
@@ -659,7 +660,7 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
 pub const BASELINE_SAVE_EVERY: Duration = Duration::from_secs(600);
 
 /// Give the pipeline the host baselines the store kept (a restart keeps what was learnt).
-pub fn load_baselines(p: &mut Pipeline, cfg: &crate::config::StoreConfig) {
+pub fn load_baselines(p: &mut Pipeline, cfg: &crate::output::store::StoreConfig) {
     let (since, rows) = crate::output::store::load_hosts(std::path::Path::new(&cfg.path), cfg.keep);
     let mut parsed: Vec<(crate::addr::Addr, crate::detect::hosts::Baseline)> = rows
         .iter()

@@ -3,9 +3,10 @@
 //! away can still be reopened. Without root (a binary given the two capabilities with
 //! `setcap cap_net_raw,cap_net_admin=eip`), there is nothing to drop.
 
+use serde::Deserialize;
 use std::ffi::CString;
 
-use crate::config::DaemonConfig;
+use crate::settings::{invalid, ConfigError};
 
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_NET_RAW: u32 = 13;
@@ -170,4 +171,49 @@ pub fn prepare_dir(file: &std::path::Path, t: Target) -> std::io::Result<Option<
             t.uid
         )
     }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[daemon]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDaemon {
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub allow_root: Option<bool>,
+    pub exclude_own_traffic: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaemonConfig {
+    pub user: String,
+    pub group: String,
+    pub allow_root: bool,
+    pub exclude_own_traffic: bool,
+}
+
+impl FileDaemon {
+    pub fn validate(&self) -> Result<DaemonConfig, ConfigError> {
+        let user = self.user.clone().unwrap_or_else(|| "nobody".into());
+        let group = self.group.clone().unwrap_or_else(|| "nogroup".into());
+        let allow_root = self.allow_root.unwrap_or(false);
+        for (k, v) in [("daemon.user", &user), ("daemon.group", &group)] {
+            if v.is_empty() || v.len() > 32 || v.contains(|c: char| c == ':' || c.is_whitespace()) {
+                return Err(invalid(k, format!("`{v}` is not a user or group name")));
+            }
+        }
+        if (user == "root" || user == "0") && !allow_root {
+            return Err(invalid(
+                "daemon.user",
+                "is root: set daemon.allow_root = true to run as root on purpose",
+            ));
+        }
+        Ok(DaemonConfig {
+            user,
+            group,
+            allow_root,
+            exclude_own_traffic: self.exclude_own_traffic.unwrap_or(true),
+        })
+    }
 }

@@ -39,12 +39,13 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, PacketMeta};
-use crate::config::BeaconConfig;
 use crate::state::flow::{Closed, FlowEvent, FlowTable};
 use crate::state::sketch::{addr_hash, mix};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+use crate::settings::{allow, invalid, ranged, Allow, ConfigError, FileAllow};
+use serde::Deserialize;
 
 /// Connection starts remembered per pair (up to `RING − 1` intervals are tested).
 pub const RING: usize = 24;
@@ -484,6 +485,81 @@ impl Rule for BeaconRule {
             + FIRST_SIGHT * (std::mem::size_of::<(u64, u64)>() + std::mem::size_of::<u32>())
             + self.in_history.len() * 8
             + HELD * 2
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.beacon]`.
+
+/// Ports whose regular polling is normal: ssh (scheduled backups, monitoring and configuration
+/// management log in on a timer), DNS, NTP, DHCP, NetBIOS, SSDP, mDNS, LLMNR, STUN.
+pub const DEFAULT_BEACON_ALLOW_PORTS: &[u16] =
+    &[22, 53, 123, 67, 68, 137, 138, 1900, 5353, 5355, 3478];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBeacon {
+    pub enabled: Option<bool>,
+    pub min_connections: Option<u32>,
+    pub max_chance: Option<f64>,
+    pub max_jitter: Option<f64>,
+    /// Replaced by `max_chance` (a score had no meaning under a null model); refused with a
+    /// message that says so.
+    pub min_score: Option<f64>,
+    pub min_interval_s: Option<f64>,
+    pub max_interval_s: Option<u32>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BeaconConfig {
+    pub enabled: bool,
+    pub min_connections: u32,
+    pub max_chance: f64,
+    pub max_jitter: f64,
+    pub min_interval_us: u64,
+    pub max_interval_s: u32,
+    pub allow: Allow,
+}
+
+impl FileBeacon {
+    pub fn validate(&self) -> Result<BeaconConfig, ConfigError> {
+        let bc = self;
+        if bc.min_score.is_some() {
+            return Err(invalid(
+                "rules.beacon.min_score",
+                "replaced by `max_chance` (how likely random traffic is to look this regular; \
+                 default 1e-9, smaller alerts less); remove min_score",
+            ));
+        }
+        Ok(BeaconConfig {
+            enabled: bc.enabled.unwrap_or(true),
+            min_connections: ranged(
+                "rules.beacon.min_connections",
+                bc.min_connections,
+                8,
+                4,
+                RING as u32,
+            )?,
+            max_chance: ranged("rules.beacon.max_chance", bc.max_chance, 1e-9, 1e-30, 1e-3)?,
+            max_jitter: ranged("rules.beacon.max_jitter", bc.max_jitter, 0.5, 0.0, 0.8)?,
+            min_interval_us: (ranged(
+                "rules.beacon.min_interval_s",
+                bc.min_interval_s,
+                0.25,
+                0.05,
+                3600.0,
+            )? * 1e6) as u64,
+            max_interval_s: ranged(
+                "rules.beacon.max_interval_s",
+                bc.max_interval_s,
+                7200,
+                10,
+                86_400,
+            )?,
+            allow: allow("rules.beacon", &bc.allow, DEFAULT_BEACON_ALLOW_PORTS)?,
+        })
     }
 }
 

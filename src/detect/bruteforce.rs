@@ -37,11 +37,12 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::proto;
-use crate::config::BruteforceConfig;
 use crate::state::flow::{Closed, TcpState};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+use crate::settings::{allow, invalid, ranged, Allow, ConfigError, FileAllow, PortSet};
+use serde::Deserialize;
 
 /// Largest ssh server message (bytes on the wire, encrypted) still taken for a refusal.
 const SSH_REFUSAL_MAX: usize = 160;
@@ -294,6 +295,121 @@ impl Rule for BruteForceRule {
 
     fn footprint_bytes(&self) -> usize {
         self.pairs.footprint_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.bruteforce]`.
+
+/// Login services watched by default: ssh, telnet, ftp, rdp, vnc, pop3, imap, submission,
+/// mysql, postgresql.
+pub const DEFAULT_LOGIN_PORTS: &[u16] = &[22, 23, 21, 3389, 5900, 110, 143, 587, 3306, 5432];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBruteforce {
+    pub enabled: Option<bool>,
+    pub attempts: Option<u32>,
+    pub window_s: Option<u32>,
+    pub ports: Option<Vec<u16>>,
+    pub extra_ports: Option<Vec<u16>>,
+    pub http_ports: Option<Vec<u16>>,
+    pub max_attempt_duration_s: Option<u32>,
+    pub max_reply_bytes: Option<u64>,
+    pub slow_attempts: Option<u32>,
+    pub slow_window_s: Option<u32>,
+    pub long_attempts: Option<u32>,
+    pub long_window_s: Option<u32>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BruteforceConfig {
+    pub enabled: bool,
+    pub attempts: u32,
+    pub window_s: u32,
+    pub ports: PortSet,
+    /// Plain-HTTP ports where each request of a connection is a (basic-auth) attempt.
+    pub http_ports: PortSet,
+    pub max_attempt_duration_s: u32,
+    pub max_reply_bytes: u64,
+    /// Low-and-slow tiers: (attempts, window_s) each.
+    pub slow: (u32, u32),
+    pub long: (u32, u32),
+    pub allow: Allow,
+}
+
+impl FileBruteforce {
+    pub fn validate(&self) -> Result<BruteforceConfig, ConfigError> {
+        let bf = self;
+        let mut ports = bf
+            .ports
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LOGIN_PORTS.to_vec());
+        ports.extend(bf.extra_ports.iter().flatten().copied());
+        let http_ports = bf.http_ports.clone().unwrap_or_default();
+        ports.extend(http_ports.iter().copied());
+        if ports.is_empty() || ports.contains(&0) {
+            return Err(invalid(
+                "rules.bruteforce.ports",
+                "needs at least one port, each 1..=65535",
+            ));
+        }
+        Ok(BruteforceConfig {
+            enabled: bf.enabled.unwrap_or(true),
+            attempts: ranged("rules.bruteforce.attempts", bf.attempts, 16, 3, 100_000)?,
+            window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
+            ports: PortSet::new(ports),
+            http_ports: PortSet::new(http_ports),
+            slow: (
+                ranged(
+                    "rules.bruteforce.slow_attempts",
+                    bf.slow_attempts,
+                    30,
+                    3,
+                    1_000_000,
+                )?,
+                ranged(
+                    "rules.bruteforce.slow_window_s",
+                    bf.slow_window_s,
+                    600,
+                    0,
+                    86_400,
+                )?,
+            ),
+            long: (
+                ranged(
+                    "rules.bruteforce.long_attempts",
+                    bf.long_attempts,
+                    100,
+                    3,
+                    1_000_000,
+                )?,
+                ranged(
+                    "rules.bruteforce.long_window_s",
+                    bf.long_window_s,
+                    3600,
+                    0,
+                    604_800,
+                )?,
+            ),
+            max_attempt_duration_s: ranged(
+                "rules.bruteforce.max_attempt_duration_s",
+                bf.max_attempt_duration_s,
+                60,
+                1,
+                3600,
+            )?,
+            max_reply_bytes: ranged(
+                "rules.bruteforce.max_reply_bytes",
+                bf.max_reply_bytes,
+                16_384,
+                256,
+                1 << 30,
+            )?,
+            allow: allow("rules.bruteforce", &bf.allow, &[])?,
+        })
     }
 }
 

@@ -27,11 +27,12 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::PacketMeta;
-use crate::config::DnsTunnelConfig;
 use crate::state::flow::{FlowEvent, FlowTable};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey, SAMPLE_NAME_LEN};
+use crate::settings::{allow, domains, ranged, Allow, ConfigError, FileAllow};
+use serde::Deserialize;
 
 /// State key (in place of a registered domain's hash) of all names under unlisted TLDs, and
 /// the text that stands for them in evidence.
@@ -315,6 +316,98 @@ impl Rule for DnsTunnelRule {
 
     fn footprint_bytes(&self) -> usize {
         self.domains.footprint_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.dns_tunnel]`.
+
+/// Domains whose normal traffic looks tunnel-like: DNS-based blocklists and reputation
+/// services (hashed or reversed-address subdomains by design).
+pub const DEFAULT_DNS_ALLOW_DOMAINS: &[&str] = &[
+    "spamhaus.org",
+    "spamcop.net",
+    "sorbs.net",
+    "barracudacentral.org",
+    "sophosxl.net",
+    "mcafee.com",
+    "e5.sk",
+    "senderbase.org",
+    "dnswl.org",
+    "surbl.org",
+    "uribl.com",
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDnsTunnel {
+    pub enabled: Option<bool>,
+    pub window_s: Option<u32>,
+    pub min_queries: Option<u32>,
+    pub min_unique: Option<u32>,
+    pub name_bytes: Option<u32>,
+    pub long_label: Option<u32>,
+    pub entropy_bits: Option<f64>,
+    pub allow_domains: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsTunnelConfig {
+    pub enabled: bool,
+    pub window_s: u32,
+    pub min_queries: u32,
+    pub min_unique: u32,
+    pub name_bytes: u32,
+    pub long_label: u32,
+    pub entropy_milli: u32,
+    pub allow_domains: Vec<String>,
+    pub allow: Allow,
+}
+
+impl FileDnsTunnel {
+    pub fn validate(&self) -> Result<DnsTunnelConfig, ConfigError> {
+        let dt = self;
+        Ok(DnsTunnelConfig {
+            enabled: dt.enabled.unwrap_or(true),
+            window_s: ranged("rules.dns_tunnel.window_s", dt.window_s, 60, 10, 3600)?,
+            min_queries: ranged(
+                "rules.dns_tunnel.min_queries",
+                dt.min_queries,
+                20,
+                5,
+                1_000_000,
+            )?,
+            min_unique: ranged(
+                "rules.dns_tunnel.min_unique",
+                dt.min_unique,
+                12,
+                5,
+                MAX_UNIQUE,
+            )?,
+            name_bytes: ranged(
+                "rules.dns_tunnel.name_bytes",
+                dt.name_bytes,
+                1000,
+                100,
+                10_000_000,
+            )?,
+            long_label: ranged("rules.dns_tunnel.long_label", dt.long_label, 32, 16, 63)?,
+            entropy_milli: (ranged(
+                "rules.dns_tunnel.entropy_bits",
+                dt.entropy_bits,
+                3.5,
+                1.0,
+                8.0,
+            )? * 1000.0) as u32,
+            allow_domains: domains(
+                "rules.dns_tunnel.allow_domains",
+                &dt.allow_domains,
+                DEFAULT_DNS_ALLOW_DOMAINS,
+            )?,
+            allow: allow("rules.dns_tunnel", &dt.allow, &[])?,
+        })
     }
 }
 

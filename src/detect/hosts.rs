@@ -33,11 +33,12 @@
 //! in the store across restarts.
 
 use crate::addr::{Addr, Cidr};
-use crate::config::AnomalyConfig;
 use crate::state::flow::{Closed, FlowTable};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{Alert, Emit, Figure, RuleId, SuppressKey};
+use crate::settings::{ranged, ConfigError};
+use serde::Deserialize;
 
 /// The features, in the order of every per-feature array.
 pub const FEATURES: [&str; 6] = [
@@ -733,6 +734,72 @@ const BASELINE: [&str; 6] = [
     "ports_baseline",
     "dns_queries_baseline",
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.anomaly]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAnomaly {
+    pub enabled: Option<bool>,
+    pub learning_days: Option<u32>,
+    pub factor: Option<f64>,
+    pub min_upload_mb: Option<f64>,
+    pub min_download_mb: Option<f64>,
+    pub min_flows: Option<u32>,
+    pub min_destinations: Option<u32>,
+    pub min_ports: Option<u32>,
+    pub min_dns_queries: Option<u32>,
+    pub new_host_events: Option<bool>,
+}
+
+/// `anomaly.host` / `host.new` (see `detect::hosts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnomalyConfig {
+    pub enabled: bool,
+    pub learning_days: u32,
+    pub factor: f64,
+    pub min_upload_bytes: u64,
+    pub min_download_bytes: u64,
+    pub min_flows: u32,
+    pub min_destinations: u32,
+    pub min_ports: u32,
+    pub min_dns_queries: u32,
+    pub new_host_events: bool,
+}
+
+impl FileAnomaly {
+    pub fn validate(&self) -> Result<AnomalyConfig, ConfigError> {
+        let an = self;
+        let mb = |k: &str, v: Option<f64>, d: f64| -> Result<u64, ConfigError> {
+            Ok((ranged(k, v, d, 0.1, 1_000_000.0)? * 1e6) as u64)
+        };
+        Ok(AnomalyConfig {
+            enabled: an.enabled.unwrap_or(true),
+            learning_days: ranged("rules.anomaly.learning_days", an.learning_days, 7, 1, 90)?,
+            factor: ranged("rules.anomaly.factor", an.factor, 4.0, 1.5, 1000.0)?,
+            min_upload_bytes: mb("rules.anomaly.min_upload_mb", an.min_upload_mb, 50.0)?,
+            min_download_bytes: mb("rules.anomaly.min_download_mb", an.min_download_mb, 2000.0)?,
+            min_flows: ranged("rules.anomaly.min_flows", an.min_flows, 300, 10, 10_000_000)?,
+            min_destinations: ranged(
+                "rules.anomaly.min_destinations",
+                an.min_destinations,
+                60,
+                10,
+                1000,
+            )?,
+            min_ports: ranged("rules.anomaly.min_ports", an.min_ports, 60, 10, 500)?,
+            min_dns_queries: ranged(
+                "rules.anomaly.min_dns_queries",
+                an.min_dns_queries,
+                300,
+                10,
+                10_000_000,
+            )?,
+            new_host_events: an.new_host_events.unwrap_or(true),
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -89,7 +89,7 @@ fn config(learning_days: u32) -> Config {
 impl Sim {
     fn new(cfg: &Config, seed: u64) -> Sim {
         Sim {
-            engine: Engine::new(cfg),
+            engine: Engine::new(&cfg.detect()),
             flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
             alerts: Vec::new(),
             rng: Rng(seed),

@@ -14,6 +14,7 @@
 pub mod beacon;
 pub mod bruteforce;
 pub mod community_id;
+pub mod config;
 pub mod dns_tunnel;
 pub mod explain;
 pub mod hosts;
@@ -22,10 +23,11 @@ pub mod synflood;
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags, PacketMeta};
-use crate::config::Config;
 use crate::state::flow::{Closed, FlowEvent, FlowTable};
+
 use crate::state::table::{LruMap, Seed, TableKey};
 pub use community_id::{community_id, CommunityId};
+use config::DetectConfig;
 
 /// Canonical rule identities. Signature ids are a fixed block, 9100001…, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -539,8 +541,8 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(cfg: &Config) -> Engine {
-        let c = &cfg.capacity;
+    pub fn new(cfg: &DetectConfig) -> Engine {
+        let c = cfg.capacity;
         Engine {
             rules: Rules {
                 scan: scan::ScanRule::new(
@@ -566,7 +568,7 @@ impl Engine {
             },
             hosts: hosts::HostRule::new(
                 cfg.rules.anomaly.clone(),
-                &cfg.home_net,
+                cfg.home_net,
                 c.hosts,
                 cfg.sketch_key,
             ),
@@ -580,7 +582,7 @@ impl Engine {
     }
 
     /// Apply new thresholds and allowlists (SIGHUP) without touching state.
-    pub fn reconfigure(&mut self, cfg: &Config) {
+    pub fn reconfigure(&mut self, cfg: &DetectConfig) {
         let r = &mut self.rules;
         r.scan.cfg = cfg.rules.portscan.clone();
         r.synflood.cfg = cfg.rules.synflood.clone();
@@ -588,7 +590,7 @@ impl Engine {
         r.dns_tunnel.set_config(cfg.rules.dns_tunnel.clone());
         r.beacon.cfg = cfg.rules.beacon.clone();
         self.hosts.cfg = cfg.rules.anomaly.clone();
-        self.hosts.set_home(&cfg.home_net);
+        self.hosts.set_home(cfg.home_net);
         self.gate.suppress_us = cfg.suppress_s as u64 * 1_000_000;
     }
 

@@ -31,11 +31,12 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags as tf, PacketMeta};
-use crate::config::PortscanConfig;
 use crate::state::flow::{CloseReason, Closed, FlowEvent, FlowTable, PROTO_ARP, PROTO_ND};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+use crate::settings::{allow, ranged, Allow, ConfigError, FileAllow};
+use serde::Deserialize;
 
 /// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
 pub const MAX_TRACKED: usize = 32;
@@ -553,5 +554,81 @@ impl Rule for ScanRule {
         self.vertical.footprint_bytes()
             + self.horizontal.footprint_bytes()
             + self.slow.footprint_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.portscan]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePortscan {
+    pub enabled: Option<bool>,
+    pub vertical_ports: Option<u32>,
+    pub horizontal_hosts: Option<u32>,
+    pub window_s: Option<u32>,
+    pub slow_window_s: Option<u32>,
+    pub slow_vertical_ports: Option<u32>,
+    pub slow_horizontal_hosts: Option<u32>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PortscanConfig {
+    pub enabled: bool,
+    pub vertical_ports: u32,
+    pub horizontal_hosts: u32,
+    pub window_s: u32,
+    /// The slow-scan horizon (0: off) and its thresholds.
+    pub slow_window_s: u32,
+    pub slow_vertical_ports: u32,
+    pub slow_horizontal_hosts: u32,
+    pub allow: Allow,
+}
+
+impl FilePortscan {
+    pub fn validate(&self) -> Result<PortscanConfig, ConfigError> {
+        let ps = self;
+        Ok(PortscanConfig {
+            enabled: ps.enabled.unwrap_or(true),
+            vertical_ports: ranged(
+                "rules.portscan.vertical_ports",
+                ps.vertical_ports,
+                12,
+                3,
+                MAX_TRACKED as u32,
+            )?,
+            horizontal_hosts: ranged(
+                "rules.portscan.horizontal_hosts",
+                ps.horizontal_hosts,
+                16,
+                3,
+                MAX_TRACKED as u32,
+            )?,
+            window_s: ranged("rules.portscan.window_s", ps.window_s, 60, 5, 3600)?,
+            slow_window_s: ranged(
+                "rules.portscan.slow_window_s",
+                ps.slow_window_s,
+                7200,
+                0,
+                86_400,
+            )?,
+            slow_vertical_ports: ranged(
+                "rules.portscan.slow_vertical_ports",
+                ps.slow_vertical_ports,
+                16,
+                3,
+                SLOW_TRACKED as u32,
+            )?,
+            slow_horizontal_hosts: ranged(
+                "rules.portscan.slow_horizontal_hosts",
+                ps.slow_horizontal_hosts,
+                16,
+                3,
+                SLOW_TRACKED as u32,
+            )?,
+            allow: allow("rules.portscan", &ps.allow, &[])?,
+        })
     }
 }

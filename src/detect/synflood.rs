@@ -13,12 +13,13 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags as tf, PacketMeta};
-use crate::config::SynfloodConfig;
 use crate::state::flow::{FlowEvent, FlowTable};
 use crate::state::sketch::{addr_hash, Hll, TopK};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
+use crate::settings::{allow, ranged, Allow, ConfigError, FileAllow};
+use serde::Deserialize;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Victim {
@@ -233,5 +234,44 @@ impl Rule for SynFloodRule {
 
     fn footprint_bytes(&self) -> usize {
         self.victims.footprint_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[rules.synflood]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSynflood {
+    pub enabled: Option<bool>,
+    pub syn_rate: Option<u32>,
+    pub max_completion: Option<f64>,
+    #[serde(flatten)]
+    pub allow: FileAllow,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SynfloodConfig {
+    pub enabled: bool,
+    pub syn_rate: u32,
+    pub max_completion: f64,
+    pub allow: Allow,
+}
+
+impl FileSynflood {
+    pub fn validate(&self) -> Result<SynfloodConfig, ConfigError> {
+        let sf = self;
+        Ok(SynfloodConfig {
+            enabled: sf.enabled.unwrap_or(true),
+            syn_rate: ranged("rules.synflood.syn_rate", sf.syn_rate, 200, 10, 10_000_000)?,
+            max_completion: ranged(
+                "rules.synflood.max_completion",
+                sf.max_completion,
+                0.2,
+                0.0,
+                1.0,
+            )?,
+            allow: allow("rules.synflood", &sf.allow, &[])?,
+        })
     }
 }

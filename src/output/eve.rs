@@ -8,6 +8,9 @@ use super::json;
 use crate::capture::decode::proto;
 use crate::detect::{write_timestamp, Alert, Figure};
 use crate::state::flow::{PROTO_ARP, PROTO_ND};
+use serde::Deserialize;
+
+use crate::settings::{ranged, ConfigError};
 
 /// Protocol names as Suricata writes them.
 pub fn proto_name(p: u8) -> &'static str {
@@ -165,5 +168,38 @@ fn figure(out: &mut String, f: Figure) {
         }
         Figure::F(x) => json::float(out, x),
         Figure::S(s) => json::string(out, s),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[eve]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEve {
+    pub stdout: Option<bool>,
+    pub path: Option<String>,
+    pub max_kib: Option<u64>,
+    pub keep: Option<u32>,
+}
+
+/// EVE JSON outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EveConfig {
+    pub stdout: bool,
+    /// File of EVE lines; empty: none.
+    pub path: String,
+    pub max_bytes: u64,
+    pub keep: u32,
+}
+
+impl FileEve {
+    pub fn validate(&self) -> Result<EveConfig, ConfigError> {
+        Ok(EveConfig {
+            stdout: self.stdout.unwrap_or(true),
+            path: self.path.clone().unwrap_or_default(),
+            max_bytes: ranged("eve.max_kib", self.max_kib, 1024, 16, 16 * 1024 * 1024)? * 1024,
+            keep: ranged("eve.keep", self.keep, 2, 1, 16)?,
+        })
     }
 }

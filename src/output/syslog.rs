@@ -11,8 +11,11 @@
 
 use std::fmt::Write;
 
-use crate::config::SyslogFormat;
 use crate::detect::{Alert, Figure};
+use serde::Deserialize;
+
+use crate::settings::{invalid, ranged, ConfigError};
+use crate::state::capacity::Profile;
 
 /// IANA private enterprise number used in the SD-ID (`netwatch@32473`, the number RFC 5612
 /// reserves for documentation).
@@ -203,6 +206,155 @@ pub fn format(
                 }
             });
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[syslog]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSyslog {
+    pub target: Option<String>,
+    pub format: Option<String>,
+    pub facility: Option<String>,
+    pub hostname: Option<String>,
+    pub queue: Option<usize>,
+}
+
+/// Where syslog messages go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyslogTarget {
+    Off,
+    /// A local datagram socket (`/dev/log`, or OpenWrt's logd at the same path).
+    Unix(String),
+    Udp(String, u16),
+    Tcp(String, u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogFormat {
+    Rfc5424,
+    Rfc3164,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyslogConfig {
+    pub target: SyslogTarget,
+    pub format: SyslogFormat,
+    /// Facility number (RFC 5424 table: daemon 3, auth 4, local0 16 …).
+    pub facility: u8,
+    /// HOSTNAME field; empty: the system's host name.
+    pub hostname: String,
+    pub queue: usize,
+}
+
+/// Facility names of RFC 5424 section 6.2.1 that a sensor would use.
+const FACILITIES: &[(&str, u8)] = &[
+    ("user", 1),
+    ("daemon", 3),
+    ("auth", 4),
+    ("security", 4),
+    ("authpriv", 10),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+/// `udp:HOST:PORT`, `tcp:HOST:PORT` (IPv6 hosts in brackets), `local`, `unix:PATH` or `off`.
+pub fn parse_syslog_target(t: &str) -> Result<SyslogTarget, String> {
+    let hostport = |rest: &str| -> Result<(String, u16), String> {
+        let (host, port) = match rest.strip_prefix('[') {
+            Some(r) => {
+                let (h, p) = r
+                    .split_once("]:")
+                    .ok_or("an IPv6 host needs the form [ADDR]:PORT")?;
+                (h, p)
+            }
+            None => rest.rsplit_once(':').ok_or("needs HOST:PORT")?,
+        };
+        if host.is_empty() || host.len() > 253 || host.contains(char::is_whitespace) {
+            return Err(format!("`{host}` is not a host name or address"));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("port `{port}` is not 1..=65535"))?;
+        Ok((host.to_string(), port))
+    };
+    match t {
+        "" | "off" => Ok(SyslogTarget::Off),
+        "local" => Ok(SyslogTarget::Unix("/dev/log".into())),
+        _ => {
+            if let Some(p) = t.strip_prefix("unix:") {
+                if !p.starts_with('/') {
+                    return Err("unix: needs an absolute socket path".into());
+                }
+                Ok(SyslogTarget::Unix(p.to_string()))
+            } else if let Some(r) = t.strip_prefix("udp:") {
+                hostport(r).map(|(h, p)| SyslogTarget::Udp(h, p))
+            } else if let Some(r) = t.strip_prefix("tcp:") {
+                hostport(r).map(|(h, p)| SyslogTarget::Tcp(h, p))
+            } else {
+                Err(format!(
+                    "`{t}` is not one of off, local, unix:PATH, udp:HOST:PORT, tcp:HOST:PORT"
+                ))
+            }
+        }
+    }
+}
+
+impl FileSyslog {
+    pub fn validate(&self, profile: Profile) -> Result<SyslogConfig, ConfigError> {
+        let target = parse_syslog_target(self.target.as_deref().unwrap_or("local"))
+            .map_err(|m| invalid("syslog.target", m))?;
+        // OpenWrt's logd (BusyBox syslogd heritage) expects RFC 3164.
+        let default_format = if profile == Profile::Router {
+            "rfc3164"
+        } else {
+            "rfc5424"
+        };
+        let format = match self.format.as_deref().unwrap_or(default_format) {
+            "rfc5424" => SyslogFormat::Rfc5424,
+            "rfc3164" => SyslogFormat::Rfc3164,
+            other => {
+                return Err(invalid(
+                    "syslog.format",
+                    format!("`{other}` is not rfc5424 or rfc3164"),
+                ))
+            }
+        };
+        let fac = self.facility.as_deref().unwrap_or("daemon");
+        let facility = FACILITIES
+            .iter()
+            .find(|f| f.0 == fac)
+            .map(|f| f.1)
+            .ok_or_else(|| {
+                invalid(
+                    "syslog.facility",
+                    format!("`{fac}` is not one of user, daemon, auth, security, authpriv, local0..local7"),
+                )
+            })?;
+        let hostname = self.hostname.clone().unwrap_or_default();
+        if hostname.len() > 255 || hostname.bytes().any(|b| !(33..=126).contains(&b)) {
+            return Err(invalid(
+                "syslog.hostname",
+                "must be printable ASCII without spaces, at most 255 bytes",
+            ));
+        }
+        Ok(SyslogConfig {
+            target,
+            format,
+            facility,
+            hostname,
+            queue: ranged("syslog.queue", self.queue, 256, 1, 65_536)?,
+        })
     }
 }
 

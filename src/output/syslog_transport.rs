@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::config::{SyslogConfig, SyslogFormat, SyslogTarget};
+use super::syslog::{SyslogConfig, SyslogFormat, SyslogTarget};
 
 /// Counters of the syslog task, shared with the daemon. (A mutex, not atomics: 32-bit MIPS
 /// has no 64-bit atomics; both sides run on the one runtime thread anyway.)

@@ -17,8 +17,10 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags as tf, Net, PacketMeta};
+use crate::settings::{ranged, ConfigError};
 use crate::state::sketch::addr_hash;
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
+use serde::Deserialize;
 
 /// Pseudo protocol numbers for ARP and ND pseudo-flows (not valid IP protocols in this use).
 pub const PROTO_ARP: u8 = 0xfe;
@@ -700,6 +702,55 @@ impl FlowTable {
                 });
             }
         });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[flow]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFlow {
+    pub unanswered_timeout_s: Option<u32>,
+    pub tcp_timeout_s: Option<u32>,
+    pub udp_timeout_s: Option<u32>,
+    pub closed_timeout_s: Option<u32>,
+}
+
+impl FileFlow {
+    pub fn validate(&self) -> Result<FlowTimeouts, ConfigError> {
+        let f = self;
+        let s = |v: u32| v as u64 * 1_000_000;
+        Ok(FlowTimeouts {
+            unanswered_us: s(ranged(
+                "flow.unanswered_timeout_s",
+                f.unanswered_timeout_s,
+                5,
+                1,
+                300,
+            )?),
+            tcp_us: s(ranged(
+                "flow.tcp_timeout_s",
+                f.tcp_timeout_s,
+                1800,
+                10,
+                432_000,
+            )?),
+            other_us: s(ranged(
+                "flow.udp_timeout_s",
+                f.udp_timeout_s,
+                120,
+                5,
+                86_400,
+            )?),
+            closed_us: s(ranged(
+                "flow.closed_timeout_s",
+                f.closed_timeout_s,
+                10,
+                1,
+                300,
+            )?),
+        })
     }
 }
 

@@ -12,8 +12,10 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags, Net, PacketMeta};
+use crate::settings::{ranged, ConfigError};
 use crate::state::flow::FlowEvent;
 use crate::state::sketch::{addr_hash, HeavyHitters, Hll};
+use serde::Deserialize;
 
 const HLL_REGS: usize = 1024;
 
@@ -326,5 +328,27 @@ impl Windows {
             60 => Some(&self.l60.ring),
             _ => None,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[windows]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileWindows {
+    pub history_1s: Option<usize>,
+    pub history_10s: Option<usize>,
+    pub history_60s: Option<usize>,
+}
+
+impl FileWindows {
+    pub fn validate(&self) -> Result<WindowCaps, ConfigError> {
+        let w = self;
+        Ok(WindowCaps {
+            history_1s: ranged("windows.history_1s", w.history_1s, 300, 1, 86_400)?,
+            history_10s: ranged("windows.history_10s", w.history_10s, 360, 1, 86_400)?,
+            history_60s: ranged("windows.history_60s", w.history_60s, 1440, 1, 525_600)?,
+        })
     }
 }

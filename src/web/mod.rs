@@ -12,6 +12,7 @@
 
 mod assets;
 mod auth;
+pub mod config;
 #[doc(hidden)]
 pub mod fuzz;
 mod metrics;
@@ -319,9 +320,9 @@ impl Web {
 /// on first use (announced once on stderr), fixed, or none.
 pub fn resolve_token(cfg: &Config) -> Result<Option<String>, String> {
     match &cfg.web.token {
-        crate::config::WebToken::Off => Ok(None),
-        crate::config::WebToken::Fixed(t) => Ok(Some(t.clone())),
-        crate::config::WebToken::Generated => {
+        config::WebToken::Off => Ok(None),
+        config::WebToken::Fixed(t) => Ok(Some(t.clone())),
+        config::WebToken::Generated => {
             let dir = cfg.state_dir();
             let (t, path, created) = load_or_create_token(&dir).map_err(|e| {
                 format!(

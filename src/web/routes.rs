@@ -15,7 +15,10 @@ use std::sync::Arc;
 
 use super::server::{Ctx, Request, Response};
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
-use crate::config::{Allow, Config, WebToken};
+use crate::config::Config;
+use crate::settings::Allow;
+
+use super::config::WebToken;
 use crate::detect::RuleId;
 use crate::output::store::{self, AlertRow, Query};
 use crate::output::{eve, json};

@@ -23,7 +23,9 @@ use tokio::sync::{watch, Semaphore};
 
 use super::auth::Auth;
 use super::{routes, ws, Feed};
-use crate::config::{Config, ConfigSource, ListenAddr, WebConfig};
+use crate::config::{Config, ConfigSource};
+
+use super::config::{ListenAddr, WebConfig};
 
 /// Request line and headers together. Browsers send well under 2 KiB; 8 KiB is what nginx
 /// allows per header line by default.

@@ -48,6 +48,13 @@ fn fixtures(dir: &std::path::Path) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--lan") {
+        // `--lan N FILE`: the benchmark's LAN mix of N packets.
+        let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+        let out = args.get(2).map(String::as_str).unwrap_or("lan.pcap");
+        write(std::path::Path::new(out), &support::lan_capture(n).buf);
+        return;
+    }
     if args.first().map(String::as_str) == Some("--fixtures") {
         fixtures(std::path::Path::new(
             args.get(1).map(String::as_str).unwrap_or("fixtures"),

@@ -183,7 +183,7 @@ pub struct PacketMeta {
     pub target: Addr,
     /// Part of a fragmented datagram: no L4 fields; `frag` describes it (valid only then).
     pub fragment: bool,
-    pub frag: crate::capture::reasm::Fragment,
+    pub frag: Fragment,
     /// The IPv4 header checksum did not verify (counted, packet still used).
     pub bad_checksum: bool,
     /// A DNS payload on port 53 that failed to parse (the packet itself is fine).
@@ -546,7 +546,7 @@ fn ipv4(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
         // The pipeline reassembles; the transport header is decoded from the whole datagram.
         m.fragment = true;
         let payload = &d[ihl..end];
-        m.frag = crate::capture::reasm::Fragment {
+        m.frag = Fragment {
             id: be16(d, 4) as u32,
             offset: offset as u32 * 8,
             more,
@@ -604,7 +604,7 @@ fn ipv6(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
                 off += 8;
                 let wire_end = 40 + plen;
                 let payload = d.get(off..wire_end.min(d.len())).unwrap_or(&[]);
-                m.frag = crate::capture::reasm::Fragment {
+                m.frag = Fragment {
                     id,
                     offset: (fo >> 3) as u32 * 8,
                     more: fo & 1 != 0,
@@ -764,6 +764,21 @@ fn dns_into(payload: &[u8], m: &mut PacketMeta) {
         Ok(()) => m.has_dns = true,
         Err(e) => m.dns_error = Some(e),
     }
+}
+
+/// One fragment as the decoder found it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fragment {
+    pub id: u32,
+    /// Offset of this fragment's payload in the datagram, bytes.
+    pub offset: u32,
+    pub more: bool,
+    /// Where the fragment's payload starts — its address in memory, which the pipeline turns
+    /// back into an offset in the frame it passed to the decoder — and its captured length.
+    pub at: usize,
+    pub len: u16,
+    /// The payload's length on the wire (the IP header's, even if the capture cut it).
+    pub wire_len: u16,
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@ use crate::output::eve;
 
 pub use queries::{get, load_hosts, minutes, query, Query};
 pub use schema::{rotated, shift_rotated, SCHEMA_VERSION};
+use serde::Deserialize;
 pub use writes::Store;
+
+use crate::settings::{invalid, ranged, ConfigError};
+use crate::state::capacity::Profile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -123,4 +127,79 @@ pub struct StoreCounters {
     pub rotations: u64,
     pub corrupt_moved: u64,
     pub reopened: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `[store]`.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStore {
+    pub path: Option<String>,
+    pub max_kib: Option<u64>,
+    pub keep: Option<u32>,
+    pub max_age_days: Option<u32>,
+    pub batch_alerts: Option<usize>,
+    pub retry_queue: Option<usize>,
+}
+
+/// SQLite alert store (see `store`). `path` empty: no store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreConfig {
+    pub path: String,
+    /// Size cap over all kept files, bytes.
+    pub max_bytes: u64,
+    /// Files kept: the current one and `keep - 1` rotated ones.
+    pub keep: u32,
+    pub max_age_s: u64,
+    pub batch_alerts: usize,
+    pub retry_queue: usize,
+}
+
+impl FileStore {
+    pub fn validate(&self, profile: Profile) -> Result<StoreConfig, ConfigError> {
+        let path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| profile.store_path().to_string());
+        if !path.is_empty() && (path.ends_with('/') || path.contains('\0')) {
+            return Err(invalid(
+                "store.path",
+                format!("`{path}` is not a file path"),
+            ));
+        }
+        Ok(StoreConfig {
+            path,
+            max_bytes: ranged(
+                "store.max_kib",
+                self.max_kib,
+                profile.store_kib(),
+                256,
+                64 * 1024 * 1024,
+            )? * 1024,
+            keep: ranged("store.keep", self.keep, 2, 1, 16)?,
+            max_age_s: ranged("store.max_age_days", self.max_age_days, 30, 1, 3650)? as u64
+                * 86_400,
+            batch_alerts: ranged("store.batch_alerts", self.batch_alerts, 256, 1, 10_000)?,
+            retry_queue: ranged("store.retry_queue", self.retry_queue, 4096, 16, 1_000_000)?,
+        })
+    }
+}
+
+impl Profile {
+    /// Default database: RAM on a router (flash wears out), persistent elsewhere.
+    pub fn store_path(self) -> &'static str {
+        match self {
+            Profile::Router => "/tmp/netwatch/netwatch.db",
+            _ => "/var/lib/netwatch/netwatch.db",
+        }
+    }
+    /// Default size cap over all kept database files, KiB.
+    pub fn store_kib(self) -> u64 {
+        match self {
+            Profile::Router => 4096,
+            Profile::Standard => 16_384,
+            Profile::Sensor => 65_536,
+        }
+    }
 }

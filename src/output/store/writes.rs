@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, ErrorCode};
 
-use crate::config::StoreConfig;
 use crate::detect::Alert;
 use crate::state::window::Summary;
 
 use super::queries::max_id;
 use super::schema::{open_checked, rotated, shift_rotated, suffixed, Open, OpenFail};
-use super::{AlertRow, StoreCounters, StoreError};
+use super::{AlertRow, StoreConfig, StoreCounters, StoreError};
 
 /// Traffic minutes written together when no alert forces a transaction earlier.
 const MINUTES_PER_BATCH: usize = 10;
