@@ -57,6 +57,7 @@ fn healthy() -> bool {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", PORT)) else {
         return false;
     };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
@@ -249,6 +250,7 @@ fn alerts_store(path: &Path, n: usize) {
 fn get_ms(path: &str) -> (f64, String) {
     let t = Instant::now();
     let mut s = TcpStream::connect(("127.0.0.1", PORT)).expect("connect");
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = s.write_all(
         format!(
             "GET {path} HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{watch, Semaphore};
 
-pub use super::routes::config_json;
+pub use super::config_api::config_json;
 use super::server::{self, Ctx, Request, WebOptions, WebStats};
 use crate::config::{Config, ConfigSource, FileConfig};
 

@@ -13,6 +13,7 @@
 mod assets;
 mod auth;
 pub mod config;
+mod config_api;
 #[doc(hidden)]
 pub mod fuzz;
 mod metrics;

@@ -20,7 +20,7 @@ chmod 755 "$WORK"
 A=nwd-atk V=nwd-vic
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 5 >/dev/null || true; done
   ip netns pids $V 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns pids $A 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns del $A 2>/dev/null || true
@@ -150,7 +150,7 @@ printf '%s\n' $(seq -f 'wrong%03g' 1 40) correct-horse-battery > "$WORK/pw.txt"
 ip netns exec $A hydra -l nwe2e -P "$WORK/pw.txt" -t 4 -f ssh://10.79.0.2 >/dev/null 2>&1 || true
 ip netns exec $V iodined -f -c -P s3cret -l 10.79.0.2 10.99.0.1 t.tunnel.test >/dev/null 2>&1 & IP=$!
 sleep 1
-ip netns exec $A bash -c "timeout 20 iodine -f -r -P s3cret 10.79.0.2 t.tunnel.test >/dev/null 2>&1 & sleep 10; ping -c 20 -i 0.2 10.99.0.1 >/dev/null 2>&1; wait" || true
+ip netns exec $A bash -c "timeout -k 2 20 iodine -f -r -P s3cret 10.79.0.2 t.tunnel.test >/dev/null 2>&1 & sleep 10; ping -c 20 -i 0.2 10.99.0.1 >/dev/null 2>&1; wait" || true
 stop_pid $IP || true
 
 # The web API of the live daemon (router profile default: 127.0.0.1:8787 in its namespace;
@@ -164,7 +164,7 @@ check "web: /metrics counts packets" bash -c "$(declare -f webget); V=$V TOK=$TO
 
 # A 10 s hping3 flood, captured live: CPU of the daemon over those 10 s.
 HZ=$(getconf CLK_TCK); c0=$(cpu_ticks $NP); t0=$(date +%s.%N)
-ip netns exec $A timeout 10 hping3 --flood -S -p 80 10.79.0.2 >/dev/null 2>&1 || true
+ip netns exec $A timeout -k 2 10 hping3 --flood -S -p 80 10.79.0.2 >/dev/null 2>&1 || true
 c1=$(cpu_ticks $NP); t1=$(date +%s.%N)
 FLOOD_CPU=$(python3 -c "print(f'{($c1 - $c0) / $HZ / ($t1 - $t0) * 100:.0f}')")
 

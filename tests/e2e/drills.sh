@@ -29,7 +29,7 @@ A=nwf-atk V=nwf-vic
 PIDS=()
 STATE=$WORK/shared/state
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 5 >/dev/null || true; done
   ip netns pids $V 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns pids $A 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns del $A 2>/dev/null || true
@@ -204,7 +204,7 @@ check "hanging LLM endpoint: requests time out and are counted" \
 # ---- 6. the web server under wrk while a SYN flood is captured ------------------------------
 kill "$TR" 2>/dev/null || true
 P0=$(metric netwatch_packets_total)
-ip netns exec $A timeout 12 hping3 --flood -S -p 80 10.81.0.2 >/dev/null 2>&1 & HP=$!
+ip netns exec $A timeout -k 2 12 hping3 --flood -S -p 80 10.81.0.2 >/dev/null 2>&1 & HP=$!
 sleep 1
 ip netns exec $V wrk -t 2 -c 16 -d 8 -H "Authorization: Bearer $TOK" \
   http://127.0.0.1:18792/api/stats > "$WORK/wrk.out" 2>&1 || true

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # fail is read by the scripts that source this file
 # Helpers the e2e scripts share. Source after setting E2E (the prefix of every line printed).
 # Nothing here waits without a deadline: a wait that runs out says what it waited for.
-fail=0
+fail=0  # read by the scripts that source this file
 say() { echo "$E2E: $*"; }
 check() { # check DESCRIPTION COMMAND...: run a check, print ok/FAIL, remember a failure
   local d=$1; shift
@@ -19,6 +20,11 @@ running() { # running PID: the process exists and is not a zombie
   local st
   st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
   [ -n "$st" ] && [ "$st" != Z ]
+}
+wait_exit() { # wait_exit PID SECONDS: let a process end by itself within SECONDS, else stop it
+  local p=$1 end=$((SECONDS + $2))
+  while running "$p" && [ "$SECONDS" -lt "$end" ]; do sleep 0.2; done
+  stop_pid "$p" TERM 10
 }
 stop_pid() { # stop_pid PID [SIGNAL] [SECONDS]: signal a process this script started and reap it
   # within SECONDS (default 20); past that it is killed, reported and counted as a failure.

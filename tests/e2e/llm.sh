@@ -109,7 +109,7 @@ wait_for 30 bash -c "curl -s -m 5 -H 'Authorization: Bearer $TOKEN' http://127.0
 check "GET /api/alerts/$ID carries the reply" \
   test "$(api "/api/alerts/$ID" | json "d['enrichment']")" = "$REPLY"
 stop
-wait "$WP" 2>/dev/null || true
+wait_exit "$WP" 70 || true
 check "/ws/alerts pushed the reply as an update of alert $ID" \
   grep -qF "{\"type\":\"update\",\"id\":$ID,\"enrichment\":\"$REPLY\"}" "$WORK/ws.txt"
 ALERTS=$(sql "$WORK/good.db" "SELECT count(*) FROM alerts")

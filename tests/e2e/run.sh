@@ -23,7 +23,7 @@ chmod 755 "$WORK"   # `netwatch run` re-reads its config on SIGHUP as nobody
 A=nwe2e-atk V=nwe2e-vic
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 5 >/dev/null || true; done
   ip netns pids $V 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns pids $A 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns del $A 2>/dev/null || true
@@ -211,15 +211,15 @@ if [ "$MODE" = ci ]; then
   expect "$(capture nmap-sn-routed nmap -n -sn -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
   expect "$(capture nmap-sn-arp nmap -n -sn -T4 10.77.0.0/24)" portscan.horizontal 10.77.0.1 '*'
   expect "$(capture nmap-p22-sweep nmap -n -Pn -p 22 -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
-  expect "$(capture hping3-flood timeout 3 hping3 --flood -S -p 80 10.77.0.2)" synflood 10.77.0.1 10.77.0.2
-  expect "$(capture hping3-spoofed timeout 3 hping3 --flood -S --rand-source -p 8080 10.77.0.2)" synflood '*' 10.77.0.2 || true
+  expect "$(capture hping3-flood timeout -k 2 3 hping3 --flood -S -p 80 10.77.0.2)" synflood 10.77.0.1 10.77.0.2
+  expect "$(capture hping3-spoofed timeout -k 2 3 hping3 --flood -S --rand-source -p 8080 10.77.0.2)" synflood '*' 10.77.0.2 || true
   printf '%s\n' $(seq -f 'wrong%03g' 1 40) correct-horse-battery > "$WORK/pw.txt"
   expect "$(capture hydra hydra -l nwe2e -P "$WORK/pw.txt" -t 4 -f ssh://10.77.0.2)" bruteforce 10.77.0.1 10.77.0.2
   for t in NULL TXT auto; do
     ip netns exec $V iodined -f -c -P s3cret -l 10.77.0.2 10.99.0.1 t.tunnel.test >/dev/null 2>&1 & ip=$!
     sleep 1
     tt=$t; [ "$t" = auto ] && tt=""
-    f=$(capture iodine-$t bash -c "timeout 25 iodine -f -r ${tt:+-T $tt} -P s3cret 10.77.0.2 t.tunnel.test & sleep 12; ping -c 20 -i 0.2 10.99.0.1 >/dev/null; wait")
+    f=$(capture iodine-$t bash -c "timeout -k 2 25 iodine -f -r ${tt:+-T $tt} -P s3cret 10.77.0.2 t.tunnel.test & sleep 12; ping -c 20 -i 0.2 10.99.0.1 >/dev/null; wait")
     stop_pid $ip || true
     expect "$f" dns.tunnel 10.77.0.1 10.77.0.2
   done
@@ -234,8 +234,8 @@ while True: threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).st
   printf 'listen = 10.77.0.2\nport = 53\nuser = nobody\nchroot = /tmp\ndomain = d.tunnel.test\nresources = echo:10.77.0.2:7777\n' > "$WORK/dns2tcpd.conf"
   ip netns exec $V dns2tcpd -F -f "$WORK/dns2tcpd.conf" >/dev/null 2>&1 & d2t=$!
   sleep 1
-  f=$(capture dns2tcp timeout 40 bash -c "dns2tcpc -z d.tunnel.test -r echo -l 4444 10.77.0.2 >/dev/null 2>&1 & sleep 2
-    head -c 24000 /dev/urandom | base64 | timeout 30 python3 -c '
+  f=$(capture dns2tcp timeout -k 2 40 bash -c "dns2tcpc -z d.tunnel.test -r echo -l 4444 10.77.0.2 >/dev/null 2>&1 & sleep 2
+    head -c 24000 /dev/urandom | base64 | timeout -k 2 30 python3 -c '
 import socket, sys
 s = socket.create_connection((\"127.0.0.1\", 4444)); d = sys.stdin.buffer.read(); s.sendall(d); s.settimeout(20); n = 0
 while n < len(d) and (r := s.recv(4096)): n += len(r)'; kill %1")

@@ -22,7 +22,7 @@ chmod 755 "$WORK"
 A=nws-atk V=nws-vic
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do stop_pid "$p" TERM 5 >/dev/null || true; done
   ip netns pids $V 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns pids $A 2>/dev/null | xargs -r kill 2>/dev/null || true
   ip netns del $A 2>/dev/null || true

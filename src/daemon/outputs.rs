@@ -1,0 +1,188 @@
+//! Where the daemon's alerts go: EVE lines on stdout and/or a rotated file, the SQLite store,
+//! syslog through its bounded queue, the web server's feed and the optional enrichment client.
+
+use std::io::Write;
+
+use crate::config::Config;
+use crate::detect::Alert;
+use crate::output::eve_file::EveFile;
+use crate::output::store::Store;
+use crate::output::syslog::{SyslogFormat, SyslogTarget};
+use crate::output::syslog_transport::{start_syslog, target_name, SyslogOut};
+use crate::output::{eve, syslog};
+
+/// Where alerts go.
+pub(super) struct Outputs {
+    pub(super) stdout: bool,
+    pub(super) eve: Option<EveFile>,
+    pub(super) syslog: Option<SyslogOut>,
+    pub(super) store: Option<Store>,
+    pub(super) line: String,
+    pub(super) hostname: String,
+    pub(super) pid: u32,
+    pub(super) stdout_failed: bool,
+    /// The web's feed, when the web server runs.
+    pub(super) web: Option<crate::web::Publisher>,
+    /// Alert ids for the web when there is no store to number them.
+    pub(super) web_ids: i64,
+    /// LLM enrichment, when `enrich.endpoint` is set.
+    pub(super) enrich: Option<crate::enrich::Enricher>,
+}
+
+impl Outputs {
+    pub(super) fn new(cfg: &Config) -> Outputs {
+        let mut o = Outputs {
+            stdout: cfg.eve.stdout,
+            eve: None,
+            syslog: None,
+            store: (!cfg.store.path.is_empty()).then(|| Store::new(cfg.store.clone())),
+            line: String::with_capacity(4096),
+            hostname: String::new(),
+            pid: std::process::id(),
+            stdout_failed: false,
+            web: None,
+            web_ids: 0,
+            enrich: None,
+        };
+        o.configure(cfg);
+        o
+    }
+
+    /// (Re)apply output settings; used at start and on SIGHUP.
+    pub(super) fn configure(&mut self, cfg: &Config) {
+        if self.enrich.as_ref().map(|e| &e.cfg) != Some(&cfg.enrich) {
+            // Dropped: its thread ends after the request in flight; queued jobs are lost.
+            self.enrich = crate::enrich::Enricher::start(&cfg.enrich);
+        }
+        self.stdout = cfg.eve.stdout;
+        self.eve = (!cfg.eve.path.is_empty())
+            .then(|| EveFile::new(&cfg.eve.path, cfg.eve.max_bytes, cfg.eve.keep));
+        if self.syslog.as_ref().map(|s| &s.cfg) != Some(&cfg.syslog) {
+            if let Some(old) = self.syslog.take() {
+                old.task.abort();
+            }
+            self.syslog = start_syslog(&cfg.syslog);
+        }
+        self.hostname = if !cfg.syslog.hostname.is_empty() {
+            cfg.syslog.hostname.clone()
+        } else if matches!(cfg.syslog.target, SyslogTarget::Unix(_)) {
+            String::new()
+        } else {
+            hostname()
+        };
+        match &mut self.store {
+            Some(s) if s.path().as_os_str() != cfg.store.path.as_str() => log::warn!(
+                "store.path changed to `{}`: takes effect after a restart",
+                cfg.store.path
+            ),
+            Some(s) => s.set_limits(&cfg.store),
+            None if !cfg.store.path.is_empty() => {
+                log::warn!("store.path set: takes effect after a restart")
+            }
+            None => {}
+        }
+    }
+
+    pub(super) fn alert(&mut self, a: &Alert) {
+        let id = self.store.as_mut().and_then(|s| s.add_alert(a));
+        if a.suppressed {
+            return;
+        }
+        let id = id.unwrap_or_else(|| {
+            self.web_ids += 1;
+            self.web_ids
+        });
+        if let Some(w) = &self.web {
+            w.alert(crate::web::alert_message(id, a));
+        }
+        if let Some(e) = self.enrich.as_ref().filter(|e| e.wants(a)) {
+            e.submit(id, a);
+        }
+        if self.stdout || self.eve.is_some() {
+            self.line.clear();
+            eve::write_alert(&mut self.line, a);
+            if self.stdout && !self.stdout_failed {
+                let mut o = std::io::stdout().lock();
+                if o.write_all(self.line.as_bytes())
+                    .and_then(|()| o.flush())
+                    .is_err()
+                {
+                    self.stdout_failed = true;
+                    log::error!("stdout is closed; EVE lines go to the other outputs only");
+                }
+            }
+            if let Some(f) = self.eve.as_mut() {
+                f.write_line(&self.line);
+            }
+        }
+        if let Some(s) = &self.syslog {
+            self.line.clear();
+            syslog::format(
+                &mut self.line,
+                s.cfg.format,
+                s.cfg.facility,
+                &self.hostname,
+                self.pid,
+                a,
+            );
+            if s.tx.try_send(self.line.as_bytes().to_vec()).is_err() {
+                s.stats.update(|c| c.dropped += 1);
+            }
+        }
+    }
+
+    /// Store and publish the language model's replies that arrived.
+    pub(super) fn enrichments(&mut self) {
+        let Some(e) = &self.enrich else { return };
+        for (id, text) in e.take_results() {
+            if let Some(st) = self.store.as_mut() {
+                st.set_enrichment(id, &text);
+            }
+            if let Some(w) = &self.web {
+                w.alert(crate::web::enrichment_message(id, &text));
+            }
+        }
+    }
+
+    pub(super) fn describe(&self, cfg: &Config) -> String {
+        let mut to = Vec::new();
+        if self.stdout {
+            to.push("EVE JSON on stdout".to_string());
+        }
+        if !cfg.eve.path.is_empty() {
+            to.push(format!("EVE JSON in {}", cfg.eve.path));
+        }
+        if let Some(s) = &self.store {
+            to.push(format!("SQLite {}", s.path().display()));
+        }
+        if let Some(s) = &self.syslog {
+            to.push(format!(
+                "syslog {} ({})",
+                target_name(&s.cfg.target),
+                match s.cfg.format {
+                    SyslogFormat::Rfc5424 => "RFC 5424",
+                    SyslogFormat::Rfc3164 => "RFC 3164",
+                }
+            ));
+        }
+        if to.is_empty() {
+            "nowhere (every output is off)".into()
+        } else {
+            to.join(", ")
+        }
+    }
+}
+
+pub(super) fn hostname() -> String {
+    let mut b = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let r = unsafe { libc::gethostname(b.as_mut_ptr().cast(), b.len()) };
+    if r != 0 {
+        return String::new();
+    }
+    let n = b.iter().position(|c| *c == 0).unwrap_or(0);
+    String::from_utf8_lossy(&b[..n])
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect()
+}
