@@ -17,6 +17,7 @@ pub mod community_id;
 pub mod config;
 pub mod dns_tunnel;
 pub mod explain;
+pub mod home_net;
 pub mod hosts;
 pub mod scan;
 pub mod synflood;
