@@ -4,7 +4,7 @@
 //! it asks with `If-None-Match` and gets 304. Paths are matched exactly: nothing is read from
 //! the file system.
 
-use super::server::{Request, Response};
+use super::http::{Request, Response};
 
 /// (URL path, content type, gzip bytes).
 const FILES: &[(&str, &str, &[u8])] = &[

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::server::{Request, Response};
+use super::http::{Request, Response};
 
 /// The generated token's file, in the state directory.
 pub const TOKEN_FILE: &str = "web.token";

@@ -4,7 +4,8 @@
 use std::fmt::Write;
 
 use super::config::WebToken;
-use super::server::{Ctx, Response};
+use super::http::Response;
+use super::server::Ctx;
 use crate::config::Config;
 use crate::output::json;
 use crate::settings::Allow;

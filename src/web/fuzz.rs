@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{watch, Semaphore};
 
 pub use super::config_api::config_json;
-use super::server::{self, Ctx, Request, WebOptions, WebStats};
+use super::http::{self, Request};
+use super::server::{self, Ctx, WebOptions, WebStats};
 use crate::config::{Config, ConfigSource, FileConfig};
 
 /// The token the fuzzing server wants (seed inputs carry it).
@@ -70,14 +71,14 @@ fn ctx() -> &'static Ctx {
 /// when the head is incomplete (the server would wait for more).
 pub fn request(data: &[u8]) -> u16 {
     let ctx = ctx();
-    let Some(end) = server::head_end(data) else {
+    let Some(end) = http::head_end(data) else {
         return 0;
     };
     if end > server::MAX_HEAD_BYTES {
         return 431;
     }
     let mut hdrs = [httparse::EMPTY_HEADER; server::MAX_HEADERS];
-    let p = match server::parse_head(&data[..end], &mut hdrs) {
+    let p = match http::parse_head(&data[..end], &mut hdrs) {
         Ok(p) => p,
         Err((r, _)) => return r.status,
     };
@@ -92,7 +93,7 @@ pub fn request(data: &[u8]) -> u16 {
         body,
         peer: ([192, 168, 1, 20], 50000).into(),
     };
-    let allow = server::cors(&ctx.opts.web, r.header("origin"));
+    let allow = http::cors(&ctx.opts.web, r.header("origin"));
     let resp = if let Some(denied) = ctx.auth.check(&r) {
         denied
     } else if path.starts_with("/ws/") && p.method == "GET" {
@@ -104,9 +105,9 @@ pub fn request(data: &[u8]) -> u16 {
             Err(e) => e,
         }
     } else {
-        server::answer(&r, ctx, allow.is_some())
+        http::answer(&r, ctx, allow.is_some())
     };
-    let head = server::response_head(&resp, allow.as_deref(), p.close);
+    let head = http::response_head(&resp, allow.as_deref(), p.close);
     // Nothing from the request may break a header line.
     assert_eq!(head.matches("\r\n\r\n").count(), 1, "{head:?}");
     assert!(head.ends_with("\r\n\r\n"));

@@ -6,9 +6,10 @@
 //! `watch` slot that is overwritten, a `broadcast` ring whose slow readers lose their oldest
 //! entries). The server runs on one thread of its own (`netwatch-web`, a tokio
 //! `current_thread` runtime) and reads only those and the SQLite store through read-only
-//! connections. Rooms: `server` (listeners, limits, HTTP parsing, security headers),
-//! `auth` (the token), `routes` (REST handlers), `ws` (WebSockets), `metrics` (Prometheus),
-//! `assets` (the embedded dashboard).
+//! connections. Rooms: `server` (listeners, limits, the connection loop), `http` (request
+//! heads, responses and their security headers), `auth` (the token), `routes` (REST
+//! handlers), `config_api` (`/api/config`), `ws` (WebSockets), `metrics` (Prometheus),
+//! `assets` (the embedded dashboard), `config` (the `[web]` section).
 
 mod assets;
 mod auth;
@@ -16,6 +17,7 @@ pub mod config;
 mod config_api;
 #[doc(hidden)]
 pub mod fuzz;
+mod http;
 mod metrics;
 mod routes;
 mod server;

@@ -14,7 +14,8 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::config_api;
-use super::server::{Ctx, Request, Response};
+use super::http::{Request, Response};
+use super::server::Ctx;
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
 use crate::detect::RuleId;
 use crate::output::store::{self, AlertRow, Query};

@@ -23,8 +23,9 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error as WsError, Message, WebSocket};
 
 use super::auth::WS_TOKEN_PREFIX;
+use super::http::{Request, Response};
 use super::routes;
-use super::server::{Ctx, Request, Response};
+use super::server::Ctx;
 use super::ALERT_QUEUE;
 
 /// Incoming frames and messages: clients send only pongs and closes.
