@@ -30,7 +30,7 @@ stop_pid() { # stop_pid PID [SIGNAL] [SECONDS]: signal a process this script sta
   # within SECONDS (default 20); past that it is killed, reported and counted as a failure.
   # Returns the process's exit status.
   local p=$1 sig=${2:-TERM} t=${3:-20} rc=0 end cmd
-  cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | head -c 120 || true)
+  cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | head -c 120 || true)
   kill -s "$sig" "$p" 2>/dev/null || true
   end=$((SECONDS + t))
   while running "$p" && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
