@@ -37,15 +37,8 @@ pub fn wait_within(mut child: Child, limit: Duration, what: &str) -> Output {
                 let _ = child.wait();
                 let err =
                     String::from_utf8_lossy(&collect(err, Duration::from_secs(5))).to_string();
-                let tail: String = err
-                    .lines()
-                    .rev()
-                    .take(20)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let lines: Vec<&str> = err.lines().collect();
+                let tail = lines[lines.len().saturating_sub(20)..].join("\n");
                 panic!(
                     "{what}: still running after {:.1} s (limit {} s), killed; the end of its stderr:\n{tail}",
                     start.elapsed().as_secs_f64(),
