@@ -1,11 +1,14 @@
-//! Capture: libpcap (through the `pcap` crate) for capture files — pcap and pcapng — and live
-//! interfaces. Frames are borrowed from libpcap's buffer for the duration of one call, never
-//! copied or kept. Live handles are opened with the configured BPF filter, snaplen,
+//! Capture: capture files — pcap and pcapng — read in place from a memory map (`file`), with
+//! libpcap (through the `pcap` crate) for live interfaces, for `--bpf` filters and for files
+//! the reader does not take. Frames are borrowed for the duration of one call, never copied
+//! or kept. Live handles are opened with the configured BPF filter, snaplen,
 //! promiscuous flag, kernel buffer size and immediate mode; their statistics (received,
 //! dropped by the kernel, dropped by the interface) are read by the daemon every second.
 //! `decode` turns a frame into a `PacketMeta`; `reasm` reassembles IP fragments first.
 
 pub mod decode;
+pub mod file;
+mod filter;
 pub mod reasm;
 
 use serde::Deserialize;
@@ -33,10 +36,12 @@ pub struct Frame<'a> {
     /// Length on the wire.
     pub wire_len: u32,
     pub data: &'a [u8],
+    /// Link type of the frame (LINKTYPE_* of the file's interface, or libpcap's DLT_*).
+    pub linktype: i32,
 }
 
 #[allow(clippy::unnecessary_cast)] // time_t / suseconds_t are 32-bit on some targets
-fn frame<'a>(p: &pcap::Packet<'a>) -> Frame<'a> {
+fn frame<'a>(p: &pcap::Packet<'a>, linktype: i32) -> Frame<'a> {
     // Wrapping, not saturating: only an absurd pcapng timestamp (beyond year 294,000) can
     // overflow, and the clock counts whatever jump that makes.
     let ts_us = (p.header.ts.tv_sec as i64)
@@ -46,68 +51,112 @@ fn frame<'a>(p: &pcap::Packet<'a>) -> Frame<'a> {
         ts_us,
         wire_len: p.header.len,
         data: p.data,
+        linktype,
     }
 }
 
-/// A capture file being read.
+/// A capture file being read: pcap and pcapng from a memory map by our own reader (`file`);
+/// anything else it cannot map or does not know (standard input as `-`, a pipe, other
+/// formats libpcap reads) through libpcap.
 pub struct FileCapture {
-    cap: pcap::Capture<pcap::Offline>,
-    pub linktype: i32,
+    src: FileSource,
+    /// Frames handed out so far.
     pub read: u64,
+}
+
+enum FileSource {
+    Mapped {
+        map: file::Map,
+        /// `--bpf`: the expression and its program per link type, compiled by libpcap.
+        bpf: Option<filter::Filter>,
+    },
+    Libpcap(Box<pcap::Capture<pcap::Offline>>),
 }
 
 impl FileCapture {
     pub fn open(path: &Path, bpf: Option<&str>) -> Result<FileCapture, CaptureError> {
-        let mut cap = pcap::Capture::from_file(path).map_err(|e| CaptureError::OpenFile {
+        let bpf = bpf.filter(|e| !e.trim().is_empty());
+        let open_err = |msg: String| CaptureError::OpenFile {
             path: path.display().to_string(),
-            msg: e.to_string(),
-        })?;
-        if let Some(expr) = bpf.filter(|e| !e.trim().is_empty()) {
+            msg,
+        };
+        let map = match path.to_str() {
+            Some("-") => None,
+            _ => {
+                let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
+                file::Map::of(&f).filter(|m| file::sniff(m.bytes()).is_some())
+            }
+        };
+        if let Some(map) = map {
+            let mut r = file::Records::new(map.bytes()).map_err(|d| open_err(d.to_string()))?;
+            let bpf = match bpf {
+                Some(expr) => {
+                    let mut f = filter::Filter::new(expr);
+                    // The first link type's program now, so a bad expression fails at once.
+                    f.program(r.first_linktype().unwrap_or(decode::linktype::ETHERNET))?;
+                    Some(f)
+                }
+                None => None,
+            };
+            return Ok(FileCapture {
+                src: FileSource::Mapped { map, bpf },
+                read: 0,
+            });
+        }
+        let mut cap = pcap::Capture::from_file(path).map_err(|e| open_err(e.to_string()))?;
+        if let Some(expr) = bpf {
             cap.filter(expr, true).map_err(|e| CaptureError::Filter {
                 expr: expr.to_string(),
                 msg: e.to_string(),
             })?;
         }
-        let linktype = cap.get_datalink().0;
         Ok(FileCapture {
-            cap,
-            linktype,
+            src: FileSource::Libpcap(Box::new(cap)),
             read: 0,
         })
     }
 
-    /// Hand every frame to `f` in order (libpcap's `pcap_loop`: one call for the whole file,
-    /// cheaper per frame than `next_frame`). A truncated or corrupt file gives an error after
-    /// the frames that could be read.
+    /// Hand every frame to `f` in order. A truncated or corrupt file gives an error after the
+    /// frames that could be read, saying where the damage is.
     pub fn for_each(&mut self, mut f: impl FnMut(Frame<'_>)) -> Result<(), CaptureError> {
         let read = &mut self.read;
-        let res = self.cap.for_each(None, |p| {
-            *read += 1;
-            f(frame(&p));
-        });
-        match res {
-            Ok(()) | Err(pcap::Error::NoMorePackets) => Ok(()),
-            Err(e) => Err(CaptureError::Read {
-                packets: self.read,
-                msg: e.to_string(),
-            }),
-        }
-    }
-
-    /// Next frame; `Ok(None)` at the end of the file. A truncated or corrupt file gives an
-    /// error after the frames that could be read.
-    #[inline]
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.read += 1;
-                Ok(Some(frame(&p)))
+        match &mut self.src {
+            FileSource::Mapped { map, bpf } => {
+                let map = &*map;
+                let fail = |read: u64, msg: String| CaptureError::Read { packets: read, msg };
+                let mut r =
+                    file::Records::new(map.bytes()).map_err(|d| fail(*read, d.to_string()))?;
+                loop {
+                    match r.next_frame() {
+                        Ok(Some(fr)) => {
+                            if let Some(b) = bpf.as_mut() {
+                                if !b.matches(&fr)? {
+                                    continue;
+                                }
+                            }
+                            *read += 1;
+                            f(fr);
+                            map.release_before(r.position());
+                        }
+                        Ok(None) => return Ok(()),
+                        Err(d) => return Err(fail(*read, d.to_string())),
+                    }
+                }
             }
-            Err(pcap::Error::NoMorePackets) => Ok(None),
-            Err(e) => Err(CaptureError::Read {
-                packets: self.read,
-                msg: e.to_string(),
-            }),
+            FileSource::Libpcap(cap) => {
+                let linktype = cap.get_datalink().0;
+                let res = cap.for_each(None, |p| {
+                    *read += 1;
+                    f(frame(&p, linktype));
+                });
+                match res {
+                    Ok(()) | Err(pcap::Error::NoMorePackets) => Ok(()),
+                    Err(e) => Err(CaptureError::Read {
+                        packets: *read,
+                        msg: e.to_string(),
+                    }),
+                }
+            }
         }
     }
 }
@@ -160,7 +209,7 @@ impl LiveCapture {
     /// Next frame if one is ready; `Ok(None)` when the buffer is empty.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         match self.cap.next_packet() {
-            Ok(p) => Ok(Some(frame(&p))),
+            Ok(p) => Ok(Some(frame(&p, self.linktype))),
             Err(pcap::Error::TimeoutExpired) | Err(pcap::Error::NoMorePackets) => Ok(None),
             Err(e) => Err(CaptureError::Read {
                 packets: 0,

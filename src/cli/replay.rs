@@ -204,11 +204,10 @@ pub fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
     let mut last_sec = i64::MIN;
     let mut next_check_ts = i64::MIN;
     for (file, mut cap) in files.iter().zip(caps) {
-        let linktype = cap.linktype;
         let res = match &served {
             // The plain replay's loop has nothing of the web in it.
             None => cap.for_each(|f| {
-                pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                pipeline.process(f.linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
                     sink.alert(a)
                 })
             }),
@@ -247,7 +246,7 @@ pub fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
                             }
                         }
                     }
-                    pipeline.process(linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
+                    pipeline.process(f.linktype, f.ts_us, f.data, f.wire_len, &mut |a| {
                         sink.alert(a)
                     })
                 })

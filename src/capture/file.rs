@@ -1,0 +1,600 @@
+//! Capture files read directly: classic pcap (both byte orders, microsecond and nanosecond
+//! timestamps) and pcapng (both byte orders, any number of sections, interfaces with their own
+//! link type, timestamp resolution and offset; enhanced, simple and obsolete packet blocks),
+//! parsed in place over a read-only memory map. No packet is copied: each frame handed on is a
+//! slice of the map. Pages already read are given back to the kernel as the replay goes, so a
+//! multi-gigabyte capture costs a few hundred KiB of resident memory, not its size.
+//!
+//! The parser (`Records`) is a pure function of the bytes: every length is checked against
+//! what is left before it is used, and damage ends the read with its byte offset. What it
+//! mirrors from libpcap (so that the same file gives the same frames): link types are the
+//! low 26 bits of the header's field; a record longer than the file's snapshot length is cut
+//! to it; the snapshot length of 0 or above 262,144 means 262,144; nanosecond stamps are
+//! floored to microseconds. What it does that libpcap 1.10 does not: a pcapng file whose
+//! interfaces have different link types is read (libpcap stops at the second type).
+
+use std::fs::File;
+
+use super::Frame;
+
+/// The snapshot length libpcap assumes when a file's is 0 or larger (`max_snaplen_for_dlt`).
+const MAX_SNAPLEN: u32 = 262_144;
+/// Interfaces one pcapng section may describe (each costs 24 bytes).
+const MAX_INTERFACES: usize = 65_536;
+/// Resident bytes of the map kept behind the read position before they are given back.
+const RELEASE_STEP: usize = 256 * 1024;
+
+/// What is wrong with a capture file, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Byte offset of the record or block that could not be read.
+    pub offset: usize,
+    pub what: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at byte offset {}", self.what, self.offset)
+    }
+}
+
+fn damage(offset: usize, what: impl Into<String>) -> Damage {
+    Damage {
+        offset,
+        what: what.into(),
+    }
+}
+
+/// The formats this reader knows, from the first four bytes; `None` for anything else (which
+/// then goes to libpcap).
+pub fn sniff(head: &[u8]) -> Option<Kind> {
+    let m: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    match (u32::from_le_bytes(m), u32::from_be_bytes(m)) {
+        (0xa1b2_c3d4, _) | (_, 0xa1b2_c3d4) | (0xa1b2_3c4d, _) | (_, 0xa1b2_3c4d) => {
+            Some(Kind::Pcap)
+        }
+        (0x0a0d_0d0a, _) => Some(Kind::Pcapng),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Pcap,
+    Pcapng,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Iface {
+    linktype: i32,
+    snaplen: u32,
+    /// Timestamp units per second (10^n or 2^n).
+    units: u64,
+    /// Seconds added to every timestamp (`if_tsoffset`).
+    offset_s: i64,
+}
+
+#[derive(Debug)]
+enum Format {
+    Pcap {
+        big: bool,
+        nanos: bool,
+        linktype: i32,
+        snaplen: u32,
+    },
+    Pcapng {
+        big: bool,
+        ifaces: Vec<Iface>,
+    },
+}
+
+/// The records of one capture file held in memory, in order.
+#[derive(Debug)]
+pub struct Records<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    format: Format,
+}
+
+#[inline(always)]
+fn u16_at(b: &[u8], at: usize, big: bool) -> Option<u16> {
+    let v: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
+    Some(if big {
+        u16::from_be_bytes(v)
+    } else {
+        u16::from_le_bytes(v)
+    })
+}
+
+#[inline(always)]
+fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
+    let v: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(if big {
+        u32::from_be_bytes(v)
+    } else {
+        u32::from_le_bytes(v)
+    })
+}
+
+fn snapshot(snaplen: u32) -> u32 {
+    if snaplen == 0 || snaplen > MAX_SNAPLEN {
+        MAX_SNAPLEN
+    } else {
+        snaplen
+    }
+}
+
+/// libpcap's `LT_LINKTYPE`: the upper bits of a pcap header's link type carry FCS details.
+fn linktype_of(field: u32) -> i32 {
+    (field & 0x03ff_ffff) as i32
+}
+
+/// Seconds and a fraction in `units` per second as microseconds, wrapping as libpcap's
+/// `time_t` arithmetic does for absurd values.
+#[inline]
+fn micros(t: u64, units: u64, offset_s: i64) -> i64 {
+    let us = if units == 1_000_000 {
+        t as i64
+    } else {
+        let (sec, frac) = (t / units, t % units);
+        let frac_us = (frac as u128 * 1_000_000 / units as u128) as i64;
+        (sec as i64).wrapping_mul(1_000_000).wrapping_add(frac_us)
+    };
+    us.wrapping_add(offset_s.wrapping_mul(1_000_000))
+}
+
+impl<'a> Records<'a> {
+    /// Parse the file header (pcap) or the first section header (pcapng).
+    pub fn new(buf: &'a [u8]) -> Result<Records<'a>, Damage> {
+        match sniff(buf) {
+            Some(Kind::Pcap) => {
+                let big = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) >> 16 == 0xa1b2;
+                let magic = u32_at(buf, 0, big).unwrap_or(0);
+                let hdr = |at| {
+                    u32_at(buf, at, big).ok_or_else(|| damage(0, "truncated pcap file header"))
+                };
+                let major =
+                    u16_at(buf, 4, big).ok_or_else(|| damage(0, "truncated pcap file header"))?;
+                if major < 2 {
+                    return Err(damage(4, format!("pcap format version {major} is too old")));
+                }
+                let snaplen = hdr(16)?;
+                let linktype = linktype_of(hdr(20)?);
+                Ok(Records {
+                    buf,
+                    pos: 24,
+                    format: Format::Pcap {
+                        big,
+                        nanos: magic == 0xa1b2_3c4d,
+                        linktype,
+                        snaplen: snapshot(snaplen),
+                    },
+                })
+            }
+            Some(Kind::Pcapng) => {
+                let mut r = Records {
+                    buf,
+                    pos: 0,
+                    format: Format::Pcapng {
+                        big: false,
+                        ifaces: Vec::new(),
+                    },
+                };
+                // Read up to the first packet so the first interface's link type is known.
+                r.section_header(0)?;
+                Ok(r)
+            }
+            None => Err(damage(0, "not a pcap or pcapng file")),
+        }
+    }
+
+    /// The first interface's link type (pcapng: once its description is read).
+    pub fn first_linktype(&mut self) -> Option<i32> {
+        match &self.format {
+            Format::Pcap { linktype, .. } => Some(*linktype),
+            Format::Pcapng { .. } => {
+                // Interface descriptions come before the packets that use them.
+                let mut at = self.pos;
+                let save = self.pos;
+                let mut found = None;
+                while let Ok(Some((ty, len, big))) = self.block_at(at) {
+                    if ty == 1 {
+                        found = u16_at(self.buf, at + 8, big).map(|l| l as i32);
+                        break;
+                    }
+                    if matches!(ty, 2 | 3 | 6) {
+                        break;
+                    }
+                    at += len;
+                }
+                self.pos = save;
+                found
+            }
+        }
+    }
+
+    /// Bytes read so far (everything before it has been handed out).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The block at `at`: type, total length and the byte order it is in.
+    fn block_at(&self, at: usize) -> Result<Option<(u32, usize, bool)>, Damage> {
+        if at >= self.buf.len() {
+            return Ok(None);
+        }
+        let big = match &self.format {
+            Format::Pcapng { big, .. } => *big,
+            Format::Pcap { .. } => false,
+        };
+        let ty =
+            u32_at(self.buf, at, big).ok_or_else(|| damage(at, "truncated pcapng block header"))?;
+        // A section header carries its own byte order.
+        let big = if ty == 0x0a0d_0d0a {
+            match u32_at(self.buf, at + 8, false) {
+                Some(0x1a2b_3c4d) => false,
+                Some(0x4d3c_2b1a) => true,
+                Some(_) => {
+                    return Err(damage(
+                        at,
+                        "pcapng section header with an unknown byte-order magic",
+                    ))
+                }
+                None => return Err(damage(at, "truncated pcapng section header")),
+            }
+        } else {
+            big
+        };
+        let len = u32_at(self.buf, at + 4, big)
+            .ok_or_else(|| damage(at, "truncated pcapng block header"))? as usize;
+        if len < 12 || len % 4 != 0 {
+            return Err(damage(
+                at,
+                format!("pcapng block of length {len} (not a multiple of 4 of at least 12)"),
+            ));
+        }
+        if len > self.buf.len() - at {
+            return Err(damage(
+                at,
+                format!(
+                    "truncated pcapng block: {len} bytes long, {} left in the file",
+                    self.buf.len() - at
+                ),
+            ));
+        }
+        Ok(Some((ty, len, big)))
+    }
+
+    /// A section header block at `at`: a new byte order, no interfaces yet.
+    fn section_header(&mut self, at: usize) -> Result<(), Damage> {
+        let Some((_, len, big)) = self.block_at(at)? else {
+            return Err(damage(at, "empty pcapng file"));
+        };
+        let major = u16_at(self.buf, at + 12, big)
+            .ok_or_else(|| damage(at, "truncated pcapng section header"))?;
+        if major != 1 {
+            return Err(damage(
+                at,
+                format!("pcapng major version {major} (only 1 is defined)"),
+            ));
+        }
+        self.format = Format::Pcapng {
+            big,
+            ifaces: Vec::new(),
+        };
+        self.pos = at + len;
+        Ok(())
+    }
+
+    /// An interface description block (body `b`, at file offset `at`).
+    fn interface(&mut self, at: usize, b: &[u8], big: bool) -> Result<(), Damage> {
+        let short = || damage(at, "truncated pcapng interface description");
+        let linktype = u16_at(b, 0, big).ok_or_else(short)? as i32;
+        let snaplen = u32_at(b, 4, big).ok_or_else(short)?;
+        let mut iface = Iface {
+            linktype,
+            snaplen: snapshot(snaplen),
+            units: 1_000_000,
+            offset_s: 0,
+        };
+        // Options: code, length, value padded to 4 bytes; code 0 ends them.
+        let mut o = 8;
+        while let (Some(code), Some(olen)) = (u16_at(b, o, big), u16_at(b, o + 2, big)) {
+            let olen = olen as usize;
+            let Some(v) = b.get(o + 4..o + 4 + olen) else {
+                return Err(damage(at, "pcapng interface option runs past its block"));
+            };
+            match (code, v) {
+                (0, _) => break,
+                (9, [r]) => {
+                    let n = (r & 0x7f) as u32;
+                    let units = if r & 0x80 == 0 {
+                        10u64.checked_pow(n)
+                    } else {
+                        2u64.checked_pow(n)
+                    };
+                    iface.units = units.filter(|u| *u > 0).ok_or_else(|| {
+                        damage(
+                            at,
+                            format!("pcapng timestamp resolution {r:#04x} is out of range"),
+                        )
+                    })?;
+                }
+                (14, v) if v.len() == 8 => {
+                    let raw: [u8; 8] = v.try_into().unwrap_or([0; 8]);
+                    iface.offset_s = if big {
+                        i64::from_be_bytes(raw)
+                    } else {
+                        i64::from_le_bytes(raw)
+                    };
+                }
+                _ => {}
+            }
+            o += 4 + olen.div_ceil(4) * 4;
+        }
+        let Format::Pcapng { ifaces, .. } = &mut self.format else {
+            return Ok(());
+        };
+        if ifaces.len() >= MAX_INTERFACES {
+            return Err(damage(
+                at,
+                format!("more than {MAX_INTERFACES} interfaces in one pcapng section"),
+            ));
+        }
+        ifaces.push(iface);
+        Ok(())
+    }
+
+    /// The next frame, `Ok(None)` at the end of the file.
+    #[inline]
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'a>>, Damage> {
+        match self.format {
+            Format::Pcap {
+                big,
+                nanos,
+                linktype,
+                snaplen,
+            } => self.next_pcap(big, nanos, linktype, snaplen),
+            Format::Pcapng { .. } => self.next_pcapng(),
+        }
+    }
+
+    #[inline(always)]
+    fn next_pcap(
+        &mut self,
+        big: bool,
+        nanos: bool,
+        linktype: i32,
+        snaplen: u32,
+    ) -> Result<Option<Frame<'a>>, Damage> {
+        let at = self.pos;
+        let buf = self.buf;
+        let Some(h) = buf.get(at..at.wrapping_add(16)) else {
+            if at >= buf.len() {
+                return Ok(None);
+            }
+            return Err(damage(
+                at,
+                format!("truncated record header ({} of 16 bytes)", buf.len() - at),
+            ));
+        };
+        let f = |i: usize| {
+            let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+            if big {
+                u32::from_be_bytes(v)
+            } else {
+                u32::from_le_bytes(v)
+            }
+        };
+        let (sec, frac, caplen, len) = (f(0), f(4), f(8), f(12));
+        if caplen > MAX_SNAPLEN && caplen > snaplen {
+            return Err(damage(
+                at,
+                format!(
+                    "record of {caplen} captured bytes (more than the maximum of {MAX_SNAPLEN})"
+                ),
+            ));
+        }
+        let start = at + 16;
+        let Some(data) = buf.get(start..start + caplen as usize) else {
+            return Err(damage(
+                at,
+                format!(
+                    "truncated record: {caplen} captured bytes, {} left in the file",
+                    buf.len() - start
+                ),
+            ));
+        };
+        self.pos = start + caplen as usize;
+        let usec = if nanos { frac / 1000 } else { frac };
+        Ok(Some(Frame {
+            ts_us: (sec as i64) * 1_000_000 + usec as i64,
+            wire_len: len,
+            data: &data[..data.len().min(snaplen as usize)],
+            linktype,
+        }))
+    }
+
+    fn next_pcapng(&mut self) -> Result<Option<Frame<'a>>, Damage> {
+        loop {
+            let at = self.pos;
+            let Some((ty, len, big)) = self.block_at(at)? else {
+                return Ok(None);
+            };
+            let body = &self.buf[at + 8..at + len - 4];
+            let short = || damage(at, "truncated pcapng packet block");
+            match ty {
+                0x0a0d_0d0a => {
+                    self.section_header(at)?;
+                    continue;
+                }
+                1 => self.interface(at, body, big)?,
+                // Enhanced (6) and obsolete (2) packet blocks: interface, timestamp, lengths.
+                6 | 2 => {
+                    let (iface, ts_hi, ts_lo, caplen, wire) = if ty == 6 {
+                        (
+                            u32_at(body, 0, big).ok_or_else(short)? as usize,
+                            u32_at(body, 4, big).ok_or_else(short)?,
+                            u32_at(body, 8, big).ok_or_else(short)?,
+                            u32_at(body, 12, big).ok_or_else(short)?,
+                            u32_at(body, 16, big).ok_or_else(short)?,
+                        )
+                    } else {
+                        (
+                            u16_at(body, 0, big).ok_or_else(short)? as usize,
+                            u32_at(body, 4, big).ok_or_else(short)?,
+                            u32_at(body, 8, big).ok_or_else(short)?,
+                            u32_at(body, 12, big).ok_or_else(short)?,
+                            u32_at(body, 16, big).ok_or_else(short)?,
+                        )
+                    };
+                    let Some(data) = body.get(20..20 + caplen as usize) else {
+                        return Err(damage(
+                            at,
+                            format!("pcapng packet of {caplen} captured bytes in a block of {len}"),
+                        ));
+                    };
+                    let i = self.iface(at, iface)?;
+                    // libpcap refuses such a record rather than cutting it.
+                    if caplen > i.snaplen {
+                        return Err(damage(
+                            at,
+                            format!("pcapng packet of {caplen} captured bytes, more than the interface's snapshot length {}", i.snaplen),
+                        ));
+                    }
+                    self.pos = at + len;
+                    let t = ((ts_hi as u64) << 32) | ts_lo as u64;
+                    return Ok(Some(Frame {
+                        ts_us: micros(t, i.units, i.offset_s),
+                        wire_len: wire,
+                        data,
+                        linktype: i.linktype,
+                    }));
+                }
+                // Simple packet block: the original length, then as much as the block holds.
+                3 => {
+                    let wire = u32_at(body, 0, big).ok_or_else(short)?;
+                    let i = self.iface(at, 0)?;
+                    let data = &body[4..];
+                    let n = data.len().min(wire as usize).min(i.snaplen as usize);
+                    self.pos = at + len;
+                    return Ok(Some(Frame {
+                        ts_us: micros(0, i.units, i.offset_s),
+                        wire_len: wire,
+                        data: &data[..n],
+                        linktype: i.linktype,
+                    }));
+                }
+                // Statistics, name resolution, decryption secrets, custom blocks: not packets.
+                _ => {}
+            }
+            self.pos = at + len;
+        }
+    }
+
+    fn iface(&self, at: usize, i: usize) -> Result<Iface, Damage> {
+        let Format::Pcapng { ifaces, .. } = &self.format else {
+            return Err(damage(at, "packet block outside a pcapng section"));
+        };
+        ifaces.get(i).copied().ok_or_else(|| {
+            damage(
+                at,
+                format!("packet on interface {i}, which no interface description block defines"),
+            )
+        })
+    }
+}
+
+/// A read-only private memory map of a whole file.
+pub struct Map {
+    ptr: *mut libc::c_void,
+    len: usize,
+    /// Up to here the pages have been given back (a multiple of the page size).
+    released: std::cell::Cell<usize>,
+}
+
+impl Map {
+    /// Map `file` (a regular file); `None` when it cannot be mapped (a pipe, a device, an
+    /// empty file, or too large for the address space), for the caller to read another way.
+    pub fn of(file: &File) -> Option<Map> {
+        use std::os::fd::AsRawFd;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() == 0 {
+            return None;
+        }
+        let len = usize::try_from(meta.len()).ok()?;
+        // SAFETY: a fresh read-only private mapping of a descriptor we own; the pointer is
+        // checked below and unmapped exactly once, in Drop.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: advice on our own mapping; failure is harmless.
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Some(Map {
+            ptr,
+            len,
+            released: std::cell::Cell::new(0),
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes for the life of `self`. (A file truncated by
+        // another process while mapped raises SIGBUS on access; replay reads finished files.)
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+
+    /// Give back the pages wholly before `pos` (read already) once they add up to a step:
+    /// they leave the resident set, and would be read again from the page cache if touched.
+    #[inline]
+    pub fn release_before(&self, pos: usize) {
+        let released = self.released.get();
+        if pos < released + 2 * RELEASE_STEP {
+            return;
+        }
+        self.release(released, pos);
+    }
+
+    #[cold]
+    fn release(&self, released: usize, pos: usize) {
+        let upto = (pos - RELEASE_STEP) & !(page_size() - 1);
+        if upto > released {
+            // SAFETY: the range lies inside our mapping and is page-aligned; MADV_DONTNEED on a
+            // private read-only file mapping only drops page-table entries.
+            unsafe {
+                libc::madvise(
+                    (self.ptr as *mut u8).add(released) as *mut libc::c_void,
+                    upto - released,
+                    libc::MADV_DONTNEED,
+                )
+            };
+            self.released.set(upto);
+        }
+    }
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as usize
+    } else {
+        4096
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `of`, unmapped once.
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
