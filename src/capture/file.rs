@@ -346,73 +346,120 @@ impl<'a> Records<'a> {
     }
 
     /// The next frame, `Ok(None)` at the end of the file.
-    #[inline]
     pub fn next_frame(&mut self) -> Result<Option<Frame<'a>>, Damage> {
+        let mut got = None;
+        self.for_each_until(|f, _| {
+            got = Some(f);
+            false
+        })?;
+        Ok(got)
+    }
+
+    /// Hand each frame in turn to `f` with the byte offset just after it, until `f` returns
+    /// false (then the next call goes on after that frame) or the file ends.
+    #[inline]
+    pub fn for_each_until(
+        &mut self,
+        mut f: impl FnMut(Frame<'a>, usize) -> bool,
+    ) -> Result<(), Damage> {
         match self.format {
             Format::Pcap {
                 big,
                 nanos,
                 linktype,
                 snaplen,
-            } => self.next_pcap(big, nanos, linktype, snaplen),
-            Format::Pcapng { .. } => self.next_pcapng(),
+            } => match (big, nanos) {
+                (false, false) => self.pcap_loop::<false, false>(linktype, snaplen, &mut f),
+                (false, true) => self.pcap_loop::<false, true>(linktype, snaplen, &mut f),
+                (true, false) => self.pcap_loop::<true, false>(linktype, snaplen, &mut f),
+                (true, true) => self.pcap_loop::<true, true>(linktype, snaplen, &mut f),
+            },
+            Format::Pcapng { .. } => loop {
+                match self.next_pcapng()? {
+                    Some(fr) => {
+                        if !f(fr, self.pos) {
+                            return Ok(());
+                        }
+                    }
+                    None => return Ok(()),
+                }
+            },
         }
     }
 
+    /// Classic pcap records: a 16-byte header and the bytes, back to back. The loop that
+    /// every replayed packet goes through, so it is one bounds check per record.
     #[inline(always)]
-    fn next_pcap(
+    fn pcap_loop<const BIG: bool, const NANOS: bool>(
         &mut self,
-        big: bool,
-        nanos: bool,
         linktype: i32,
         snaplen: u32,
-    ) -> Result<Option<Frame<'a>>, Damage> {
-        let at = self.pos;
+        f: &mut impl FnMut(Frame<'a>, usize) -> bool,
+    ) -> Result<(), Damage> {
         let buf = self.buf;
-        let Some(h) = buf.get(at..at.wrapping_add(16)) else {
-            if at >= buf.len() {
-                return Ok(None);
-            }
-            return Err(damage(
-                at,
-                format!("truncated record header ({} of 16 bytes)", buf.len() - at),
-            ));
-        };
-        let f = |i: usize| {
+        let word = |h: &[u8; 16], i: usize| {
             let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if big {
+            if BIG {
                 u32::from_be_bytes(v)
             } else {
                 u32::from_le_bytes(v)
             }
         };
-        let (sec, frac, caplen, len) = (f(0), f(4), f(8), f(12));
-        if caplen > MAX_SNAPLEN && caplen > snaplen {
-            return Err(damage(
+        loop {
+            let at = self.pos;
+            let Some(h) = buf.get(at..).and_then(|r| r.first_chunk::<16>()) else {
+                return if at >= buf.len() {
+                    Ok(())
+                } else {
+                    Err(damage(
+                        at,
+                        format!("truncated record header ({} of 16 bytes)", buf.len() - at),
+                    ))
+                };
+            };
+            let (sec, frac, caplen, len) = (word(h, 0), word(h, 4), word(h, 8), word(h, 12));
+            let start = at + 16;
+            let end = start + caplen as usize;
+            let Some(data) = buf.get(start..end) else {
+                return Err(self.bad_record(at, caplen));
+            };
+            if caplen > MAX_SNAPLEN {
+                return Err(self.bad_record(at, caplen));
+            }
+            self.pos = end;
+            let frame = Frame {
+                ts_us: (sec as i64) * 1_000_000 + if NANOS { frac / 1000 } else { frac } as i64,
+                wire_len: len,
+                data: if caplen > snaplen {
+                    &data[..snaplen as usize]
+                } else {
+                    data
+                },
+                linktype,
+            };
+            if !f(frame, end) {
+                return Ok(());
+            }
+        }
+    }
+
+    #[cold]
+    fn bad_record(&self, at: usize, caplen: u32) -> Damage {
+        if caplen > MAX_SNAPLEN {
+            return damage(
                 at,
                 format!(
                     "record of {caplen} captured bytes (more than the maximum of {MAX_SNAPLEN})"
                 ),
-            ));
+            );
         }
-        let start = at + 16;
-        let Some(data) = buf.get(start..start + caplen as usize) else {
-            return Err(damage(
-                at,
-                format!(
-                    "truncated record: {caplen} captured bytes, {} left in the file",
-                    buf.len() - start
-                ),
-            ));
-        };
-        self.pos = start + caplen as usize;
-        let usec = if nanos { frac / 1000 } else { frac };
-        Ok(Some(Frame {
-            ts_us: (sec as i64) * 1_000_000 + usec as i64,
-            wire_len: len,
-            data: &data[..data.len().min(snaplen as usize)],
-            linktype,
-        }))
+        damage(
+            at,
+            format!(
+                "truncated record: {caplen} captured bytes, {} left in the file",
+                self.buf.len() - at - 16
+            ),
+        )
     }
 
     fn next_pcapng(&mut self) -> Result<Option<Frame<'a>>, Damage> {

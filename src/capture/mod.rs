@@ -126,22 +126,37 @@ impl FileCapture {
                 let fail = |read: u64, msg: String| CaptureError::Read { packets: read, msg };
                 let mut r =
                     file::Records::new(map.bytes()).map_err(|d| fail(*read, d.to_string()))?;
-                loop {
-                    match r.next_frame() {
-                        Ok(Some(fr)) => {
-                            if let Some(b) = bpf.as_mut() {
-                                if !b.matches(&fr)? {
-                                    continue;
-                                }
-                            }
+                let mut filter_failed = None;
+                let res = match bpf.as_mut() {
+                    // The replay's own loop: nothing but the count and the frame.
+                    None => r.for_each_until(
+                        #[inline(always)]
+                        |fr, end| {
                             *read += 1;
                             f(fr);
-                            map.release_before(r.position());
+                            map.release_before(end);
+                            true
+                        },
+                    ),
+                    Some(b) => r.for_each_until(|fr, end| {
+                        match b.matches(&fr) {
+                            Ok(true) => {}
+                            Ok(false) => return true,
+                            Err(e) => {
+                                filter_failed = Some(e);
+                                return false;
+                            }
                         }
-                        Ok(None) => return Ok(()),
-                        Err(d) => return Err(fail(*read, d.to_string())),
-                    }
+                        *read += 1;
+                        f(fr);
+                        map.release_before(end);
+                        true
+                    }),
+                };
+                if let Some(e) = filter_failed {
+                    return Err(e);
                 }
+                res.map_err(|d| fail(*read, d.to_string()))
             }
             FileSource::Libpcap(cap) => {
                 let linktype = cap.get_datalink().0;
