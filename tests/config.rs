@@ -158,6 +158,21 @@ fn unknown_keys_and_wrong_types_are_refused() {
     let e = parse("nonsense = 1").unwrap_err();
     assert!(e.contains("nonsense"), "{e}");
     assert!(parse("[[[").is_err());
+    // Each error names the key's table and the line it is on, even where an earlier table
+    // has a key of the same name.
+    let text = "profile = \"router\"\n[rules.portscan]\nenabled = true\n\n[rules.synflood]\n\nenabled = \"x\"\n";
+    let e = parse(text).unwrap_err();
+    assert!(
+        e.contains("rules.synflood.enabled") && e.contains("(line 7)"),
+        "{e}"
+    );
+    let e = parse("[rules.portscan]\nwindow_s = 5\n# c\nwindw_s = 6\n").unwrap_err();
+    assert!(
+        e.contains("unknown field `windw_s`") && e.contains("rules.portscan") && e.contains("(line 4)"),
+        "{e}"
+    );
+    let e = parse("x = [1,\n").unwrap_err();
+    assert!(e.contains("line 1") || e.contains("line 2"), "{e}");
 }
 
 #[test]

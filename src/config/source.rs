@@ -217,12 +217,10 @@ impl ConfigSource {
         check_override_keys(overrides)?;
         let mut t = base.clone();
         merge_tables(&mut t, overrides);
-        let f: FileConfig = toml::Value::Table(t)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                path: OVERRIDES_FILE.into(),
-                msg: e.to_string().trim_end().to_string(),
-            })?;
+        let f = FileConfig::from_table(t).map_err(|msg| ConfigError::Parse {
+            path: OVERRIDES_FILE.into(),
+            msg,
+        })?;
         f.validate()
     }
 
@@ -285,4 +283,45 @@ impl Config {
         let u = crate::config::uci::parse(&text, &p)?;
         u.file.validate().map_err(|e| u.annotate(e))
     }
+}
+
+/// A settings error (`... in `rules.portscan.window_s``) with the line of `text` that holds the
+/// key, when it can be found: the key's line after its table's header.
+pub fn with_line(text: &str, msg: String) -> String {
+    let path: Vec<&str> = match msg.rsplit_once("in `") {
+        Some((_, rest)) => rest.trim_end_matches('`').split('.').collect(),
+        None => Vec::new(),
+    };
+    // An unknown field names itself; other errors name the key they are about last.
+    let key = match msg.split_once("unknown field `") {
+        Some((_, rest)) => rest.split('`').next().unwrap_or(""),
+        None => path.last().copied().unwrap_or(""),
+    };
+    let table = match msg.contains("unknown field `") {
+        true => path.join("."),
+        false => path[..path.len().saturating_sub(1)].join("."),
+    };
+    if key.is_empty() {
+        return msg;
+    }
+    let mut in_table = table.is_empty();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix('[') {
+            let name: String = h
+                .trim_matches(|c| c == '[' || c == ']')
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            in_table = name == table;
+            continue;
+        }
+        let is_key = l
+            .strip_prefix(key)
+            .is_some_and(|r| r.trim_start().starts_with('='));
+        if in_table && is_key {
+            return format!("{msg} (line {})", i + 1);
+        }
+    }
+    msg
 }

@@ -288,9 +288,7 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
             lines.insert("capture.interfaces".into(), iface_line);
         }
     }
-    let file: FileConfig = toml::Value::Table(root.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| err(e.to_string().trim_end().to_string()))?;
+    let file = FileConfig::from_table(root.clone()).map_err(err)?;
     Ok(UciConfig {
         file,
         table: root,
