@@ -200,13 +200,18 @@ build_target() {
   local up; up=$(echo "$t" | tr 'a-z-' 'A-Z_')
   local low; low=$(echo "$t" | tr '-' '_')
   local env=() rf="" std=() cc
+  # panic=abort never unwinds (and libunwind is a stub on the build-std targets): unwind tables
+  # (.eh_frame) are dead weight, ~80 KB on MIPS. Rust code and the C code cc builds (SQLite)
+  # leave them out.
+  local nouw="-C force-unwind-tables=no"
+  env+=("CFLAGS_$low=-fno-asynchronous-unwind-tables -fno-unwind-tables")
   if [ "$t" = x86_64-unknown-linux-musl ]; then
     # Debian's musl-gcc has no kernel headers: hand libpcap the host's.
     local kh=$CACHE/kh-x86_64; mkdir -p "$kh"
     ln -sfn /usr/include/linux /usr/include/x86_64-linux-gnu/asm /usr/include/asm-generic /usr/include/mtd "$kh/"
     cc=musl-gcc
     local pc; pc=$(libpcap musl-gcc x86_64-linux-musl "$name" "" "$kh")
-    env+=("CC_$low=musl-gcc")
+    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw")
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
     cc=$s/bin/$name-gcc
@@ -239,7 +244,7 @@ build_target() {
       # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
       # which the libc crate only uses with this cfg — without it every pcap timestamp is
       # garbage. MIPS needs crt-static spelled out.
-      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2"
+      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $nouw"
       case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
       case "$t" in arm-unknown-linux-musleabihf)
         rf="$rf -C target-cpu=arm1176jzf-s"
@@ -252,7 +257,7 @@ build_target() {
       esac
       env+=("CARGO_TARGET_${up}_RUSTFLAGS=$rf")
     else
-      env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc")
+      env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw")
     fi
   fi
   log "building netwatch for $t"

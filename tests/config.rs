@@ -168,7 +168,9 @@ fn unknown_keys_and_wrong_types_are_refused() {
     );
     let e = parse("[rules.portscan]\nwindow_s = 5\n# c\nwindw_s = 6\n").unwrap_err();
     assert!(
-        e.contains("unknown field `windw_s`") && e.contains("rules.portscan") && e.contains("(line 4)"),
+        e.contains("unknown field `windw_s`")
+            && e.contains("rules.portscan")
+            && e.contains("(line 4)"),
         "{e}"
     );
     let e = parse("x = [1,\n").unwrap_err();

@@ -375,6 +375,15 @@ impl<'a> Records<'a> {
                 (true, true) => self.pcap_loop::<true, true>(linktype, snaplen, &mut f),
             },
             Format::Pcapng { .. } => loop {
+                // Runs of enhanced packet blocks in the section's byte order; whatever else
+                // comes (and any damage) is for the general block reader, one block at a time.
+                let more = match &self.format {
+                    Format::Pcapng { big: false, .. } => self.epb_run::<false>(&mut f),
+                    _ => self.epb_run::<true>(&mut f),
+                };
+                if !more {
+                    return Ok(());
+                }
                 match self.next_pcapng()? {
                     Some(fr) => {
                         if !f(fr, self.pos) {
@@ -385,6 +394,61 @@ impl<'a> Records<'a> {
                 }
             },
         }
+    }
+
+    /// Enhanced packet blocks from the read position while each is whole, well formed and on a
+    /// known interface with the default microsecond resolution (what capture tools write);
+    /// false when `f` asked to stop. The general reader takes the first block that is not.
+    #[inline(always)]
+    fn epb_run<const BIG: bool>(&mut self, f: &mut impl FnMut(Frame<'a>, usize) -> bool) -> bool {
+        let buf = self.buf;
+        let Format::Pcapng { ifaces, .. } = &self.format else {
+            return true;
+        };
+        let word = |h: &[u8; 28], i: usize| {
+            let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+            if BIG {
+                u32::from_be_bytes(v)
+            } else {
+                u32::from_le_bytes(v)
+            }
+        };
+        let mut at = self.pos;
+        loop {
+            let Some(rest) = buf.get(at..) else { break };
+            let Some(h) = rest.first_chunk::<28>() else {
+                break;
+            };
+            let (ty, len, iface, caplen) =
+                (word(h, 0), word(h, 4) as usize, word(h, 8), word(h, 20));
+            let Some(i) = ifaces.get(iface as usize) else {
+                break;
+            };
+            if ty != 6
+                || len % 4 != 0
+                || len > rest.len()
+                || caplen as usize + 32 > len
+                || caplen > i.snaplen
+                || i.units != 1_000_000
+                || i.offset_s != 0
+            {
+                break;
+            }
+            let t = (word(h, 12) as u64) << 32 | word(h, 16) as u64;
+            let frame = Frame {
+                ts_us: t as i64,
+                wire_len: word(h, 24),
+                data: &rest[28..28 + caplen as usize],
+                linktype: i.linktype,
+            };
+            at += len;
+            if !f(frame, at) {
+                self.pos = at;
+                return false;
+            }
+        }
+        self.pos = at;
+        true
     }
 
     /// Classic pcap records: a 16-byte header and the bytes, back to back. The loop that

@@ -3,6 +3,7 @@
 //!
 //! usage: cargo run --release --example demo-capture -- OUT.pcap
 //!        cargo run --release --example demo-capture -- --fixtures DIR
+//!        cargo run --release --example demo-capture -- --lan N FILE.pcap[ng]
 //! The second form writes the cross-architecture fixtures: the same traffic in every link
 //! type NetWatch decodes (Ethernet, QinQ, PPPoE, Linux cooked v1/v2, BSD NULL, raw IP, and
 //! pcapng) plus a flood of 1M distinct spoofed sources.
@@ -49,10 +50,16 @@ fn fixtures(dir: &std::path::Path) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--lan") {
-        // `--lan N FILE`: the benchmark's LAN mix of N packets.
+        // `--lan N FILE`: the benchmark's LAN mix of N packets (pcapng when FILE ends so).
         let n = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
         let out = args.get(2).map(String::as_str).unwrap_or("lan.pcap");
-        write(std::path::Path::new(out), &support::lan_capture(n).buf);
+        let pcap = support::lan_capture(n).buf;
+        let bytes = if out.ends_with(".pcapng") {
+            support::pcap_to_pcapng(&pcap)
+        } else {
+            pcap
+        };
+        write(std::path::Path::new(out), &bytes);
         return;
     }
     if args.first().map(String::as_str) == Some("--fixtures") {

@@ -577,6 +577,49 @@ pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// A classic pcap file (as `PcapWriter` writes it: little-endian, microseconds) rewritten as
+/// pcapng: one section, one interface of the same link type and snapshot length, one
+/// enhanced packet block per record, same timestamps and lengths.
+pub fn pcap_to_pcapng(pcap: &[u8]) -> Vec<u8> {
+    let word = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
+    fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
+        let len = (12 + body.len()) as u32;
+        out.extend_from_slice(&ty.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    let mut out = Vec::with_capacity(pcap.len() + pcap.len() / 4);
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&(word(20) as u16).to_le_bytes());
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&word(16).to_le_bytes());
+    block(&mut out, 1, &idb);
+    let mut at = 24;
+    let mut epb = Vec::new();
+    while at + 16 <= pcap.len() {
+        let ts = word(at) as u64 * 1_000_000 + word(at + 4) as u64;
+        let (caplen, len) = (word(at + 8) as usize, word(at + 12));
+        epb.clear();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(caplen as u32).to_le_bytes());
+        epb.extend_from_slice(&len.to_le_bytes());
+        epb.extend_from_slice(&pcap[at + 16..at + 16 + caplen]);
+        epb.extend(std::iter::repeat_n(0, (4 - caplen % 4) % 4));
+        block(&mut out, 6, &epb);
+        at += 16 + caplen;
+    }
+    out
+}
+
 /// A capture that triggers every rule (and covers the everyday protocols), for end-to-end and
 /// cross-architecture tests. Deterministic.
 pub fn every_rule_capture() -> Vec<(i64, Vec<u8>)> {
