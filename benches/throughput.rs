@@ -1,18 +1,22 @@
-//! Throughput and memory benchmark (`cargo bench --bench throughput`). Not a test: it prints
-//! figures, each against a baseline measured in the same run.
+//! Throughput, size and memory benchmark (`cargo bench --bench throughput`). Not a test: it
+//! prints figures, each against a baseline measured in the same run.
 //!
-//! 1. Generates a deterministic 1M-packet capture, mostly small packets as on a real LAN
-//!    (TCP handshakes, requests, ACKs, FINs and DNS), under target/bench/.
-//! 2. Times (a) a bare libpcap read (`pcap` crate `next_packet`, nothing else) and
-//!    (b) `netwatch replay` of the same file; prints packets/s of each and the ratio (b)/(a).
-//!    Target: ≥ 0.5.
-//! 3. With valgrind installed, counts instructions per packet of both under callgrind, over
-//!    the whole capture with a 1-packet run subtracted (start-up). Target: ≤ 1,000.
+//! 1. Generates a deterministic 1M-packet LAN capture, mostly small packets (TCP handshakes,
+//!    requests, ACKs, FINs and DNS), under target/bench/, as pcap and as pcapng.
+//! 2. Wall time, best of 9 interleaved runs, on each format: a bare libpcap read (`pcap` crate
+//!    `next_packet`, nothing else), a bare read by NetWatch's own reader (each frame's first
+//!    byte touched), `tcpdump -r FILE -w /dev/null` (when installed), and `netwatch replay`
+//!    with every rule on. Target: replay >= 1.7x tcpdump's speed.
+//! 3. With valgrind installed: instructions per packet of each under callgrind, over the first
+//!    NETWATCH_BENCH_CG_PACKETS (100k) packets with a 1-packet run subtracted (start-up and
+//!    exit). Targets: <= 600 in all, <= 300 of NetWatch's own (replay minus its bare reader).
 //! 4. Replays floods of 100k and 1M SYNs from distinct spoofed sources with the `router`
-//!    profile and prints peak RSS and peak heap of each. Target: ≤ 16 MiB, and the two within
+//!    profile and prints peak RSS and peak heap of each. Target: <= 16 MiB, and the two within
 //!    1 MiB of each other (memory does not follow traffic volume).
+//! 5. Binary sizes: this build's, and each cross build under target/cross/ (`cross/build.sh`).
+//!    Targets: mipsel <= 2.6 MiB.
 //!
-//! Environment: NETWATCH_BENCH_PACKETS (default 1000000) scales step 1.
+//! Environment: NETWATCH_BENCH_PACKETS (default 1000000) scales steps 1-2.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -39,6 +43,59 @@ fn bare_read(path: &Path) -> (u64, u64) {
         bytes += p.header.len as u64;
     }
     (n, bytes)
+}
+
+/// NetWatch's own reader with nothing behind it: map, parse, touch each frame's first byte.
+fn bare_read_ours(path: &Path) -> (u64, u64) {
+    let f = std::fs::File::open(path).expect("open capture");
+    let file = netwatch::capture::file::Windowed::open(f).expect("a capture file that maps");
+    let (mut n, mut bytes) = (0u64, 0u64);
+    file.for_each_until(|fr, _| {
+        n += 1;
+        bytes += fr.wire_len as u64 + fr.data.first().copied().unwrap_or(0) as u64;
+        true
+    })
+    .expect("capture reads");
+    (n, bytes)
+}
+
+/// `tcpdump -r FILE -w /dev/null`, if tcpdump is installed.
+fn tcpdump_cmd(path: &Path) -> Option<Command> {
+    let mut c = Command::new("tcpdump");
+    c.arg("-r").arg(path).args(["-w", "/dev/null"]);
+    Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| c)
+}
+
+fn timed(cmd: &mut Command, what: &str) -> f64 {
+    let t = Instant::now();
+    let out = deadline::output_within(cmd, BENCH_LIMIT, what);
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.elapsed().as_secs_f64()
+}
+
+/// The first `n` records of a capture written as `PcapWriter` writes (pcap) or as
+/// `pcap_to_pcapng` writes (pcapng): the same packets as the whole file's start.
+fn head_of(w: &PcapWriter, n: usize, ng: bool) -> Vec<u8> {
+    let mut at = 24;
+    for _ in 0..n {
+        let caplen = u32::from_le_bytes(w.buf[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+    }
+    let pcap = &w.buf[..at];
+    if ng {
+        pcap_to_pcapng(pcap)
+    } else {
+        pcap.to_vec()
+    }
 }
 
 fn netwatch() -> &'static str {
@@ -89,10 +146,14 @@ fn callgrind(args: &[&str]) -> Option<u64> {
 }
 
 fn main() {
-    // Children of this process are re-entered as the bare reader under valgrind.
+    // Children of this process are re-entered as the bare readers under valgrind.
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 3 && args[1] == "--bare-read" {
-        let (n, b) = bare_read(Path::new(&args[2]));
+    if args.len() == 3 && (args[1] == "--bare-read" || args[1] == "--bare-ours") {
+        let (n, b) = if args[1] == "--bare-read" {
+            bare_read(Path::new(&args[2]))
+        } else {
+            bare_read_ours(Path::new(&args[2]))
+        };
         println!("{n} {b}");
         return;
     }
@@ -103,70 +164,136 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let cg_packets: usize = std::env::var("NETWATCH_BENCH_CG_PACKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+        .clamp(2, packets);
     let dir = bench_dir();
 
     println!("== throughput: {packets} packets, LAN mix (handshakes, small requests, ACKs, DNS)");
-    let lan = dir.join("lan.pcap");
     let w = lan_capture(packets);
+    let lan = dir.join("lan.pcap");
+    let lan_ng = dir.join("lan.pcapng");
     w.write_to(&lan);
+    std::fs::write(&lan_ng, pcap_to_pcapng(&w.buf)).expect("write pcapng");
     println!(
-        "capture: {} ({:.1} MB, {:.0} bytes/packet on average)",
+        "capture: {} ({:.1} MB, {:.0} bytes/packet on average) and the same as pcapng",
         lan.display(),
         w.buf.len() as f64 / 1e6,
         (w.buf.len() - 24) as f64 / packets as f64 - 16.0
     );
+    let me = std::env::current_exe().expect("bench exe");
+    let have_tcpdump = tcpdump_cmd(&lan).is_some();
 
-    // Interleaved runs, best of each: the machine this runs on is shared and noisy.
+    // Interleaved runs, best of each: the machine this runs on is shared and noisy. Process
+    // start-up is in every figure (the readers are this benchmark re-entered).
     const RUNS: usize = 9;
-    let mut best_bare = f64::MAX;
-    let mut best_nw = f64::MAX;
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        let (n, _) = bare_read(&lan);
-        assert_eq!(n as usize, packets);
-        best_bare = best_bare.min(t.elapsed().as_secs_f64());
-        best_nw = best_nw.min(replay(&lan, false).0);
+    for (name, file) in [("pcap", &lan), ("pcapng", &lan_ng)] {
+        let mut best = [f64::MAX; 4];
+        for _ in 0..RUNS {
+            let runs: [Option<Command>; 4] = [
+                Some({
+                    let mut c = Command::new(&me);
+                    c.arg("--bare-read").arg(file);
+                    c
+                }),
+                Some({
+                    let mut c = Command::new(&me);
+                    c.arg("--bare-ours").arg(file);
+                    c
+                }),
+                tcpdump_cmd(file),
+                Some({
+                    let mut c = Command::new(netwatch());
+                    c.arg("replay").arg(file);
+                    c
+                }),
+            ];
+            for (i, c) in runs.into_iter().enumerate() {
+                if let Some(mut c) = c {
+                    best[i] = best[i].min(timed(&mut c, "benchmark run"));
+                }
+            }
+        }
+        let pps = |s: f64| packets as f64 / s;
+        println!("-- {name}: wall time, best of {RUNS} (process start included)");
+        for (i, label) in [
+            "bare libpcap read",
+            "bare netwatch read",
+            "tcpdump -r -w /dev/null",
+            "netwatch replay",
+        ]
+        .iter()
+        .enumerate()
+        {
+            if best[i] < f64::MAX {
+                println!(
+                    "{label:<24}: {:>7.3} s  {:>12.0} packets/s",
+                    best[i],
+                    pps(best[i])
+                );
+            }
+        }
+        if have_tcpdump {
+            println!(
+                "replay speed / tcpdump's : {:>6.2}   (target >= 1.70)",
+                best[2] / best[3]
+            );
+        }
     }
-    let (bare_pps, nw_pps) = (packets as f64 / best_bare, packets as f64 / best_nw);
-    println!(
-        "bare libpcap read : {:>12.0} packets/s ({best_bare:.3} s, best of {RUNS})",
-        bare_pps
-    );
-    println!("netwatch replay   : {:>12.0} packets/s ({best_nw:.3} s, best of {RUNS}, process start included)", nw_pps);
-    println!(
-        "ratio replay/bare : {:>12.2}   (target >= 0.50)",
-        nw_pps / bare_pps
-    );
 
     if Command::new("valgrind").arg("--version").output().is_ok() {
-        // The whole capture (its steady state: full tables, evictions, expiry), minus a
-        // one-packet run for start-up and exit.
-        let all = lan.clone();
-        let one = dir.join("lan-1.pcap");
-        lan_capture(1).write_to(&one);
-        let me = std::env::current_exe().expect("bench exe");
-        let me = me.to_str().unwrap_or_default();
-        let bare = (
-            callgrind(&[me, "--bare-read", all.to_str().unwrap()]),
-            callgrind(&[me, "--bare-read", one.to_str().unwrap()]),
+        println!(
+            "== instructions per packet (callgrind, the first {cg_packets} packets minus a 1-packet run)"
         );
-        let nw = (
-            callgrind(&[netwatch(), "replay", all.to_str().unwrap()]),
-            callgrind(&[netwatch(), "replay", one.to_str().unwrap()]),
-        );
-        if let ((Some(b), Some(b1)), (Some(n), Some(n1))) = (bare, nw) {
-            let per = |a: u64, z: u64| (a.saturating_sub(z)) as f64 / (packets - 1).max(1) as f64;
-            println!(
-                "== instructions per packet (callgrind, all {packets} packets minus a 1-packet run)"
-            );
-            println!("bare libpcap read : {:>8.0}", per(b, b1));
-            println!(
-                "netwatch replay   : {:>8.0}   (target <= 1000; minus the bare read {:.0})",
-                per(n, n1),
-                per(n, n1) - per(b, b1)
-            );
-        } else {
-            println!("callgrind: could not run (bare {bare:?}, netwatch {nw:?})");
+        for ng in [false, true] {
+            let ext = if ng { "pcapng" } else { "pcap" };
+            let all = dir.join(format!("lan-{cg_packets}.{ext}"));
+            let one = dir.join(format!("lan-1.{ext}"));
+            std::fs::write(&all, head_of(&w, cg_packets, ng)).expect("write slice");
+            std::fs::write(&one, head_of(&w, 1, ng)).expect("write slice");
+            let me = me.to_str().unwrap_or_default();
+            let per = |args: &dyn Fn(&Path) -> Vec<String>| -> Option<f64> {
+                let run = |p: &Path| {
+                    let a = args(p);
+                    callgrind(&a.iter().map(String::as_str).collect::<Vec<_>>())
+                };
+                let (a, z) = (run(&all)?, run(&one)?);
+                Some(a.saturating_sub(z) as f64 / (cg_packets - 1) as f64)
+            };
+            let path = |p: &Path| p.to_str().unwrap_or_default().to_string();
+            let bare = per(&|p| vec![me.into(), "--bare-read".into(), path(p)]);
+            let ours = per(&|p| vec![me.into(), "--bare-ours".into(), path(p)]);
+            let tcpd = if have_tcpdump {
+                per(&|p| {
+                    vec![
+                        "tcpdump".into(),
+                        "-r".into(),
+                        path(p),
+                        "-w".into(),
+                        "/dev/null".into(),
+                    ]
+                })
+            } else {
+                None
+            };
+            let nw = per(&|p| vec![netwatch().into(), "replay".into(), path(p)]);
+            println!("-- {ext}");
+            let show = |label: &str, v: Option<f64>| match v {
+                Some(v) => println!("{label:<24}: {v:>8.0}"),
+                None => println!("{label:<24}: (could not run)"),
+            };
+            show("bare libpcap read", bare);
+            show("bare netwatch read", ours);
+            show("tcpdump -r -w /dev/null", tcpd);
+            show("netwatch replay", nw);
+            if let (Some(n), Some(o)) = (nw, ours) {
+                println!(
+                    "netwatch's own work      : {:>8.0}   (replay minus its bare read; target <= 300; in all target <= 600)",
+                    n - o
+                );
+            }
         }
     } else {
         println!("callgrind: valgrind not installed, skipped");
@@ -189,4 +316,36 @@ fn main() {
     }
     let diff = peaks[1].abs_diff(peaks[0]) as f64 / 1048576.0;
     println!("RSS difference 1M vs 100k sources: {diff:.2} MiB (target <= 1 MiB)");
+
+    println!("== binary sizes (stripped)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    println!(
+        "{:<34} {:>9} bytes  (this benchmark's build, with symbols)",
+        "host",
+        std::fs::metadata(netwatch()).map(|m| m.len()).unwrap_or(0)
+    );
+    let mut cross: Vec<_> = std::fs::read_dir(root.join("target/cross"))
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    cross.sort();
+    let mut any = false;
+    for d in cross {
+        if let Ok(m) = std::fs::metadata(d.join("netwatch")) {
+            any = true;
+            let name = d
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let target = if name.starts_with("mipsel") {
+                "  (target <= 2,726,297: 2.6 MiB)"
+            } else {
+                ""
+            };
+            println!("{name:<34} {:>9} bytes{target}", m.len());
+        }
+    }
+    if !any {
+        println!("(no cross builds under target/cross: `bash cross/build.sh all` makes them)");
+    }
 }

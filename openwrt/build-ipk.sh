@@ -44,7 +44,9 @@ if [ ${#archs[@]} -eq 0 ]; then
 fi
 [ ${#archs[@]} -gt 0 ] || { echo "build-ipk: no binaries in $XC (run cross/build.sh)" >&2; exit 1; }
 mkdir -p "$OUT"
-tarc() { tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -czf "$@"; }
+# gzip -9: the package is what a router downloads and keeps in flash (-n: no name or time, so
+# the same tree gives the same bytes).
+tarc() { local f=$1; shift; tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -cf - "$@" | gzip -9n > "$f"; }
 
 for arch in "${archs[@]}"; do
   bin=$XC/$(target_of "$arch")/netwatch

@@ -475,3 +475,80 @@ fn pcapng_with_several_link_types_and_sections() {
     assert_eq!(big["counters"]["packets"], 1, "{big}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What the windowed reader (the one `replay` uses) reads from the file at `path`.
+fn windowed(path: &std::path::Path) -> Read {
+    let f = std::fs::File::open(path).unwrap();
+    let w = netwatch::capture::file::Windowed::open(f).expect("maps");
+    let mut out = Vec::new();
+    let res = w.for_each_until(|fr, end| {
+        assert!(end <= std::fs::metadata(path).unwrap().len() as usize);
+        out.push((fr.ts_us, fr.wire_len, fr.data.to_vec(), fr.linktype));
+        true
+    });
+    (out, res.err().map(|d| d.to_string()))
+}
+
+#[test]
+fn files_larger_than_a_window_read_whole_across_window_ends() {
+    // ~3 MB in each format: records of every size fall across the 512 KiB window ends, and
+    // a few are larger than any window but the grown one (near the 262,144-byte maximum).
+    let mut rng = Rng(5);
+    let mut fr = frames(&mut rng, 4000, 1_000_000, 0);
+    for i in [1000, 1001, 2500] {
+        fr[i].1 = vec![7u8; 262_000];
+        fr[i].2 = 262_000;
+    }
+    let s = Spec {
+        big: true,
+        nanos: false,
+        tsresol: None,
+        tsoffset: 0,
+        snaplen: 262_144,
+    };
+    let dir = std::env::temp_dir().join(format!("netwatch-cfw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let le = Spec { big: false, ..s };
+    // pcapng with a custom block larger than a window (1.2 MB) between two packets.
+    let with_custom = |spec: &Spec| {
+        let mut f = pcapng_file(spec, 1, &fr[..2000]);
+        block(&mut f, 0x0000_0bad, &vec![0u8; 1_200_000], spec.big);
+        for (t, data, wire) in &fr[2000..] {
+            epb(&mut f, spec.big, 0, *t, data, *wire);
+        }
+        f
+    };
+    for (name, bytes) in [
+        ("big.pcap", pcap_file(&s, 1, &fr)),
+        ("big.pcapng", with_custom(&s)),
+        ("le.pcapng", with_custom(&le)),
+    ] {
+        assert!(bytes.len() > 4 * netwatch::capture::file::WINDOW);
+        let p = dir.join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let (a, ea) = windowed(&p);
+        let (b, eb) = libpcap_read(&bytes, name);
+        assert_eq!((a.len(), &ea), (4000, &None), "{name}");
+        assert_eq!(eb, None);
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!((x.0, x.1, &x.2), (y.0, y.1, &y.2), "{name}: frame {i} differs");
+        }
+        // Cut in later windows: the same frames as libpcap, then damage at a file offset.
+        for cut in [
+            netwatch::capture::file::WINDOW * 3 + 5,
+            bytes.len() - 3,
+            bytes.len() - 262_100,
+        ] {
+            let p = dir.join(format!("cut-{name}"));
+            std::fs::write(&p, &bytes[..cut]).unwrap();
+            let (a, ea) = windowed(&p);
+            let (b, eb) = libpcap_read(&bytes[..cut], name);
+            assert_eq!(a.len(), b.len(), "{name} cut at {cut}: {ea:?} / {eb:?}");
+            let e = ea.expect("a cut file is damaged");
+            let off: usize = e.rsplit(' ').next().unwrap().parse().unwrap();
+            assert!(off < cut && off + 262_200 > cut, "{name} cut at {cut}: {e}");
+            assert!(eb.is_some());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,9 +1,10 @@
 //! Capture files read directly: classic pcap (both byte orders, microsecond and nanosecond
 //! timestamps) and pcapng (both byte orders, any number of sections, interfaces with their own
 //! link type, timestamp resolution and offset; enhanced, simple and obsolete packet blocks),
-//! parsed in place over a read-only memory map. No packet is copied: each frame handed on is a
-//! slice of the map. Pages already read are given back to the kernel as the replay goes, so a
-//! multi-gigabyte capture costs a few hundred KiB of resident memory, not its size.
+//! parsed in place over read-only memory maps. No packet is copied: each frame handed on is a
+//! slice of a map. The file is mapped 512 KiB at a time (`Windowed`), so a multi-gigabyte
+//! capture costs that much resident memory, not its size; a record that runs past a window's
+//! end is read from the next window, which starts at it.
 //!
 //! The parser (`Records`) is a pure function of the bytes: every length is checked against
 //! what is left before it is used, and damage ends the read with its byte offset. What it
@@ -21,8 +22,6 @@ use super::Frame;
 const MAX_SNAPLEN: u32 = 262_144;
 /// Interfaces one pcapng section may describe (each costs 24 bytes).
 const MAX_INTERFACES: usize = 65_536;
-/// Resident bytes of the map kept behind the read position before they are given back.
-const RELEASE_STEP: usize = 256 * 1024;
 
 /// What is wrong with a capture file, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +93,18 @@ pub struct Records<'a> {
     buf: &'a [u8],
     pos: usize,
     format: Format,
+    /// File offset of `buf[0]` (a window of a larger file: see [`Records::window`]).
+    base: usize,
+    /// `buf` reaches the end of the file: a record cut short at its end is damage, not the
+    /// end of a window.
+    eof: bool,
+}
+
+/// Where a window's reading stopped, to go on in the next window.
+pub struct Resume {
+    /// File offset of the next record or block.
+    pub offset: usize,
+    format: Format,
 }
 
 #[inline(always)]
@@ -163,6 +174,8 @@ impl<'a> Records<'a> {
                 Ok(Records {
                     buf,
                     pos: 24,
+                    base: 0,
+                    eof: true,
                     format: Format::Pcap {
                         big,
                         nanos: magic == 0xa1b2_3c4d,
@@ -175,6 +188,8 @@ impl<'a> Records<'a> {
                 let mut r = Records {
                     buf,
                     pos: 0,
+                    base: 0,
+                    eof: true,
                     format: Format::Pcapng {
                         big: false,
                         ifaces: Vec::new(),
@@ -213,14 +228,47 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// Bytes read so far (everything before it has been handed out).
+    /// Bytes read so far (everything before it has been handed out), as a file offset.
     pub fn position(&self) -> usize {
-        self.pos
+        self.base + self.pos
+    }
+
+    /// The file header of a file whose first bytes are `head` (`eof`: `head` is the whole
+    /// file), for reading the file in windows.
+    pub fn start(head: &'a [u8], eof: bool) -> Result<Records<'a>, Damage> {
+        let mut r = Records::new(head)?;
+        r.eof = eof;
+        Ok(r)
+    }
+
+    /// Where to go on in the next window.
+    pub fn resume(self) -> Resume {
+        Resume {
+            offset: self.base + self.pos,
+            format: self.format,
+        }
+    }
+
+    /// Go on reading in `buf`, the file's bytes from offset `base` (at or before
+    /// `from.offset`); `eof`: `buf` reaches the end of the file. Records that run past the end
+    /// of a window that is not the file's last are left for the next window.
+    pub fn window(buf: &'a [u8], base: usize, from: Resume, eof: bool) -> Records<'a> {
+        Records {
+            buf,
+            pos: from.offset.saturating_sub(base),
+            format: from.format,
+            base,
+            eof,
+        }
     }
 
     /// The block at `at`: type, total length and the byte order it is in.
     fn block_at(&self, at: usize) -> Result<Option<(u32, usize, bool)>, Damage> {
         if at >= self.buf.len() {
+            return Ok(None);
+        }
+        // Not all of a block header and its length in this window: the next window has it.
+        if !self.eof && self.buf.len() - at < 12 {
             return Ok(None);
         }
         let big = match &self.format {
@@ -254,6 +302,9 @@ impl<'a> Records<'a> {
             ));
         }
         if len > self.buf.len() - at {
+            if !self.eof {
+                return Ok(None);
+            }
             return Err(damage(
                 at,
                 format!(
@@ -360,8 +411,17 @@ impl<'a> Records<'a> {
     #[inline]
     pub fn for_each_until(
         &mut self,
-        mut f: impl FnMut(Frame<'a>, usize) -> bool,
+        f: impl FnMut(Frame<'a>, usize) -> bool,
     ) -> Result<(), Damage> {
+        let base = self.base;
+        self.each(f).map_err(|mut d| {
+            d.offset += base;
+            d
+        })
+    }
+
+    #[inline(always)]
+    fn each(&mut self, mut f: impl FnMut(Frame<'a>, usize) -> bool) -> Result<(), Damage> {
         match self.format {
             Format::Pcap {
                 big,
@@ -386,7 +446,7 @@ impl<'a> Records<'a> {
                 }
                 match self.next_pcapng()? {
                     Some(fr) => {
-                        if !f(fr, self.pos) {
+                        if !f(fr, self.base + self.pos) {
                             return Ok(());
                         }
                     }
@@ -414,8 +474,7 @@ impl<'a> Records<'a> {
             }
         };
         let mut at = self.pos;
-        loop {
-            let Some(rest) = buf.get(at..) else { break };
+        while let Some(rest) = buf.get(at..) {
             let Some(h) = rest.first_chunk::<28>() else {
                 break;
             };
@@ -442,7 +501,7 @@ impl<'a> Records<'a> {
                 linktype: i.linktype,
             };
             at += len;
-            if !f(frame, at) {
+            if !f(frame, self.base + at) {
                 self.pos = at;
                 return false;
             }
@@ -472,7 +531,7 @@ impl<'a> Records<'a> {
         loop {
             let at = self.pos;
             let Some(h) = buf.get(at..).and_then(|r| r.first_chunk::<16>()) else {
-                return if at >= buf.len() {
+                return if at >= buf.len() || !self.eof {
                     Ok(())
                 } else {
                     Err(damage(
@@ -484,12 +543,15 @@ impl<'a> Records<'a> {
             let (sec, frac, caplen, len) = (word(h, 0), word(h, 4), word(h, 8), word(h, 12));
             let start = at + 16;
             let end = start + caplen as usize;
-            let Some(data) = buf.get(start..end) else {
-                return Err(self.bad_record(at, caplen));
-            };
             if caplen > MAX_SNAPLEN {
                 return Err(self.bad_record(at, caplen));
             }
+            let Some(data) = buf.get(start..end) else {
+                if !self.eof {
+                    return Ok(());
+                }
+                return Err(self.bad_record(at, caplen));
+            };
             self.pos = end;
             let frame = Frame {
                 ts_us: (sec as i64) * 1_000_000 + if NANOS { frac / 1000 } else { frac } as i64,
@@ -501,7 +563,7 @@ impl<'a> Records<'a> {
                 },
                 linktype,
             };
-            if !f(frame, end) {
+            if !f(frame, self.base + end) {
                 return Ok(());
             }
         }
@@ -616,24 +678,22 @@ impl<'a> Records<'a> {
     }
 }
 
-/// A read-only private memory map of a whole file.
+/// A read-only private memory map of part of a file.
 pub struct Map {
     ptr: *mut libc::c_void,
     len: usize,
-    /// Up to here the pages have been given back (a multiple of the page size).
-    released: std::cell::Cell<usize>,
 }
 
 impl Map {
-    /// Map `file` (a regular file); `None` when it cannot be mapped (a pipe, a device, an
-    /// empty file, or too large for the address space), for the caller to read another way.
-    pub fn of(file: &File) -> Option<Map> {
+    /// Map `len` bytes of `file` from `offset` (a multiple of the page size); `None` when
+    /// that cannot be done (a pipe, a device, an empty range, no address space left), for the
+    /// caller to read another way.
+    pub fn window(file: &File, offset: usize, len: usize) -> Option<Map> {
         use std::os::fd::AsRawFd;
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() == 0 {
+        if len == 0 || offset % page_size() != 0 {
             return None;
         }
-        let len = usize::try_from(meta.len()).ok()?;
+        let off = libc::off_t::try_from(offset).ok()?;
         // SAFETY: a fresh read-only private mapping of a descriptor we own; the pointer is
         // checked below and unmapped exactly once, in Drop.
         let ptr = unsafe {
@@ -643,7 +703,7 @@ impl Map {
                 libc::PROT_READ,
                 libc::MAP_PRIVATE,
                 file.as_raw_fd(),
-                0,
+                off,
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -651,11 +711,7 @@ impl Map {
         }
         // SAFETY: advice on our own mapping; failure is harmless.
         unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
-        Some(Map {
-            ptr,
-            len,
-            released: std::cell::Cell::new(0),
-        })
+        Some(Map { ptr, len })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -663,37 +719,9 @@ impl Map {
         // another process while mapped raises SIGBUS on access; replay reads finished files.)
         unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
-
-    /// Give back the pages wholly before `pos` (read already) once they add up to a step:
-    /// they leave the resident set, and would be read again from the page cache if touched.
-    #[inline]
-    pub fn release_before(&self, pos: usize) {
-        let released = self.released.get();
-        if pos < released + 2 * RELEASE_STEP {
-            return;
-        }
-        self.release(released, pos);
-    }
-
-    #[cold]
-    fn release(&self, released: usize, pos: usize) {
-        let upto = (pos - RELEASE_STEP) & !(page_size() - 1);
-        if upto > released {
-            // SAFETY: the range lies inside our mapping and is page-aligned; MADV_DONTNEED on a
-            // private read-only file mapping only drops page-table entries.
-            unsafe {
-                libc::madvise(
-                    (self.ptr as *mut u8).add(released) as *mut libc::c_void,
-                    upto - released,
-                    libc::MADV_DONTNEED,
-                )
-            };
-            self.released.set(upto);
-        }
-    }
 }
 
-fn page_size() -> usize {
+pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
     let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if p > 0 {
@@ -705,7 +733,94 @@ fn page_size() -> usize {
 
 impl Drop for Map {
     fn drop(&mut self) {
-        // SAFETY: the mapping made in `of`, unmapped once.
+        // SAFETY: the mapping made in `window`, unmapped once.
         unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// The bytes a window maps: enough for many records, little enough that the resident set
+/// stays small (a kernel may map a whole large folio of the page cache on one fault, so the
+/// window, not the read position, bounds what a replay keeps resident).
+pub const WINDOW: usize = 512 * 1024;
+
+/// A capture file read window by window.
+pub struct Windowed {
+    file: File,
+    len: usize,
+}
+
+impl Windowed {
+    /// `file` if it is a regular, non-empty file that maps and holds pcap or pcapng.
+    pub fn open(file: File) -> Option<Windowed> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() < 4 {
+            return None;
+        }
+        let w = Windowed {
+            len: usize::try_from(meta.len()).ok()?,
+            file,
+        };
+        let m = Map::window(&w.file, 0, w.len.min(page_size()))?;
+        sniff(m.bytes())?;
+        Some(w)
+    }
+
+    /// Check the file header (and with `f`, look at the first records).
+    pub fn header<T>(&self, f: impl FnOnce(&mut Records<'_>) -> T) -> Result<T, Damage> {
+        let mut size = WINDOW;
+        loop {
+            let n = size.min(self.len);
+            let m =
+                Map::window(&self.file, 0, n).ok_or_else(|| damage(0, "cannot map the file"))?;
+            match Records::start(m.bytes(), n == self.len) {
+                Ok(mut r) => return Ok(f(&mut r)),
+                // A header larger than the window (pcapng options can be long): a larger one.
+                Err(_) if n < self.len => size = size.saturating_mul(4),
+                Err(d) => return Err(d),
+            }
+        }
+    }
+
+    /// Every frame in order to `f` (with the file offset after it) until `f` returns false.
+    pub fn for_each_until(
+        &self,
+        mut f: impl FnMut(Frame<'_>, usize) -> bool,
+    ) -> Result<(), Damage> {
+        let page = page_size();
+        let mut size = WINDOW;
+        let first = self.len.min(size);
+        let m =
+            Map::window(&self.file, 0, first).ok_or_else(|| damage(0, "cannot map the file"))?;
+        let mut r = Records::start(m.bytes(), first == self.len)?;
+        let mut stopped = false;
+        r.for_each_until(|fr, end| {
+            stopped = !f(fr, end);
+            !stopped
+        })?;
+        let mut from = r.resume();
+        drop(m);
+        while !stopped && from.offset < self.len {
+            let base = from.offset & !(page - 1);
+            let n = (self.len - base).min(size);
+            let m = Map::window(&self.file, base, n)
+                .ok_or_else(|| damage(base, "cannot map the file"))?;
+            let before = from.offset;
+            let mut r = Records::window(m.bytes(), base, from, base + n == self.len);
+            r.for_each_until(|fr, end| {
+                stopped = !f(fr, end);
+                !stopped
+            })?;
+            from = r.resume();
+            if from.offset == before && base + n < self.len {
+                // One record or block longer than the window: a larger window for it.
+                size = size.saturating_mul(4);
+            } else {
+                size = WINDOW;
+            }
+            if from.offset == before && base + n == self.len {
+                break;
+            }
+        }
+        Ok(())
     }
 }

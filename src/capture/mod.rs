@@ -66,7 +66,7 @@ pub struct FileCapture {
 
 enum FileSource {
     Mapped {
-        map: file::Map,
+        file: file::Windowed,
         /// `--bpf`: the expression and its program per link type, compiled by libpcap.
         bpf: Option<filter::Filter>,
     },
@@ -80,26 +80,28 @@ impl FileCapture {
             path: path.display().to_string(),
             msg,
         };
-        let map = match path.to_str() {
+        let mapped = match path.to_str() {
             Some("-") => None,
             _ => {
                 let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
-                file::Map::of(&f).filter(|m| file::sniff(m.bytes()).is_some())
+                file::Windowed::open(f)
             }
         };
-        if let Some(map) = map {
-            let mut r = file::Records::new(map.bytes()).map_err(|d| open_err(d.to_string()))?;
+        if let Some(file) = mapped {
+            let first = file
+                .header(|r| r.first_linktype())
+                .map_err(|d| open_err(d.to_string()))?;
             let bpf = match bpf {
                 Some(expr) => {
                     let mut f = filter::Filter::new(expr);
                     // The first link type's program now, so a bad expression fails at once.
-                    f.program(r.first_linktype().unwrap_or(decode::linktype::ETHERNET))?;
+                    f.program(first.unwrap_or(decode::linktype::ETHERNET))?;
                     Some(f)
                 }
                 None => None,
             };
             return Ok(FileCapture {
-                src: FileSource::Mapped { map, bpf },
+                src: FileSource::Mapped { file, bpf },
                 read: 0,
             });
         }
@@ -121,24 +123,19 @@ impl FileCapture {
     pub fn for_each(&mut self, mut f: impl FnMut(Frame<'_>)) -> Result<(), CaptureError> {
         let read = &mut self.read;
         match &mut self.src {
-            FileSource::Mapped { map, bpf } => {
-                let map = &*map;
-                let fail = |read: u64, msg: String| CaptureError::Read { packets: read, msg };
-                let mut r =
-                    file::Records::new(map.bytes()).map_err(|d| fail(*read, d.to_string()))?;
+            FileSource::Mapped { file, bpf } => {
                 let mut filter_failed = None;
                 let res = match bpf.as_mut() {
                     // The replay's own loop: nothing but the count and the frame.
-                    None => r.for_each_until(
+                    None => file.for_each_until(
                         #[inline(always)]
-                        |fr, end| {
+                        |fr, _| {
                             *read += 1;
                             f(fr);
-                            map.release_before(end);
                             true
                         },
                     ),
-                    Some(b) => r.for_each_until(|fr, end| {
+                    Some(b) => file.for_each_until(|fr, _| {
                         match b.matches(&fr) {
                             Ok(true) => {}
                             Ok(false) => return true,
@@ -149,14 +146,16 @@ impl FileCapture {
                         }
                         *read += 1;
                         f(fr);
-                        map.release_before(end);
                         true
                     }),
                 };
                 if let Some(e) = filter_failed {
                     return Err(e);
                 }
-                res.map_err(|d| fail(*read, d.to_string()))
+                res.map_err(|d| CaptureError::Read {
+                    packets: *read,
+                    msg: d.to_string(),
+                })
             }
             FileSource::Libpcap(cap) => {
                 let linktype = cap.get_datalink().0;
