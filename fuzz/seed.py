@@ -219,6 +219,46 @@ def names_of(payload):
     return b".".join(labels)
 
 
+def to_pcapng(b, big=False):
+    """A classic little-endian µs pcap file as pcapng (one interface), in either byte order."""
+    e = ">" if big else "<"
+    def block(ty, body):
+        body += b"\0" * (-len(body) % 4)
+        n = 12 + len(body)
+        return struct.pack(e + "II", ty, n) + body + struct.pack(e + "I", n)
+    out = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    lt, snap = struct.unpack("<I", b[20:24])[0], struct.unpack("<I", b[16:20])[0]
+    out += block(1, struct.pack(e + "HHI", lt, 0, snap))
+    i = 24
+    while i + 16 <= len(b):
+        sec, usec, incl, orig = struct.unpack("<IIII", b[i:i + 16])
+        t = sec * 1000000 + usec
+        out += block(6, struct.pack(e + "IIIII", 0, t >> 32, t & 0xFFFFFFFF, incl, orig) + b[i + 16:i + 16 + incl])
+        i += 16 + incl
+    return out
+
+
+def capture_files(caps):
+    """capture_file: the heads of the test captures (whole records), as pcap and pcapng."""
+    for c in caps:
+        with open(c, "rb") as f:
+            b = f.read(1 << 16)
+        if len(b) < 24 or b[:4] != b"\xd4\xc3\xb2\xa1":
+            continue
+        i, n = 24, 0
+        while i + 16 <= len(b) and n < 12:
+            incl = struct.unpack("<I", b[i + 8:i + 12])[0]
+            if i + 16 + incl > len(b) or i + 16 + incl > 3000:
+                break
+            i += 16 + incl
+            n += 1
+        head = b[:i]
+        put("capture_file", head)
+        put("capture_file", to_pcapng(head))
+        put("capture_file", to_pcapng(head, big=True))
+        put("capture_file", head[:len(head) - 5])
+
+
 def main():
     caps = [os.path.join(ROOT, "tests/e2e/captures", f)
             for f in sorted(os.listdir(os.path.join(ROOT, "tests/e2e/captures")))]
@@ -246,6 +286,7 @@ def main():
             if ip:
                 for t, g in reframe(ip):
                     put(t, g, limit=150)
+    capture_files(caps)
     handmade()
     for n in (b"www.example.co.uk", b"a.b.c.kawasaki.jp", b"foo.blogspot.com", b"localhost",
               b"x.city.kawasaki.jp", b"com", b"", b"..", b"a" * 63 + b".com"):

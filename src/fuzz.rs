@@ -66,6 +66,54 @@ pub fn frame(linktype: i32, data: &[u8]) {
     });
 }
 
+/// A capture file (pcap or pcapng), read whole and read through windows of a few bytes (as
+/// `replay` reads through 512 KiB ones): the same frames and the same damage, at an offset
+/// inside the file; each frame then goes through a pipeline of its link type. Returns the
+/// number of frames read.
+pub fn capture_file(data: &[u8]) -> usize {
+    use crate::capture::file::{read_windows, Records};
+    type Got = (Vec<(i64, u32, usize, usize, i32)>, Option<String>);
+    // Frames as (timestamp, wire length, where in the file, how long, link type).
+    let at = |f: &crate::capture::Frame<'_>| f.data.as_ptr() as usize - data.as_ptr() as usize;
+    let mut whole: Got = (Vec::new(), None);
+    match Records::new(data) {
+        Err(d) => whole.1 = Some(d.to_string()),
+        Ok(mut r) => {
+            if let Err(d) = r.for_each_until(|f, end| {
+                assert!(end <= data.len());
+                whole
+                    .0
+                    .push((f.ts_us, f.wire_len, at(&f), f.data.len(), f.linktype));
+                true
+            }) {
+                assert!(d.offset <= data.len(), "damage past the end: {d}");
+                whole.1 = Some(d.to_string());
+            }
+        }
+    }
+    for (window, align) in [(61, 1), (256, 8), (4096, 4096)] {
+        let mut got: Got = (Vec::new(), None);
+        let res = read_windows(
+            data.len(),
+            window,
+            align,
+            |base, n| Ok(&data[base..base + n]),
+            |f, _| {
+                got.0
+                    .push((f.ts_us, f.wire_len, at(&f), f.data.len(), f.linktype));
+                true
+            },
+        );
+        got.1 = res.err().map(|d| d.to_string());
+        assert_eq!(got, whole, "windows of {window} bytes read differently");
+    }
+    for &(ts, _, start, len, linktype) in &whole.0 {
+        let _ = ts;
+        frame(linktype, &data[start..start + len]);
+    }
+    whole.0.len()
+}
+
 /// A DNS message (the payload of a UDP or TCP datagram on port 53).
 pub fn dns(data: &[u8]) {
     let mut d = DnsMeta::default();

@@ -531,7 +531,11 @@ fn files_larger_than_a_window_read_whole_across_window_ends() {
         assert_eq!((a.len(), &ea), (4000, &None), "{name}");
         assert_eq!(eb, None);
         for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert_eq!((x.0, x.1, &x.2), (y.0, y.1, &y.2), "{name}: frame {i} differs");
+            assert_eq!(
+                (x.0, x.1, &x.2),
+                (y.0, y.1, &y.2),
+                "{name}: frame {i} differs"
+            );
         }
         // Cut in later windows: the same frames as libpcap, then damage at a file offset.
         for cut in [

@@ -782,45 +782,68 @@ impl Windowed {
     }
 
     /// Every frame in order to `f` (with the file offset after it) until `f` returns false.
-    pub fn for_each_until(
-        &self,
-        mut f: impl FnMut(Frame<'_>, usize) -> bool,
-    ) -> Result<(), Damage> {
-        let page = page_size();
-        let mut size = WINDOW;
-        let first = self.len.min(size);
-        let m =
-            Map::window(&self.file, 0, first).ok_or_else(|| damage(0, "cannot map the file"))?;
-        let mut r = Records::start(m.bytes(), first == self.len)?;
-        let mut stopped = false;
+    pub fn for_each_until(&self, f: impl FnMut(Frame<'_>, usize) -> bool) -> Result<(), Damage> {
+        let map = |base, n| {
+            Map::window(&self.file, base, n).ok_or_else(|| damage(base, "cannot map the file"))
+        };
+        read_windows(self.len, WINDOW, page_size(), map, f)
+    }
+}
+
+impl AsRef<[u8]> for Map {
+    fn as_ref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// Read a file of `len` bytes through windows of `window` bytes that `get(base, n)` makes
+/// (`base` a multiple of `align`), handing every frame to `f` until it returns false. A
+/// window starts at the first record the previous one did not hold whole; one that holds no
+/// whole record grows fourfold for it.
+pub fn read_windows<W: AsRef<[u8]>>(
+    len: usize,
+    window: usize,
+    align: usize,
+    mut get: impl FnMut(usize, usize) -> Result<W, Damage>,
+    mut f: impl FnMut(Frame<'_>, usize) -> bool,
+) -> Result<(), Damage> {
+    let mut size = window;
+    let mut stopped = false;
+    let mut from: Option<Resume> = None;
+    let mut grown_header = size;
+    loop {
+        let offset = from.as_ref().map_or(0, |r| r.offset);
+        let base = offset - offset % align.max(1);
+        let n = (len - base).min(size);
+        let w = get(base, n)?;
+        let eof = base + n == len;
+        let mut r = match from.take() {
+            Some(resume) => Records::window(w.as_ref(), base, resume, eof),
+            None => match Records::start(w.as_ref(), eof) {
+                Ok(r) => r,
+                // A header longer than the window (long pcapng options): a larger window.
+                Err(_) if !eof => {
+                    grown_header = grown_header.saturating_mul(4);
+                    size = grown_header;
+                    continue;
+                }
+                Err(d) => return Err(d),
+            },
+        };
         r.for_each_until(|fr, end| {
             stopped = !f(fr, end);
             !stopped
         })?;
-        let mut from = r.resume();
-        drop(m);
-        while !stopped && from.offset < self.len {
-            let base = from.offset & !(page - 1);
-            let n = (self.len - base).min(size);
-            let m = Map::window(&self.file, base, n)
-                .ok_or_else(|| damage(base, "cannot map the file"))?;
-            let before = from.offset;
-            let mut r = Records::window(m.bytes(), base, from, base + n == self.len);
-            r.for_each_until(|fr, end| {
-                stopped = !f(fr, end);
-                !stopped
-            })?;
-            from = r.resume();
-            if from.offset == before && base + n < self.len {
-                // One record or block longer than the window: a larger window for it.
-                size = size.saturating_mul(4);
-            } else {
-                size = WINDOW;
-            }
-            if from.offset == before && base + n == self.len {
-                break;
-            }
+        let resume = r.resume();
+        if stopped || resume.offset >= len || (eof && resume.offset == offset) {
+            return Ok(());
         }
-        Ok(())
+        // No whole record in this window: a larger one; else back to the usual size.
+        size = if resume.offset == offset && base + n < len {
+            size.saturating_mul(4)
+        } else {
+            window
+        };
+        from = Some(resume);
     }
 }
