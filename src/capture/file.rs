@@ -33,7 +33,7 @@ pub struct Damage {
 
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at byte offset {}", self.what, self.offset)
+        write!(f, "at byte offset {}: {}", self.offset, self.what)
     }
 }
 

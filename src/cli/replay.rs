@@ -17,16 +17,18 @@ pub const USAGE: &str = "\
 netwatch replay FILE... [-c CONFIG | --uci UCIFILE] [--bpf EXPR] [--stats]
                    [--serve [--speed X] [--db FILE]]
 
-Replays a capture file (pcap or pcapng, any link type NetWatch decodes) through the whole
-pipeline — decoding, flows, windows and every detector — on packet time, so the alerts
-are the ones a live run would have raised. Alerts are printed on stdout as EVE JSON lines.
+Replays a capture file through the whole pipeline — decoding, flows, windows and every
+detector — on packet time, so the alerts are the ones a live run would have raised. pcap and
+pcapng (either byte order, micro- or nanosecond stamps, pcapng interfaces of different link
+types) are read in place from memory maps; `-` reads standard input through libpcap. Alerts are printed on stdout as EVE JSON lines.
 Several files are replayed in the order given through one pipeline, as one capture (for
 example the pieces `tcpdump -C` or `-G` rotated): a scan that spans two files is one scan.
 
 OPTIONS:
     -c, --config FILE   TOML configuration (default: built-in defaults, `router` profile)
     --uci FILE          OpenWrt UCI configuration instead (e.g. /etc/config/netwatch)
-    --bpf EXPR          Only packets matching this libpcap filter expression
+    --bpf EXPR          Only packets matching this libpcap filter expression (compiled by
+                        libpcap once per link type, applied to each record)
     --stats             At the end, print one JSON object on stderr: `counters`
                         (deterministic: identical on every run and architecture) and `run`
                         (elapsed_s, pps, peak_rss_bytes, peak_heap_bytes)
@@ -40,7 +42,8 @@ OPTIONS:
     -h, --help          This help
 
 A truncated or corrupt capture is processed up to the damage; then the error says where it
-stopped (which file, which packet), later files are not read, and the exit code is 1.
+stopped (which file, how many packets, the byte offset and what is wrong there), later files
+are not read, and the exit code is 1.
 ";
 
 /// Where replayed alerts go: EVE lines on stdout, and with `--serve` the store and the web.
