@@ -21,8 +21,9 @@ Replays a capture file through the whole pipeline — decoding, flows, windows a
 detector — on packet time, so the alerts are the ones a live run would have raised. pcap and
 pcapng (either byte order, micro- or nanosecond stamps, pcapng interfaces of different link
 types) are read in place from memory maps; `-` reads standard input through libpcap.
-Alerts are printed on stdout as EVE JSON lines. Several files are replayed in the order given through one pipeline, as one capture (for
-example the pieces `tcpdump -C` or `-G` rotated): a scan that spans two files is one scan.
+Alerts are printed on stdout as EVE JSON lines. Several files are replayed in the order
+given through one pipeline, as one capture (for example the pieces `tcpdump -C` or `-G`
+rotated): a scan that spans two files is one scan.
 
 OPTIONS:
     -c, --config FILE   TOML configuration (default: built-in defaults, `router` profile)
