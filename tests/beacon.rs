@@ -2,7 +2,13 @@
 //!
 //! * a modelled home LAN for weeks — IoT devices checking in at Poisson times, lognormal
 //!   pauses, browsing in bursts, a page-by-page reader with exponential pauses (mean 4 s),
-//!   nightly backups — raises no alert of any rule (the false-alarm figure is printed);
+//!   nightly backups; and the LAN's own chatter: phones searching for cast targets by SSDP
+//!   from a fresh port every minute (every UPnP device answering by unicast), a control
+//!   point searching from one socket every 30 s, SSDP notifies, mDNS (multicast, QU and
+//!   legacy unicast answers), LLMNR, WS-Discovery, NetBIOS name queries, DHCP, video calls
+//!   between two LAN devices with failing ICE candidates, a console's NAT test, casting
+//!   sessions, phones that sleep or leave for LTE while servers' last packets arrive —
+//!   raises no alert of any rule (the false-alarm figure is printed);
 //! * beacons of 1 s to 1 h with Cobalt Strike's jitter (sleep uniform in [(1−j)·T, T]) up to
 //!   50 %, over TCP and UDP, amid the same host's other traffic, are caught within 12
 //!   connections for j ≤ 20 % and within 20 for j ≤ 50 %.
@@ -49,6 +55,43 @@ struct Pair {
     /// Active only within this span of packet time.
     until: i64,
     connections: u32,
+    /// Not a connection: LAN chatter of this kind, from `client`.
+    chatter: Option<Chatter>,
+}
+
+/// What a home's devices say to each other besides connections.
+#[derive(Clone, Debug)]
+enum Chatter {
+    /// SSDP M-SEARCH to 239.255.255.250:1900, from a fresh port each time or from one socket;
+    /// every UPnP device answers by unicast from 1900 to that port within MX (3 s).
+    SsdpSearch {
+        socket: Option<u16>,
+        responders: Vec<[u8; 4]>,
+    },
+    /// SSDP NOTIFY alive from 1900 to the group; nobody answers.
+    SsdpNotify,
+    /// mDNS question from 5353 (QM: answers to the group; QU: unicast answers to 5353) or
+    /// from an ephemeral port (legacy unicast: answers to that port).
+    Mdns {
+        qu: bool,
+        legacy: bool,
+        responders: Vec<[u8; 4]>,
+    },
+    /// LLMNR to 224.0.0.252:5355 from an ephemeral port; one host answers by unicast.
+    Llmnr { responder: [u8; 4] },
+    /// WS-Discovery Probe to 239.255.255.250:3702; printers and Windows hosts answer by
+    /// unicast from an ephemeral port of their own.
+    WsDiscovery { responders: Vec<[u8; 4]> },
+    /// NetBIOS name query broadcast 137 → 192.168.1.255:137; the owner answers 137 → 137.
+    Netbios { responder: [u8; 4] },
+    /// DHCP from 0.0.0.0:68 to the broadcast; the router answers by unicast to the lease.
+    Dhcp,
+    /// A video call with a LAN peer: ICE checks to the peer's candidates (host candidate
+    /// answered, two others never), media both ways, consent checks every 5 s.
+    Call { peer: [u8; 4] },
+    /// A phone goes to sleep (or off Wi-Fi to LTE): servers' last packets to its closed
+    /// ports arrive with nobody answering (TCP FIN/ACK from 443, QUIC from 443, DNS late).
+    Sleep { servers: Vec<[u8; 4]> },
 }
 
 struct Sim {
@@ -56,6 +99,10 @@ struct Sim {
     alerts: Vec<Alert>,
     pairs: Vec<Pair>,
     queue: BinaryHeap<Reverse<(i64, usize)>>,
+    /// Packets due, in time order (an exchange's later packets wait here while other pairs'
+    /// packets go first).
+    due: BinaryHeap<Reverse<(i64, u64, Vec<u8>)>>,
+    seq: u64,
     rng: Rng,
     sport: u16,
     packets: u64,
@@ -68,6 +115,8 @@ impl Sim {
             alerts: Vec::new(),
             pairs: Vec::new(),
             queue: BinaryHeap::new(),
+            due: BinaryHeap::new(),
+            seq: 0,
             rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
             sport: 1024,
             packets: 0,
@@ -104,8 +153,31 @@ impl Sim {
         t + (s * SEC).max(1.0) as i64
     }
 
+    fn send(&mut self, at: i64, frame: Vec<u8>) {
+        self.seq += 1;
+        self.due.push(Reverse((at, self.seq, frame)));
+    }
+
+    fn udp(&mut self, at: i64, src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, len: usize) {
+        self.send(
+            at,
+            eth_ip(&ipv4(src, dst, 17, &udp(sport, dport, &vec![0x42; len]))),
+        );
+    }
+
+    /// An ephemeral port as phones and PCs take them (Linux and Android 32768–60999,
+    /// Windows and iOS 49152–65535).
+    fn ephemeral(&mut self) -> u16 {
+        32768 + (self.rng.next() % 32000) as u16
+    }
+
     /// One connection: the client's first packet and the server's answer 2–40 ms later.
     fn connect(&mut self, i: usize, t: i64) {
+        if let Some(c) = self.pairs[i].chatter.clone() {
+            self.chatter(i, &c, t);
+            self.pairs[i].connections += 1;
+            return;
+        }
         self.sport = if self.sport >= 65000 {
             1024
         } else {
@@ -125,30 +197,158 @@ impl Sim {
                 eth_ip(&ipv4(s, c, 6, &tcp(p.port, self.sport, 0x12, &[]))),
             ]
         };
-        let alerts = &mut self.alerts;
-        for (f, at) in frames.iter().zip([t, t + rtt]) {
-            self.pipeline
-                .process(1, at, f, f.len() as u32, &mut |a| alerts.push(a.clone()));
+        for (f, at) in frames.into_iter().zip([t, t + rtt]) {
+            self.send(at, f);
         }
-        self.packets += 2;
         self.pairs[i].connections += 1;
+    }
+
+    fn chatter(&mut self, i: usize, c: &Chatter, t: i64) {
+        const SSDP: [u8; 4] = [239, 255, 255, 250];
+        let me = self.pairs[i].client;
+        let ms = |x: f64| (x * 1000.0) as i64;
+        match c {
+            Chatter::SsdpSearch { socket, responders } => {
+                let port = match socket {
+                    Some(p) => *p,
+                    None => self.ephemeral(),
+                };
+                // Two copies of the search, as most stacks send.
+                for k in 0..2 {
+                    self.udp(t + k * ms(100.0), me, port, SSDP, 1900, 130);
+                }
+                for r in responders {
+                    for k in 0..2 {
+                        let at = t + ms(10.0 + 2990.0 * self.rng.f()) + k;
+                        self.udp(at, *r, 1900, me, port, 320);
+                    }
+                }
+            }
+            Chatter::SsdpNotify => {
+                for k in 0..3 {
+                    self.udp(t + k * ms(50.0), me, 1900, SSDP, 1900, 300);
+                }
+            }
+            Chatter::Mdns {
+                qu,
+                legacy,
+                responders,
+            } => {
+                let group = [224, 0, 0, 251];
+                let port = if *legacy { self.ephemeral() } else { 5353 };
+                self.udp(t, me, port, group, 5353, 60);
+                for r in responders {
+                    let at = t + ms(20.0 + 480.0 * self.rng.f());
+                    match (*qu, *legacy) {
+                        (_, true) => self.udp(at, *r, 5353, me, port, 200),
+                        (true, false) => self.udp(at, *r, 5353, me, 5353, 200),
+                        (false, false) => self.udp(at, *r, 5353, group, 5353, 200),
+                    }
+                }
+            }
+            Chatter::Llmnr { responder } => {
+                let port = self.ephemeral();
+                self.udp(t, me, port, [224, 0, 0, 252], 5355, 40);
+                let at = t + ms(5.0 + 50.0 * self.rng.f());
+                self.udp(at, *responder, 5355, me, port, 60);
+            }
+            Chatter::WsDiscovery { responders } => {
+                let port = self.ephemeral();
+                self.udp(t, me, port, SSDP, 3702, 700);
+                for r in responders {
+                    let from = self.ephemeral();
+                    let at = t + ms(50.0 + 3000.0 * self.rng.f());
+                    self.udp(at, *r, from, me, port, 1200);
+                }
+            }
+            Chatter::Netbios { responder } => {
+                self.udp(t, me, 137, [192, 168, 1, 255], 137, 50);
+                let at = t + ms(1.0 + 20.0 * self.rng.f());
+                self.udp(at, *responder, 137, me, 137, 62);
+            }
+            Chatter::Dhcp => {
+                let router = [192, 168, 1, 1];
+                self.udp(t, [0, 0, 0, 0], 68, [255, 255, 255, 255], 67, 300);
+                self.udp(t + ms(30.0), router, 67, me, 68, 300);
+                self.udp(
+                    t + ms(40.0),
+                    [0, 0, 0, 0],
+                    68,
+                    [255, 255, 255, 255],
+                    67,
+                    300,
+                );
+                self.udp(t + ms(70.0), router, 67, me, 68, 300);
+            }
+            Chatter::Call { peer } => {
+                // 10–50 minutes: media every 20 ms would be 150k packets a call; one packet
+                // per second each way stands for it (the flow and its state are the same).
+                let (pa, pb) = (self.ephemeral(), self.ephemeral());
+                let (dead1, dead2) = (self.ephemeral(), self.ephemeral());
+                let secs = 600 + (self.rng.f() * 2400.0) as i64;
+                for k in 0..6 {
+                    let at = t + k * ms(500.0);
+                    self.udp(at, me, pa, *peer, pb, 100);
+                    self.udp(at + 3000, *peer, pb, me, pa, 100);
+                    self.udp(at + 10, me, pa, *peer, dead1, 100);
+                    self.udp(at + 20, me, pa, *peer, dead2, 100);
+                    self.udp(at + 30, *peer, pb, me, dead1.wrapping_add(7), 100);
+                }
+                for k in 0..secs {
+                    let at = t + 3 * SEC as i64 + k * SEC as i64;
+                    self.udp(at, me, pa, *peer, pb, 900);
+                    self.udp(at + 400_000, *peer, pb, me, pa, 900);
+                }
+            }
+            Chatter::Sleep { servers } => {
+                for s in servers {
+                    let port = self.ephemeral();
+                    let at = t + ms(100.0 + 120_000.0 * self.rng.f());
+                    match self.rng.next() % 3 {
+                        0 => self.send(at, eth_ip(&ipv4(*s, me, 6, &tcp(443, port, 0x11, &[])))),
+                        1 => self.udp(at, *s, 443, me, port, 1200),
+                        _ => self.udp(at, *s, 53, me, port, 120),
+                    }
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, until: i64) {
+        while self
+            .due
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= until)
+        {
+            let Some(Reverse((at, _, f))) = self.due.pop() else {
+                break;
+            };
+            let alerts = &mut self.alerts;
+            self.pipeline
+                .process(1, at, &f, f.len() as u32, &mut |a| alerts.push(a.clone()));
+            self.packets += 1;
+        }
     }
 
     /// Run until `end`; `stop` ends early (checked after each connection).
     fn run(&mut self, end: i64, stop: &mut dyn FnMut(&Sim) -> bool) {
-        while let Some(Reverse((t, i))) = self.queue.pop() {
+        while let Some(&Reverse((t, i))) = self.queue.peek() {
             if t >= end {
                 break;
             }
+            // Every packet due before this event first: packet time only moves forward.
+            self.deliver(t);
+            if stop(self) {
+                return;
+            }
+            self.queue.pop();
             if t < self.pairs[i].until {
                 self.connect(i, t);
                 let next = self.next_after(i, t);
                 self.queue.push(Reverse((next, i)));
             }
-            if stop(self) {
-                return;
-            }
         }
+        self.deliver(end);
     }
 }
 
@@ -188,6 +388,111 @@ fn ordinary_pairs(sim: &mut Sim, host: u32, n: u32, until: i64) {
                 process,
                 until,
                 connections: 0,
+                chatter: None,
+            },
+            first,
+        );
+    }
+}
+
+/// A home's LAN chatter (discovery, DHCP, calls, phones sleeping) on top of its connections.
+/// Hosts: 0 NAS, 2 TV, 3 speaker, 4 console, 5 printer, 6 Windows laptop, 7 second PC,
+/// 10–12 phones; the router is 192.168.1.1.
+fn home_chatter(sim: &mut Sim, end: i64) {
+    let router = [192, 168, 1, 1];
+    let upnp = vec![lan(0), lan(2), lan(3), lan(4), router];
+    let mut add = |sim: &mut Sim, client: [u8; 4], process: Process, chatter: Chatter| {
+        let first = T0 + (sim.rng.f() * 600.0 * SEC) as i64;
+        sim.add(
+            Pair {
+                client,
+                server: [0; 4],
+                port: 0,
+                udp: true,
+                process,
+                until: end,
+                connections: 0,
+                chatter: Some(chatter),
+            },
+            first,
+        );
+    };
+    for phone in [lan(10), lan(11), lan(12)] {
+        // Looking for cast targets from a fresh port each time, about once a minute.
+        let search = Chatter::SsdpSearch {
+            socket: None,
+            responders: upnp.clone(),
+        };
+        add(sim, phone, Process::Poisson(60.0), search);
+        for (qu, legacy) in [(false, false), (true, false), (false, true)] {
+            let mdns = Chatter::Mdns {
+                qu,
+                legacy,
+                responders: vec![lan(2), lan(3), lan(5)],
+            };
+            add(sim, phone, Process::Poisson(300.0), mdns);
+        }
+        let servers = (0..12).map(|k| internet(9000 + k * 7)).collect();
+        add(
+            sim,
+            phone,
+            Process::Lognormal(3.0 * 3600.0, 0.8),
+            Chatter::Sleep { servers },
+        );
+        add(sim, phone, Process::Poisson(4.0 * 3600.0), Chatter::Dhcp);
+    }
+    // A control point that searches from one socket every 30 s, like clockwork.
+    let search = Chatter::SsdpSearch {
+        socket: Some(50_123),
+        responders: upnp.clone(),
+    };
+    add(sim, lan(7), Process::Beacon(30.0, 0.0), search);
+    for d in &upnp {
+        add(sim, *d, Process::Poisson(900.0), Chatter::SsdpNotify);
+    }
+    let laptop = lan(6);
+    add(
+        sim,
+        laptop,
+        Process::Poisson(600.0),
+        Chatter::Llmnr { responder: lan(7) },
+    );
+    let wsd = Chatter::WsDiscovery {
+        responders: vec![lan(5), lan(7)],
+    };
+    add(sim, laptop, Process::Poisson(300.0), wsd);
+    add(
+        sim,
+        laptop,
+        Process::Poisson(900.0),
+        Chatter::Netbios { responder: lan(0) },
+    );
+    add(
+        sim,
+        laptop,
+        Process::Lognormal(3.0 * 3600.0, 0.7),
+        Chatter::Call { peer: lan(11) },
+    );
+    for h in [lan(0), lan(2), lan(3), lan(4), lan(5), laptop] {
+        add(sim, h, Process::Poisson(6.0 * 3600.0), Chatter::Dhcp);
+    }
+    // The console's NAT test against its STUN servers, and casting sessions to the TV.
+    for (client, server, port) in [
+        (lan(4), internet(4242), 3478),
+        (lan(4), internet(4243), 3479),
+        (lan(10), lan(2), 8009),
+    ] {
+        let first = T0 + (sim.rng.f() * 600.0 * SEC) as i64;
+        sim.add(
+            Pair {
+                client,
+                server,
+                port,
+                udp: port != 8009,
+                process: Process::Poisson(1800.0),
+                until: end,
+                connections: 0,
+                chatter: None,
             },
             first,
         );
@@ -206,6 +511,7 @@ fn weeks_of_a_home_lan_raise_no_alarm() {
         for host in 0..HOSTS {
             ordinary_pairs(&mut sim, host, 4, end);
         }
+        home_chatter(&mut sim, end);
         // A nightly backup of the NAS, and an evening reader on one web server (exponential
         // pauses, mean 4 s) two hours a day.
         sim.add(
@@ -217,6 +523,7 @@ fn weeks_of_a_home_lan_raise_no_alarm() {
                 process: Process::Nightly,
                 until: end,
                 connections: 0,
+                chatter: None,
             },
             T0 + 2 * HOUR,
         );
@@ -231,6 +538,7 @@ fn weeks_of_a_home_lan_raise_no_alarm() {
                     process: Process::Poisson(4.0),
                     until: start + 2 * HOUR,
                     connections: 0,
+                    chatter: None,
                 },
                 start,
             );
@@ -269,6 +577,7 @@ fn connections_to_catch(period: f64, jitter: f64, udp: bool, seed: u64, limit: u
             process: Process::Beacon(period, jitter),
             until: end,
             connections: 0,
+            chatter: None,
         },
         start,
     );

@@ -334,7 +334,8 @@ impl Rule for BeaconRule {
             return;
         }
         let (k, f) = flows.get(ev.id);
-        if !matches!(k.proto, proto::TCP | proto::UDP) {
+        // An answer (to a group query, or late) is the other side's exchange, not a check-in.
+        if !matches!(k.proto, proto::TCP | proto::UDP) || f.answer {
             return;
         }
         let (client, (server, port)) = if f.init_is_a {

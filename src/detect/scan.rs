@@ -27,6 +27,17 @@
 //! client reconnecting to a sleeping NAS, a printer driver polling its discovery ports) stay
 //! one entry each.
 //!
+//! **Replies are not probes.** A flow whose first packet answered something is no one's probe
+//! (`flow::Flow::answer`): the unicast answers to a phone's SSDP search, mDNS, LLMNR,
+//! WS-Discovery, NetBIOS or DHCP query (the flow table remembers each host's recent queries
+//! to a group by source port), and packets from a privileged service port to an unprivileged
+//! one that open nothing (a DNS, NTP or QUIC reply after its request's flow expired, a
+//! server's FIN to a phone that went to sleep). Nor is UDP between two dynamic ports (both
+//! ≥ 32768: a video call's media and ICE checks between two LAN devices). What that costs:
+//! a UDP scan sent from a privileged source port (`nmap -g 53`) is not seen on the target's
+//! ports ≥ 1024, nor a scan of dynamic ports from a dynamic port; scans show on the other
+//! ports they touch.
+//!
 //! Suppression keys: vertical (rule, scanner, host); horizontal (rule, scanner, port).
 
 use crate::addr::Addr;
@@ -37,6 +48,10 @@ use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 use super::{community_id, Alert, Emit, Figure, Rule, RuleId, SuppressKey};
 use crate::settings::{allow, ranged, Allow, ConfigError, FileAllow};
 use serde::Deserialize;
+
+/// Where operating systems take ephemeral ports from (Linux 32768–60999; Windows, macOS, iOS
+/// and IANA 49152–65535).
+pub const DYNAMIC: u16 = 32768;
 
 /// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
 pub const MAX_TRACKED: usize = 32;
@@ -209,8 +224,15 @@ impl ScanRule {
             PROTO_ARP | PROTO_ND => matches!(c.reason, CloseReason::Expired | CloseReason::Flush),
             _ => false,
         };
-        // Transit errors (traceroute) are not refusals by the target.
-        if !judged || c.reason == CloseReason::Rejected && c.flow.transit {
+        // Transit errors (traceroute) are not refusals by the target. A flow an answer opened
+        // (see `Flow::answer`) probed nothing; nor did UDP between two dynamic ports (≥ 32768):
+        // peer-to-peer media and its ICE connectivity checks, of which some candidate pairs
+        // always fail. A scan of those ports is the high end of one that shows elsewhere.
+        if !judged
+            || c.reason == CloseReason::Rejected && c.flow.transit
+            || c.flow.answer
+            || p == proto::UDP && c.key.a_port >= DYNAMIC && c.key.b_port >= DYNAMIC
+        {
             return;
         }
         let (scanner, _) = c.initiator();

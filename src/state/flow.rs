@@ -116,6 +116,14 @@ pub struct Flow {
     /// Closed by an ICMP "time exceeded" from a router on the way (traceroute), not by the
     /// destination.
     pub transit: bool,
+    /// Opened by an answer, not a request: a unicast reply to a query the receiver sent to a
+    /// group (multicast or broadcast) moments before, or a packet from a privileged service
+    /// port to an unprivileged one that is not a TCP SYN (a late reply whose request's flow
+    /// expired, or a server's end of a connection we saw only the end of). Its sender
+    /// initiated nothing: it is no one's probe and no one's check-in.
+    pub answer: bool,
+    /// A UDP flow to a group address: each packet is recorded as a query (see `GroupQueries`).
+    to_group: bool,
     /// Largest responder payload segment after the first three turns (the handshake of most
     /// login protocols): failed logins get only short refusals back, a session gets more.
     pub late_reply_max: u16,
@@ -235,6 +243,74 @@ pub struct FlowCounters {
     pub expired: u64,
 }
 
+/// Seconds after a query to a group within which a unicast packet to the querier's address
+/// and port is its answer (SSDP answers within MX ≤ 5 s, WS-Discovery 4 s, mDNS 1 s; DHCP
+/// servers and slow devices take longer).
+pub const GROUP_ANSWER_S: u64 = 30;
+/// Queries remembered (direct-mapped: a collision forgets the older one, and its late
+/// answers then count as they did before this table).
+const GROUP_QUERIES: usize = 512;
+
+/// Recent queries to a group address by (sender, source port): SSDP M-SEARCH, mDNS, LLMNR,
+/// WS-Discovery, NetBIOS name queries, DHCP. Answers come back by unicast to the sender's
+/// port, from whoever answers; without this, each answer to a phone that searches from a
+/// fresh port every minute looked like the answerer probing a new port of the phone.
+struct GroupQueries {
+    /// (address, port, second + 1; 0 = empty).
+    slots: Box<[(Addr, u16, u32)]>,
+    key: u64,
+}
+
+impl GroupQueries {
+    fn new(key: u64) -> GroupQueries {
+        GroupQueries {
+            slots: vec![(Addr::UNSPECIFIED, 0, 0); GROUP_QUERIES].into_boxed_slice(),
+            key,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, a: &Addr, port: u16) -> usize {
+        (addr_hash(a, self.key ^ port as u64) as usize) % GROUP_QUERIES
+    }
+
+    fn record(&mut self, a: &Addr, port: u16, sec: u64) {
+        let i = self.slot(a, port);
+        self.slots[i] = (*a, port, (sec as u32).wrapping_add(1));
+    }
+
+    /// Did `a` query a group from `port` within the last `GROUP_ANSWER_S` seconds? (A query
+    /// from the unspecified address, DHCP's, is answered to whatever address it is given.)
+    fn answered(&self, a: &Addr, port: u16, sec: u64) -> bool {
+        [*a, Addr::UNSPECIFIED].iter().any(|q| {
+            let (qa, qp, t) = self.slots[self.slot(q, port)];
+            t != 0
+                && qa == *q
+                && qp == port
+                && (sec as u32).wrapping_add(1).wrapping_sub(t) as u64 <= GROUP_ANSWER_S
+        })
+    }
+}
+
+/// A destination that is a group: multicast, the limited broadcast, or an IPv4 address ending
+/// in .255 (the directed broadcast of a /24, a home LAN's usual size; if it is a host of a
+/// larger subnet, only its queries are misread as a group's).
+fn is_group_dst(a: &Addr) -> bool {
+    a.is_group() || a.as_v4().is_some_and(|b| b[3] == 255)
+}
+
+/// See [`Flow::answer`]: the first packet of a new flow answers a request.
+fn opened_by_answer(m: &PacketMeta, queries: &GroupQueries) -> bool {
+    let service_to_client = m.sport != 0 && m.sport < 1024 && m.dport >= 1024;
+    match m.proto {
+        proto::UDP => {
+            service_to_client || (!is_group_dst(&m.dst) && queries.answered(&m.dst, m.dport, m.sec))
+        }
+        proto::TCP => service_to_client && m.tcp_flags & tf::SYN == 0,
+        _ => false,
+    }
+}
+
 /// The last flow entered, when it is an IPv4 TCP/UDP flow: its key as three words, so an
 /// IPv4 packet is matched against it with three word compares per direction.
 #[derive(Clone, Copy)]
@@ -251,6 +327,7 @@ struct HotV4 {
 pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
     hot4: HotV4,
+    queries: GroupQueries,
     timeouts: FlowTimeouts,
     /// Fixed key of the windows' sketches (see `FlowEvent::src_hash`).
     sketch_key: u64,
@@ -261,6 +338,7 @@ impl FlowTable {
     pub fn new(capacity: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
         FlowTable {
             map: LruMap::new(capacity, 4),
+            queries: GroupQueries::new(sketch_key),
             hot4: HotV4 {
                 id: u32::MAX,
                 a: 0,
@@ -400,6 +478,7 @@ impl FlowTable {
     ) -> (u32, bool) {
         let now = m.now;
         let counters = &mut self.counters;
+        let queries = &self.queries;
         // TCP/UDP packets come here after `hot_match` missed, the rest rarely belong to the
         // last flow: no second compare with it.
         let (id, how) = self.map.entry_hashed(
@@ -435,6 +514,8 @@ impl FlowTable {
                         m.icmp_type
                     },
                     last_payload_dir: 2,
+                    answer: opened_by_answer(m, queries),
+                    to_group: m.proto == proto::UDP && is_group_dst(&m.dst),
                     ..Flow::default()
                 }
             },
@@ -465,6 +546,9 @@ impl FlowTable {
         let sec1 = (m.sec as u32).wrapping_add(1);
         ev.src_first_in_sec = f.src_sec[dir] != sec1;
         f.src_sec[dir] = sec1;
+        if f.to_group {
+            self.queries.record(&m.src, m.sport, m.sec);
+        }
         f.bytes[dir] += m.wire_len as u64;
         f.payload[dir] += m.payload_len as u64;
         if m.payload_len > 0 {
