@@ -401,7 +401,7 @@ fn ordinary_pairs(sim: &mut Sim, host: u32, n: u32, until: i64) {
 fn home_chatter(sim: &mut Sim, end: i64) {
     let router = [192, 168, 1, 1];
     let upnp = vec![lan(0), lan(2), lan(3), lan(4), router];
-    let mut add = |sim: &mut Sim, client: [u8; 4], process: Process, chatter: Chatter| {
+    let add = |sim: &mut Sim, client: [u8; 4], process: Process, chatter: Chatter| {
         let first = T0 + (sim.rng.f() * 600.0 * SEC) as i64;
         sim.add(
             Pair {
