@@ -53,7 +53,7 @@ spec() {
     # 24Kc/1004Kc routers have no FPU: soft-float throughout.
     mipsel-unknown-linux-musl)      echo "mipsel-linux-gnu:mipsel-linux-muslsf:-msoft-float -march=24kc:ld-musl-mipsel-sf.so.1:nightly" ;;
     mips-unknown-linux-musl)        echo "mips-linux-gnu:mips-linux-muslsf:-msoft-float -march=24kc:ld-musl-mips-sf.so.1:nightly" ;;
-    x86_64-unknown-linux-musl)      echo "x86_64-linux-gnu:x86_64-linux-musl::ld-musl-x86_64.so.1:stable" ;;
+    x86_64-unknown-linux-musl)      echo "x86_64-linux-gnu:x86_64-linux-musl::ld-musl-x86_64.so.1:nightly" ;;
     *) log "unknown target $1"; exit 2 ;;
   esac
 }
@@ -212,6 +212,8 @@ build_target() {
     cc=musl-gcc
     local pc; pc=$(libpcap musl-gcc x86_64-linux-musl "$name" "" "$kh")
     env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw")
+    # std's smaller variants here too (−230 KB): x86 routers have small flash as well.
+    std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
     cc=$s/bin/$name-gcc

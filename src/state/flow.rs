@@ -250,6 +250,7 @@ pub const GROUP_ANSWER_S: u64 = 30;
 /// Queries remembered (direct-mapped: a collision forgets the older one, and its late
 /// answers then count as they did before this table).
 const GROUP_QUERIES: usize = 512;
+const GROUP_PORTS: usize = 1024;
 
 /// Recent queries to a group address by (sender, source port): SSDP M-SEARCH, mDNS, LLMNR,
 /// WS-Discovery, NetBIOS name queries, DHCP. Answers come back by unicast to the sender's
@@ -258,6 +259,10 @@ const GROUP_QUERIES: usize = 512;
 struct GroupQueries {
     /// (address, port, second + 1; 0 = empty).
     slots: Box<[(Addr, u16, u32)]>,
+    /// Per source port modulo its length: the second + 1 a query last came from such a port.
+    /// New flows to a port no query came from lately (nearly all) are told apart by this one
+    /// read, without hashing an address.
+    ports: Box<[u32]>,
     key: u64,
 }
 
@@ -265,6 +270,7 @@ impl GroupQueries {
     fn new(key: u64) -> GroupQueries {
         GroupQueries {
             slots: vec![(Addr::UNSPECIFIED, 0, 0); GROUP_QUERIES].into_boxed_slice(),
+            ports: vec![0; GROUP_PORTS].into_boxed_slice(),
             key,
         }
     }
@@ -276,18 +282,28 @@ impl GroupQueries {
 
     fn record(&mut self, a: &Addr, port: u16, sec: u64) {
         let i = self.slot(a, port);
-        self.slots[i] = (*a, port, (sec as u32).wrapping_add(1));
+        let t = (sec as u32).wrapping_add(1);
+        self.slots[i] = (*a, port, t);
+        self.ports[port as usize % GROUP_PORTS] = t;
+    }
+
+    #[inline]
+    fn recent(t: u32, sec: u64) -> bool {
+        t != 0 && (sec as u32).wrapping_add(1).wrapping_sub(t) as u64 <= GROUP_ANSWER_S
     }
 
     /// Did `a` query a group from `port` within the last `GROUP_ANSWER_S` seconds? (A query
     /// from the unspecified address, DHCP's, is answered to whatever address it is given.)
+    #[inline]
     fn answered(&self, a: &Addr, port: u16, sec: u64) -> bool {
+        Self::recent(self.ports[port as usize % GROUP_PORTS], sec) && self.answered_slow(a, port, sec)
+    }
+
+    #[cold]
+    fn answered_slow(&self, a: &Addr, port: u16, sec: u64) -> bool {
         [*a, Addr::UNSPECIFIED].iter().any(|q| {
             let (qa, qp, t) = self.slots[self.slot(q, port)];
-            t != 0
-                && qa == *q
-                && qp == port
-                && (sec as u32).wrapping_add(1).wrapping_sub(t) as u64 <= GROUP_ANSWER_S
+            qa == *q && qp == port && Self::recent(t, sec)
         })
     }
 }
@@ -295,19 +311,28 @@ impl GroupQueries {
 /// A destination that is a group: multicast, the limited broadcast, or an IPv4 address ending
 /// in .255 (the directed broadcast of a /24, a home LAN's usual size; if it is a host of a
 /// larger subnet, only its queries are misread as a group's).
+#[inline]
 fn is_group_dst(a: &Addr) -> bool {
-    a.is_group() || a.as_v4().is_some_and(|b| b[3] == 255)
+    match a.as_v4() {
+        Some(b) => b[0] >= 224 || b[3] == 255,
+        None => a.is_group(),
+    }
 }
 
-/// See [`Flow::answer`]: the first packet of a new flow answers a request.
-fn opened_by_answer(m: &PacketMeta, queries: &GroupQueries) -> bool {
+/// A new flow's (`answer`, `to_group`): see [`Flow::answer`].
+#[inline]
+fn opened_by(m: &PacketMeta, queries: &GroupQueries) -> (bool, bool) {
     let service_to_client = m.sport != 0 && m.sport < 1024 && m.dport >= 1024;
     match m.proto {
         proto::UDP => {
-            service_to_client || (!is_group_dst(&m.dst) && queries.answered(&m.dst, m.dport, m.sec))
+            if is_group_dst(&m.dst) {
+                (false, true)
+            } else {
+                (service_to_client || queries.answered(&m.dst, m.dport, m.sec), false)
+            }
         }
-        proto::TCP => service_to_client && m.tcp_flags & tf::SYN == 0,
-        _ => false,
+        proto::TCP => (service_to_client && m.tcp_flags & tf::SYN == 0, false),
+        _ => (false, false),
     }
 }
 
@@ -503,6 +528,7 @@ impl FlowTable {
                 // destination is the initiator.
                 let synack = m.proto == proto::TCP
                     && m.tcp_flags & (tf::SYN | tf::ACK) == (tf::SYN | tf::ACK);
+                let (answer, to_group) = opened_by(m, queries);
                 *f = Flow {
                     first: now,
                     last: now,
@@ -514,8 +540,8 @@ impl FlowTable {
                         m.icmp_type
                     },
                     last_payload_dir: 2,
-                    answer: opened_by_answer(m, queries),
-                    to_group: m.proto == proto::UDP && is_group_dst(&m.dst),
+                    answer,
+                    to_group,
                     ..Flow::default()
                 }
             },

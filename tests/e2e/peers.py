@@ -3,6 +3,12 @@
 
   peers.py dns-server ADDR        answers every A/AAAA query with 10.77.0.2 (UDP 53)
   peers.py ntp-server ADDR        answers NTP client packets (UDP 123)
+  peers.py ssdp-responder ADDR    a UPnP device: answers every SSDP M-SEARCH to
+                                  239.255.255.250:1900 by unicast from ADDR:1900 to the searcher
+  peers.py discovery SECONDS      a phone looking for cast targets for SECONDS: an SSDP M-SEARCH
+                                  from a fresh port every second, one from a single socket every
+                                  6 s, and an mDNS legacy-unicast question (answered by avahi)
+                                  from a fresh port every 2 s; it never answers the answers
   peers.py client SECONDS         a household's worth of normal traffic for SECONDS:
                                   DNS lookups of assorted names, NTP polls, web pages fetched
                                   with parallel connections, an occasional large download
@@ -99,6 +105,66 @@ def client(seconds):
         time.sleep(random.expovariate(1 / 4.0))
 
 
+SSDP_GROUP = ("239.255.255.250", 1900)
+M_SEARCH = (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n"
+            b"MX: 1\r\nST: urn:dial-multiscreen-org:service:dial:1\r\n\r\n")
+
+
+def ssdp_responder(addr):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", 1900))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                 socket.inet_aton(SSDP_GROUP[0]) + socket.inet_aton(addr))
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    out.bind((addr, 1900))
+    while True:
+        q, peer = s.recvfrom(2048)
+        if q.startswith(b"M-SEARCH"):
+            time.sleep(random.uniform(0.01, 0.3))
+            out.sendto(b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\n"
+                       b"LOCATION: http://" + addr.encode() + b":8008/ssdp/device-desc.xml\r\n"
+                       b"ST: urn:dial-multiscreen-org:service:dial:1\r\nUSN: uuid:nwe2e-tv\r\n\r\n", peer)
+
+
+def mdns_question(name):
+    q = struct.pack(">HHHHHH", random.randrange(65536), 0, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack(">HH", 1, 1)
+
+
+def discovery(seconds, src):
+    one = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    one.bind((src, 0))
+    end = time.time() + seconds
+    tick = 0
+    socks = [one]
+    while time.time() < end:
+        fresh = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        fresh.bind((src, 0))
+        fresh.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+        fresh.sendto(M_SEARCH, SSDP_GROUP)
+        socks.append(fresh)
+        if tick % 6 == 0:
+            one.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+            one.sendto(M_SEARCH, SSDP_GROUP)
+        if tick % 2 == 0:
+            m = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            m.bind((src, 0))
+            m.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+            m.sendto(mdns_question("nwe2e-tv.local"), ("224.0.0.251", 5353))
+            socks.append(m)
+        # Answers are read and dropped, as a phone's stack does; sockets stay open meanwhile,
+        # so no port-unreachable goes back.
+        time.sleep(1)
+        tick += 1
+    time.sleep(3)
+    for x in socks:
+        x.close()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "dns-server":
@@ -107,3 +173,7 @@ if __name__ == "__main__":
         ntp_server(sys.argv[2])
     elif cmd == "client":
         client(float(sys.argv[2]))
+    elif cmd == "ssdp-responder":
+        ssdp_responder(sys.argv[2])
+    elif cmd == "discovery":
+        discovery(float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "10.77.0.1")

@@ -3,12 +3,14 @@
 # captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
 # right rule with the right attacker and victim, and benign traffic must raise nothing.
 #
-# usage: tests/e2e/run.sh [ci|record-slow]
+# usage: tests/e2e/run.sh [ci|record-slow|discovery]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
+#                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
 #                then replays the committed slow captures in tests/e2e/captures/.
+#   discovery    only the discovery check
 #   record-slow  records the slow variants (nmap -T2, a 60 s ± 20 % beacon for 13 min,
 #                a 5-minute benign capture) into tests/e2e/captures/ to commit.
 # Needs root. Traffic stays inside the namespaces it creates (10.77.0.0/24, 10.78.0.0/24
@@ -208,8 +210,36 @@ live() {
   fi
 }
 
-if [ "$MODE" = ci ]; then
+# discovery: a phone searching for cast targets (SSDP from a fresh port every second and from
+# one socket every 6 s, mDNS legacy-unicast questions from fresh ports) while a UPnP
+# responder and avahi-daemon on the victim answer each by unicast. Answers are not probes
+# and periodic answers are not beacons: no alert. The capture must hold the answers.
+discovery() {
+  ip netns exec $V python3 "$HERE/peers.py" ssdp-responder 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
+  printf '[server]\nhost-name=nwe2e-tv\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=nwe2e-v\nenable-dbus=no\nratelimit-burst=10000\n[publish]\npublish-addresses=yes\npublish-workstation=no\npublish-hinfo=no\n' > "$WORK/avahi.conf"
+  # A private /run for avahi's pid file: a host's own avahi-daemon, if any, is untouched.
+  ip netns exec $V unshare -m sh -c "mount -t tmpfs tmpfs /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f '$WORK/avahi.conf' --no-drop-root --no-chroot --no-rlimits" \
+    >"$WORK/avahi.log" 2>&1 & local av=$!
+  PIDS+=($av)
+  wait_for 20 grep -q "Server startup complete" "$WORK/avahi.log" || { say "FAIL avahi-daemon did not start"; cat "$WORK/avahi.log"; fail=1; return; }
+  local f; f=$(capture discovery python3 "$HERE/peers.py" discovery 60 10.77.0.1)
+  local ssdp mdns
+  ssdp=$(tcpdump -nr "$f" 'src host 10.77.0.2 and udp src port 1900 and dst host 10.77.0.1' 2>/dev/null | wc -l)
+  mdns=$(tcpdump -nr "$f" 'udp src port 5353 and dst host 10.77.0.1' 2>/dev/null | wc -l)
+  if [ "$ssdp" -ge 50 ] && [ "$mdns" -ge 20 ]; then
+    say "ok   discovery: $ssdp SSDP and $mdns mDNS unicast answers to the phone captured"
+  else
+    say "FAIL discovery: only $ssdp SSDP and $mdns mDNS unicast answers captured"; tail -5 "$WORK/avahi.log"; tcpdump -nr "$f" 2>/dev/null | head -20; fail=1
+  fi
+  quiet "$f"
+  stop_pid "$av" TERM 5 >/dev/null || true
+}
+
+if [ "$MODE" = discovery ]; then
+  discovery
+elif [ "$MODE" = ci ]; then
   live
+  discovery
   for scan in -sS -sT -sF -sX -sN -sA; do
     expect "$(capture nmap$scan nmap -n -Pn $scan -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
   done
