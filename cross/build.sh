@@ -211,8 +211,9 @@ build_target() {
     ln -sfn /usr/include/linux /usr/include/x86_64-linux-gnu/asm /usr/include/asm-generic /usr/include/mtd "$kh/"
     cc=musl-gcc
     local pc; pc=$(libpcap musl-gcc x86_64-linux-musl "$name" "" "$kh")
-    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw")
-    # std's smaller variants here too (−230 KB): x86 routers have small flash as well.
+    # std's smaller variants here too: x86 routers have small flash as well. Rebuilt std links
+    # with Debian's musl (musl-gcc and its crt files), not rust-std's self-contained copy.
+    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -C link-self-contained=no")
     std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
