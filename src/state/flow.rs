@@ -296,7 +296,8 @@ impl GroupQueries {
     /// from the unspecified address, DHCP's, is answered to whatever address it is given.)
     #[inline]
     fn answered(&self, a: &Addr, port: u16, sec: u64) -> bool {
-        Self::recent(self.ports[port as usize % GROUP_PORTS], sec) && self.answered_slow(a, port, sec)
+        Self::recent(self.ports[port as usize % GROUP_PORTS], sec)
+            && self.answered_slow(a, port, sec)
     }
 
     #[cold]
@@ -328,7 +329,10 @@ fn opened_by(m: &PacketMeta, queries: &GroupQueries) -> (bool, bool) {
             if is_group_dst(&m.dst) {
                 (false, true)
             } else {
-                (service_to_client || queries.answered(&m.dst, m.dport, m.sec), false)
+                (
+                    service_to_client || queries.answered(&m.dst, m.dport, m.sec),
+                    false,
+                )
             }
         }
         proto::TCP => (service_to_client && m.tcp_flags & tf::SYN == 0, false),
