@@ -204,6 +204,10 @@ build_target() {
   # (.eh_frame) are dead weight, ~80 KB on MIPS. Rust code and the C code cc builds (SQLite)
   # leave them out.
   local nouw="-C force-unwind-tables=no"
+  # Panic locations name their source files: the registry's, the toolchain's and this
+  # checkout's long paths, shortened (~17 KB of strings on MIPS; the messages keep file:line).
+  local sysroot; sysroot=$(rustc "+$tc" --print sysroot 2>/dev/null || echo /nonexistent)
+  nouw="$nouw --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$sysroot/lib/rustlib/src/rust=rust --remap-path-prefix=$ROOT=netwatch"
   env+=("CFLAGS_$low=-fno-asynchronous-unwind-tables -fno-unwind-tables")
   if [ "$t" = x86_64-unknown-linux-musl ]; then
     # Debian's musl-gcc has no kernel headers: hand libpcap the host's.
@@ -213,7 +217,11 @@ build_target() {
     local pc; pc=$(libpcap musl-gcc x86_64-linux-musl "$name" "" "$kh")
     # std's smaller variants here too: x86 routers have small flash as well. Rebuilt std links
     # with Debian's musl (musl-gcc and its crt files), not rust-std's self-contained copy.
-    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -C link-self-contained=no")
+    # panic=abort never unwinds: the same no-op libunwind as the other build-std targets.
+    local uw=$OUT/unwind-x86_64; mkdir -p "$uw"
+    musl-gcc -Os -c "$ROOT/cross/unwind_stub.c" -o "$uw/unwind_stub.o"
+    rm -f "$uw/libunwind.a"; ar rcs "$uw/libunwind.a" "$uw/unwind_stub.o"
+    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -C link-self-contained=no -C target-feature=+crt-static -L native=$uw")
     std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
@@ -247,7 +255,7 @@ build_target() {
       # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
       # which the libc crate only uses with this cfg — without it every pcap timestamp is
       # garbage. MIPS needs crt-static spelled out.
-      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $nouw"
+      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $nouw -Zlocation-detail=none"
       case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
       case "$t" in arm-unknown-linux-musleabihf)
         rf="$rf -C target-cpu=arm1176jzf-s"
