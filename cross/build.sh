@@ -221,7 +221,7 @@ build_target() {
     local uw=$OUT/unwind-x86_64; mkdir -p "$uw"
     musl-gcc -Os -c "$ROOT/cross/unwind_stub.c" -o "$uw/unwind_stub.o"
     rm -f "$uw/libunwind.a"; ar rcs "$uw/libunwind.a" "$uw/unwind_stub.o"
-    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -C link-self-contained=no -C target-feature=+crt-static -L native=$uw")
+    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -Zlocation-detail=none -C link-self-contained=no -C target-feature=+crt-static -C relocation-model=static -L native=$uw")
     std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
