@@ -872,6 +872,35 @@ fn iodine_like_tunnels_null_txt_and_cname() {
 }
 
 #[test]
+fn a_tunnel_under_an_unlisted_tld_is_named_by_its_zone() {
+    // iodine's usual test setup: `<data>.t.tunnel.test`, `.test` not being a public suffix.
+    let cfg = default_config();
+    let mut rng = Rng(9);
+    let mut tr = Traffic::new();
+    for i in 0..60i64 {
+        let name = format!(
+            "{}.t.tunnel.test",
+            random_label(&mut rng, 50, b"abcdefghijklmnopqrstuvwxyz0123456789")
+        );
+        tr.dns(
+            T0 + i * 400_000,
+            "192.168.1.50",
+            35000,
+            "192.168.1.1",
+            &name,
+            10,
+            i as u16,
+        );
+    }
+    let d = of(&run_frames(&cfg, &tr.frames()), "dns.tunnel");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(&d[0].evidence.domain[..], b"t.tunnel.test");
+    let mut s = String::new();
+    netwatch::detect::explain::explain(&d[0], &mut s).unwrap();
+    assert!(s.contains("subdomains of t.tunnel.test"), "{s}");
+}
+
+#[test]
 fn dnscat_like_hex_txt_tunnel() {
     let cfg = default_config();
     let mut rng = Rng(5);

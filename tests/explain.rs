@@ -180,3 +180,68 @@ fn every_rule_has_an_explanation_and_a_short_form() {
         assert!(!netwatch::detect::explain::why(r).is_empty());
     }
 }
+
+#[test]
+fn synflood_from_one_source_names_it() {
+    let mut a = alert(
+        RuleId::Synflood,
+        [192, 168, 1, 66],
+        [192, 168, 1, 5],
+        443,
+        6,
+        0,
+    );
+    a.evidence.fig("syn_per_s", Figure::U(900));
+    a.evidence.fig("distinct_sources", Figure::U(1));
+    a.evidence.fig("completion_ratio", Figure::F(0.0));
+    let s = text(&a);
+    assert!(
+        s.contains("from 192.168.1.66 alone") && !s.contains("about 1 "),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+    let mut b = alert(
+        RuleId::Synflood,
+        [192, 168, 1, 66],
+        [192, 168, 1, 5],
+        443,
+        6,
+        0,
+    );
+    b.evidence.fig("syn_per_s", Figure::U(900));
+    b.evidence.fig("distinct_sources", Figure::U(3));
+    b.evidence.fig("completion_ratio", Figure::F(0.1));
+    let s = text(&b);
+    assert!(
+        s.contains("from 3 addresses, 192.168.1.66 sending the most"),
+        "{s}"
+    );
+}
+
+#[test]
+fn dns_tunnel_under_unlisted_tlds_reads_as_a_sentence() {
+    let mut a = alert(
+        RuleId::DnsTunnel,
+        [192, 168, 1, 53],
+        [203, 0, 113, 9],
+        53,
+        17,
+        30,
+    );
+    a.evidence.fig("queries", Figure::U(40));
+    a.evidence.fig("unique_subdomains", Figure::U(38));
+    let _ = a
+        .evidence
+        .domain
+        .extend_from_slice(b"(TLDs not in the Public Suffix List)");
+    let _ = a
+        .evidence
+        .names
+        .push(heapless::Vec::from_slice(b"dnscat.0a1b\x1b[2J").unwrap());
+    let s = text(&a);
+    assert!(
+        !s.contains("subdomains of (") && s.contains("such as dnscat.0a1b\\x1b[2J"),
+        "{s}"
+    );
+    insta::assert_snapshot!(s);
+}

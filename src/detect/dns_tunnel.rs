@@ -39,6 +39,27 @@ use serde::Deserialize;
 const UNLISTED_TLDS: u64 = 0x756e_6c69_7374_6564;
 const UNLISTED_TLDS_TEXT: &[u8] = b"(TLDs not in the Public Suffix List)";
 
+/// The whole labels `a` and `b` end in alike (`x.t.tunnel.test`, `y.t.tunnel.test` →
+/// `t.tunnel.test`), as a suffix of `a`; empty when their last labels differ.
+fn common_labels<'a>(a: &'a [u8], b: &[u8]) -> &'a [u8] {
+    let n = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let tail = &a[a.len() - n..];
+    // Whole labels only: the suffix starts at a dot (dropped) or at the start of a name.
+    let whole = |x: &[u8]| n == x.len() || x[x.len() - n - 1] == b'.';
+    if n > 0 && whole(a) && whole(b) {
+        return tail;
+    }
+    match tail.iter().position(|&c| c == b'.') {
+        Some(i) => &tail[i + 1..],
+        None => &[],
+    }
+}
+
 /// Distinct names remembered per (client, domain) and window.
 pub const MAX_UNIQUE: u32 = 64;
 const SAMPLES: usize = 3;
@@ -284,7 +305,23 @@ impl Rule for DnsTunnelRule {
             e.fig("threshold_queries", Figure::U(cfg.min_queries as u64));
             e.fig("threshold_unique", Figure::U(cfg.min_unique as u64));
             e.fig("window_s", Figure::U(cfg.window_s as u64));
-            let _ = e.domain.extend_from_slice(domain_text);
+            // Under an unlisted TLD the zone is named as the names show it: the labels they
+            // all end in (`t.tunnel.test` for iodine's), when they share any.
+            let shared = if d.tld_listed {
+                &[][..]
+            } else {
+                let samples = st
+                    .sample
+                    .iter()
+                    .zip(&st.sample_len)
+                    .take(st.samples as usize);
+                samples.fold(name, |acc, (s, &n)| common_labels(acc, &s[..n as usize]))
+            };
+            let _ = e.domain.extend_from_slice(if shared.is_empty() {
+                domain_text
+            } else {
+                shared
+            });
             for (s, &n) in st
                 .sample
                 .iter()
@@ -408,6 +445,26 @@ impl FileDnsTunnel {
             )?,
             allow: allow("rules.dns_tunnel", &dt.allow, &[])?,
         })
+    }
+}
+
+#[cfg(test)]
+mod common_label_tests {
+    use super::common_labels;
+
+    #[test]
+    fn whole_labels_in_common() {
+        let c = |a: &str, b: &str| {
+            String::from_utf8(common_labels(a.as_bytes(), b.as_bytes()).to_vec()).unwrap()
+        };
+        assert_eq!(c("x.t.tunnel.test", "y.t.tunnel.test"), "t.tunnel.test");
+        assert_eq!(c("ab.test", "cb.test"), "test");
+        assert_eq!(c("x.test", "test"), "test");
+        assert_eq!(c("test", "x.test"), "test");
+        assert_eq!(c("a.test", "a.test"), "a.test");
+        assert_eq!(c("dnscat.0a1b", "dnscat.ffee"), "");
+        assert_eq!(c("a.bc", "b.c"), "");
+        assert_eq!(c("", "x"), "");
     }
 }
 

@@ -100,6 +100,18 @@ impl fmt::Display for Svc {
     }
 }
 
+/// ` (such as NAME)` for a sample name, escaped; nothing without one.
+struct Example<'a>(Option<&'a [u8]>);
+
+impl fmt::Display for Example<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) if !n.is_empty() => write!(f, " (such as {})", n.escape_ascii()),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Write the explanation of `a`.
 pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
     let (src, dst) = (a.src, a.dst);
@@ -123,18 +135,48 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
             Sweep(a.proto, a.dport),
             span(a)
         ),
-        RuleId::Synflood => write!(
-            out,
-            "{dst} is receiving {:.0} connection requests per second on port {} from about \
-             {:.0} addresses, and only {:.0}% of them complete. This is a denial-of-service \
-             flood meant to exhaust the target; the source addresses are usually forged. \
-             If it persists, rate-limit or block the port at the router and ask your provider \
-             for help if the flood comes from the Internet.",
-            num(a, "syn_per_s"),
-            a.dport,
-            num(a, "distinct_sources"),
-            num(a, "completion_ratio") * 100.0
-        ),
+        RuleId::Synflood => {
+            let n = num(a, "distinct_sources");
+            write!(
+                out,
+                "{dst} is receiving {:.0} connection requests per second on port {} ",
+                num(a, "syn_per_s"),
+                a.dport
+            )?;
+            if n <= 1.0 {
+                write!(out, "from {src} alone")?;
+            } else if n <= 16.0 {
+                write!(out, "from {n:.0} addresses, {src} sending the most")?;
+            } else {
+                write!(
+                    out,
+                    "from about {n:.0} addresses, most likely forged ({src} is one of them)"
+                )?;
+            }
+            let done = num(a, "completion_ratio") * 100.0;
+            if done < 0.5 {
+                write!(out, ", and none of them complete.")?;
+            } else {
+                write!(out, ", and only {done:.0}% of them complete.")?;
+            }
+            write!(
+                out,
+                " This is a denial-of-service flood meant to exhaust the target. "
+            )?;
+            if n <= 16.0 {
+                write!(
+                    out,
+                    "If {src} is yours, find what on it is doing this; otherwise block {src} at \
+                     the router."
+                )
+            } else {
+                write!(
+                    out,
+                    "If it persists, rate-limit or block the port at the router and ask your \
+                     provider for help if the flood comes from the Internet."
+                )
+            }
+        }
         RuleId::Bruteforce => write!(
             out,
             "{src} made about {:.0} failed-looking login attempts against {} on {dst} in {}. \
@@ -143,6 +185,18 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
              succeeded.",
             num(a, "attempts"),
             Svc(a.dport),
+            span(a)
+        ),
+        RuleId::DnsTunnel if a.evidence.domain.starts_with(b"(") => write!(
+            out,
+            "{src} sent {:.0} DNS queries with {:.0} different made-up names under top-level \
+             domains that do not exist on the Internet{} in {}. Data hidden in DNS names is a \
+             way to smuggle information out or control malware past firewalls, and a tool \
+             talking straight to its own server needs no real domain. Check {src} for malware \
+             and block its queries to {dst}.",
+            num(a, "queries"),
+            num(a, "unique_subdomains"),
+            Example(a.evidence.names.first().map(|n| &n[..])),
             span(a)
         ),
         RuleId::DnsTunnel => write!(
