@@ -1303,3 +1303,44 @@ fn backup_job_crawler_and_cdn_fanout_raise_nothing() {
     let alerts = run_frames(&cfg, &tr.frames());
     assert!(alerts.is_empty(), "{alerts:#?}");
 }
+
+/// nmap with `--scan-delay 4s`: one probe every 4 s to the next port, and between them its
+/// timing probes to one closed port (23), each from a fresh source port, as regular as a
+/// beacon. `with_scan`: false leaves only the timing probes.
+fn scan_with_timing_probes(with_scan: bool) -> Vec<Alert> {
+    let cfg = default_config();
+    let mut tr = Traffic::new();
+    let (atk, vic) = ("192.168.1.66", "192.168.1.5");
+    for i in 0..60i64 {
+        let t = T0 + i * 4 * S;
+        if with_scan {
+            let port = 1000 + i as u16 * 7;
+            tr.tcp_pkt(t, atk, 45000, vic, port, SYN, &[]);
+            tr.tcp_pkt(t + 300, vic, port, atk, 45000, RST | ACK, &[]);
+        }
+        let sport = 50000 + i as u16;
+        tr.tcp_pkt(t + 2 * S, atk, sport, vic, 23, SYN, &[]);
+        tr.tcp_pkt(t + 2 * S + 300, vic, 23, atk, sport, RST | ACK, &[]);
+    }
+    run_frames(&cfg, &tr.frames())
+}
+
+#[test]
+fn a_scanners_timing_probes_are_its_scan_not_a_beacon() {
+    let alerts = scan_with_timing_probes(true);
+    // (Re-emitted once a minute while it goes on: one incident per attack is issue 26's.)
+    let v = of(&alerts, "portscan.vertical");
+    assert!(!v.is_empty(), "{alerts:?}");
+    for a in &v {
+        assert_eq!((a.src, a.dst), (addr("192.168.1.66"), addr("192.168.1.5")));
+    }
+    assert!(of(&alerts, "c2.beacon").is_empty(), "{alerts:?}");
+    // The same re-probes alone are as regular as a beacon, and reported as one: what keeps
+    // them quiet above is the scan they belong to.
+    let alone = scan_with_timing_probes(false);
+    let b = of(&alone, "c2.beacon");
+    assert!(
+        !b.is_empty() && b.iter().all(|a| a.dport == 23),
+        "{alone:?}"
+    );
+}

@@ -327,9 +327,20 @@ impl BeaconRule {
     }
 }
 
-impl Rule for BeaconRule {
+impl BeaconRule {
+    /// A new connection of a pair: record its start and judge the pair's rhythm. `scans`: a
+    /// client already failing on several ports of that server is scanning it, and a scanner's
+    /// regular re-probes of one port (nmap's timing probes with `--scan-delay`) are evidence
+    /// of the scan, not a beacon.
     #[inline]
-    fn on_packet(&mut self, m: &PacketMeta, ev: &FlowEvent, flows: &FlowTable, emit: &mut Emit) {
+    pub fn on_packet(
+        &mut self,
+        m: &PacketMeta,
+        ev: &FlowEvent,
+        flows: &FlowTable,
+        scans: &super::scan::ScanRule,
+        emit: &mut Emit,
+    ) {
         if !self.cfg.enabled || !ev.created || ev.dir != 0 {
             return;
         }
@@ -427,6 +438,9 @@ impl Rule for BeaconRule {
             return;
         }
         h.fresh = 0;
+        if scans.probing(&client, &server) {
+            return;
+        }
         let mut a = Alert::new(RuleId::C2Beacon, m.ts);
         a.first_seen = h.first_ts;
         a.src = client;
@@ -460,7 +474,9 @@ impl Rule for BeaconRule {
         };
         emit.alert(skey, now, &mut a);
     }
+}
 
+impl Rule for BeaconRule {
     /// The test every closed flow meets is inline; recording a size is not.
     #[inline]
     fn on_close(&mut self, c: &Closed, _emit: &mut Emit) {

@@ -323,7 +323,7 @@ impl Engine {
         r.scan.on_packet(m, ev, flows, &mut emit);
         r.synflood.on_packet(m, ev, flows, &mut emit);
         r.dns_tunnel.on_packet(m, ev, flows, &mut emit);
-        r.beacon.on_packet(m, ev, flows, &mut emit);
+        r.beacon.on_packet(m, ev, flows, &r.scan, &mut emit);
     }
 
     pub fn on_close(&mut self, c: &Closed, out: &mut dyn FnMut(&Alert)) {

@@ -53,6 +53,10 @@ use serde::Deserialize;
 /// and IANA 49152–65535).
 pub const DYNAMIC: u16 = 32768;
 
+/// Failed distinct ports of one host that make a source its scanner for other rules (a
+/// beacon's check-ins to that host are then the scan's timing probes).
+pub const PROBING_PORTS: u32 = 4;
+
 /// Distinct ports/hosts remembered per scanner and target (the thresholds' upper bound).
 pub const MAX_TRACKED: usize = 32;
 /// Distinct failed (target, port) probes remembered per scanner for the slow horizon.
@@ -239,6 +243,31 @@ impl ScanRule {
         let (target, port) = c.responder();
         let kind = probe_kind(c);
         self.probe(scanner, target, port, p, kind, c.at, c.at_ts, emit);
+    }
+
+    /// Is `scanner` failing on at least [`PROBING_PORTS`] distinct ports of `target` (in the
+    /// fast window or the slow horizon)? Then its other traffic to `target` is the scan's.
+    pub fn probing(&self, scanner: &Addr, target: &Addr) -> bool {
+        let key = PairKey {
+            scanner: *scanner,
+            target: *target,
+        };
+        if let Some(id) = self.vertical.find(&key) {
+            let v = self.vertical.get(id);
+            if v.so_far >= PROBING_PORTS || v.seen.len() >= PROBING_PORTS as usize {
+                return true;
+            }
+        }
+        self.slow.find(scanner).is_some_and(|id| {
+            let seen = &self.slow.get(id).seen;
+            let mut ports: heapless::Vec<u16, SLOW_TRACKED> = heapless::Vec::new();
+            for p in seen.iter().filter(|p| p.target == *target) {
+                if !ports.contains(&p.port) {
+                    let _ = ports.push(p.port);
+                }
+            }
+            ports.len() >= PROBING_PORTS as usize
+        })
     }
 
     pub fn new(cfg: PortscanConfig, targets: usize, sweeps: usize, slow: usize) -> Self {

@@ -3,14 +3,16 @@
 # captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
 # right rule with the right attacker and victim, and benign traffic must raise nothing.
 #
-# usage: tests/e2e/run.sh [ci|record-slow|discovery]
+# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
 #                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
 #                then replays the committed slow captures in tests/e2e/captures/.
+#                nmap --scan-delay 4s (its timing probes are not a beacon);
 #   discovery    only the discovery check
+#   scan-delay   only the nmap --scan-delay check
 #   record-slow  records the slow variants (nmap -T2, a 60 s ± 20 % beacon for 13 min,
 #                a 5-minute benign capture) into tests/e2e/captures/ to commit.
 # Needs root. Traffic stays inside the namespaces it creates (10.77.0.0/24, 10.78.0.0/24
@@ -125,6 +127,13 @@ for a in (json.loads(l) for l in sys.stdin if l.strip()): print('   ', a['netwat
   fi
 }
 
+# absent FILE RULE : replay FILE, require no alert of RULE.
+absent() {
+  local out; out=$(replay "$1" | grep "\"rule\":\"$2\"" || true)
+  if [ -z "$out" ]; then say "ok   $(basename "$1"): no $2"; else
+    say "FAIL $(basename "$1"): raised $2:"; echo "$out" | head -3; fail=1; fi
+}
+
 # quiet FILE : replay FILE, require no alert at all.
 quiet() {
   local out; out=$(replay "$1")
@@ -235,11 +244,22 @@ discovery() {
   stop_pid "$av" TERM 5 >/dev/null || true
 }
 
+# scan-delay: nmap with --scan-delay 4s re-probes a closed port to time the target; those
+# regular probes are the scan's, not a beacon's.
+scan_delay() {
+  local f; f=$(capture nmap-scan-delay nmap -n -Pn -sS --scan-delay 4s -p 20-35 10.77.0.2)
+  expect "$f" portscan.vertical 10.77.0.1 10.77.0.2
+  absent "$f" c2.beacon
+}
+
 if [ "$MODE" = discovery ]; then
   discovery
+elif [ "$MODE" = scan-delay ]; then
+  scan_delay
 elif [ "$MODE" = ci ]; then
   live
   discovery
+  scan_delay
   for scan in -sS -sT -sF -sX -sN -sA; do
     expect "$(capture nmap$scan nmap -n -Pn $scan -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
   done
