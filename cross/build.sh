@@ -200,14 +200,14 @@ build_target() {
   local up; up=$(echo "$t" | tr 'a-z-' 'A-Z_')
   local low; low=$(echo "$t" | tr '-' '_')
   local env=() rf="" std=() cc
-  # panic=abort never unwinds (and libunwind is a stub on the build-std targets): unwind tables
+  # Flags for every target. panic=abort never unwinds (libunwind is a stub on the build-std targets): unwind tables
   # (.eh_frame) are dead weight, ~80 KB on MIPS. Rust code and the C code cc builds (SQLite)
   # leave them out.
-  local nouw="-C force-unwind-tables=no"
+  local common_rf="-C force-unwind-tables=no"
   # Panic locations name their source files: the registry's, the toolchain's and this
   # checkout's long paths, shortened (~17 KB of strings on MIPS; the messages keep file:line).
   local sysroot; sysroot=$(rustc "+$tc" --print sysroot 2>/dev/null || echo /nonexistent)
-  nouw="$nouw --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$sysroot/lib/rustlib/src/rust=rust --remap-path-prefix=$ROOT=netwatch"
+  common_rf="$common_rf --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}/registry/src=crates --remap-path-prefix=$sysroot/lib/rustlib/src/rust=rust --remap-path-prefix=$ROOT=netwatch"
   env+=("CFLAGS_$low=-fno-asynchronous-unwind-tables -fno-unwind-tables")
   if [ "$t" = x86_64-unknown-linux-musl ]; then
     # Debian's musl-gcc has no kernel headers: hand libpcap the host's.
@@ -221,7 +221,7 @@ build_target() {
     local uw=$OUT/unwind-x86_64; mkdir -p "$uw"
     musl-gcc -Os -c "$ROOT/cross/unwind_stub.c" -o "$uw/unwind_stub.o"
     rm -f "$uw/libunwind.a"; ar rcs "$uw/libunwind.a" "$uw/unwind_stub.o"
-    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw -Zlocation-detail=none -C link-self-contained=no -C target-feature=+crt-static -C relocation-model=static -L native=$uw")
+    env+=("CC_$low=musl-gcc" "CARGO_TARGET_${up}_LINKER=musl-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$common_rf -Zlocation-detail=none -C link-self-contained=no -C target-feature=+crt-static -C relocation-model=static -L native=$uw")
     std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
   else
     local s; s=$(sysroot "$gt" "$name" "$cf" "$ldso")
@@ -255,7 +255,7 @@ build_target() {
       # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
       # which the libc crate only uses with this cfg — without it every pcap timestamp is
       # garbage. MIPS needs crt-static spelled out.
-      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $nouw -Zlocation-detail=none"
+      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $common_rf -Zlocation-detail=none"
       case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
       case "$t" in arm-unknown-linux-musleabihf)
         rf="$rf -C target-cpu=arm1176jzf-s"
@@ -268,7 +268,7 @@ build_target() {
       esac
       env+=("CARGO_TARGET_${up}_RUSTFLAGS=$rf")
     else
-      env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$nouw")
+      env+=("CARGO_TARGET_${up}_LINKER=$gt-gcc" "CARGO_TARGET_${up}_RUSTFLAGS=$common_rf")
     fi
   fi
   log "building netwatch for $t"

@@ -109,22 +109,9 @@ pub fn capture_file(data: &[u8]) -> usize {
     }
     // Through a pipeline (one is kept per link type, so only the types NetWatch decodes: a
     // file can name any of 2^26); the others are refused by the decoder.
-    use crate::capture::decode::linktype as lt;
-    const KNOWN: [i32; 10] = [
-        lt::NULL,
-        lt::ETHERNET,
-        lt::DLT_RAW_12,
-        lt::DLT_RAW_14,
-        lt::RAW,
-        lt::LOOP,
-        lt::LINUX_SLL,
-        lt::IPV4,
-        lt::IPV6,
-        lt::LINUX_SLL2,
-    ];
     for &(_, wire, start, len, linktype) in &whole.0 {
         let f = &data[start..start + len];
-        if KNOWN.contains(&linktype) {
+        if decode::linktype::DECODED.contains(&linktype) {
             frame(linktype, f);
         } else {
             let mut m = PacketMeta::default();

@@ -107,24 +107,43 @@ pub struct Resume {
     format: Format,
 }
 
+/// `N` bytes at `at`, if the buffer holds them.
+#[inline(always)]
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
 #[inline(always)]
 fn u16_at(b: &[u8], at: usize, big: bool) -> Option<u16> {
-    let v: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
-    Some(if big {
-        u16::from_be_bytes(v)
-    } else {
-        u16::from_le_bytes(v)
+    bytes_at(b, at).map(|v| {
+        if big {
+            u16::from_be_bytes(v)
+        } else {
+            u16::from_le_bytes(v)
+        }
     })
 }
 
 #[inline(always)]
 fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
-    let v: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
-    Some(if big {
+    bytes_at(b, at).map(|v| {
+        if big {
+            u32::from_be_bytes(v)
+        } else {
+            u32::from_le_bytes(v)
+        }
+    })
+}
+
+/// The 32-bit word at `i` of a record or block header already in hand (`i + 4 <= N`).
+#[inline(always)]
+fn word<const BIG: bool, const N: usize>(h: &[u8; N], i: usize) -> u32 {
+    let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+    if BIG {
         u32::from_be_bytes(v)
     } else {
         u32::from_le_bytes(v)
-    })
+    }
 }
 
 fn snapshot(snaplen: u32) -> u32 {
@@ -465,21 +484,17 @@ impl<'a> Records<'a> {
         let Format::Pcapng { ifaces, .. } = &self.format else {
             return true;
         };
-        let word = |h: &[u8; 28], i: usize| {
-            let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if BIG {
-                u32::from_be_bytes(v)
-            } else {
-                u32::from_le_bytes(v)
-            }
-        };
         let mut at = self.pos;
         while let Some(rest) = buf.get(at..) {
             let Some(h) = rest.first_chunk::<28>() else {
                 break;
             };
-            let (ty, len, iface, caplen) =
-                (word(h, 0), word(h, 4) as usize, word(h, 8), word(h, 20));
+            let (ty, len, iface, caplen) = (
+                word::<BIG, _>(h, 0),
+                word::<BIG, _>(h, 4) as usize,
+                word::<BIG, _>(h, 8),
+                word::<BIG, _>(h, 20),
+            );
             let Some(i) = ifaces.get(iface as usize) else {
                 break;
             };
@@ -493,10 +508,10 @@ impl<'a> Records<'a> {
             {
                 break;
             }
-            let t = (word(h, 12) as u64) << 32 | word(h, 16) as u64;
+            let t = (word::<BIG, _>(h, 12) as u64) << 32 | word::<BIG, _>(h, 16) as u64;
             let frame = Frame {
                 ts_us: t as i64,
-                wire_len: word(h, 24),
+                wire_len: word::<BIG, _>(h, 24),
                 data: &rest[28..28 + caplen as usize],
                 linktype: i.linktype,
             };
@@ -520,14 +535,6 @@ impl<'a> Records<'a> {
         f: &mut impl FnMut(Frame<'a>, usize) -> bool,
     ) -> Result<(), Damage> {
         let buf = self.buf;
-        let word = |h: &[u8; 16], i: usize| {
-            let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-            if BIG {
-                u32::from_be_bytes(v)
-            } else {
-                u32::from_le_bytes(v)
-            }
-        };
         loop {
             let at = self.pos;
             let Some(h) = buf.get(at..).and_then(|r| r.first_chunk::<16>()) else {
@@ -540,7 +547,12 @@ impl<'a> Records<'a> {
                     ))
                 };
             };
-            let (sec, frac, caplen, len) = (word(h, 0), word(h, 4), word(h, 8), word(h, 12));
+            let (sec, frac, caplen, len) = (
+                word::<BIG, _>(h, 0),
+                word::<BIG, _>(h, 4),
+                word::<BIG, _>(h, 8),
+                word::<BIG, _>(h, 12),
+            );
             let start = at + 16;
             let end = start + caplen as usize;
             if caplen > MAX_SNAPLEN {

@@ -540,16 +540,19 @@ pub fn benign_lan(tr: &mut Traffic, rng: &mut Rng, start: i64, secs: i64, hosts:
 }
 
 /// A pcapng file: section header, one interface (µs resolution), enhanced packet blocks.
+/// One little-endian pcapng block: type, length, the body padded to 4 bytes, length again.
+fn pcapng_block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
+    let pad = (4 - body.len() % 4) % 4;
+    let len = (12 + body.len() + pad) as u32;
+    out.extend_from_slice(&ty.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(body);
+    out.extend(std::iter::repeat_n(0, pad));
+    out.extend_from_slice(&len.to_le_bytes());
+}
+
 pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
-    fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
-        let pad = (4 - body.len() % 4) % 4;
-        let len = (12 + body.len() + pad) as u32;
-        out.extend_from_slice(&ty.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(body);
-        out.extend(std::iter::repeat_n(0, pad));
-        out.extend_from_slice(&len.to_le_bytes());
-    }
+    let block = pcapng_block;
     let mut out = Vec::new();
     let mut shb = Vec::new();
     shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
@@ -582,13 +585,7 @@ pub fn pcapng(linktype: u16, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
 /// enhanced packet block per record, same timestamps and lengths.
 pub fn pcap_to_pcapng(pcap: &[u8]) -> Vec<u8> {
     let word = |at: usize| u32::from_le_bytes(pcap[at..at + 4].try_into().unwrap());
-    fn block(out: &mut Vec<u8>, ty: u32, body: &[u8]) {
-        let len = (12 + body.len()) as u32;
-        out.extend_from_slice(&ty.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(body);
-        out.extend_from_slice(&len.to_le_bytes());
-    }
+    let block = pcapng_block;
     let mut out = Vec::with_capacity(pcap.len() + pcap.len() / 4);
     let mut shb = Vec::new();
     shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
@@ -613,7 +610,6 @@ pub fn pcap_to_pcapng(pcap: &[u8]) -> Vec<u8> {
         epb.extend_from_slice(&(caplen as u32).to_le_bytes());
         epb.extend_from_slice(&len.to_le_bytes());
         epb.extend_from_slice(&pcap[at + 16..at + 16 + caplen]);
-        epb.extend(std::iter::repeat_n(0, (4 - caplen % 4) % 4));
         block(&mut out, 6, &epb);
         at += 16 + caplen;
     }

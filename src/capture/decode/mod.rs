@@ -34,6 +34,10 @@ pub mod linktype {
     pub const IPV4: i32 = 228;
     pub const IPV6: i32 = 229;
     pub const LINUX_SLL2: i32 = 276;
+    /// Every link type the decoder takes (others are `UnsupportedLinktype`).
+    pub const DECODED: [i32; 10] = [
+        NULL, ETHERNET, DLT_RAW_12, DLT_RAW_14, RAW, LOOP, LINUX_SLL, IPV4, IPV6, LINUX_SLL2,
+    ];
 }
 
 /// Why a frame (or the DNS inside it) could not be decoded. Counted by reason in stats.
