@@ -1344,3 +1344,71 @@ fn a_scanners_timing_probes_are_its_scan_not_a_beacon() {
         "{alone:?}"
     );
 }
+
+#[test]
+fn one_attack_is_one_incident_however_many_alerts_it_raises() {
+    let cfg = default_config();
+    let ids = |alerts: &[Alert]| {
+        let mut v: Vec<u64> = alerts.iter().map(|a| a.incident.id).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    // nmap -T1 for 20 minutes: the vertical alert comes again every `suppress_s`.
+    let alerts = run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"));
+    assert!(alerts.len() >= 3, "{alerts:?}");
+    assert_eq!(ids(&alerts), [1], "{alerts:?}");
+    let last = alerts.last().unwrap().incident;
+    assert_eq!(last.alerts as usize, alerts.len());
+    assert!(last.events >= last.alerts);
+    assert_eq!(last.first_seen, alerts[0].incident.first_seen);
+    assert_eq!(last.victims, 1);
+    // A scan of several hosts, port by port: vertical alerts on each host and horizontal ones
+    // on each port are one attack.
+    let mut frames = Vec::new();
+    for (h, host) in ["10.0.0.5", "10.0.0.6", "10.0.0.7"].iter().enumerate() {
+        let mut v = vertical("10.0.0.66", host, 40, 200_000, "syn-rst");
+        for f in &mut v {
+            f.0 += h as i64 * 10 * S;
+        }
+        frames.extend(v);
+    }
+    frames.extend(slow_sweep(40, 445, 100_000));
+    frames.sort_by_key(|f| f.0);
+    let alerts = run_frames(&cfg, &frames);
+    assert!(!of(&alerts, "portscan.vertical").is_empty());
+    assert!(!of(&alerts, "portscan.horizontal").is_empty());
+    assert_eq!(ids(&alerts), [1], "{alerts:?}");
+    assert!(alerts.last().unwrap().incident.victims >= 8);
+    // A slow brute force for an hour is one incident.
+    let b = paced_logins(&cfg, 22, 4, 36 * S, 100);
+    assert!(!b.is_empty());
+    assert_eq!(ids(&b), [1]);
+    // Two scanners are two incidents; the same scanner back after the idle time is a new one.
+    let mut frames = vertical("10.0.0.66", "10.0.0.5", 30, S, "syn-rst");
+    frames.extend(vertical("10.0.0.67", "10.0.0.5", 30, S, "syn-rst"));
+    let later = 2 * 3600 * S;
+    frames.extend(
+        vertical("10.0.0.66", "10.0.0.5", 30, S, "syn-rst")
+            .into_iter()
+            .map(|(t, f)| (t + later, f)),
+    );
+    frames.sort_by_key(|f| f.0);
+    let alerts = run_frames(&cfg, &frames);
+    let by = |src: &str| {
+        let mut v: Vec<u64> = alerts
+            .iter()
+            .filter(|a| a.src == addr(src))
+            .map(|a| a.incident.id)
+            .collect();
+        v.dedup();
+        v
+    };
+    assert_eq!(by("10.0.0.66").len(), 2, "{alerts:?}");
+    assert_eq!(by("10.0.0.67").len(), 1);
+    assert_eq!(ids(&alerts), [1, 2, 3]);
+    // incident_idle_s is configurable.
+    let short = cfg_with("[alerts]\nincident_idle_s = 60\n");
+    let slow = run_frames(&short, &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"));
+    assert_eq!(ids(&slow), [1], "alerts keep coming within a minute");
+}

@@ -74,6 +74,9 @@ impl<W: Write> ReplaySink<W> {
 
     fn alert(&mut self, a: &netwatch::detect::Alert) {
         let id = self.store.as_mut().and_then(|s| s.add_alert(a));
+        if let Some(w) = &self.web {
+            w.incident(a);
+        }
         if a.suppressed {
             return;
         }
@@ -193,6 +196,8 @@ pub fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
             eprintln!("netwatch: serving the replay on http://{a}/ (speed x{speed})");
         }
         pipeline.report_repeats(true);
+        let next = store.next_incident();
+        pipeline.engine_mut().gate.incidents.number_from(next);
         sink.store = Some(store);
         sink.web = Some(web.publisher.clone());
         sink.enrich = netwatch::enrich::Enricher::start(&cfg.enrich);

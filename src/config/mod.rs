@@ -87,6 +87,8 @@ pub struct Config {
     pub flow: crate::state::flow::FlowTimeouts,
     pub windows: crate::state::window::WindowCaps,
     pub suppress_s: u32,
+    /// An incident closes after this long without an alert.
+    pub incident_idle_s: u32,
     pub rules: RulesConfig,
     pub store: StoreConfig,
     pub syslog: SyslogConfig,
@@ -95,6 +97,10 @@ pub struct Config {
     pub web: WebConfig,
     pub enrich: EnrichConfig,
 }
+
+/// An incident closes after an hour without an alert: long enough for a slow scan's or a
+/// beacon's next sighting, short enough that tomorrow's attack is a new row.
+pub const DEFAULT_INCIDENT_IDLE_S: u32 = 3600;
 
 pub const DEFAULT_HOME_NET: &[&str] = &[
     "10.0.0.0/8",
@@ -154,6 +160,13 @@ impl FileConfig {
             flow,
             windows,
             suppress_s: ranged("alerts.suppress_s", self.alerts.suppress_s, 60, 1, 86_400)?,
+            incident_idle_s: ranged(
+                "alerts.incident_idle_s",
+                self.alerts.incident_idle_s,
+                DEFAULT_INCIDENT_IDLE_S,
+                60,
+                7 * 86_400,
+            )?,
             rules,
             store: self.store.validate(profile)?,
             syslog: self.syslog.validate(profile)?,
@@ -174,6 +187,7 @@ impl Config {
             home_net: &self.home_net,
             sketch_key: self.sketch_key,
             suppress_s: self.suppress_s,
+            incident_idle_s: self.incident_idle_s,
         }
     }
 

@@ -138,8 +138,10 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     }
     let mut outs = Outputs::new(&cfg);
     pipeline.report_repeats(outs.store.is_some());
-    if outs.store.is_some() {
+    if let Some(st) = &outs.store {
         load_baselines(&mut pipeline, &cfg.store);
+        let next = st.next_incident();
+        pipeline.engine_mut().gate.incidents.number_from(next);
     }
     let mut baselines_saved = Instant::now();
     // The web server starts after the privilege drop, so its thread never holds more.
@@ -326,7 +328,10 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                         syslog_dropped,
                         &mut health_out,
                     );
-                    for a in health_out.drain(..) {
+                    let now = pipeline.clock().now();
+                    for mut a in health_out.drain(..) {
+                        let inc = &mut pipeline.engine_mut().gate.incidents;
+                        inc.attach_unkeyed(now, &mut a);
                         outs.alert(&a);
                     }
                     log::info!("stats: {}", stats_json(&pipeline, &sources, &outs));

@@ -85,6 +85,9 @@ impl Outputs {
 
     pub(super) fn alert(&mut self, a: &Alert) {
         let id = self.store.as_mut().and_then(|s| s.add_alert(a));
+        if let Some(w) = &self.web {
+            w.incident(a);
+        }
         if a.suppressed {
             return;
         }

@@ -158,6 +158,8 @@ pub struct Alert {
     /// A suppressed repeat, handed out only when the gate reports repeats (the daemon's store
     /// counts them); EVE and syslog never print these.
     pub suppressed: bool,
+    /// The incident this alert belongs to, with its counts so far (set by the gate).
+    pub incident: super::incident::IncidentInfo,
 }
 
 impl Alert {

@@ -45,6 +45,7 @@ pub struct RulesConfig {
 #[serde(deny_unknown_fields)]
 pub struct FileAlerts {
     pub suppress_s: Option<u32>,
+    pub incident_idle_s: Option<u32>,
 }
 
 impl FileRules {
@@ -69,4 +70,5 @@ pub struct DetectConfig<'a> {
     pub home_net: &'a [Cidr],
     pub sketch_key: u64,
     pub suppress_s: u32,
+    pub incident_idle_s: u32,
 }

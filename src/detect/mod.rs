@@ -20,6 +20,7 @@ pub mod dns_tunnel;
 pub mod explain;
 pub mod home_net;
 pub mod hosts;
+pub mod incident;
 pub mod scan;
 pub mod synflood;
 
@@ -96,6 +97,8 @@ pub struct Gate {
     pub counters: EngineCounters,
     /// Hand suppressed repeats to the sink too (marked `suppressed`).
     pub report_repeats: bool,
+    /// The open incidents every alert is attached to.
+    pub incidents: incident::Incidents,
 }
 
 /// What a rule calls when its threshold is crossed.
@@ -116,6 +119,7 @@ impl Emit<'_> {
                     g.counters.suppressed += 1;
                     let (repeats, first_seen) = (st.repeats, st.first_seen);
                     g.suppress.touch(id, now, 0);
+                    g.incidents.attach(&key, now, false, alert);
                     if g.report_repeats {
                         alert.key = key.stable_hash();
                         alert.repeats = repeats;
@@ -143,6 +147,7 @@ impl Emit<'_> {
             }
         }
         g.counters.alerts[alert.rule as usize] += 1;
+        g.incidents.attach(&key, now, true, alert);
         alert.key = key.stable_hash();
         alert.suppressed = false;
         (self.out)(alert);
@@ -246,6 +251,7 @@ impl Engine {
                 suppress_us: cfg.suppress_s as u64 * 1_000_000,
                 counters: EngineCounters::default(),
                 report_repeats: false,
+                incidents: incident::Incidents::new(c.suppression, cfg.incident_idle_s),
             },
         }
     }
@@ -261,6 +267,7 @@ impl Engine {
         self.hosts.cfg = cfg.rules.anomaly.clone();
         self.hosts.set_home(cfg.home_net);
         self.gate.suppress_us = cfg.suppress_s as u64 * 1_000_000;
+        self.gate.incidents.idle_us = cfg.incident_idle_s as u64 * 1_000_000;
     }
 
     pub fn counters(&self) -> &EngineCounters {
@@ -268,7 +275,9 @@ impl Engine {
     }
 
     pub fn footprint_bytes(&mut self) -> usize {
-        let mut n = self.gate.suppress.footprint_bytes() + self.hosts.footprint_bytes();
+        let mut n = self.gate.suppress.footprint_bytes()
+            + self.gate.incidents.footprint_bytes()
+            + self.hosts.footprint_bytes();
         self.rules.each(|r| n += r.footprint_bytes());
         n
     }

@@ -82,7 +82,11 @@ pub fn write_alert(out: &mut String, a: &Alert) {
     let _ = write_timestamp(out, a.first_seen);
     out.push_str("\",\"last_seen\":\"");
     let _ = write_timestamp(out, a.last_seen.max(a.ts));
-    let _ = write!(out, "\",\"repeats\":{},\"evidence\":{{", a.repeats);
+    let _ = write!(
+        out,
+        "\",\"repeats\":{},\"incident_id\":{},\"evidence\":{{",
+        a.repeats, a.incident.id
+    );
     write_evidence(out, a);
     out.push_str("}}}\n");
 }

@@ -62,6 +62,7 @@ fn ctx() -> &'static Ctx {
             stats: Arc::new(WebStats::default()),
             history: Mutex::new(super::routes::History::default()),
             backlog: Mutex::new(std::collections::VecDeque::new()),
+            incidents: Mutex::new(Default::default()),
             started: std::time::Instant::now(),
         }
     })

@@ -1,5 +1,5 @@
-//! The web server on the sensor: REST (`/api/...`), WebSockets (`/ws/alerts`, `/ws/flows`,
-//! `/ws/stats`), Prometheus `/metrics` and `/healthz`.
+//! The web server on the sensor: REST (`/api/...`), WebSockets (`/ws/alerts`,
+//! `/ws/incidents`, `/ws/flows`, `/ws/stats`), Prometheus `/metrics` and `/healthz`.
 //!
 //! The web reads, it never reaches in. The pipeline thread publishes a [`Snapshot`] once a
 //! second and every alert as one JSON text through a [`Publisher`]; neither ever waits (a
@@ -8,7 +8,7 @@
 //! `current_thread` runtime) and reads only those and the SQLite store through read-only
 //! connections. Rooms: `server` (listeners, limits, the connection loop), `http` (request
 //! heads, responses and their security headers), `auth` (the token), `routes` (REST
-//! handlers), `config_api` (`/api/config`), `ws` (WebSockets), `metrics` (Prometheus),
+//! handlers), `incidents` (`/api/incidents`, the incident backlog), `config_api` (`/api/config`), `ws` (WebSockets), `metrics` (Prometheus),
 //! `assets` (the embedded dashboard), `config` (the `[web]` section).
 
 mod assets;
@@ -18,6 +18,7 @@ mod config_api;
 #[doc(hidden)]
 pub mod fuzz;
 mod http;
+mod incidents;
 mod metrics;
 mod routes;
 mod server;
@@ -32,7 +33,7 @@ use crate::capture::decode::DecodeError;
 use crate::capture::CaptureStats;
 use crate::config::Config;
 use crate::detect::RuleId;
-use crate::output::store::StoreCounters;
+use crate::output::store::{IncidentRow, StoreCounters};
 use crate::pipeline::Pipeline;
 use crate::state::window::Summary;
 
@@ -259,6 +260,9 @@ fn top_flows(p: &Pipeline, now: u64) -> (Vec<FlowRow>, Vec<FlowRow>) {
 pub struct Publisher {
     snap: watch::Sender<Arc<Snapshot>>,
     alerts: broadcast::Sender<Arc<str>>,
+    incidents: broadcast::Sender<Arc<IncidentRow>>,
+    /// When each recent incident was last published for a held-back repeat (packet time, µs).
+    repeats_sent: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, i64)>>>,
 }
 
 /// The server's end.
@@ -266,23 +270,31 @@ pub struct Publisher {
 pub struct Feed {
     pub snap: watch::Receiver<Arc<Snapshot>>,
     pub alerts: broadcast::Sender<Arc<str>>,
+    pub incidents: broadcast::Sender<Arc<IncidentRow>>,
 }
 
 /// A connected publisher and feed.
 pub fn feed() -> (Publisher, Feed) {
     let (st, sr) = watch::channel(Arc::new(Snapshot::default()));
     let (at, _) = broadcast::channel(ALERT_QUEUE);
+    let (it, _) = broadcast::channel(ALERT_QUEUE);
     (
         Publisher {
             snap: st,
             alerts: at.clone(),
+            incidents: it.clone(),
+            repeats_sent: Default::default(),
         },
         Feed {
             snap: sr,
             alerts: at,
+            incidents: it,
         },
     )
 }
+
+/// Incidents whose held-back repeats are published at most once a second each.
+const REPEAT_PUBLISH: usize = 64;
 
 impl Publisher {
     /// Replace the published snapshot.
@@ -299,6 +311,36 @@ impl Publisher {
     pub fn alert(&self, json: String) {
         // No receiver is not an error: nobody is watching.
         let _ = self.alerts.send(Arc::from(json));
+    }
+
+    /// Publish the state of alert `a`'s incident: at every emitted alert, and for a held-back
+    /// repeat at most once a second per incident (a fast scan repeats per probe).
+    pub fn incident(&self, a: &crate::detect::Alert) {
+        let id = a.incident.id;
+        if id == 0 {
+            return;
+        }
+        if a.suppressed {
+            let Ok(mut sent) = self.repeats_sent.lock() else {
+                return;
+            };
+            match sent.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, t)) if a.ts - *t < 1_000_000 => return,
+                Some((_, t)) => *t = a.ts,
+                None => {
+                    if sent.len() == REPEAT_PUBLISH {
+                        sent.pop_front();
+                    }
+                    sent.push_back((id, a.ts));
+                }
+            }
+        }
+        let mut summary = String::new();
+        let _ = a.summary(&mut summary);
+        let mut explanation = String::new();
+        let _ = crate::detect::explain::explain(a, &mut explanation);
+        let row = IncidentRow::from_alert(a, &summary, &explanation);
+        let _ = self.incidents.send(Arc::new(row));
     }
 }
 

@@ -4,6 +4,7 @@
 //!   `severity` (1 high … 3 low: that or more severe), `src`, `dst`; `limit` (1..=500,
 //!   default 50); keyset pagination: the reply's `next` cursor goes back as `cursor`.
 //! * `GET /api/alerts/{id}` — one alert with its EVE record (evidence, MITRE, Community ID).
+//! * `GET /api/incidents`, `GET /api/incidents/{id}` — see `incidents`.
 //! * `GET /api/stats`, `GET /api/flows?top=N&by=bytes|packets`,
 //!   `GET /api/history?res=1s|10s|60s&since=S`, `GET /api/config`, `GET /healthz`.
 //!
@@ -13,7 +14,7 @@ use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use super::config_api;
+use super::{config_api, incidents};
 use super::http::{Request, Response};
 use super::server::Ctx;
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
@@ -50,9 +51,17 @@ impl History {
     }
 }
 
-/// The server's own task: keep history rings and the alert backlog from the feed.
-pub async fn follow_feed(ctx: Arc<Ctx>, mut alerts: tokio::sync::broadcast::Receiver<Arc<str>>) {
+/// The server's own task: keep history rings and the alert and incident backlogs from the
+/// feed, and announce incidents whose state changed with the sensor's clock.
+pub async fn follow_feed(
+    ctx: Arc<Ctx>,
+    (mut alerts, mut incidents): (
+        tokio::sync::broadcast::Receiver<Arc<str>>,
+        tokio::sync::broadcast::Receiver<Arc<store::IncidentRow>>,
+    ),
+) {
     let mut snap = ctx.feed.snap.clone();
+    let mut incidents_open = true;
     loop {
         tokio::select! {
             r = snap.changed() => {
@@ -64,7 +73,22 @@ pub async fn follow_feed(ctx: Arc<Ctx>, mut alerts: tokio::sync::broadcast::Rece
                 if let Ok(mut h) = ctx.history.lock() {
                     h.merge(&s.recent);
                 }
+                let j = incidents::Judge::of(&ctx);
+                let aged = ctx.incidents.lock().map(|mut b| b.aged(&j)).unwrap_or_default();
+                for r in aged {
+                    let _ = ctx.feed.incidents.send(r);
+                }
             }
+            r = incidents.recv(), if incidents_open => match r {
+                Ok(i) => {
+                    let j = incidents::Judge::of(&ctx);
+                    if let Ok(mut b) = ctx.incidents.lock() {
+                        b.update(i, &j);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => incidents_open = false,
+            },
             r = alerts.recv() => match r {
                 Ok(a) => {
                     if let Ok(mut b) = ctx.backlog.lock() {
@@ -97,6 +121,7 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
             }
         }
         "/api/alerts" if get => alerts(r, ctx),
+        "/api/incidents" if get => incidents::list(r, ctx),
         "/api/stats" if get => Response::json(200, stats_json(&ctx.feed.snap.borrow(), ctx)),
         "/api/flows" if get => flows(r, ctx),
         "/api/history" if get => history(r, ctx),
@@ -104,8 +129,17 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
             Response::json(200, config_api::config_json(&ctx.opts.config.borrow()))
         }
         "/api/config" if r.method == "PATCH" => config_api::patch_config(r.body, ctx),
-        "/healthz" | "/metrics" | "/api/alerts" | "/api/stats" | "/api/flows" | "/api/history"
-        | "/api/config" => Response::error(405, "method not allowed"),
+        "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats" | "/api/flows"
+        | "/api/history" | "/api/config" => Response::error(405, "method not allowed"),
+        p if p.starts_with("/api/incidents/") => {
+            if !get {
+                return Response::error(405, "method not allowed");
+            }
+            match p["/api/incidents/".len()..].parse::<i64>() {
+                Ok(id) if id > 0 => incidents::by_id(id, ctx),
+                _ => Response::error(400, "an incident id is a positive number"),
+            }
+        }
         p if p.starts_with("/api/alerts/") => {
             if !get {
                 return Response::error(405, "method not allowed");
@@ -295,8 +329,8 @@ pub fn alert_json(b: &mut String, r: &AlertRow, with_eve: bool) {
     }
     let _ = write!(
         b,
-        ",\"first_seen\":{},\"last_seen\":{},\"repeats\":{}",
-        r.first_seen, r.last_seen, r.repeats
+        ",\"first_seen\":{},\"last_seen\":{},\"repeats\":{},\"incident_id\":{}",
+        r.first_seen, r.last_seen, r.repeats, r.incident
     );
     // The EVE line is ours (eve::write_alert) — valid JSON with every wire string escaped —
     // but a row may come from a damaged file: embed it only when it is one JSON object.

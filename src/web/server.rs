@@ -132,6 +132,7 @@ pub(super) struct Ctx {
     pub ws_slots: Arc<Semaphore>,
     pub history: Mutex<routes::History>,
     pub backlog: Mutex<std::collections::VecDeque<Arc<str>>>,
+    pub incidents: Mutex<super::incidents::Backlog>,
     pub started: std::time::Instant,
 }
 
@@ -223,7 +224,7 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let stats = Arc::new(WebStats::default());
     // The backlog's subscription is made here, before any alert can be published.
-    let backlog_rx = feed.alerts.subscribe();
+    let backlog_rx = (feed.alerts.subscribe(), feed.incidents.subscribe());
     let ctx = Arc::new(Ctx {
         auth: Auth::new(opts.token.clone()),
         ws_slots: Arc::new(Semaphore::new(opts.web.max_clients)),
@@ -232,6 +233,7 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
         stats: stats.clone(),
         history: Mutex::new(routes::History::default()),
         backlog: Mutex::new(std::collections::VecDeque::new()),
+        incidents: Mutex::new(Default::default()),
         started: std::time::Instant::now(),
     });
     let thread = std::thread::Builder::new()
@@ -262,7 +264,10 @@ pub fn start(opts: WebOptions, feed: Feed) -> Result<WebHandle, WebError> {
 async fn serve(
     listeners: Vec<std::net::TcpListener>,
     ctx: Arc<Ctx>,
-    backlog_rx: tokio::sync::broadcast::Receiver<Arc<str>>,
+    backlog_rx: (
+        tokio::sync::broadcast::Receiver<Arc<str>>,
+        tokio::sync::broadcast::Receiver<Arc<crate::output::store::IncidentRow>>,
+    ),
     mut stop: watch::Receiver<bool>,
 ) {
     let http_slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));

@@ -1,4 +1,5 @@
 //! WebSockets: `/ws/alerts` (the newest alerts on connect, then each as it happens),
+//! `/ws/incidents` (the newest incidents on connect, then each incident's new state),
 //! `/ws/flows` (top flows every second), `/ws/stats` (the `/api/stats` object every second).
 //!
 //! The upgrade is checked here (RFC 6455 section 4.2: version 13, a 16-byte key, an Origin
@@ -41,6 +42,7 @@ const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Alerts,
+    Incidents,
     Flows,
     Stats,
 }
@@ -79,12 +81,13 @@ pub fn upgrade(
 ) -> Result<(String, Kind, OwnedSemaphorePermit), Response> {
     let kind = match r.path {
         "/ws/alerts" => Kind::Alerts,
+        "/ws/incidents" => Kind::Incidents,
         "/ws/flows" => Kind::Flows,
         "/ws/stats" => Kind::Stats,
         _ => {
             return Err(Response::error(
                 404,
-                "no such WebSocket (alerts, flows, stats)",
+                "no such WebSocket (alerts, incidents, flows, stats)",
             ))
         }
     };
@@ -283,9 +286,16 @@ pub async fn serve(
     // Subscribe before reading the backlog: an alert in between comes twice, never not at all
     // (the dashboard keys rows by id).
     let mut alerts = ctx.feed.alerts.subscribe();
+    let mut incidents = ctx.feed.incidents.subscribe();
     let mut snap = ctx.feed.snap.clone();
     snap.mark_unchanged();
-    if kind == Kind::Alerts {
+    if kind == Kind::Incidents {
+        let backlog = ctx.incidents.lock().map(|b| b.rows()).unwrap_or_default();
+        let j = super::incidents::Judge::of(&ctx);
+        for r in backlog {
+            client.send_alert(&super::incidents::incident_message(&r, &j));
+        }
+    } else if kind == Kind::Alerts {
         let backlog: Vec<Arc<str>> = ctx
             .backlog
             .lock()
@@ -356,7 +366,21 @@ pub async fn serve(
                     alerts = broadcast::channel(1).1;
                 }
             },
-            r = snap.changed(), if kind != Kind::Alerts && draining => {
+            r = incidents.recv(), if kind == Kind::Incidents && draining => match r {
+                Ok(i) => {
+                    let j = super::incidents::Judge::of(&ctx);
+                    client.send_alert(&super::incidents::incident_message(&i, &j));
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    ctx.stats.update(|c| c.ws_messages_dropped += n);
+                    client.unannounced += n;
+                    client.announce_dropped();
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    incidents = broadcast::channel(1).1;
+                }
+            },
+            r = snap.changed(), if matches!(kind, Kind::Flows | Kind::Stats) && draining => {
                 if r.is_err() {
                     // The pipeline is gone (replay finished): nothing more will come.
                     snap = tokio::sync::watch::channel(Default::default()).1;

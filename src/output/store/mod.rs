@@ -28,7 +28,9 @@ mod writes;
 use crate::detect::Alert;
 use crate::output::eve;
 
-pub use queries::{get, load_hosts, minutes, query, Query};
+pub use queries::{
+    get, get_incident, incidents, load_hosts, minutes, query, IncidentQuery, Query,
+};
 pub use schema::{rotated, shift_rotated, SCHEMA_VERSION};
 use serde::Deserialize;
 pub use writes::Store;
@@ -81,6 +83,49 @@ pub struct AlertRow {
     pub explanation: String,
     /// The language model's reply, when enrichment is on and it answered (untrusted text).
     pub enrichment: Option<String>,
+    /// The incident the alert belongs to (0 in files written before incidents existed).
+    pub incident: i64,
+}
+
+/// One incident as stored: its latest state (rewritten at each of its alerts).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IncidentRow {
+    pub id: i64,
+    /// The rule family (`portscan` for both scan rules, otherwise the rule's name).
+    pub rule: String,
+    pub severity: u8,
+    /// Source and destination of its latest alert.
+    pub src: String,
+    pub dst: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Alerts emitted, and sightings (emitted or held back by suppression).
+    pub alerts: u32,
+    pub events: u32,
+    pub victims: u32,
+    /// Its latest alert's summary and explanation.
+    pub summary: String,
+    pub explanation: String,
+}
+
+impl IncidentRow {
+    pub fn from_alert(a: &Alert, summary: &str, explanation: &str) -> IncidentRow {
+        let i = &a.incident;
+        IncidentRow {
+            id: i.id as i64,
+            rule: crate::detect::incident::family(a.rule).to_string(),
+            severity: a.rule.severity(),
+            src: a.src.to_string(),
+            dst: a.dst.to_string(),
+            first_seen: i.first_seen,
+            last_seen: i.last_seen,
+            alerts: i.alerts,
+            events: i.events,
+            victims: i.victims,
+            summary: summary.to_string(),
+            explanation: explanation.to_string(),
+        }
+    }
 }
 
 impl AlertRow {
@@ -111,6 +156,7 @@ impl AlertRow {
             eve: line.trim_end().to_string(),
             explanation,
             enrichment: None,
+            incident: a.incident.id as i64,
         }
     }
 }

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, OpenFlags};
 use crate::state::window::Summary;
 
 use super::schema::kept_files;
-use super::{AlertRow, StoreError};
+use super::{AlertRow, IncidentRow, StoreError};
 
 /// Which alerts a query wants. Empty fields match everything.
 #[derive(Clone, Debug, Default)]
@@ -28,11 +28,196 @@ pub struct Query {
     /// Keyset cursor: only alerts strictly after (older than) this `(ts, id)` in the
     /// newest-first order.
     pub before: Option<(i64, i64)>,
+    /// Only the alerts of this incident.
+    pub incident: Option<i64>,
     pub limit: usize,
+}
+
+/// Which incidents a query wants. Empty fields match everything; times are the incident's
+/// latest sighting.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentQuery {
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    /// A family (`portscan`) or a rule name (which selects its family).
+    pub rule: Option<String>,
+    pub src: Option<String>,
+    pub max_severity: Option<u8>,
+    /// Keyset cursor: only incidents strictly after (older than) this `(last_seen, id)` in
+    /// the newest-first order.
+    pub before: Option<(i64, i64)>,
+    pub limit: usize,
+}
+
+const INCIDENT_COLUMNS: &str = "id, rule, severity, src, dst, first_seen, last_seen, alerts,
+    events, victims, summary, explanation";
+
+fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: r.get(0)?,
+        rule: r.get(1)?,
+        severity: r.get(2)?,
+        src: r.get(3)?,
+        dst: r.get(4)?,
+        first_seen: r.get(5)?,
+        last_seen: r.get(6)?,
+        alerts: r.get(7)?,
+        events: r.get(8)?,
+        victims: r.get(9)?,
+        summary: r.get(10)?,
+        explanation: r.get(11)?,
+    })
+}
+
+/// Incidents matching `q` across the kept files, newest sighting first. An incident whose
+/// alerts span a rotation has a row in each file; the newest file's row (its latest state)
+/// is the one returned, and it alone is judged against the filters.
+pub fn incidents(
+    path: &Path,
+    keep: u32,
+    q: &IncidentQuery,
+) -> Result<Vec<IncidentRow>, StoreError> {
+    let mut sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE 1");
+    let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+    if let Some(s) = &q.since_us {
+        sql.push_str(" AND last_seen >= :since");
+        named.push((":since", s));
+    }
+    if let Some(u) = &q.until_us {
+        sql.push_str(" AND last_seen < :until");
+        named.push((":until", u));
+    }
+    let family = q
+        .rule
+        .as_deref()
+        .map(|r| crate::detect::incident::family_of_name(r).unwrap_or(""));
+    if let Some(r) = &family {
+        sql.push_str(" AND rule = :rule");
+        named.push((":rule", r));
+    }
+    if let Some(s) = &q.src {
+        sql.push_str(" AND src = :src");
+        named.push((":src", s));
+    }
+    if let Some(s) = &q.max_severity {
+        sql.push_str(" AND severity <= :sev");
+        named.push((":sev", s));
+    }
+    if let Some((ts, id)) = &q.before {
+        sql.push_str(" AND (last_seen < :cts OR (last_seen = :cts AND id < :cid))");
+        named.push((":cts", ts));
+        named.push((":cid", id));
+    }
+    let limit = q.limit.max(1);
+    let _ = write!(sql, " ORDER BY last_seen DESC, id DESC LIMIT {limit}");
+    let mut out: Vec<IncidentRow> = Vec::new();
+    // Ids whose row in a newer file was seen (matching or not): older rows of them are stale.
+    let mut newer: Vec<i64> = Vec::new();
+    for f in kept_files(path, keep) {
+        let conn = open_read(&f)?;
+        if version(&conn) < INCIDENTS_SINCE {
+            continue;
+        }
+        let err = |e| StoreError::Sql {
+            path: f.display().to_string(),
+            source: e,
+        };
+        let mut st = conn.prepare(&sql).map_err(err)?;
+        let rows = st.query_map(named.as_slice(), incident_row).map_err(err)?;
+        for r in rows {
+            let r = r.map_err(err)?;
+            if !newer.contains(&r.id) {
+                out.push(r);
+            }
+        }
+        let mut ids = conn
+            .prepare("SELECT id FROM incidents")
+            .map_err(err)?;
+        let all = ids.query_map([], |r| r.get::<_, i64>(0)).map_err(err)?;
+        for id in all {
+            newer.push(id.map_err(err)?);
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse((r.last_seen, r.id)));
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// One incident by id (its newest row) and its alerts, newest first (at most `limit`).
+pub fn get_incident(
+    path: &Path,
+    keep: u32,
+    id: i64,
+    limit: usize,
+) -> Result<Option<(IncidentRow, Vec<AlertRow>)>, StoreError> {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+    let mut found = None;
+    for f in kept_files(path, keep) {
+        let conn = open_read(&f)?;
+        if version(&conn) < INCIDENTS_SINCE {
+            continue;
+        }
+        match conn.query_row(&sql, [id], incident_row) {
+            Ok(r) => {
+                found = Some(r);
+                break;
+            }
+            Err(rusqlite::Error::QueryReturnedNoRows) => {}
+            Err(e) => {
+                return Err(StoreError::Sql {
+                    path: f.display().to_string(),
+                    source: e,
+                })
+            }
+        }
+    }
+    let Some(inc) = found else { return Ok(None) };
+    let alerts = query(
+        path,
+        keep,
+        &Query {
+            incident: Some(id),
+            limit,
+            ..Query::default()
+        },
+    )?;
+    Ok(Some((inc, alerts)))
+}
+
+/// The highest incident id in the kept files (0 when there is none or they cannot be read).
+pub fn max_incident_id(path: &Path, keep: u32) -> i64 {
+    kept_files(path, keep)
+        .iter()
+        .filter_map(|f| open_read(f).ok())
+        .filter(|c| version(c) >= INCIDENTS_SINCE)
+        .filter_map(|c| {
+            c.query_row("SELECT coalesce(max(id), 0) FROM incidents", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 const ALERT_COLUMNS: &str = "id, ts, rule, sid, severity, src, sport, dst, dport, proto,
     community_id, summary, first_seen, last_seen, repeats, skey, eve, explanation, enrichment";
+
+/// The schema version that added incidents: older files (rotated before an upgrade) have
+/// no incidents table and no incident column.
+const INCIDENTS_SINCE: i64 = 4;
+
+/// The file's schema version (0 when it cannot be read).
+fn version(conn: &Connection) -> i64 {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+/// `SELECT` of the alert columns for a file of schema version `v`.
+fn alert_select(v: i64) -> String {
+    let inc = if v >= INCIDENTS_SINCE { "incident" } else { "0" };
+    format!("SELECT {ALERT_COLUMNS}, {inc} FROM alerts")
+}
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -55,6 +240,7 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         eve: r.get(16)?,
         explanation: r.get(17)?,
         enrichment: r.get(18)?,
+        incident: r.get(19)?,
     })
 }
 
@@ -113,7 +299,7 @@ pub(super) fn max_id(path: &Path, keep: u32) -> i64 {
 /// Alerts matching `q` across the current and rotated files, newest first (by time, then id).
 pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreError> {
     let mut out = Vec::new();
-    let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1");
+    let mut sql = String::from(" WHERE 1");
     let mut named: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
     if let Some(s) = &q.since_us {
         sql.push_str(" AND ts >= :since");
@@ -139,6 +325,10 @@ pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreEr
         sql.push_str(" AND severity <= :sev");
         named.push((":sev", s));
     }
+    if let Some(i) = &q.incident {
+        sql.push_str(" AND incident = :inc");
+        named.push((":inc", i));
+    }
     if let Some((ts, id)) = &q.before {
         sql.push_str(" AND (ts < :cts OR (ts = :cts AND id < :cid))");
         named.push((":cts", ts));
@@ -152,7 +342,13 @@ pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreEr
             path: f.display().to_string(),
             source: e,
         };
-        let mut st = conn.prepare(&sql).map_err(err)?;
+        let v = version(&conn);
+        if q.incident.is_some() && v < INCIDENTS_SINCE {
+            continue;
+        }
+        let mut st = conn
+            .prepare(&format!("{}{sql}", alert_select(v)))
+            .map_err(err)?;
         let rows = st.query_map(named.as_slice(), alert_row).map_err(err)?;
         for r in rows {
             out.push(r.map_err(err)?);
@@ -165,13 +361,13 @@ pub fn query(path: &Path, keep: u32, q: &Query) -> Result<Vec<AlertRow>, StoreEr
 
 /// One alert by id, from whichever kept file holds it.
 pub fn get(path: &Path, keep: u32, id: i64) -> Result<Option<AlertRow>, StoreError> {
-    let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = ?1");
     for f in kept_files(path, keep) {
         let conn = open_read(&f)?;
         let err = |e| StoreError::Sql {
             path: f.display().to_string(),
             source: e,
         };
+        let sql = format!("{} WHERE id = ?1", alert_select(version(&conn)));
         match conn.query_row(&sql, [id], alert_row) {
             Ok(r) => return Ok(Some(r)),
             Err(rusqlite::Error::QueryReturnedNoRows) => {}

@@ -56,6 +56,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN enrichment TEXT;
     CREATE TABLE hosts(addr TEXT PRIMARY KEY, baseline BLOB NOT NULL);
     CREATE TABLE kv(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 4: incidents (one episode of one rule family from one subject) and each alert's
+    // incident. An incident's row is written whole at each of its alerts, so the current file
+    // holds its latest state even when its first alerts are in a rotated file.
+    "CREATE TABLE incidents(
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        src TEXT NOT NULL,
+        dst TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        alerts INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        victims INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        explanation TEXT NOT NULL
+    );
+    CREATE INDEX incidents_last ON incidents(last_seen);
+    ALTER TABLE alerts ADD COLUMN incident INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX alerts_incident ON alerts(incident);",
 ];
 
 /// Current schema version.

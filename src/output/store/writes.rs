@@ -12,15 +12,16 @@ use rusqlite::{params, ErrorCode};
 use crate::detect::Alert;
 use crate::state::window::Summary;
 
-use super::queries::max_id;
+use super::queries::{max_id, max_incident_id};
 use super::schema::{open_checked, rotated, shift_rotated, suffixed, Open, OpenFail};
-use super::{AlertRow, StoreConfig, StoreCounters, StoreError};
+use super::{AlertRow, IncidentRow, StoreConfig, StoreCounters, StoreError};
 
 /// Traffic minutes written together when no alert forces a transaction earlier.
 const MINUTES_PER_BATCH: usize = 10;
 
 enum Op {
-    Insert(AlertRow),
+    /// A new alert, and its incident's state at that alert.
+    Insert(AlertRow, IncidentRow),
     /// A suppressed repeat: bring the latest row with this key up to date — its repeat count,
     /// last sight and, from the newest repeat, the episode's extent so far (summary, evidence,
     /// explanation).
@@ -97,6 +98,14 @@ impl Store {
         self.cfg.path = path;
     }
 
+    /// The id the next incident should get: one past the highest the kept files hold.
+    pub fn next_incident(&self) -> u64 {
+        if self.cfg.path.is_empty() {
+            return 1;
+        }
+        max_incident_id(&self.path, self.cfg.keep) as u64 + 1
+    }
+
     /// Rows waiting for the next flush.
     pub fn pending(&self) -> usize {
         self.queue.len()
@@ -143,7 +152,8 @@ impl Store {
             let id = self.next_id;
             row.id = id;
             self.next_id += 1;
-            self.push(Op::Insert(row));
+            let inc = IncidentRow::from_alert(a, &row.summary, &row.explanation);
+            self.push(Op::Insert(row, inc));
             Some(id)
         }
     }
@@ -366,10 +376,46 @@ impl Store {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO alerts(ts, rule, sid, severity, src, sport, dst, dport, proto,
                  community_id, summary, first_seen, last_seen, repeats, skey, eve, id,
-                 explanation, enrichment)
+                 explanation, enrichment, incident)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19)",
+                 ?18, ?19, ?20)",
             )?;
+            // The incident's whole state: its row in this file is right even when the file
+            // rotated in the middle of it. Counts never go back (a late write of an older
+            // state, such as a repeat queued before a newer insert, changes nothing).
+            let mut inc = tx.prepare_cached(
+                "INSERT INTO incidents(id, rule, severity, src, dst, first_seen, last_seen,
+                 alerts, events, victims, summary, explanation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT(id) DO UPDATE SET
+                 src = excluded.src, dst = excluded.dst, summary = excluded.summary,
+                 explanation = excluded.explanation,
+                 first_seen = min(first_seen, excluded.first_seen),
+                 last_seen = max(last_seen, excluded.last_seen),
+                 alerts = max(alerts, excluded.alerts), events = max(events, excluded.events),
+                 victims = max(victims, excluded.victims)
+                 WHERE excluded.events >= incidents.events",
+            )?;
+            let mut put_incident = |i: &IncidentRow| -> rusqlite::Result<()> {
+                if i.id == 0 {
+                    return Ok(());
+                }
+                inc.execute(params![
+                    i.id,
+                    i.rule,
+                    i.severity,
+                    i.src,
+                    i.dst,
+                    i.first_seen,
+                    i.last_seen,
+                    i.alerts,
+                    i.events,
+                    i.victims,
+                    i.summary,
+                    i.explanation
+                ])
+                .map(|_| ())
+            };
             let mut rep = tx.prepare_cached(
                 "UPDATE alerts SET repeats = ?2, last_seen = max(last_seen, ?3), summary = ?4,
                  eve = ?5, explanation = ?6
@@ -381,7 +427,7 @@ impl Store {
             )?;
             for op in &self.queue {
                 match op {
-                    Op::Insert(r) => {
+                    Op::Insert(r, i) => {
                         ins.execute(params![
                             r.ts,
                             r.rule,
@@ -401,8 +447,10 @@ impl Store {
                             r.eve,
                             r.id,
                             r.explanation,
-                            r.enrichment
+                            r.enrichment,
+                            r.incident
                         ])?;
+                        put_incident(i)?;
                         alerts += 1;
                     }
                     Op::Repeat {
@@ -425,6 +473,7 @@ impl Store {
                             r.eve,
                             r.explanation
                         ])?;
+                        put_incident(&IncidentRow::from_alert(&a, &r.summary, &r.explanation))?;
                     }
                     Op::Minute(s) => {
                         min.execute(params![
@@ -522,6 +571,10 @@ impl Store {
         if let Some(o) = &self.db {
             o.conn
                 .execute("DELETE FROM alerts WHERE ts < ?1", [cutoff_us])
+                .and_then(|_| {
+                    o.conn
+                        .execute("DELETE FROM incidents WHERE last_seen < ?1", [cutoff_us])
+                })
                 .and_then(|_| {
                     o.conn.execute(
                         "DELETE FROM traffic WHERE start < ?1",
