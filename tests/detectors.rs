@@ -1355,7 +1355,10 @@ fn one_attack_is_one_incident_however_many_alerts_it_raises() {
         v
     };
     // nmap -T1 for 20 minutes: the vertical alert comes again every `suppress_s`.
-    let alerts = run_frames(&cfg, &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"));
+    let alerts = run_frames(
+        &cfg,
+        &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"),
+    );
     assert!(alerts.len() >= 3, "{alerts:?}");
     assert_eq!(ids(&alerts), [1], "{alerts:?}");
     let last = alerts.last().unwrap().incident;
@@ -1409,6 +1412,9 @@ fn one_attack_is_one_incident_however_many_alerts_it_raises() {
     assert_eq!(ids(&alerts), [1, 2, 3]);
     // incident_idle_s is configurable.
     let short = cfg_with("[alerts]\nincident_idle_s = 60\n");
-    let slow = run_frames(&short, &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"));
+    let slow = run_frames(
+        &short,
+        &vertical("10.0.0.66", "10.0.0.5", 80, 15 * S, "syn-rst"),
+    );
     assert_eq!(ids(&slow), [1], "alerts keep coming within a minute");
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use netwatch::addr::Addr;
 use netwatch::config::{Config, StoreConfig};
-use netwatch::detect::{Alert, Figure, RuleId};
 use netwatch::detect::incident::IncidentInfo;
+use netwatch::detect::{Alert, Figure, RuleId};
 use netwatch::store::{self, IncidentQuery, Query, Store, SCHEMA_VERSION};
 use netwatch::window::Summary;
 use rusqlite::Connection;
@@ -689,8 +689,16 @@ fn incidents_keep_their_latest_state_across_rotation_and_old_files() {
         limit: 10,
         ..Default::default()
     };
-    assert_eq!(store::incidents(&path, 3, &q("portscan.horizontal")).unwrap().len(), 2);
-    assert_eq!(store::incidents(&path, 3, &q("bruteforce")).unwrap().len(), 0);
+    assert_eq!(
+        store::incidents(&path, 3, &q("portscan.horizontal"))
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store::incidents(&path, 3, &q("bruteforce")).unwrap().len(),
+        0
+    );
     let page = store::incidents(
         &path,
         3,
@@ -720,7 +728,10 @@ fn incidents_keep_their_latest_state_across_rotation_and_old_files() {
         },
     )
     .unwrap();
-    assert!(rows.iter().any(|r| r.incident == 0), "old rows have no incident");
+    assert!(
+        rows.iter().any(|r| r.incident == 0),
+        "old rows have no incident"
+    );
     assert_eq!(store::incidents(&path, 3, &q("portscan")).unwrap()[0].id, 1);
     assert!(store::get_incident(&path, 3, 9, 10).unwrap().is_none());
 }

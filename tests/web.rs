@@ -911,3 +911,155 @@ fn stats_flows_and_history_from_snapshots_and_the_store() {
     assert!(v["web"]["requests"].as_u64().unwrap() > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn incidents_over_rest_and_websocket() {
+    use netwatch::detect::incident::IncidentInfo;
+    use tungstenite::client::IntoClientRequest;
+    let dir = std::env::temp_dir().join(format!("netwatch-web-inc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("alerts.db");
+    let t = base_s() * 1_000_000;
+    let mut s = Store::new(config("", &path).store);
+    let mk = |rule: RuleId, src: [u8; 4], ts: i64, id: u64, n: u32| {
+        let mut a = Alert::new(rule, ts);
+        a.src = Addr::v4(src);
+        a.dst = Addr::v4([192, 168, 1, 1]);
+        a.key = id;
+        a.incident = IncidentInfo {
+            id,
+            first_seen: t,
+            last_seen: ts,
+            alerts: n,
+            events: n + 5,
+            victims: 1,
+        };
+        a
+    };
+    for n in 1..=3u32 {
+        s.add_alert(&mk(
+            RuleId::PortscanVertical,
+            [10, 0, 0, 9],
+            t + n as i64 * 60_000_000,
+            1,
+            n,
+        ));
+    }
+    s.add_alert(&mk(
+        RuleId::Bruteforce,
+        [10, 0, 0, 8],
+        t + 100_000_000,
+        2,
+        1,
+    ));
+    s.close();
+    let srv = Server::start("", &path);
+    // Judged on the sensor's clock: the newest snapshot's time.
+    srv.web().publisher.snapshot(Snapshot {
+        wall_us: t + 200_000_000,
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let v = loop {
+        let (st, _, b) = get(srv.addr, "/api/incidents", Some(TOKEN));
+        assert_eq!(st, 200, "{b}");
+        let v = json(&b);
+        if v["incidents"][0]["state"] == "active" || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let list = v["incidents"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v}");
+    let first = &list[0];
+    assert_eq!(
+        (&first["id"], &first["rule"], &first["src"]),
+        (&1.into(), &"portscan".into(), &"10.0.0.9".into())
+    );
+    assert_eq!((&first["alerts"], &first["events"]), (&3.into(), &8.into()));
+    assert_eq!(first["state"], "active", "{v}");
+    assert_eq!(list[1]["state"], "quiet", "100 s without an alert: {v}");
+    let q = |p: &str| json(&get(srv.addr, p, Some(TOKEN)).2);
+    assert_eq!(
+        q("/api/incidents?rule=portscan.horizontal")["incidents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(q("/api/incidents?rule=bruteforce")["incidents"][0]["id"], 2);
+    assert_eq!(q("/api/incidents?src=10.0.0.8")["incidents"][0]["id"], 2);
+    let p = q("/api/incidents?limit=1");
+    assert_eq!(p["incidents"][0]["id"], 1);
+    let next = p["next"].as_str().unwrap().to_string();
+    assert_eq!(
+        q(&format!("/api/incidents?limit=1&cursor={next}"))["incidents"][0]["id"],
+        2
+    );
+    for bad in [
+        "rule=nope",
+        "severity=0",
+        "src=x",
+        "limit=0",
+        "cursor=1",
+        "what=1",
+    ] {
+        assert_eq!(
+            get(srv.addr, &format!("/api/incidents?{bad}"), Some(TOKEN)).0,
+            400,
+            "{bad}"
+        );
+    }
+    // One incident with its alerts.
+    let one = q("/api/incidents/1");
+    assert_eq!(one["incident"]["id"], 1);
+    let alerts = one["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 3);
+    assert!(alerts.iter().all(|a| a["incident_id"] == 1));
+    assert_eq!(get(srv.addr, "/api/incidents/77", Some(TOKEN)).0, 404);
+    assert_eq!(get(srv.addr, "/api/incidents/x", Some(TOKEN)).0, 400);
+    assert_eq!(get(srv.addr, "/api/incidents", None).0, 401);
+    // Live: each alert's incident, then its change of state with the clock.
+    let connect = |path: &str| {
+        let mut req = format!("ws://{}{path}", srv.addr)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        tungstenite::connect(req).unwrap().0
+    };
+    let mut ws = connect("/ws/incidents");
+    std::thread::sleep(Duration::from_millis(200));
+    let w = srv.web();
+    let live = mk(RuleId::C2Beacon, [10, 0, 0, 7], t + 200_000_000, 9, 1);
+    w.publisher.incident(&live);
+    let v = json(ws.read().unwrap().to_text().unwrap());
+    assert_eq!(
+        (&v["type"], &v["incident"]["id"]),
+        (&"incident".into(), &9.into())
+    );
+    assert_eq!(v["incident"]["state"], "active");
+    // Held-back repeats within a second of the last publication are not sent again.
+    let mut rep = live.clone();
+    rep.suppressed = true;
+    rep.ts += 1000;
+    w.publisher.incident(&rep);
+    rep.ts += 500_000;
+    w.publisher.incident(&rep);
+    w.publisher.snapshot(Snapshot {
+        wall_us: t + 200_000_000 + 61_000_000,
+        ..Default::default()
+    });
+    let v = json(ws.read().unwrap().to_text().unwrap());
+    assert_eq!(v["incident"]["id"], 9);
+    assert_eq!(v["incident"]["state"], "quiet", "{v}");
+    // Not stored yet: answered from the live backlog, which a new client also gets first.
+    let v = q("/api/incidents/9");
+    assert_eq!(v["incident"]["rule"], "c2.beacon", "{v}");
+    let mut late = connect("/ws/incidents");
+    let v = json(late.read().unwrap().to_text().unwrap());
+    assert_eq!(v["incident"]["id"], 9);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,7 +28,10 @@ pub fn check_override_keys(t: &toml::Table) -> Result<(), ConfigError> {
     for (k, v) in t {
         match (k.as_str(), v) {
             ("alerts", toml::Value::Table(a)) => {
-                if let Some(x) = a.keys().find(|x| *x != "suppress_s") {
+                if let Some(x) = a
+                    .keys()
+                    .find(|x| !matches!(x.as_str(), "suppress_s" | "incident_idle_s"))
+                {
                     return Err(invalid(
                         &format!("alerts.{x}"),
                         "cannot be changed through the web API",
@@ -63,7 +66,7 @@ pub fn check_override_keys(t: &toml::Table) -> Result<(), ConfigError> {
             _ => {
                 return Err(invalid(
                     k,
-                    "cannot be changed through the web API (only alerts.suppress_s and rules.*)",
+                    "cannot be changed through the web API (only alerts.suppress_s, alerts.incident_idle_s and rules.*)",
                 ))
             }
         }

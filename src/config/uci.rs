@@ -4,7 +4,7 @@
 //! name the UCI line.
 //!
 //! Mapping (see `openwrt/files/netwatch.config` for a commented example):
-//! * `config netwatch 'main'`: `profile`, `home_net` (list), `sketch_key`, `suppress_s`
+//! * `config netwatch 'main'`: `profile`, `home_net` (list), `sketch_key`, `suppress_s`, `incident_idle_s`
 //!   (→ `[alerts]`), `interface` (list) and `wan_interface` (→ `capture.interfaces`), `bpf`,
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
@@ -220,7 +220,7 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                         }
                         "bpf" | "snaplen" | "promiscuous" | "buffer_kib" | "immediate"
                         | "timeout_ms" => (vec!["capture".into()], key),
-                        "suppress_s" => (vec!["alerts".into()], key),
+                        "suppress_s" | "incident_idle_s" => (vec!["alerts".into()], key),
                         "profile" | "home_net" | "sketch_key" => (vec![], key),
                         other => {
                             return Err(err(format!(

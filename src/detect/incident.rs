@@ -145,6 +145,10 @@ impl Incidents {
         self.table.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
     pub fn footprint_bytes(&self) -> usize {
         self.table.footprint_bytes()
     }
@@ -247,7 +251,11 @@ mod tests {
         let k = SuppressKey {
             rule,
             a: src,
-            b: if rule == RuleId::PortscanVertical { dst } else { Addr::UNSPECIFIED },
+            b: if rule == RuleId::PortscanVertical {
+                dst
+            } else {
+                Addr::UNSPECIFIED
+            },
             port: 22,
             extra: 0,
         };
@@ -285,7 +293,10 @@ mod tests {
         // Past the idle time the same subject and family opens a new incident.
         let (k, mut a) = alert(RuleId::PortscanVertical, s, v4(1, 1), 3_000_000_000);
         inc.attach(&k, 720_000_000 + 601_000_000, true, &mut a);
-        assert_eq!((a.incident.id, a.incident.alerts, a.incident.victims), (3, 1, 1));
+        assert_eq!(
+            (a.incident.id, a.incident.alerts, a.incident.victims),
+            (3, 1, 1)
+        );
     }
 
     #[test]

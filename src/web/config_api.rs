@@ -137,6 +137,7 @@ pub fn config_json(c: &Config) -> String {
     o.str("profile", c.profile.name());
     o.strs("home_net", &c.home_net);
     o.num("suppress_s", c.suppress_s);
+    o.num("incident_idle_s", c.incident_idle_s);
     {
         let cap = &c.capacity;
         let mut t = Obj::open(o.key("capacity"));

@@ -122,7 +122,10 @@ impl Backlog {
     }
 
     pub fn get(&self, id: i64) -> Option<Arc<IncidentRow>> {
-        self.rows.iter().find(|(r, _)| r.id == id).map(|(r, _)| r.clone())
+        self.rows
+            .iter()
+            .find(|(r, _)| r.id == id)
+            .map(|(r, _)| r.clone())
     }
 }
 
@@ -248,7 +251,12 @@ pub(super) fn by_id(id: i64, ctx: &Ctx) -> Response {
         b.push_str(",\"alerts\":[]}");
         Some(Response::json(200, b))
     };
-    let missing = || Response::error(404, "no incident with this id (it may have been rotated out)");
+    let missing = || {
+        Response::error(
+            404,
+            "no incident with this id (it may have been rotated out)",
+        )
+    };
     let Some((path, keep)) = &ctx.opts.store else {
         return live().unwrap_or_else(missing);
     };

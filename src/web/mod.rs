@@ -195,6 +195,13 @@ impl Snapshot {
                 evictions: evs[i],
             })
             .collect();
+        let inc = &p.engine().gate.incidents;
+        s.tables.push(TableRow {
+            name: "incidents",
+            capacity: cfg.capacity.suppression as u64,
+            entries: inc.len() as u64,
+            evictions: inc.evictions,
+        });
         let hosts = &p.engine().hosts;
         s.tables.push(TableRow {
             name: "hosts",
@@ -261,7 +268,7 @@ pub struct Publisher {
     snap: watch::Sender<Arc<Snapshot>>,
     alerts: broadcast::Sender<Arc<str>>,
     incidents: broadcast::Sender<Arc<IncidentRow>>,
-    /// When each recent incident was last published for a held-back repeat (packet time, µs).
+    /// When each recent incident was last published (packet time, µs).
     repeats_sent: Arc<std::sync::Mutex<std::collections::VecDeque<(u64, i64)>>>,
 }
 
@@ -320,12 +327,9 @@ impl Publisher {
         if id == 0 {
             return;
         }
-        if a.suppressed {
-            let Ok(mut sent) = self.repeats_sent.lock() else {
-                return;
-            };
+        if let Ok(mut sent) = self.repeats_sent.lock() {
             match sent.iter_mut().find(|(i, _)| *i == id) {
-                Some((_, t)) if a.ts - *t < 1_000_000 => return,
+                Some((_, t)) if a.suppressed && a.ts - *t < 1_000_000 => return,
                 Some((_, t)) => *t = a.ts,
                 None => {
                     if sent.len() == REPEAT_PUBLISH {

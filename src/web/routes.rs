@@ -14,9 +14,9 @@ use std::collections::VecDeque;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use super::{config_api, incidents};
 use super::http::{Request, Response};
 use super::server::Ctx;
+use super::{config_api, incidents};
 use super::{metrics, FlowRow, Snapshot, ALERT_BACKLOG};
 use crate::detect::RuleId;
 use crate::output::store::{self, AlertRow, Query};
@@ -129,8 +129,10 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
             Response::json(200, config_api::config_json(&ctx.opts.config.borrow()))
         }
         "/api/config" if r.method == "PATCH" => config_api::patch_config(r.body, ctx),
-        "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats" | "/api/flows"
-        | "/api/history" | "/api/config" => Response::error(405, "method not allowed"),
+        "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats"
+        | "/api/flows" | "/api/history" | "/api/config" => {
+            Response::error(405, "method not allowed")
+        }
         p if p.starts_with("/api/incidents/") => {
             if !get {
                 return Response::error(405, "method not allowed");

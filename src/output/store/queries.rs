@@ -130,9 +130,7 @@ pub fn incidents(
                 out.push(r);
             }
         }
-        let mut ids = conn
-            .prepare("SELECT id FROM incidents")
-            .map_err(err)?;
+        let mut ids = conn.prepare("SELECT id FROM incidents").map_err(err)?;
         let all = ids.query_map([], |r| r.get::<_, i64>(0)).map_err(err)?;
         for id in all {
             newer.push(id.map_err(err)?);
@@ -215,7 +213,11 @@ fn version(conn: &Connection) -> i64 {
 
 /// `SELECT` of the alert columns for a file of schema version `v`.
 fn alert_select(v: i64) -> String {
-    let inc = if v >= INCIDENTS_SINCE { "incident" } else { "0" };
+    let inc = if v >= INCIDENTS_SINCE {
+        "incident"
+    } else {
+        "0"
+    };
     format!("SELECT {ALERT_COLUMNS}, {inc} FROM alerts")
 }
 

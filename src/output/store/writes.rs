@@ -21,7 +21,7 @@ const MINUTES_PER_BATCH: usize = 10;
 
 enum Op {
     /// A new alert, and its incident's state at that alert.
-    Insert(AlertRow, IncidentRow),
+    Insert(AlertRow, Box<IncidentRow>),
     /// A suppressed repeat: bring the latest row with this key up to date — its repeat count,
     /// last sight and, from the newest repeat, the episode's extent so far (summary, evidence,
     /// explanation).
@@ -153,7 +153,7 @@ impl Store {
             row.id = id;
             self.next_id += 1;
             let inc = IncidentRow::from_alert(a, &row.summary, &row.explanation);
-            self.push(Op::Insert(row, inc));
+            self.push(Op::Insert(row, Box::new(inc)));
             Some(id)
         }
     }
