@@ -79,7 +79,8 @@ export const RULES = [
 
 /** A stable colour per rule (edges of the attacker graph, feed badges). */
 export function ruleColor(rule) {
-  const i = RULES.indexOf(rule);
+  // An incident's family (`portscan`) has its first rule's colour.
+  const i = RULES.findIndex((r) => r === rule || r.startsWith(`${rule}.`));
   const palette = ['#f97316', '#fb923c', '#ef4444', '#eab308', '#a855f7', '#ec4899', '#64748b'];
   return palette[i >= 0 ? i : palette.length - 1];
 }

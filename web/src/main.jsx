@@ -28,8 +28,19 @@ async function fillGap(initial) {
   }
 }
 
+/** Incidents from REST, newest sighting first (the newest 1,000). */
+async function loadIncidents() {
+  let cursor = '';
+  for (let page = 0; page < 2; page++) {
+    const r = await api(`/api/incidents?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+    S.addIncidents(r.incidents || []);
+    if (!r.next) break;
+    cursor = r.next;
+  }
+}
+
 function connState(c) {
-  const all = [c.alerts, c.stats, c.flows];
+  const all = [c.alerts, c.incidents, c.stats, c.flows];
   if (all.every((x) => x === 'live')) return 'live';
   if (all.some((x) => x === 'offline')) return 'offline';
   return 'reconnecting';
@@ -37,9 +48,11 @@ function connState(c) {
 
 function start() {
   fillGap(true).catch(() => {});
+  loadIncidents().catch(() => {});
   const on = (name) => (state, resumed) => {
     S.set({ conn: { ...S.get().conn, [name]: state } });
     if (name === 'alerts' && resumed) fillGap(false).catch(() => {});
+    if (name === 'incidents' && resumed) loadIncidents().catch(() => {});
   };
   stream(
     '/ws/alerts',
@@ -48,6 +61,13 @@ function start() {
       else if (m.type === 'update') S.updateAlert(m);
     },
     on('alerts'),
+  );
+  stream(
+    '/ws/incidents',
+    (m) => {
+      if (m.type === 'incident') S.addIncidents([m.incident]);
+    },
+    on('incidents'),
   );
   stream('/ws/stats', (m) => S.addStats(m), on('stats'));
   stream('/ws/flows', (m) => S.set({ flows: m.flows || [] }), on('flows'));
@@ -87,7 +107,7 @@ function App() {
           <MetricCards stats={s.stats} alertsPerMin={s.alertTimes.length} />
           <TrafficChart live={s.live} />
           <div class="split">
-            <AlertFeed alerts={s.alerts} filter={s.filter} selected={s.selected} />
+            <AlertFeed s={s} />
             <AlertDetail id={s.selected} known={s.byId.get(s.selected)} />
           </div>
           <div class="split">

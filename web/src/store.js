@@ -4,15 +4,22 @@
 import { useEffect, useState } from 'preact/hooks';
 
 export const MAX_ALERTS = 10000;
+/** Incidents kept, newest sighting first. */
+export const MAX_INCIDENTS = 2000;
 /** Seconds of per-second traffic kept for the live chart. */
 export const LIVE_SECONDS = 300;
 
 const state = {
-  conn: { alerts: 'reconnecting', stats: 'reconnecting', flows: 'reconnecting' },
+  conn: { alerts: 'reconnecting', incidents: 'reconnecting', stats: 'reconnecting', flows: 'reconnecting' },
   stats: null,
   flows: [],
   alerts: [],
   byId: new Map(),
+  incidents: [],
+  incById: new Map(),
+  // The feed shows incidents (expand one for its alerts) or every alert.
+  feedView: savedView(),
+  expanded: new Set(),
   selected: null,
   filter: { rule: '', severity: '', src: '', dst: '' },
   needToken: false,
@@ -21,6 +28,72 @@ const state = {
   early: new Map(), // language-model replies for alerts not loaded yet (id → text)
 };
 const subs = new Set();
+
+function savedView() {
+  try {
+    return localStorage.getItem('netwatch.feed') === 'alerts' ? 'alerts' : 'incidents';
+  } catch {
+    return 'incidents';
+  }
+}
+
+/** Show incidents or alerts in the feed (kept for the next visit). */
+export function setView(v) {
+  try {
+    localStorage.setItem('netwatch.feed', v);
+  } catch {
+    /* private mode */
+  }
+  set({ feedView: v });
+}
+
+/** Expand or fold an incident's alerts in the feed. */
+export function toggle(id) {
+  const e = new Set(state.expanded);
+  if (e.has(id)) e.delete(id);
+  else e.add(id);
+  set({ expanded: e });
+}
+
+/** Merge incidents (REST pages, the feed): the newer state of an id replaces the older. */
+export function addIncidents(list) {
+  for (const i of list) {
+    if (!i || typeof i.id !== 'number') continue;
+    const old = state.incById.get(i.id);
+    if (old && old.events > i.events) continue;
+    state.incById.set(i.id, i);
+  }
+  let all = [...state.incById.values()].sort((a, b) => b.last_seen - a.last_seen || b.id - a.id);
+  if (all.length > MAX_INCIDENTS) {
+    for (const i of all.slice(MAX_INCIDENTS)) state.incById.delete(i.id);
+    all = all.slice(0, MAX_INCIDENTS);
+  }
+  set({ incidents: all });
+}
+
+/** Incidents that pass the feed's filters (a rule selects its family). */
+export function filteredIncidents(list, f) {
+  return list.filter(
+    (i) =>
+      (!f.rule || i.rule === f.rule || f.rule.startsWith(`${i.rule}.`)) &&
+      (!f.severity || i.severity <= Number(f.severity)) &&
+      (!f.src || i.src === f.src) &&
+      (!f.dst || i.dst === f.dst),
+  );
+}
+
+/** The feed's rows: incidents, each followed by its loaded alerts when expanded. */
+export function feedRows(s) {
+  if (s.feedView === 'alerts') return filtered(s.alerts, s.filter).map((a) => ({ a }));
+  const rows = [];
+  for (const inc of filteredIncidents(s.incidents, s.filter)) {
+    rows.push({ inc });
+    if (s.expanded.has(inc.id)) {
+      for (const a of s.alerts) if (a.incident_id === inc.id) rows.push({ a, child: true });
+    }
+  }
+  return rows;
+}
 
 export function get() {
   return state;
@@ -113,6 +186,10 @@ export function filtered(alerts, f) {
 /** Tests only: back to the empty state. */
 export function reset() {
   state.byId = new Map();
+  state.incById = new Map();
+  state.incidents = [];
+  state.expanded = new Set();
+  state.feedView = 'incidents';
   state.early = new Map();
   state.alerts = [];
   state.alertTimes = [];

@@ -95,6 +95,19 @@ try {
   }, 15000);
   check('metric cards update', metricsMove);
   check('traffic chart draws data', await until(async () => Number(await page.getAttribute('canvas.plot', 'data-points')) > 3, 20000));
+  // The feed shows incidents by default: one row per attack, which expands to its alerts.
+  const families = ['portscan', 'synflood', 'bruteforce', 'dns.tunnel', 'c2.beacon'];
+  const incOk = await until(async () => {
+    const seen = await page.locator('.row.inc .rule').allTextContents();
+    return families.every((f) => seen.some((t) => t.endsWith(` ${f}`)));
+  }, 30000);
+  check('feed shows incidents by default: the scan, flood, brute force, tunnel and beacon', incOk && (await page.getAttribute('.rows', 'data-view')) === 'incidents');
+  const ids = await page.locator('.row.inc').evaluateAll((els) => els.map((e) => e.dataset.incident));
+  check('one row per incident', ids.length > 0 && new Set(ids).size === ids.length, ids.join(','));
+  await page.locator('.row.inc', { hasText: 'portscan' }).first().click();
+  const kids = await until(async () => (await page.locator('.row.child .rule').allTextContents()).some((t) => t.startsWith('portscan.')), 10000);
+  check('an incident expands to its alerts', kids);
+  await page.click('.views >> text=Alerts');
   const rules = ['portscan.vertical', 'portscan.horizontal', 'synflood', 'bruteforce', 'dns.tunnel', 'c2.beacon'];
   const allRules = await until(async () => {
     const seen = await page.locator('.row .rule').allTextContents();

@@ -112,3 +112,40 @@ describe('language-model updates', () => {
     expect(S.get().early.size).toBe(200);
   });
 });
+
+describe('incidents', () => {
+  beforeEach(() => S.reset());
+  const inc = (id, last_seen, events, rule = 'portscan', src = '10.0.0.9') => ({
+    id, last_seen, events, alerts: 1, rule, src, dst: '10.0.0.5', severity: 2, state: 'active', summary: '', victims: 1,
+  });
+  test('merge by id, newest sighting first; an older state never replaces a newer one', () => {
+    S.addIncidents([inc(1, 100, 5), inc(2, 50, 1)]);
+    S.addIncidents([inc(1, 90, 3)]);
+    expect(S.get().incidents.map((i) => [i.id, i.events])).toEqual([[1, 5], [2, 1]]);
+    S.addIncidents([inc(2, 200, 2)]);
+    expect(S.get().incidents.map((i) => i.id)).toEqual([2, 1]);
+  });
+  test('the feed shows incidents, an expanded one followed by its alerts; or every alert', () => {
+    S.addIncidents([inc(1, 100, 5), inc(2, 50, 1, 'bruteforce', '10.0.0.8')]);
+    S.addAlerts([
+      { ...alert(10, 90, 'portscan.vertical', '10.0.0.9'), incident_id: 1 },
+      { ...alert(11, 95, 'portscan.horizontal', '10.0.0.9'), incident_id: 1 },
+      { ...alert(12, 50, 'bruteforce', '10.0.0.8'), incident_id: 2 },
+    ]);
+    const s = S.get();
+    s.filter = { rule: '', severity: '', src: '', dst: '' };
+    expect(S.feedRows(s).map((r) => (r.inc ? `i${r.inc.id}` : r.a.id))).toEqual(['i1', 'i2']);
+    S.toggle(1);
+    expect(S.feedRows(S.get()).map((r) => (r.inc ? `i${r.inc.id}` : r.a.id))).toEqual(['i1', 11, 10, 'i2']);
+    S.toggle(1);
+    expect(S.feedRows(S.get()).length).toBe(2);
+    // A rule name selects its family's incidents.
+    S.get().filter = { rule: 'portscan.horizontal', severity: '', src: '', dst: '' };
+    expect(S.feedRows(S.get()).map((r) => r.inc.id)).toEqual([1]);
+    S.get().filter = { rule: '', severity: '', src: '10.0.0.8', dst: '' };
+    expect(S.feedRows(S.get()).map((r) => r.inc.id)).toEqual([2]);
+    S.get().feedView = 'alerts';
+    S.get().filter = { rule: '', severity: '', src: '', dst: '' };
+    expect(S.feedRows(S.get()).map((r) => r.a.id)).toEqual([11, 10, 12]);
+  });
+});
