@@ -402,3 +402,85 @@ fn run_refuses_bad_config_with_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn alerts_lists_incidents_and_the_alerts_of_one() {
+    // A 20-minute nmap -T1 scan, stored as the daemon stores it (repeats included).
+    let mut tr = Traffic::new();
+    for i in 0..80u16 {
+        let t = T0 + i as i64 * 15 * S;
+        tr.tcp_pkt(t, "10.0.0.66", 40000 + i, "10.0.0.5", 1000 + i, SYN, &[]);
+        tr.tcp_pkt(
+            t + 300,
+            "10.0.0.5",
+            1000 + i,
+            "10.0.0.66",
+            40000 + i,
+            RST | ACK,
+            &[],
+        );
+    }
+    let frames = tr.frames();
+    let cfg = default_config();
+    let db = tmp("incidents.db", b"");
+    std::fs::remove_file(&db).unwrap();
+    let mut scfg = cfg.store.clone();
+    scfg.path = db.display().to_string();
+    scfg.max_age_s = 3650 * 86_400;
+    let mut store = netwatch::store::Store::new(scfg);
+    let mut p = netwatch::pipeline::Pipeline::new(&cfg);
+    p.report_repeats(true);
+    let mut emitted = 0;
+    for (t, f) in &frames {
+        p.process(1, *t, f, f.len() as u32, &mut |a| {
+            emitted += usize::from(!a.suppressed);
+            store.add_alert(a);
+        });
+    }
+    p.finish(&mut |a| {
+        emitted += usize::from(!a.suppressed);
+        store.add_alert(a);
+    });
+    store.close();
+    assert!(emitted >= 3, "{emitted} alerts");
+    let d = db.to_str().unwrap();
+    let o = netwatch(&["alerts", "--db", d, "--incidents"]);
+    assert!(o.status.success(), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 1, "one attack, one incident: {text}");
+    assert!(text.starts_with("#1 "), "{text}");
+    assert!(
+        text.contains("portscan")
+            && text.contains("closed")
+            && text.contains(&format!("{emitted} alert(s)")),
+        "{text}"
+    );
+    let o = netwatch(&[
+        "alerts",
+        "--db",
+        d,
+        "--incidents",
+        "--json",
+        "--rule",
+        "portscan.horizontal",
+    ]);
+    let v = lines(&o);
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        (&v[0]["id"], &v[0]["rule"], &v[0]["src"]),
+        (&1.into(), &"portscan".into(), &"10.0.0.66".into())
+    );
+    assert!(
+        v[0]["events"].as_u64().unwrap() > emitted as u64,
+        "held-back repeats are sightings"
+    );
+    let o = netwatch(&["alerts", "--db", d, "--incident", "1", "--json"]);
+    let v = lines(&o);
+    assert_eq!(v.len(), emitted);
+    assert!(v.iter().all(|e| e["netwatch"]["incident_id"] == 1));
+    assert!(netwatch(&["alerts", "--db", d, "--incident", "2"])
+        .stdout
+        .is_empty());
+    let o = netwatch(&["alerts", "--db", d, "--incidents", "--rule", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+}

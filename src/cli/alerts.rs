@@ -1,4 +1,4 @@
-//! `netwatch alerts`: list stored alerts, filtered, as text or EVE JSON.
+//! `netwatch alerts`: list stored alerts (or incidents), filtered, as text or JSON.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -22,7 +22,12 @@ OPTIONS:
     --severity N      Only alerts of severity N or more severe (1 high .. 3 low)
     --since SECONDS   Only alerts of the last SECONDS seconds
     --limit N         At most N alerts (default 100)
-    --json            Print each alert's EVE JSON line instead of a table
+    --incidents       List incidents instead: one row per attack (rule family, subject,
+                      state, alerts and sightings so far, the latest summary); --rule takes
+                      a family (portscan) or a rule name, --since the latest sighting
+    --incident ID     Only the alerts of incident ID
+    --json            Print each alert's EVE JSON line (with --incidents, each incident as
+                      the API's JSON object) instead of a table
     --explain         Under each alert, its plain-language explanation and, when enrichment
                       is on and the language model answered, the model's reply
     -h, --help        This help
@@ -32,7 +37,7 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
     let (mut config, mut db, mut keep, mut json) = (ConfigSource::Builtin, None, None, false);
-    let mut explain = false;
+    let (mut explain, mut incidents) = (false, false);
     let mut q = netwatch::store::Query {
         limit: 100,
         ..Default::default()
@@ -63,6 +68,8 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
             }
             Long("limit") => q.limit = num(&mut p, "--limit")?.clamp(1, 1_000_000) as usize,
             Long("json") => json = true,
+            Long("incidents") => incidents = true,
+            Long("incident") => q.incident = Some(num(&mut p, "--incident")? as i64),
             Long("explain") => explain = true,
             Long("help") | Short('h') => {
                 print!("{USAGE}");
@@ -84,8 +91,11 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
             path.display()
         )));
     }
-    let rows = netwatch::store::query(&path, keep.unwrap_or(cfg.store.keep), &q)
-        .map_err(|e| Fail::Runtime(e.to_string()))?;
+    let keep = keep.unwrap_or(cfg.store.keep);
+    if incidents {
+        return list_incidents(&cfg, &path, keep, q, json, explain);
+    }
+    let rows = netwatch::store::query(&path, keep, &q).map_err(|e| Fail::Runtime(e.to_string()))?;
     let stdout = std::io::stdout();
     let mut o = std::io::BufWriter::new(stdout.lock());
     for r in &rows {
@@ -116,6 +126,81 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
                 match &r.enrichment {
                     Some(t) => writeln!(o, "    language model: {}", Printable(t)),
                     None => Ok(()),
+                }
+            })
+        };
+        if res.is_err() {
+            break;
+        }
+    }
+    let _ = o.flush();
+    Ok(())
+}
+
+/// `--incidents`: the alerts query's filters applied to incidents; states judged now.
+fn list_incidents(
+    cfg: &netwatch::config::Config,
+    path: &std::path::Path,
+    keep: u32,
+    q: netwatch::store::Query,
+    json: bool,
+    explain: bool,
+) -> Result<(), Fail> {
+    if let Some(r) = &q.rule {
+        if netwatch::detect::incident::family_of_name(r).is_none() {
+            return Err(Fail::Usage(format!("--rule `{r}` is no rule or family")));
+        }
+    }
+    let iq = netwatch::store::IncidentQuery {
+        since_us: q.since_us,
+        rule: q.rule,
+        src: q.src,
+        max_severity: q.max_severity,
+        limit: q.limit,
+        ..Default::default()
+    };
+    let rows =
+        netwatch::store::incidents(path, keep, &iq).map_err(|e| Fail::Runtime(e.to_string()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    let stdout = std::io::stdout();
+    let mut o = std::io::BufWriter::new(stdout.lock());
+    for r in &rows {
+        let state = netwatch::detect::incident::state(
+            r.last_seen,
+            now,
+            cfg.suppress_s,
+            cfg.incident_idle_s,
+        );
+        let res = if json {
+            let mut b = String::with_capacity(1024);
+            r.write_json(&mut b, state);
+            writeln!(o, "{b}")
+        } else {
+            let (mut first, mut last) = (String::new(), String::new());
+            let _ = netwatch::detect::write_timestamp(&mut first, r.first_seen);
+            let _ = netwatch::detect::write_timestamp(&mut last, r.last_seen);
+            writeln!(
+                o,
+                "#{:<5} {first} .. {last}  {:<12} sev {}  {:<6}  {} -> {}  {} alert(s), {} sighting(s), {} victim(s)  {}",
+                r.id,
+                r.rule,
+                r.severity,
+                state,
+                r.src.escape_debug(),
+                r.dst.escape_debug(),
+                r.alerts,
+                r.events,
+                r.victims,
+                r.summary.escape_debug()
+            )
+            .and_then(|()| {
+                if explain && !r.explanation.is_empty() {
+                    writeln!(o, "    {}", Printable(&r.explanation))
+                } else {
+                    Ok(())
                 }
             })
         };

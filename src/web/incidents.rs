@@ -15,7 +15,6 @@ use std::sync::Arc;
 use super::http::{Request, Response};
 use super::server::Ctx;
 use crate::detect::incident;
-use crate::output::json;
 use crate::output::store::{self, IncidentQuery, IncidentRow};
 
 /// Incidents a new `/ws/incidents` client is sent first.
@@ -55,26 +54,7 @@ impl Judge {
 
 /// One incident as the API and `/ws/incidents` show it.
 pub fn incident_json(b: &mut String, r: &IncidentRow, j: &Judge) {
-    let _ = write!(b, "{{\"id\":{},\"rule\":", r.id);
-    json::string(b, &r.rule);
-    let _ = write!(b, ",\"severity\":{},\"src\":", r.severity);
-    json::string(b, &r.src);
-    b.push_str(",\"dst\":");
-    json::string(b, &r.dst);
-    let _ = write!(
-        b,
-        ",\"first_seen\":{},\"last_seen\":{},\"alerts\":{},\"events\":{},\"victims\":{},\"state\":\"{}\",\"summary\":",
-        r.first_seen,
-        r.last_seen,
-        r.alerts,
-        r.events,
-        r.victims,
-        j.state(r)
-    );
-    json::string(b, &r.summary);
-    b.push_str(",\"explanation\":");
-    json::string(b, &r.explanation);
-    b.push('}');
+    r.write_json(b, j.state(r));
 }
 
 /// The `/ws/incidents` message for an incident's new state.

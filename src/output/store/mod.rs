@@ -107,6 +107,29 @@ pub struct IncidentRow {
 }
 
 impl IncidentRow {
+    /// The incident as one JSON object (the API's shape), in state `state`.
+    pub fn write_json(&self, b: &mut String, state: &str) {
+        use crate::output::json;
+        use std::fmt::Write as _;
+        let _ = write!(b, "{{\"id\":{},\"rule\":", self.id);
+        json::string(b, &self.rule);
+        let _ = write!(b, ",\"severity\":{},\"src\":", self.severity);
+        json::string(b, &self.src);
+        b.push_str(",\"dst\":");
+        json::string(b, &self.dst);
+        let _ = write!(
+            b,
+            ",\"first_seen\":{},\"last_seen\":{},\"alerts\":{},\"events\":{},\"victims\":{},\"state\":",
+            self.first_seen, self.last_seen, self.alerts, self.events, self.victims
+        );
+        json::string(b, state);
+        b.push_str(",\"summary\":");
+        json::string(b, &self.summary);
+        b.push_str(",\"explanation\":");
+        json::string(b, &self.explanation);
+        b.push('}');
+    }
+
     pub fn from_alert(a: &Alert, summary: &str, explanation: &str) -> IncidentRow {
         let i = &a.incident;
         IncidentRow {
