@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::addr::Addr;
-use crate::capture::decode::{self, DecodeError, Net, PacketMeta};
+use crate::capture::decode::{self, proto, DecodeError, Net, PacketMeta};
 use crate::config::Config;
 use crate::detect::{Alert, Engine, RuleId};
 use crate::output::json;
@@ -49,9 +49,11 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(cfg: &Config) -> Pipeline {
+        let mut flows = FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key);
+        flows.set_login_paths(&cfg.rules.bruteforce.form_login_paths);
         Pipeline {
             clock: Clock::default(),
-            flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
+            flows,
             windows: Windows::new(cfg.windows, cfg.sketch_key),
             engine: Engine::new(&cfg.detect()),
             reasm: crate::capture::reasm::Reassembler::new(cfg.capacity.fragment_trains),
@@ -92,6 +94,8 @@ impl Pipeline {
     pub fn reconfigure(&mut self, cfg: &Config) {
         self.engine.reconfigure(&cfg.detect());
         self.flows.set_timeouts(cfg.flow);
+        self.flows
+            .set_login_paths(&cfg.rules.bruteforce.form_login_paths);
     }
 
     /// Bytes of fixed-capacity state (tables, rings), for the start-up report.
@@ -180,6 +184,13 @@ impl Pipeline {
             ..
         } = self;
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
+        if ev.payload_start && meta.proto == proto::TCP {
+            // The payload as a slice of this frame (a reassembled datagram's lies elsewhere).
+            let off = meta.payload_at.wrapping_sub(data.as_ptr() as usize);
+            if let Some(head) = data.get(off..off.saturating_add(meta.payload_cap as usize)) {
+                flows.http(&ev, head);
+            }
+        }
         windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);
     }

@@ -1418,3 +1418,184 @@ fn one_attack_is_one_incident_however_many_alerts_it_raises() {
     );
     assert_eq!(ids(&slow), [1], "alerts keep coming within a minute");
 }
+
+#[test]
+fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() {
+    let cfg = default_config();
+    let guess = ("GET /admin/", 401u16);
+    // hydra http-get: 60 wrong passwords, one per connection, on port 80 and on 8081.
+    for port in [80u16, 8081] {
+        let mut tr = Traffic::new();
+        for i in 0..60i64 {
+            tr.http_session(
+                T0 + i * 200_000,
+                "10.0.0.66",
+                30000 + i as u16,
+                "10.0.0.21",
+                port,
+                &[guess],
+                200,
+            );
+        }
+        let b = of(&run_frames(&cfg, &tr.frames()), "bruteforce");
+        assert!(
+            !b.is_empty(),
+            "port {port}: 60 refused basic-auth tries not caught"
+        );
+        assert_eq!(
+            (b[0].dport, b[0].figure("refused_by")),
+            (port, Some(Figure::S("http_401")))
+        );
+    }
+    // The same over keep-alive connections of 20 requests each.
+    let mut tr = Traffic::new();
+    for i in 0..3i64 {
+        tr.http_session(
+            T0 + i * S,
+            "10.0.0.66",
+            31000 + i as u16,
+            "10.0.0.21",
+            80,
+            &[guess; 20],
+            200,
+        );
+    }
+    assert!(
+        !of(&run_frames(&cfg, &tr.frames()), "bruteforce").is_empty(),
+        "keep-alive guesses"
+    );
+    // A person who mistypes twice, then browses the page with its twenty images, some over
+    // new connections (the browser sends the password with each request once it has one).
+    let mut tr = Traffic::new();
+    let mut ex = vec![
+        ("GET /", 401u16),
+        ("GET /", 401),
+        ("GET /", 401),
+        ("GET /", 200),
+    ];
+    ex.extend(std::iter::repeat_n(("GET /img.jpg", 200u16), 14));
+    let mut t = tr.http_session(T0, "10.0.0.7", 40000, "10.0.0.21", 80, &ex, 30_000);
+    for c in 0..5u16 {
+        t = tr.http_session(
+            t + 1000,
+            "10.0.0.7",
+            40001 + c,
+            "10.0.0.21",
+            80,
+            &[("GET /img.jpg", 200)],
+            30_000,
+        );
+    }
+    // An app polling every minute with a stale password for an hour.
+    for i in 0..60i64 {
+        tr.http_session(
+            T0 + i * 60 * S,
+            "10.0.0.8",
+            41000 + i as u16,
+            "10.0.0.21",
+            8123,
+            &[("GET /api/states", 401)],
+            100,
+        );
+    }
+    // Not HTTP: a server whose bytes happen to read like a refusal after a binary request.
+    for i in 0..40i64 {
+        let (c, s) = ("10.0.0.9", "10.0.0.21");
+        tr.tcp_pkt(T0 + i * S, c, 42000 + i as u16, s, 9000, SYN, &[]);
+        tr.tcp_pkt(
+            T0 + i * S + 100,
+            s,
+            9000,
+            c,
+            42000 + i as u16,
+            SYN | ACK,
+            &[],
+        );
+        tr.tcp_pkt(T0 + i * S + 200, c, 42000 + i as u16, s, 9000, ACK, &[]);
+        tr.tcp_pkt(
+            T0 + i * S + 300,
+            c,
+            42000 + i as u16,
+            s,
+            9000,
+            PSH | ACK,
+            b"\x00\x01binary",
+        );
+        tr.tcp_pkt(
+            T0 + i * S + 400,
+            s,
+            9000,
+            c,
+            42000 + i as u16,
+            PSH | ACK,
+            b"HTTP/1.1 401 X\r\n\r\n",
+        );
+        tr.tcp_pkt(
+            T0 + i * S + 500,
+            c,
+            42000 + i as u16,
+            s,
+            9000,
+            RST | ACK,
+            &[],
+        );
+    }
+    let quiet = run_frames(&cfg, &tr.frames());
+    assert!(of(&quiet, "bruteforce").is_empty(), "{quiet:?}");
+    // LuCI on the router: refused form logins (403, the login page again) count on the
+    // router's own addresses only; a login that succeeds (302) and a logged-in session's
+    // calls do not.
+    let luci = |tr: &mut Traffic, status: u16, n: i64| {
+        for i in 0..n {
+            tr.http_session(
+                T0 + i * S,
+                "10.0.0.66",
+                32000 + i as u16,
+                "192.168.1.1",
+                80,
+                &[("POST /cgi-bin/luci/", status)],
+                4000,
+            );
+        }
+    };
+    let router = cfg_with("[rules.bruteforce]\nform_login_hosts = [\"192.168.1.1\"]\n");
+    let mut tr = Traffic::new();
+    luci(&mut tr, 403, 40);
+    let frames = tr.frames();
+    let b = of(&run_frames(&router, &frames), "bruteforce");
+    assert!(!b.is_empty(), "40 refused LuCI logins");
+    assert_eq!(b[0].figure("refused_by"), Some(Figure::S("login_form")));
+    assert!(
+        of(&run_frames(&cfg, &frames), "bruteforce").is_empty(),
+        "not the router's address"
+    );
+    let mut tr = Traffic::new();
+    luci(&mut tr, 302, 40);
+    for i in 0..200i64 {
+        tr.http_session(
+            T0 + i * 300_000,
+            "10.0.0.7",
+            50000 + i as u16,
+            "192.168.1.1",
+            80,
+            &[("POST /ubus/", 200)],
+            500,
+        );
+    }
+    assert!(of(&run_frames(&router, &tr.frames()), "bruteforce").is_empty());
+    // Off: web_logins = false.
+    let off = cfg_with("[rules.bruteforce]\nweb_logins = false\n");
+    let mut tr = Traffic::new();
+    for i in 0..60i64 {
+        tr.http_session(
+            T0 + i * 200_000,
+            "10.0.0.66",
+            30000 + i as u16,
+            "10.0.0.21",
+            80,
+            &[guess],
+            200,
+        );
+    }
+    assert!(of(&run_frames(&off, &tr.frames()), "bruteforce").is_empty());
+}

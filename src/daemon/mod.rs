@@ -86,6 +86,21 @@ fn exclude_own(p: &mut Pipeline, cfg: &Config, outs: &Outputs) {
     }
 }
 
+/// The router's own web logins are watched: the capture interfaces' addresses join
+/// `rules.bruteforce.form_login_hosts` (read at start and at each reload).
+fn own_login_hosts(cfg: &mut Config, ifaces: &[String]) {
+    let hosts = &mut cfg.rules.bruteforce.form_login_hosts;
+    for i in ifaces {
+        for ip in crate::web::iface_addrs(i) {
+            if let Ok(c) = ip.to_string().parse::<crate::addr::Cidr>() {
+                if !hosts.contains(&c) {
+                    hosts.push(c);
+                }
+            }
+        }
+    }
+}
+
 async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Result<(), String> {
     let reload = || source.load().map(|(c, _)| c).map_err(|e| e.to_string());
     let sig = |k: SignalKind| signal(k).map_err(|e| format!("cannot install signal handler: {e}"));
@@ -97,8 +112,9 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     // SAFETY: ignoring SIGPIPE (a closed stdout or TCP peer gives EPIPE instead).
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let mut cfg = cfg;
+    own_login_hosts(&mut cfg, &ifaces);
     let mut pipeline = Pipeline::new(&cfg);
-    let mut sources: Vec<Source> = ifaces.into_iter().map(Source::new).collect();
+    let mut sources: Vec<Source> = ifaces.iter().cloned().map(Source::new).collect();
     let start = Instant::now();
     for s in sources.iter_mut() {
         s.try_open(&cfg, start);
@@ -201,7 +217,8 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
         match ev {
             Event::Stop => break,
             Event::Reload => match reload() {
-                Ok(new) => {
+                Ok(mut new) => {
+                    own_login_hosts(&mut new, &ifaces);
                     if new.capacity != cfg.capacity || new.profile != cfg.profile {
                         log::warn!("reloaded; capacity and profile changes take effect only after a restart");
                     } else {

@@ -188,6 +188,57 @@ impl BruteForceRule {
             return;
         }
         let n = attempts_in(port, f.turns, self.cfg.http_ports.contains(port));
+        self.count(c, attacker, server, port, n, None, emit);
+    }
+
+    /// A closed HTTP connection on any port that got refusals: `401`s from any server, and
+    /// refused form logins from the router's own web server. Each refusal is one attempt.
+    /// Only the fast and the slow tier judge these: an app polling with a stale password once
+    /// a minute is not a guesser.
+    #[cold]
+    #[inline(never)]
+    fn web_login_closed(&mut self, c: &Closed, server: Addr, port: u16, emit: &mut Emit) {
+        let (attacker, _) = c.initiator();
+        if self.cfg.allow.src_allowed(&attacker) || self.cfg.allow.dst_allowed(&server, port) {
+            return;
+        }
+        let [basic, form] = c.flow.http_fails;
+        let form = if self
+            .cfg
+            .form_login_hosts
+            .iter()
+            .any(|h| h.contains(&server))
+        {
+            form
+        } else {
+            0
+        };
+        let n = basic as u32 + form as u32;
+        if n == 0 {
+            return;
+        }
+        let how = if basic >= form {
+            "http_401"
+        } else {
+            "login_form"
+        };
+        self.count(c, attacker, server, port, n, Some(how), emit);
+    }
+
+    /// Count `n` attempts of the connection `c` closed; alert when a tier is crossed. `web`:
+    /// the attempts are HTTP refusals of this kind (then the hour-long tier does not judge).
+    #[allow(clippy::too_many_arguments)]
+    fn count(
+        &mut self,
+        c: &Closed,
+        attacker: Addr,
+        server: Addr,
+        port: u16,
+        n: u32,
+        web: Option<&'static str>,
+        emit: &mut Emit,
+    ) {
+        let f = &c.flow;
         let now = c.at;
         let key = Pair {
             attacker,
@@ -217,7 +268,7 @@ impl BruteForceRule {
             crossed = Some((0, total, self.cfg.attempts, self.cfg.window_s));
         }
         for (i, (t, &(limit, window_s))) in st.tiers.iter_mut().zip(&tiers[1..]).enumerate() {
-            if window_s == 0 {
+            if window_s == 0 || (web.is_some() && i == 1) {
                 continue;
             }
             all_empty &= t.is_empty(now, window_s as u64);
@@ -251,6 +302,9 @@ impl BruteForceRule {
             e.fig("connections", Figure::U(st.connections as u64));
             e.fig("attempts_so_far", Figure::U(st.so_far as u64));
             e.fig("last_connection_attempts", Figure::U(n as u64));
+            if let Some(how) = web {
+                e.fig("refused_by", Figure::S(how));
+            }
             let key = SuppressKey {
                 rule: RuleId::Bruteforce,
                 a: attacker,
@@ -280,6 +334,9 @@ impl Rule for BruteForceRule {
         }
         let (server, port) = c.responder();
         if !self.cfg.ports.contains(port) {
+            if self.cfg.web_logins && c.flow.http_fails != [0, 0] {
+                self.web_login_closed(c, server, port, emit);
+            }
             return;
         }
         self.login_closed(c, server, port, emit);
@@ -314,6 +371,9 @@ pub struct FileBruteforce {
     pub ports: Option<Vec<u16>>,
     pub extra_ports: Option<Vec<u16>>,
     pub http_ports: Option<Vec<u16>>,
+    pub web_logins: Option<bool>,
+    pub form_login_hosts: Option<Vec<String>>,
+    pub form_login_paths: Option<Vec<String>>,
     pub max_attempt_duration_s: Option<u32>,
     pub max_reply_bytes: Option<u64>,
     pub slow_attempts: Option<u32>,
@@ -332,6 +392,14 @@ pub struct BruteforceConfig {
     pub ports: PortSet,
     /// Plain-HTTP ports where each request of a connection is a (basic-auth) attempt.
     pub http_ports: PortSet,
+    /// Count HTTP refusals on any port: `401` answers from any server, refused form logins
+    /// on `form_login_hosts`.
+    pub web_logins: bool,
+    /// Servers whose form logins are watched (the router's own addresses: the daemon adds
+    /// its capture interfaces' addresses to these).
+    pub form_login_hosts: Vec<crate::addr::Cidr>,
+    /// `POST`s to paths starting with one of these are form logins.
+    pub form_login_paths: Vec<String>,
     pub max_attempt_duration_s: u32,
     pub max_reply_bytes: u64,
     /// Low-and-slow tiers: (attempts, window_s) each.
@@ -362,6 +430,13 @@ impl FileBruteforce {
             window_s: ranged("rules.bruteforce.window_s", bf.window_s, 120, 10, 86_400)?,
             ports: PortSet::new(ports),
             http_ports: PortSet::new(http_ports),
+            web_logins: bf.web_logins.unwrap_or(true),
+            form_login_hosts: crate::settings::cidrs(
+                "rules.bruteforce.form_login_hosts",
+                &bf.form_login_hosts,
+                &[],
+            )?,
+            form_login_paths: login_paths(&bf.form_login_paths)?,
             slow: (
                 ranged(
                     "rules.bruteforce.slow_attempts",
@@ -411,6 +486,31 @@ impl FileBruteforce {
             allow: allow("rules.bruteforce", &bf.allow, &[])?,
         })
     }
+}
+
+/// Form logins watched by default: LuCI's (every `POST` under `/cgi-bin/luci` that is not a
+/// logged-in session's is its login form) and the common `/login`.
+pub const DEFAULT_FORM_LOGIN_PATHS: &[&str] = &["/cgi-bin/luci", "/login"];
+
+fn login_paths(v: &Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = v else {
+        return Ok(DEFAULT_FORM_LOGIN_PATHS
+            .iter()
+            .map(|s| s.to_string())
+            .collect());
+    };
+    for p in list {
+        if !p.starts_with('/') || p.len() > 64 || p.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err(invalid(
+                "rules.bruteforce.form_login_paths",
+                format!(
+                    "`{}` is not a URL path (`/` then at most 63 printable characters)",
+                    p.escape_debug()
+                ),
+            ));
+        }
+    }
+    Ok(list.clone())
 }
 
 #[cfg(test)]

@@ -93,6 +93,24 @@ pub mod class {
     pub const CLOSED: u8 = 3;
 }
 
+const HTTP_STATE: u8 = 3;
+const HTTP_UNKNOWN: u8 = 0;
+const HTTP_YES: u8 = 1;
+const HTTP_NO: u8 = 2;
+/// The request in progress is a form login.
+const HTTP_LOGIN: u8 = 4;
+/// How an HTTP request begins (RFC 9110 methods; a flow whose first request does not start
+/// with one of these is not read again).
+const HTTP_METHODS: [&[u8]; 7] = [
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+];
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flow {
     pub first: u64,
@@ -127,6 +145,13 @@ pub struct Flow {
     /// Largest responder payload segment after the first three turns (the handshake of most
     /// login protocols): failed logins get only short refusals back, a session gets more.
     pub late_reply_max: u16,
+    /// TCP flows: is it HTTP (see `http`), and is the current request a form login?
+    http: u8,
+    /// HTTP responses refusing a login: `401` to any request, and a refusal (`200` or `403`:
+    /// the login page again, not a redirect into the site) to a form login (`POST` to a login
+    /// path). Read from the status line of each response's first segment; nothing else of
+    /// the payload is kept.
+    pub http_fails: [u8; 2],
     /// Per direction: the sending address's sketch hash (0 until first needed), and the
     /// second (+1) its source was last counted in the traffic windows. Packets of one flow in
     /// one second add nothing to a distinct-source count after the first, so the windows skip
@@ -222,6 +247,9 @@ pub struct FlowEvent {
     pub established: bool,
     /// This packet started a new request turn (initiator payload after responder payload).
     pub new_turn: bool,
+    /// This packet's payload starts a run of payload in its direction (a request or a
+    /// response begins): the only packets whose payload is looked at (`FlowTable::http`).
+    pub payload_start: bool,
     /// Tracked packets: sketch hash of the packet's source address, and whether it is the
     /// first packet of this flow and direction in the current second.
     pub src_hash: u64,
@@ -355,6 +383,8 @@ struct HotV4 {
 
 pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
+    /// Path prefixes of form logins (`rules.bruteforce.form_login_paths`).
+    login_paths: Vec<Vec<u8>>,
     hot4: HotV4,
     queries: GroupQueries,
     timeouts: FlowTimeouts,
@@ -367,6 +397,7 @@ impl FlowTable {
     pub fn new(capacity: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
         FlowTable {
             map: LruMap::new(capacity, 4),
+            login_paths: Vec::new(),
             queries: GroupQueries::new(sketch_key),
             hot4: HotV4 {
                 id: u32::MAX,
@@ -383,6 +414,49 @@ impl FlowTable {
 
     pub fn set_timeouts(&mut self, t: FlowTimeouts) {
         self.timeouts = t;
+    }
+
+    /// The path prefixes whose `POST`s are form logins.
+    pub fn set_login_paths(&mut self, paths: &[String]) {
+        self.login_paths = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
+    }
+
+    /// The start of a request or response on TCP flow `ev.id` (`ev.payload_start`): `head` is
+    /// as much of the segment's payload as was captured. A flow whose first request starts
+    /// with an HTTP method is HTTP; then each response's status line is read for refusals.
+    #[cold]
+    #[inline(never)]
+    pub fn http(&mut self, ev: &FlowEvent, head: &[u8]) {
+        if !ev.tracked || (ev.id as usize) >= self.map.capacity() {
+            return;
+        }
+        let f = self.map.get_mut(ev.id);
+        let state = f.http & HTTP_STATE;
+        if ev.dir == 0 {
+            if state == HTTP_UNKNOWN {
+                let is_http = HTTP_METHODS.iter().any(|m| head.starts_with(m));
+                f.http = if is_http { HTTP_YES } else { HTTP_NO };
+            }
+            if f.http & HTTP_STATE == HTTP_YES {
+                let login = head
+                    .strip_prefix(b"POST ")
+                    .is_some_and(|path| self.login_paths.iter().any(|p| path.starts_with(p)));
+                f.http = HTTP_YES | if login { HTTP_LOGIN } else { 0 };
+            }
+        } else if state == HTTP_YES {
+            // "HTTP/1.1 401 " (any minor version): the three status digits at offset 9.
+            let status = match head {
+                [b'H', b'T', b'T', b'P', b'/', _, b'.', _, b' ', a, b, c, ..] => [*a, *b, *c],
+                _ => [0; 3],
+            };
+            if &status == b"401" {
+                f.http_fails[0] = f.http_fails[0].saturating_add(1);
+            }
+            if f.http & HTTP_LOGIN != 0 && matches!(&status, b"200" | b"403") {
+                f.http_fails[1] = f.http_fails[1].saturating_add(1);
+            }
+            f.http &= !HTTP_LOGIN;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -591,6 +665,7 @@ impl FlowTable {
                 f.turns = f.turns.saturating_add(1);
                 ev.new_turn = true;
             }
+            ev.payload_start = f.last_payload_dir != dir as u8;
             f.last_payload_dir = dir as u8;
         }
         let mut closed_now = None;

@@ -181,6 +181,9 @@ pub fn config_json(c: &Config) -> String {
             t.num("window_s", p.window_s);
             t.strs("ports", p.ports.as_slice());
             t.strs("http_ports", p.http_ports.as_slice());
+            t.num("web_logins", p.web_logins);
+            t.strs("form_login_hosts", &p.form_login_hosts);
+            t.strs("form_login_paths", &p.form_login_paths);
             t.num("slow_attempts", p.slow.0);
             t.num("slow_window_s", p.slow.1);
             t.num("long_attempts", p.long.0);

@@ -137,7 +137,7 @@ pub(super) struct Ctx {
 }
 
 /// The addresses of interface `name` (IPv6 link-local ones left out: they need a scope).
-fn iface_addrs(name: &str) -> Vec<IpAddr> {
+pub fn iface_addrs(name: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut ifa: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills a list we free below; every pointer is checked before use.

@@ -165,6 +165,59 @@ def discovery(seconds, src):
         x.close()
 
 
+def basic_auth_server(addr, port):
+    """A page behind HTTP basic auth (admin / correct-horse), with twenty images."""
+    import base64
+    import http.server
+
+    good = "Basic " + base64.b64encode(b"admin:correct-horse").decode()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            if self.headers.get("Authorization") != good:
+                body = b"<h1>401 Unauthorized</h1>"
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="router"')
+            else:
+                body = b"x" * (20000 if self.path.endswith(".jpg") else 3000)
+                self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    http.server.ThreadingHTTPServer((addr, int(port)), H).serve_forever()
+
+
+def browse_with_password(base):
+    """A person: mistypes the password twice, then opens the page and its twenty images
+    (over a few kept-alive connections, the password sent with each request)."""
+    import base64
+    import http.client
+
+    host, port = base.split(":")
+    auth = lambda pw: {"Authorization": "Basic " + base64.b64encode(b"admin:" + pw).decode()}
+    for pw in (b"correct-hose", b"Correct-horse"):
+        c = http.client.HTTPConnection(host, int(port), timeout=5)
+        c.request("GET", "/", headers=auth(pw))
+        assert c.getresponse().read() is not None
+        c.close()
+        time.sleep(2)
+    conns = [http.client.HTTPConnection(host, int(port), timeout=5) for _ in range(4)]
+    conns[0].request("GET", "/", headers=auth(b"correct-horse"))
+    conns[0].getresponse().read()
+    for i in range(20):
+        c = conns[i % 4]
+        c.request("GET", f"/img{i}.jpg", headers=auth(b"correct-horse"))
+        c.getresponse().read()
+    for c in conns:
+        c.close()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "dns-server":
@@ -175,5 +228,9 @@ if __name__ == "__main__":
         client(float(sys.argv[2]))
     elif cmd == "ssdp-responder":
         ssdp_responder(sys.argv[2])
+    elif cmd == "basic-auth-server":
+        basic_auth_server(sys.argv[2], sys.argv[3])
+    elif cmd == "browse-with-password":
+        browse_with_password(sys.argv[2])
     elif cmd == "discovery":
         discovery(float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "10.77.0.1")

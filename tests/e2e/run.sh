@@ -3,7 +3,7 @@
 # captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
 # right rule with the right attacker and victim, and benign traffic must raise nothing.
 #
-# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay]
+# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
@@ -11,8 +11,12 @@
 #                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
 #                then replays the committed slow captures in tests/e2e/captures/.
 #                nmap --scan-delay 4s (its timing probes are not a beacon);
+#                hydra http-get (60 wrong passwords) against a basic-auth page on 8090, and a
+#                person mistyping twice there (no alert);
 #   discovery    only the discovery check
 #   scan-delay   only the nmap --scan-delay check
+#   weblogin     only the web-login check: hydra http-get against basic auth, and a person
+#                who mistypes twice
 #   record-slow  records the slow variants (nmap -T2, a 60 s ± 20 % beacon for 13 min,
 #                a 5-minute benign capture) into tests/e2e/captures/ to commit.
 # Needs root. Traffic stays inside the namespaces it creates (10.77.0.0/24, 10.78.0.0/24
@@ -252,14 +256,28 @@ scan_delay() {
   absent "$f" c2.beacon
 }
 
+# weblogin: hydra's http-get with 60 wrong passwords against a basic-auth page on a port no
+# rule lists is a brute force; a person mistyping twice and then loading the page with its
+# twenty images is not.
+weblogin() {
+  ip netns exec $V python3 "$HERE/peers.py" basic-auth-server 10.77.0.2 8090 >/dev/null 2>&1 & PIDS+=($!)
+  wait_for 10 ip netns exec $A curl -s -o /dev/null http://10.77.0.2:8090/ || { say "FAIL the basic-auth server did not start"; fail=1; return; }
+  seq -f 'wrong%03g' 1 60 > "$WORK/pw60.txt"
+  expect "$(capture hydra-http-get hydra -l admin -P "$WORK/pw60.txt" -t 4 http-get://10.77.0.2:8090/)" bruteforce 10.77.0.1 10.77.0.2 8090
+  absent "$(capture http-mistyped python3 "$HERE/peers.py" browse-with-password 10.77.0.2:8090)" bruteforce
+}
+
 if [ "$MODE" = discovery ]; then
   discovery
+elif [ "$MODE" = weblogin ]; then
+  weblogin
 elif [ "$MODE" = scan-delay ]; then
   scan_delay
 elif [ "$MODE" = ci ]; then
   live
   discovery
   scan_delay
+  weblogin
   for scan in -sS -sT -sF -sX -sN -sA; do
     expect "$(capture nmap$scan nmap -n -Pn $scan -T4 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
   done

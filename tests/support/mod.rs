@@ -362,6 +362,59 @@ impl Traffic {
         t
     }
 
+    /// An HTTP/1.1 connection starting at `at`: handshake, one request/response per
+    /// `(request line, status)` (the response's head and a body of `body` bytes in segments of
+    /// 1400), FIN/FIN. Returns the time of its last packet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn http_session(
+        &mut self,
+        at: i64,
+        c: &str,
+        cp: u16,
+        s: &str,
+        sp: u16,
+        exchanges: &[(&str, u16)],
+        body: usize,
+    ) -> i64 {
+        let rtt = 2_000;
+        let mut t = at;
+        self.tcp_pkt(t, c, cp, s, sp, SYN, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, s, sp, c, cp, SYN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        for (req, status) in exchanges {
+            t += 100;
+            let rq =
+                format!("{req} HTTP/1.1\r\nHost: {s}\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n");
+            self.tcp_pkt(t, c, cp, s, sp, PSH | ACK, rq.as_bytes());
+            t += rtt / 2;
+            let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {body}\r\n\r\n");
+            let mut seg = head.into_bytes();
+            let mut left = body;
+            loop {
+                let n = left.min(1400usize.saturating_sub(seg.len()));
+                seg.extend(std::iter::repeat_n(b'x', n));
+                left -= n;
+                self.tcp_pkt(t, s, sp, c, cp, PSH | ACK, &seg);
+                t += 50;
+                seg.clear();
+                if left == 0 {
+                    break;
+                }
+            }
+            t += rtt / 2;
+            self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        }
+        t += 100;
+        self.tcp_pkt(t, c, cp, s, sp, FIN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, s, sp, c, cp, FIN | ACK, &[]);
+        t += rtt / 2;
+        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        t
+    }
+
     /// A DNS query and its answer.
     pub fn dns(
         &mut self,
