@@ -245,3 +245,88 @@ fn dns_tunnel_under_unlisted_tlds_reads_as_a_sentence() {
     );
     insta::assert_snapshot!(s);
 }
+
+#[test]
+fn web_login_guessing_reads_as_the_web_login_turning_someone_away() {
+    let mut a = alert(
+        RuleId::Bruteforce,
+        [192, 168, 1, 66],
+        [192, 168, 1, 1],
+        8090,
+        6,
+        14,
+    );
+    a.evidence.fig("attempts", Figure::U(60));
+    a.evidence.fig("window_s", Figure::U(120));
+    a.evidence.fig("refused_by", Figure::S("http_401"));
+    let s = text(&a);
+    assert!(s.contains("HTTP 401") && s.contains("192.168.1.66"), "{s}");
+    insta::assert_snapshot!(s);
+    let mut sum = String::new();
+    a.summary(&mut sum).unwrap();
+    assert!(sum.ends_with("each refused with HTTP 401"), "{sum}");
+    a.evidence.figures.pop();
+    a.evidence.fig("refused_by", Figure::S("login_form"));
+    assert!(text(&a).contains("the login form came back each time"));
+}
+
+/// Every explanation and summary names the alert's source (a flood from many sources says
+/// they are most likely forged), for IPv4 and IPv6 and for one source and thousands.
+#[test]
+fn every_explanation_names_the_source_in_every_case() {
+    let v6 = |last: u8| {
+        let mut b = [0u8; 16];
+        b[0] = 0x20;
+        b[1] = 0x01;
+        b[2] = 0x0d;
+        b[3] = 0xb8;
+        b[15] = last;
+        Addr::v6(b)
+    };
+    for r in RuleId::ALL {
+        if r == RuleId::SensorHealth {
+            continue;
+        }
+        for ipv6 in [false, true] {
+            for sources in [1u64, 5000] {
+                let mut a = alert(r, [10, 0, 0, 1], [10, 0, 0, 2], 443, 6, 30);
+                if ipv6 {
+                    a.src = v6(1);
+                    a.dst = v6(2);
+                }
+                for (k, v) in [
+                    ("distinct_ports", 40u64),
+                    ("distinct_hosts", 40),
+                    ("syn_per_s", 900),
+                    ("distinct_sources", sources),
+                    ("attempts", 30),
+                    ("queries", 40),
+                    ("unique_subdomains", 30),
+                    ("connections", 12),
+                    ("median_interval_s", 60),
+                    ("window_s", 60),
+                    ("bytes_out_observed", 1_000_000),
+                    ("bytes_out_baseline", 1000),
+                ] {
+                    a.evidence.fig(k, Figure::U(v));
+                }
+                a.evidence
+                    .domain
+                    .extend_from_slice(b"evil.example")
+                    .unwrap();
+                let s = text(&a);
+                let src = a.src.to_string();
+                let named = s.contains(&src) || (r == RuleId::Synflood && s.contains("forged"));
+                assert!(named, "{} ipv6={ipv6} sources={sources}: {s}", r.name());
+                assert!(
+                    !s.contains("about 1 ") && !s.contains(" 1 addresses"),
+                    "{s}"
+                );
+                let mut sum = String::new();
+                a.summary(&mut sum).unwrap();
+                assert!(sum.contains(&src) || r == RuleId::Synflood, "{sum}");
+                assert!(!sum.contains(" 1 sources"), "{sum}");
+            }
+        }
+    }
+}

@@ -230,22 +230,49 @@ impl Alert {
                 )?;
                 self.so_far(out, fu("hosts_so_far"), fu("distinct_hosts"), "hosts")
             }
-            RuleId::Synflood => write!(
+            RuleId::Synflood => {
+                write!(
+                    out,
+                    "{} is receiving {} SYN/s on port {} ",
+                    self.dst,
+                    fu("syn_per_s").unwrap_or(0.0),
+                    self.dport
+                )?;
+                match fu("distinct_sources").unwrap_or(0.0) {
+                    n if n <= 1.0 => write!(out, "from {} alone", self.src)?,
+                    n => write!(out, "from {n} sources (such as {})", self.src)?,
+                }
+                write!(
+                    out,
+                    " with {:.0}% of handshakes completed",
+                    fu("completion_ratio").unwrap_or(0.0) * 100.0
+                )
+            }
+            RuleId::Bruteforce => {
+                write!(
+                    out,
+                    "{} made about {} login attempts against {} port {} within {} s",
+                    self.src,
+                    fu("attempts").unwrap_or(0.0),
+                    self.dst,
+                    self.dport,
+                    fu("window_s").unwrap_or(0.0)
+                )?;
+                match self.figure("refused_by") {
+                    Some(Figure::S("http_401")) => out.write_str(", each refused with HTTP 401"),
+                    Some(Figure::S("login_form")) => {
+                        out.write_str(", each answered with the login form again")
+                    }
+                    _ => Ok(()),
+                }
+            }
+            RuleId::DnsTunnel if self.evidence.domain.starts_with(b"(") => write!(
                 out,
-                "{} is receiving {} SYN/s on port {} from {} sources with {:.0}% of handshakes completed",
-                self.dst,
-                fu("syn_per_s").unwrap_or(0.0),
-                self.dport,
-                fu("distinct_sources").unwrap_or(0.0),
-                fu("completion_ratio").unwrap_or(0.0) * 100.0
-            ),
-            RuleId::Bruteforce => write!(
-                out,
-                "{} made about {} login attempts against {} port {} within {} s",
+                "{} sent {} queries with {} distinct made-up names under top-level domains that do not exist ({} name bytes) in {} s, typical of a DNS tunnel",
                 self.src,
-                fu("attempts").unwrap_or(0.0),
-                self.dst,
-                self.dport,
+                fu("queries").unwrap_or(0.0),
+                fu("unique_subdomains").unwrap_or(0.0),
+                fu("name_bytes").unwrap_or(0.0),
                 fu("window_s").unwrap_or(0.0)
             ),
             RuleId::DnsTunnel => write!(

@@ -177,6 +177,20 @@ pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
                 )
             }
         }
+        RuleId::Bruteforce if !text(a, "refused_by").is_empty() => write!(
+            out,
+            "The web login of {dst} on port {} turned {src} away about {:.0} times in {} ({}). \
+             Someone is guessing passwords. Make sure that login uses a strong password, block \
+             {src} if you don't know it, and check {dst} for a login that succeeded.",
+            a.dport,
+            num(a, "attempts"),
+            span(a),
+            if text(a, "refused_by") == "http_401" {
+                "HTTP 401: a wrong user name or password each time"
+            } else {
+                "the login form came back each time"
+            }
+        ),
         RuleId::Bruteforce => write!(
             out,
             "{src} made about {:.0} failed-looking login attempts against {} on {dst} in {}. \
