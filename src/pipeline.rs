@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::addr::Addr;
-use crate::capture::decode::{self, proto, DecodeError, Net, PacketMeta};
+use crate::capture::decode::{self, DecodeError, Net, PacketMeta};
 use crate::config::Config;
 use crate::detect::{Alert, Engine, RuleId};
 use crate::output::json;
@@ -184,12 +184,8 @@ impl Pipeline {
             ..
         } = self;
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
-        if ev.payload_start && meta.proto == proto::TCP {
-            // The payload as a slice of this frame (a reassembled datagram's lies elsewhere).
-            let off = meta.payload_at.wrapping_sub(data.as_ptr() as usize);
-            if let Some(head) = data.get(off..off.saturating_add(meta.payload_cap as usize)) {
-                flows.http(&ev, head);
-            }
+        if flows.http_due != crate::state::flow::NO_FLOW {
+            flows.http(ev.dir, decode::tcp_payload(meta, data));
         }
         windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);

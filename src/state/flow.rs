@@ -93,22 +93,33 @@ pub mod class {
     pub const CLOSED: u8 = 3;
 }
 
+/// A new flow's HTTP state: only TCP can carry HTTP, and never to the ports of TLS and ssh
+/// services (their first bytes are a handshake, not a request: reading them is wasted work).
+#[inline]
+fn http_initial(proto: u8, server_port: u16) -> u8 {
+    if proto != proto::TCP {
+        return HTTP_NO;
+    }
+    match server_port {
+        22 | 443 | 465 | 563 | 636 | 853 | 989 | 990 | 993 | 995 | 5061 | 5223 | 8443 | 8883 => {
+            HTTP_NO
+        }
+        _ => HTTP_UNKNOWN,
+    }
+}
+
+/// No flow (`FlowTable::http_due`).
+pub const NO_FLOW: u32 = u32::MAX;
 const HTTP_STATE: u8 = 3;
 const HTTP_UNKNOWN: u8 = 0;
 const HTTP_YES: u8 = 1;
 const HTTP_NO: u8 = 2;
 /// The request in progress is a form login.
 const HTTP_LOGIN: u8 = 4;
-/// How an HTTP request begins (RFC 9110 methods; a flow whose first request does not start
-/// with one of these is not read again).
-const HTTP_METHODS: [&[u8]; 7] = [
-    b"GET ",
-    b"POST ",
-    b"HEAD ",
-    b"PUT ",
-    b"DELETE ",
-    b"OPTIONS ",
-    b"PATCH ",
+/// How an HTTP request begins: the first four bytes of the RFC 9110 methods (a flow whose
+/// first request does not start with one of these is not read again).
+const HTTP_METHODS: [[u8; 4]; 7] = [
+    *b"GET ", *b"POST", *b"HEAD", *b"PUT ", *b"DELE", *b"OPTI", *b"PATC",
 ];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -247,9 +258,6 @@ pub struct FlowEvent {
     pub established: bool,
     /// This packet started a new request turn (initiator payload after responder payload).
     pub new_turn: bool,
-    /// This packet's payload starts a run of payload in its direction (a request or a
-    /// response begins): the only packets whose payload is looked at (`FlowTable::http`).
-    pub payload_start: bool,
     /// Tracked packets: sketch hash of the packet's source address, and whether it is the
     /// first packet of this flow and direction in the current second.
     pub src_hash: u64,
@@ -385,6 +393,10 @@ pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
     /// Path prefixes of form logins (`rules.bruteforce.form_login_paths`).
     login_paths: Vec<Vec<u8>>,
+    /// The flow whose request or response the packet just observed begins, when `http`
+    /// wants to read it (a TCP flow's first request, each request and response of an HTTP
+    /// flow); `NO_FLOW` otherwise. Kept here, not in the `FlowEvent` every packet returns.
+    pub http_due: u32,
     hot4: HotV4,
     queries: GroupQueries,
     timeouts: FlowTimeouts,
@@ -398,6 +410,7 @@ impl FlowTable {
         FlowTable {
             map: LruMap::new(capacity, 4),
             login_paths: Vec::new(),
+            http_due: NO_FLOW,
             queries: GroupQueries::new(sketch_key),
             hot4: HotV4 {
                 id: u32::MAX,
@@ -421,26 +434,38 @@ impl FlowTable {
         self.login_paths = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
     }
 
-    /// The start of a request or response on TCP flow `ev.id` (`ev.payload_start`): `head` is
-    /// as much of the segment's payload as was captured. A flow whose first request starts
-    /// with an HTTP method is HTTP; then each response's status line is read for refusals.
+    /// The start of a request or response on the TCP flow `http_due` names, in direction
+    /// `dir`: `head` is as much of the segment's payload as was captured. A flow whose first
+    /// request starts with an HTTP method is HTTP; then each response's status line is read
+    /// for refusals. Clears `http_due`.
     #[cold]
     #[inline(never)]
-    pub fn http(&mut self, ev: &FlowEvent, head: &[u8]) {
-        if !ev.tracked || (ev.id as usize) >= self.map.capacity() {
+    pub fn http(&mut self, dir: u8, head: &[u8]) {
+        let id = std::mem::replace(&mut self.http_due, NO_FLOW);
+        if (id as usize) >= self.map.capacity() {
             return;
         }
-        let f = self.map.get_mut(ev.id);
+        let f = self.map.get_mut(id);
         let state = f.http & HTTP_STATE;
-        if ev.dir == 0 {
+        if dir == 0 {
+            let first4 = match head {
+                [a, b, c, d, ..] => [*a, *b, *c, *d],
+                _ => [0; 4],
+            };
             if state == HTTP_UNKNOWN {
-                let is_http = HTTP_METHODS.iter().any(|m| head.starts_with(m));
-                f.http = if is_http { HTTP_YES } else { HTTP_NO };
+                f.http = if HTTP_METHODS.contains(&first4) {
+                    HTTP_YES
+                } else {
+                    HTTP_NO
+                };
             }
             if f.http & HTTP_STATE == HTTP_YES {
-                let login = head
-                    .strip_prefix(b"POST ")
-                    .is_some_and(|path| self.login_paths.iter().any(|p| path.starts_with(p)));
+                let login = &first4 == b"POST"
+                    && head.get(4) == Some(&b' ')
+                    && self
+                        .login_paths
+                        .iter()
+                        .any(|p| head.get(5..).is_some_and(|h| h.starts_with(p)));
                 f.http = HTTP_YES | if login { HTTP_LOGIN } else { 0 };
             }
         } else if state == HTTP_YES {
@@ -620,6 +645,7 @@ impl FlowTable {
                     last_payload_dir: 2,
                     answer,
                     to_group,
+                    http: http_initial(m.proto, if synack { m.sport } else { m.dport }),
                     ..Flow::default()
                 }
             },
@@ -665,7 +691,17 @@ impl FlowTable {
                 f.turns = f.turns.saturating_add(1);
                 ev.new_turn = true;
             }
-            ev.payload_start = f.last_payload_dir != dir as u8;
+            // Only what `http` reads: a flow's requests until one shows it is not HTTP, and
+            // the responses of HTTP flows.
+            if f.last_payload_dir != dir as u8
+                && if dir == 0 {
+                    f.http & HTTP_STATE != HTTP_NO
+                } else {
+                    f.http & HTTP_STATE == HTTP_YES
+                }
+            {
+                self.http_due = id;
+            }
             f.last_payload_dir = dir as u8;
         }
         let mut closed_now = None;

@@ -177,11 +177,6 @@ pub struct PacketMeta {
     pub tcp_flags: u8,
     /// L4 payload bytes on the wire (TCP/UDP), from header lengths.
     pub payload_len: u32,
-    /// TCP: where the captured payload starts (the address of its first byte, an integer,
-    /// never dereferenced: the pipeline turns it into a checked slice of the frame it decoded)
-    /// and how many of its bytes were captured. 0 when unknown (reassembled datagrams).
-    pub payload_at: usize,
-    pub payload_cap: u32,
     pub icmp_type: u8,
     pub icmp_code: u8,
     /// ICMP/ICMPv6 error messages: the quoted original header.
@@ -217,8 +212,6 @@ impl PacketMeta {
         self.dport = 0;
         self.tcp_flags = 0;
         self.payload_len = 0;
-        self.payload_at = 0;
-        self.payload_cap = 0;
         self.icmp_type = 0;
         self.icmp_code = 0;
         self.quoted = None;
@@ -344,12 +337,6 @@ fn common_frame(ts: i64, data: &[u8], wire_len: u32, m: &mut PacketMeta) -> bool
     m.dport = dport;
     m.tcp_flags = flags;
     m.payload_len = payload_len;
-    if proto == proto::TCP {
-        let at = 34 + dns_at - 2;
-        let end = (14 + total).min(data.len());
-        m.payload_at = data.as_ptr() as usize + at;
-        m.payload_cap = end.saturating_sub(at) as u32;
-    }
     if sport == 53 || dport == 53 {
         // The segment as the general decoder bounds it: to the IP total length or the end of
         // the capture, whichever comes first. DNS over TCP needs a byte past its length prefix.
@@ -677,8 +664,6 @@ fn transport(d: &[u8], l4_wire: u32, m: &mut PacketMeta) -> Result<(), DecodeErr
             m.dport = be16(d, 2);
             m.tcp_flags = d[13];
             m.payload_len = l4_wire - doff as u32;
-            m.payload_at = d.as_ptr() as usize + doff;
-            m.payload_cap = d.len().saturating_sub(doff) as u32;
             if (m.sport == 53 || m.dport == 53) && d.len() > doff + 2 {
                 // DNS over TCP: a 2-byte length, then the message. Only a segment that starts
                 // a message is parsed; continuation segments are not DNS headers.
@@ -798,6 +783,20 @@ pub struct Fragment {
     pub len: u16,
     /// The payload's length on the wire (the IP header's, even if the capture cut it).
     pub wire_len: u16,
+}
+
+/// The captured TCP payload of frame `data`, which `m` was decoded from, found from the end:
+/// a frame is its link header, then the IP packet, whose last `payload_len` bytes are the
+/// payload, so the payload starts `payload_len` bytes before the frame's length on the wire
+/// (captured or cut by the snapshot length). A frame with a trailer (an FCS) gives bytes a
+/// few places late, which match no HTTP start: the caller reads nothing from it.
+#[cold]
+#[inline(never)]
+pub fn tcp_payload<'a>(m: &PacketMeta, data: &'a [u8]) -> &'a [u8] {
+    (m.wire_len as usize)
+        .checked_sub(m.payload_len as usize)
+        .and_then(|at| data.get(at..))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
