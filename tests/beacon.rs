@@ -92,6 +92,18 @@ enum Chatter {
     /// A phone goes to sleep (or off Wi-Fi to LTE): servers' last packets to its closed
     /// ports arrive with nobody answering (TCP FIN/ACK from 443, QUIC from 443, DNS late).
     Sleep { servers: Vec<[u8; 4]> },
+    /// A person opens a web page behind a login: basic auth (a 401 first, up to two
+    /// mistyped passwords, then the page and its images over a kept-alive connection) or
+    /// the router's login form (LuCI: refused with 403, then a 302 into the site, then the
+    /// session's calls).
+    WebLogin {
+        server: [u8; 4],
+        port: u16,
+        form: bool,
+    },
+    /// An app polling an HTTP API with a password that no longer works (a camera viewer,
+    /// a home-automation integration): one request a connection, refused with 401.
+    StalePoller { server: [u8; 4], port: u16 },
 }
 
 struct Sim {
@@ -111,7 +123,8 @@ struct Sim {
 impl Sim {
     fn new(seed: u64) -> Sim {
         Sim {
-            pipeline: Pipeline::new(&default_config()),
+            // The sensor runs on the router: its own web UI's form logins are watched.
+            pipeline: Pipeline::new(&router_sensor()),
             alerts: Vec::new(),
             pairs: Vec::new(),
             queue: BinaryHeap::new(),
@@ -300,6 +313,42 @@ impl Sim {
                     self.udp(at + 400_000, *peer, pb, me, pa, 900);
                 }
             }
+            Chatter::WebLogin { server, port, form } => {
+                let mistypes = self.rng.next() % 3;
+                let cp = self.ephemeral();
+                let mut ex: Vec<(String, Option<String>, u16)> = Vec::new();
+                if *form {
+                    let body = |pw: &str| Some(format!("luci_username=root&luci_password={pw}"));
+                    ex.push(("GET /cgi-bin/luci/".into(), None, 403));
+                    for k in 0..mistypes {
+                        ex.push(("POST /cgi-bin/luci/".into(), body(&format!("typo{k}")), 403));
+                    }
+                    ex.push(("POST /cgi-bin/luci/".into(), body("right"), 302));
+                    for k in 0..12 {
+                        ex.push(("POST /ubus/".into(), Some(format!("{{\"id\":{k}}}")), 200));
+                    }
+                } else {
+                    ex.push(("GET /".into(), None, 401));
+                    for k in 0..mistypes {
+                        ex.push(("GET /".into(), Some(format!("YWRtaW46dHlwb{k}")), 401));
+                    }
+                    let good = Some("YWRtaW46cmlnaHQ=".to_string());
+                    ex.push(("GET /".into(), good.clone(), 200));
+                    for _ in 0..20 {
+                        ex.push(("GET /img.jpg".into(), good.clone(), 200));
+                    }
+                }
+                self.http(t, me, cp, *server, *port, &ex);
+            }
+            Chatter::StalePoller { server, port } => {
+                let cp = self.ephemeral();
+                let ex = [(
+                    "GET /api/states".to_string(),
+                    Some("YWRtaW46b2xk".to_string()),
+                    401,
+                )];
+                self.http(t, me, cp, *server, *port, &ex);
+            }
             Chatter::Sleep { servers } => {
                 for s in servers {
                     let port = self.ephemeral();
@@ -312,6 +361,59 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// An HTTP/1.1 connection from `c`: handshake, each (request line, status) as one
+    /// request and one response segment, FIN/FIN.
+    fn http(
+        &mut self,
+        t: i64,
+        c: [u8; 4],
+        cp: u16,
+        s: [u8; 4],
+        sp: u16,
+        ex: &[(String, Option<String>, u16)],
+    ) {
+        let rtt = 2_000 + (self.rng.f() * 8_000.0) as i64;
+        let seg = |from_c: bool, flags: u8, payload: &[u8]| {
+            let (a, b, pa, pb) = if from_c {
+                (c, s, cp, sp)
+            } else {
+                (s, c, sp, cp)
+            };
+            eth_ip(&ipv4(a, b, 6, &tcp(pa, pb, flags, payload)))
+        };
+        let mut at = t;
+        self.send(at, seg(true, 0x02, &[]));
+        self.send(at + rtt / 2, seg(false, 0x12, &[]));
+        at += rtt;
+        self.send(at, seg(true, 0x10, &[]));
+        for (req, cred, status) in ex {
+            at += 50_000 + (self.rng.f() * 500_000.0) as i64;
+            let rq = match cred {
+                Some(b) if req.starts_with("POST ") => {
+                    format!(
+                        "{req} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}",
+                        b.len()
+                    )
+                }
+                Some(c) => format!("{req} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {c}\r\n\r\n"),
+                None => format!("{req} HTTP/1.1\r\nHost: x\r\n\r\n"),
+            };
+            self.send(at, seg(true, 0x18, rq.as_bytes()));
+            at += rtt / 2;
+            let rs = format!(
+                "HTTP/1.1 {status} X\r\nContent-Length: 900\r\n\r\n{}",
+                "x".repeat(900)
+            );
+            self.send(at, seg(false, 0x18, rs.as_bytes()));
+            at += rtt / 2;
+            self.send(at, seg(true, 0x10, &[]));
+        }
+        at += 1_000;
+        self.send(at, seg(true, 0x11, &[]));
+        self.send(at + rtt / 2, seg(false, 0x11, &[]));
+        self.send(at + rtt, seg(true, 0x10, &[]));
     }
 
     fn deliver(&mut self, until: i64) {
@@ -350,6 +452,16 @@ impl Sim {
         }
         self.deliver(end);
     }
+}
+
+fn router_sensor() -> netwatch::config::Config {
+    netwatch::config::FileConfig::parse(
+        "[rules.bruteforce]\nform_login_hosts = [\"192.168.1.1\"]\n",
+        "test",
+    )
+    .unwrap()
+    .validate()
+    .unwrap()
 }
 
 fn lan(host: u32) -> [u8; 4] {
@@ -476,6 +588,33 @@ fn home_chatter(sim: &mut Sim, end: i64) {
     for h in [lan(0), lan(2), lan(3), lan(4), lan(5), laptop] {
         add(sim, h, Process::Poisson(6.0 * 3600.0), Chatter::Dhcp);
     }
+    // Logins to the router's web UI (basic auth on the old one, LuCI's form) and to the NAS,
+    // a few a week each, some mistyped; a camera viewer polling the NAS with a password
+    // changed since, in bursts (each time someone opens it). (A poller refused like clockwork
+    // every minute all week is `c2.beacon`'s shape between two LAN hosts, a limit of that
+    // rule left open: see the README.)
+    for (client, server, port, form) in [
+        (laptop, router, 80, true),
+        (lan(10), router, 8080, false),
+        (laptop, lan(0), 5000, false),
+        (lan(11), lan(0), 5000, false),
+    ] {
+        add(
+            sim,
+            client,
+            Process::Poisson(2.0 * DAY as f64 / SEC),
+            Chatter::WebLogin { server, port, form },
+        );
+    }
+    add(
+        sim,
+        lan(12),
+        Process::Bursts { left: 0 },
+        Chatter::StalePoller {
+            server: lan(0),
+            port: 5000,
+        },
+    );
     // The console's NAT test against its STUN servers, and casting sessions to the TV.
     for (client, server, port) in [
         (lan(4), internet(4242), 3478),

@@ -1422,21 +1422,25 @@ fn one_attack_is_one_incident_however_many_alerts_it_raises() {
 #[test]
 fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() {
     let cfg = default_config();
-    let guess = ("GET /admin/", 401u16);
-    // hydra http-get: 60 wrong passwords, one per connection, on port 80 and on 8081.
-    for port in [80u16, 8081] {
-        let mut tr = Traffic::new();
-        for i in 0..60i64 {
+    let pw: Vec<String> = (0..60).map(|i| format!("YWRtaW46d3Jvbmc{i:03}")).collect();
+    let hydra = |tr: &mut Traffic, port: u16| {
+        for (i, p) in pw.iter().enumerate() {
+            let i = i as i64;
             tr.http_session(
                 T0 + i * 200_000,
                 "10.0.0.66",
                 30000 + i as u16,
                 "10.0.0.21",
                 port,
-                &[guess],
+                &[("GET /admin/", Some(p.as_str()), 401)],
                 200,
             );
         }
+    };
+    // hydra http-get: 60 wrong passwords, one per connection, on port 80 and on 8081.
+    for port in [80u16, 8081] {
+        let mut tr = Traffic::new();
+        hydra(&mut tr, port);
         let b = of(&run_frames(&cfg, &tr.frames()), "bruteforce");
         assert!(
             !b.is_empty(),
@@ -1449,14 +1453,18 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
     }
     // The same over keep-alive connections of 20 requests each.
     let mut tr = Traffic::new();
-    for i in 0..3i64 {
+    for (i, chunk) in pw.chunks(20).enumerate() {
+        let ex: Vec<_> = chunk
+            .iter()
+            .map(|p| ("GET /admin/", Some(p.as_str()), 401u16))
+            .collect();
         tr.http_session(
-            T0 + i * S,
+            T0 + i as i64 * S,
             "10.0.0.66",
             31000 + i as u16,
             "10.0.0.21",
             80,
-            &[guess; 20],
+            &ex,
             200,
         );
     }
@@ -1464,16 +1472,18 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
         !of(&run_frames(&cfg, &tr.frames()), "bruteforce").is_empty(),
         "keep-alive guesses"
     );
-    // A person who mistypes twice, then browses the page with its twenty images, some over
-    // new connections (the browser sends the password with each request once it has one).
+    // A person who mistypes twice (after the browser's challenge), then browses the page and
+    // its twenty images, some over new connections; and twenty images under another path,
+    // each challenged first (401 without credentials) and fetched again with them.
     let mut tr = Traffic::new();
+    let good = Some("YWRtaW46Z29vZA==");
     let mut ex = vec![
-        ("GET /", 401u16),
-        ("GET /", 401),
-        ("GET /", 401),
-        ("GET /", 200),
+        ("GET /", None, 401u16),
+        ("GET /", Some("YWRtaW46Z29k"), 401),
+        ("GET /", Some("YWRtaW46Z29vZGQ="), 401),
+        ("GET /", good, 200),
     ];
-    ex.extend(std::iter::repeat_n(("GET /img.jpg", 200u16), 14));
+    ex.extend(std::iter::repeat_n(("GET /img.jpg", good, 200u16), 14));
     let mut t = tr.http_session(T0, "10.0.0.7", 40000, "10.0.0.21", 80, &ex, 30_000);
     for c in 0..5u16 {
         t = tr.http_session(
@@ -1482,63 +1492,65 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
             40001 + c,
             "10.0.0.21",
             80,
-            &[("GET /img.jpg", 200)],
+            &[("GET /img.jpg", good, 200)],
             30_000,
         );
     }
-    // An app polling every minute with a stale password for an hour.
+    for c in 0..20u16 {
+        let ex = [
+            ("GET /pics/a.jpg", None, 401u16),
+            ("GET /pics/a.jpg", good, 200),
+        ];
+        t = tr.http_session(
+            t + 1000,
+            "10.0.0.7",
+            40100 + c,
+            "10.0.0.21",
+            80,
+            &ex,
+            20_000,
+        );
+    }
+    // An app retrying a stale password: in bursts, and on one kept-alive connection.
+    let stale = Some("YWRtaW46b2xk");
     for i in 0..60i64 {
         tr.http_session(
-            T0 + i * 60 * S,
+            T0 + i * S,
             "10.0.0.8",
             41000 + i as u16,
             "10.0.0.21",
             8123,
-            &[("GET /api/states", 401)],
+            &[("GET /api/states", stale, 401)],
             100,
         );
     }
+    tr.http_session(
+        T0,
+        "10.0.0.8",
+        41500,
+        "10.0.0.21",
+        8123,
+        &[("GET /api/states", stale, 401); 30],
+        100,
+    );
     // Not HTTP: a server whose bytes happen to read like a refusal after a binary request.
     for i in 0..40i64 {
-        let (c, s) = ("10.0.0.9", "10.0.0.21");
-        tr.tcp_pkt(T0 + i * S, c, 42000 + i as u16, s, 9000, SYN, &[]);
+        let (c, s, p) = ("10.0.0.9", "10.0.0.21", 42000 + i as u16);
+        let t = T0 + i * S;
+        tr.tcp_pkt(t, c, p, s, 9000, SYN, &[]);
+        tr.tcp_pkt(t + 100, s, 9000, c, p, SYN | ACK, &[]);
+        tr.tcp_pkt(t + 200, c, p, s, 9000, ACK, &[]);
         tr.tcp_pkt(
-            T0 + i * S + 100,
-            s,
-            9000,
+            t + 300,
             c,
-            42000 + i as u16,
-            SYN | ACK,
-            &[],
-        );
-        tr.tcp_pkt(T0 + i * S + 200, c, 42000 + i as u16, s, 9000, ACK, &[]);
-        tr.tcp_pkt(
-            T0 + i * S + 300,
-            c,
-            42000 + i as u16,
+            p,
             s,
             9000,
             PSH | ACK,
-            b"\x00\x01binary",
+            b"\x00\x01binary\r\nAuthorization: x",
         );
-        tr.tcp_pkt(
-            T0 + i * S + 400,
-            s,
-            9000,
-            c,
-            42000 + i as u16,
-            PSH | ACK,
-            b"HTTP/1.1 401 X\r\n\r\n",
-        );
-        tr.tcp_pkt(
-            T0 + i * S + 500,
-            c,
-            42000 + i as u16,
-            s,
-            9000,
-            RST | ACK,
-            &[],
-        );
+        tr.tcp_pkt(t + 400, s, 9000, c, p, PSH | ACK, b"HTTP/1.1 401 X\r\n\r\n");
+        tr.tcp_pkt(t + 500, c, p, s, 9000, RST | ACK, &[]);
     }
     let quiet = run_frames(&cfg, &tr.frames());
     assert!(of(&quiet, "bruteforce").is_empty(), "{quiet:?}");
@@ -1547,13 +1559,14 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
     // calls do not.
     let luci = |tr: &mut Traffic, status: u16, n: i64| {
         for i in 0..n {
+            let body = format!("luci_username=root&luci_password=guess{i}");
             tr.http_session(
                 T0 + i * S,
                 "10.0.0.66",
                 32000 + i as u16,
                 "192.168.1.1",
                 80,
-                &[("POST /cgi-bin/luci/", status)],
+                &[("POST /cgi-bin/luci/", Some(body.as_str()), status)],
                 4000,
             );
         }
@@ -1572,13 +1585,14 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
     let mut tr = Traffic::new();
     luci(&mut tr, 302, 40);
     for i in 0..200i64 {
+        let body = format!("{{\"jsonrpc\":\"2.0\",\"id\":{i}}}");
         tr.http_session(
             T0 + i * 300_000,
             "10.0.0.7",
             50000 + i as u16,
             "192.168.1.1",
             80,
-            &[("POST /ubus/", 200)],
+            &[("POST /ubus/", Some(body.as_str()), 200)],
             500,
         );
     }
@@ -1586,16 +1600,6 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
     // Off: web_logins = false.
     let off = cfg_with("[rules.bruteforce]\nweb_logins = false\n");
     let mut tr = Traffic::new();
-    for i in 0..60i64 {
-        tr.http_session(
-            T0 + i * 200_000,
-            "10.0.0.66",
-            30000 + i as u16,
-            "10.0.0.21",
-            80,
-            &[guess],
-            200,
-        );
-    }
+    hydra(&mut tr, 80);
     assert!(of(&run_frames(&off, &tr.frames()), "bruteforce").is_empty());
 }

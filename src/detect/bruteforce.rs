@@ -140,6 +140,9 @@ struct Attempts {
     connections: u32,
     /// Attempts since the episode began (no window emptied since).
     so_far: u32,
+    /// Web logins: the hash of the credentials the client's last connection tried (a new
+    /// connection retrying them tries nothing new).
+    last_cred: u16,
     first_ts: i64,
 }
 
@@ -222,11 +225,22 @@ impl BruteForceRule {
         } else {
             "login_form"
         };
-        self.count(c, attacker, server, port, n, Some(how), emit);
+        let f = &c.flow;
+        self.count(
+            c,
+            attacker,
+            server,
+            port,
+            n,
+            Some((how, f.first_cred, f.cred)),
+            emit,
+        );
     }
 
     /// Count `n` attempts of the connection `c` closed; alert when a tier is crossed. `web`:
-    /// the attempts are HTTP refusals of this kind (then the hour-long tier does not judge).
+    /// the attempts are HTTP refusals of this kind, with the hashes of the connection's first
+    /// and last credentials (its first refusal is no attempt when it repeats what the client's
+    /// previous connection tried last; the hour-long tier does not judge these).
     #[allow(clippy::too_many_arguments)]
     fn count(
         &mut self,
@@ -235,11 +249,12 @@ impl BruteForceRule {
         server: Addr,
         port: u16,
         n: u32,
-        web: Option<&'static str>,
+        web: Option<(&'static str, u16, u16)>,
         emit: &mut Emit,
     ) {
         let f = &c.flow;
         let now = c.at;
+        let mut n = n;
         let key = Pair {
             attacker,
             server,
@@ -258,6 +273,15 @@ impl BruteForceRule {
         });
         self.evicted += (how == Upsert::Evicted) as u64;
         let st = self.pairs.get_mut(id);
+        if let Some((_, first, last)) = web {
+            if first != 0 && first == st.last_cred {
+                n -= 1;
+            }
+            st.last_cred = last;
+            if n == 0 {
+                return;
+            }
+        }
         let mut crossed = None;
         let ws = self.cfg.window_s as u64;
         st.fast.roll(now, ws);
@@ -302,7 +326,7 @@ impl BruteForceRule {
             e.fig("connections", Figure::U(st.connections as u64));
             e.fig("attempts_so_far", Figure::U(st.so_far as u64));
             e.fig("last_connection_attempts", Figure::U(n as u64));
-            if let Some(how) = web {
+            if let Some((how, ..)) = web {
                 e.fig("refused_by", Figure::S(how));
             }
             let key = SuppressKey {

@@ -116,6 +116,35 @@ const HTTP_YES: u8 = 1;
 const HTTP_NO: u8 = 2;
 /// The request in progress is a form login.
 const HTTP_LOGIN: u8 = 4;
+/// The request in progress carries credentials this connection had not sent before.
+const HTTP_NEW_CRED: u8 = 8;
+
+/// A keyed 16-bit hash of the credentials a request's first segment carries (0: none): the
+/// `Authorization` header's value, or a form login's body. Only the hash is kept, to tell a
+/// new password from the same one sent again.
+fn credentials(head: &[u8], form: bool, key: u64) -> u16 {
+    let head = &head[..head.len().min(2048)];
+    let value = if form {
+        head.windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| &head[i + 4..])
+    } else {
+        head.windows(16)
+            .position(|w| w.eq_ignore_ascii_case(b"\r\nauthorization:"))
+            .map(|i| {
+                let v = &head[i + 16..];
+                &v[..v.iter().position(|&b| b == b'\r').unwrap_or(v.len())]
+            })
+    };
+    match value {
+        Some(v) if !v.trim_ascii().is_empty() => {
+            let h =
+                crate::state::sketch::mix(crate::capture::decode::psl::fnv(key, v.trim_ascii()));
+            (h as u16).max(1)
+        }
+        _ => 0,
+    }
+}
 /// How an HTTP request begins: the first four bytes of the RFC 9110 methods (a flow whose
 /// first request does not start with one of these is not read again).
 const HTTP_METHODS: [[u8; 4]; 7] = [
@@ -163,6 +192,10 @@ pub struct Flow {
     /// path). Read from the status line of each response's first segment; nothing else of
     /// the payload is kept.
     pub http_fails: [u8; 2],
+    /// Hashes of the credentials of this connection's first and latest request that had any
+    /// (see `credentials`; 0: none yet).
+    pub first_cred: u16,
+    pub cred: u16,
     /// Per direction: the sending address's sketch hash (0 until first needed), and the
     /// second (+1) its source was last counted in the traffic windows. Packets of one flow in
     /// one second add nothing to a distinct-source count after the first, so the windows skip
@@ -466,7 +499,17 @@ impl FlowTable {
                         .login_paths
                         .iter()
                         .any(|p| head.get(5..).is_some_and(|h| h.starts_with(p)));
-                f.http = HTTP_YES | if login { HTTP_LOGIN } else { 0 };
+                let cred = credentials(head, login, self.sketch_key);
+                let mut bits = HTTP_YES | if login { HTTP_LOGIN } else { 0 };
+                if cred != 0 && cred != f.cred {
+                    // Credentials this connection has not tried yet: a refusal is an attempt.
+                    bits |= HTTP_NEW_CRED;
+                    f.cred = cred;
+                    if f.first_cred == 0 {
+                        f.first_cred = cred;
+                    }
+                }
+                f.http = bits;
             }
         } else if state == HTTP_YES {
             // "HTTP/1.1 401 " (any minor version): the three status digits at offset 9.
@@ -474,13 +517,17 @@ impl FlowTable {
                 [b'H', b'T', b'T', b'P', b'/', _, b'.', _, b' ', a, b, c, ..] => [*a, *b, *c],
                 _ => [0; 3],
             };
-            if &status == b"401" {
+            // Only refusals of credentials not tried before on this connection are attempts:
+            // a browser's first request without any (the challenge), or an app retrying the
+            // same ones, guesses nothing.
+            let new = f.http & HTTP_NEW_CRED != 0;
+            if new && &status == b"401" {
                 f.http_fails[0] = f.http_fails[0].saturating_add(1);
             }
-            if f.http & HTTP_LOGIN != 0 && matches!(&status, b"200" | b"403") {
+            if new && f.http & HTTP_LOGIN != 0 && matches!(&status, b"200" | b"403") {
                 f.http_fails[1] = f.http_fails[1].saturating_add(1);
             }
-            f.http &= !HTTP_LOGIN;
+            f.http &= !(HTTP_LOGIN | HTTP_NEW_CRED);
         }
     }
 

@@ -363,8 +363,9 @@ impl Traffic {
     }
 
     /// An HTTP/1.1 connection starting at `at`: handshake, one request/response per
-    /// `(request line, status)` (the response's head and a body of `body` bytes in segments of
-    /// 1400), FIN/FIN. Returns the time of its last packet.
+    /// `(request line, credentials, status)` (basic-auth credentials in an `Authorization`
+    /// header, or for a `POST` the form body; the response's head and a body of `body` bytes
+    /// in segments of 1400), FIN/FIN. Returns the time of its last packet.
     #[allow(clippy::too_many_arguments)]
     pub fn http_session(
         &mut self,
@@ -373,7 +374,7 @@ impl Traffic {
         cp: u16,
         s: &str,
         sp: u16,
-        exchanges: &[(&str, u16)],
+        exchanges: &[(&str, Option<&str>, u16)],
         body: usize,
     ) -> i64 {
         let rtt = 2_000;
@@ -383,10 +384,18 @@ impl Traffic {
         self.tcp_pkt(t, s, sp, c, cp, SYN | ACK, &[]);
         t += rtt / 2;
         self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
-        for (req, status) in exchanges {
+        for (req, cred, status) in exchanges {
             t += 100;
-            let rq =
-                format!("{req} HTTP/1.1\r\nHost: {s}\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n");
+            let rq = match cred {
+                Some(c) if req.starts_with("POST ") => format!(
+                    "{req} HTTP/1.1\r\nHost: {s}\r\nContent-Length: {}\r\n\r\n{c}",
+                    c.len()
+                ),
+                Some(c) => {
+                    format!("{req} HTTP/1.1\r\nHost: {s}\r\nAuthorization: Basic {c}\r\n\r\n")
+                }
+                None => format!("{req} HTTP/1.1\r\nHost: {s}\r\n\r\n"),
+            };
             self.tcp_pkt(t, c, cp, s, sp, PSH | ACK, rq.as_bytes());
             t += rtt / 2;
             let head = format!("HTTP/1.1 {status} X\r\nContent-Length: {body}\r\n\r\n");
