@@ -13,14 +13,13 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::http::{Request, Response};
+use super::routes::Page;
 use super::server::Ctx;
 use crate::detect::incident;
 use crate::output::store::{self, IncidentQuery, IncidentRow};
 
 /// Incidents a new `/ws/incidents` client is sent first.
 pub const INCIDENT_BACKLOG: usize = 50;
-/// Incidents in one page at most.
-const MAX_PAGE: usize = 500;
 /// Alerts listed with one incident at most.
 const MAX_ALERTS: usize = 200;
 
@@ -109,11 +108,6 @@ impl Backlog {
     }
 }
 
-fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, Response> {
-    v.parse()
-        .map_err(|_| Response::error(400, &format!("`{k}` needs a number")))
-}
-
 fn unreadable(e: store::StoreError) -> Response {
     log::warn!("web: {e}");
     Response::error(503, "the alert store cannot be read right now")
@@ -128,66 +122,38 @@ pub(super) fn list(r: &Request<'_>, ctx: &Ctx) -> Response {
 }
 
 fn page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
-    let params = r.params().map_err(|m| Response::error(400, &m))?;
-    let mut q = IncidentQuery {
-        limit: 50,
-        ..Default::default()
-    };
-    for (k, v) in &params {
-        match k.as_str() {
-            "since" => q.since_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
-            "until" => q.until_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
-            "rule" => {
-                if incident::family_of_name(v).is_none() {
-                    let mut names: Vec<&str> = crate::detect::RuleId::ALL
-                        .iter()
-                        .map(|x| incident::family(*x))
-                        .collect();
-                    names.dedup();
-                    return Err(Response::error(
-                        400,
-                        &format!("`rule` is one of {} (or a rule name)", names.join(", ")),
-                    ));
-                }
-                q.rule = Some(v.clone())
+    let mut rule = None;
+    let p = Page::parse(
+        r,
+        "since, until, rule, severity, src, limit, cursor",
+        |k, v| {
+            if k != "rule" {
+                return Ok(false);
             }
-            "severity" => {
-                let s: u8 = num(k, v)?;
-                if !(1..=3).contains(&s) {
-                    return Err(Response::error(400, "`severity` is 1 (high), 2 or 3 (low)"));
-                }
-                q.max_severity = Some(s)
-            }
-            "src" => {
-                let a: std::net::IpAddr = v
-                    .parse()
-                    .map_err(|_| Response::error(400, "`src` needs an IP address"))?;
-                q.src = Some(a.to_string())
-            }
-            "limit" => {
-                let n: usize = num(k, v)?;
-                if n == 0 || n > MAX_PAGE {
-                    return Err(Response::error(400, "`limit` is 1..=500"));
-                }
-                q.limit = n
-            }
-            "cursor" => {
-                let c = v
-                    .split_once(':')
-                    .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
-                    .ok_or_else(|| {
-                        Response::error(400, "`cursor` is the `next` value of a previous page")
-                    })?;
-                q.before = Some(c)
-            }
-            _ => {
+            if incident::family_of_name(v).is_none() {
+                let mut names: Vec<&str> = crate::detect::RuleId::ALL
+                    .iter()
+                    .map(|x| incident::family(*x))
+                    .collect();
+                names.dedup();
                 return Err(Response::error(
                     400,
-                    "unknown parameter (since, until, rule, severity, src, limit, cursor)",
-                ))
+                    &format!("`rule` is one of {} (or a rule name)", names.join(", ")),
+                ));
             }
-        }
-    }
+            rule = Some(v.to_string());
+            Ok(true)
+        },
+    )?;
+    let q = IncidentQuery {
+        since_us: p.since_us,
+        until_us: p.until_us,
+        rule,
+        src: p.src,
+        max_severity: p.max_severity,
+        before: p.before,
+        limit: p.limit,
+    };
     let Some((path, keep)) = &ctx.opts.store else {
         return Err(Response::error(
             404,

@@ -166,7 +166,7 @@ fn store_of(ctx: &Ctx) -> Result<(&std::path::Path, u32), Response> {
     }
 }
 
-fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, Response> {
+pub(super) fn num<T: std::str::FromStr>(k: &str, v: &str) -> Result<T, Response> {
     v.parse()
         .map_err(|_| Response::error(400, &format!("`{k}` needs a number")))
 }
@@ -179,68 +179,114 @@ fn alerts(r: &Request<'_>, ctx: &Ctx) -> Response {
     }
 }
 
-fn alerts_page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
-    let params = r.params().map_err(|m| Response::error(400, &m))?;
-    let mut q = Query {
-        limit: 50,
-        ..Default::default()
-    };
-    for (k, v) in &params {
-        match k.as_str() {
-            "since" => q.since_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
-            "until" => q.until_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
-            "rule" => {
-                if !RuleId::ALL.iter().any(|x| x.name() == v) {
-                    let names: Vec<&str> = RuleId::ALL.iter().map(|x| x.name()).collect();
-                    return Err(Response::error(
-                        400,
-                        &format!("`rule` is one of {}", names.join(", ")),
-                    ));
+/// The parameters `/api/alerts` and `/api/incidents` share: times, severity, a source
+/// address, the page size and the keyset cursor.
+#[derive(Default)]
+pub(super) struct Page {
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    pub max_severity: Option<u8>,
+    pub src: Option<String>,
+    pub limit: usize,
+    pub before: Option<(i64, i64)>,
+}
+
+impl Page {
+    /// Parse a query string: the shared keys here, any other through `other` (which answers
+    /// false for a key it does not know either; `known` names every key for the error).
+    pub(super) fn parse(
+        r: &Request<'_>,
+        known: &str,
+        mut other: impl FnMut(&str, &str) -> Result<bool, Response>,
+    ) -> Result<Page, Response> {
+        let mut p = Page {
+            limit: 50,
+            ..Page::default()
+        };
+        for (k, v) in &r.params().map_err(|m| Response::error(400, &m))? {
+            match k.as_str() {
+                "since" => p.since_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
+                "until" => p.until_us = Some(num::<i64>(k, v)?.saturating_mul(1_000_000)),
+                "severity" => {
+                    let s: u8 = num(k, v)?;
+                    if !(1..=3).contains(&s) {
+                        return Err(Response::error(400, "`severity` is 1 (high), 2 or 3 (low)"));
+                    }
+                    p.max_severity = Some(s)
                 }
-                q.rule = Some(v.clone())
-            }
-            "severity" => {
-                let s: u8 = num(k, v)?;
-                if !(1..=3).contains(&s) {
-                    return Err(Response::error(400, "`severity` is 1 (high), 2 or 3 (low)"));
+                "src" => p.src = Some(ip_param(k, v)?),
+                "limit" => {
+                    let n: usize = num(k, v)?;
+                    if n == 0 || n > MAX_PAGE {
+                        return Err(Response::error(400, "`limit` is 1..=500"));
+                    }
+                    p.limit = n
                 }
-                q.max_severity = Some(s)
-            }
-            "src" | "dst" => {
-                let a: std::net::IpAddr = v
-                    .parse()
-                    .map_err(|_| Response::error(400, &format!("`{k}` needs an IP address")))?;
-                let a = Some(a.to_string());
-                if k == "src" {
-                    q.src = a
-                } else {
-                    q.dst = a
+                "cursor" => {
+                    let c = v
+                        .split_once(':')
+                        .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
+                        .ok_or_else(|| {
+                            Response::error(400, "`cursor` is the `next` value of a previous page")
+                        })?;
+                    p.before = Some(c)
                 }
-            }
-            "limit" => {
-                let n: usize = num(k, v)?;
-                if n == 0 || n > MAX_PAGE {
-                    return Err(Response::error(400, "`limit` is 1..=500"));
+                _ => {
+                    if !other(k, v)? {
+                        return Err(Response::error(
+                            400,
+                            &format!("unknown parameter ({known})"),
+                        ));
+                    }
                 }
-                q.limit = n
-            }
-            "cursor" => {
-                let c = v
-                    .split_once(':')
-                    .and_then(|(t, i)| Some((t.parse().ok()?, i.parse().ok()?)))
-                    .ok_or_else(|| {
-                        Response::error(400, "`cursor` is the `next` value of a previous page")
-                    })?;
-                q.before = Some(c)
-            }
-            _ => {
-                return Err(Response::error(
-                    400,
-                    "unknown parameter (since, until, rule, severity, src, dst, limit, cursor)",
-                ))
             }
         }
+        Ok(p)
     }
+}
+
+/// An IP address parameter, in the store's spelling.
+pub(super) fn ip_param(k: &str, v: &str) -> Result<String, Response> {
+    let a: std::net::IpAddr = v
+        .parse()
+        .map_err(|_| Response::error(400, &format!("`{k}` needs an IP address")))?;
+    Ok(a.to_string())
+}
+
+fn alerts_page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
+    let (mut rule, mut dst) = (None, None);
+    let p = Page::parse(
+        r,
+        "since, until, rule, severity, src, dst, limit, cursor",
+        |k, v| {
+            match k {
+                "rule" => {
+                    if !RuleId::ALL.iter().any(|x| x.name() == v) {
+                        let names: Vec<&str> = RuleId::ALL.iter().map(|x| x.name()).collect();
+                        return Err(Response::error(
+                            400,
+                            &format!("`rule` is one of {}", names.join(", ")),
+                        ));
+                    }
+                    rule = Some(v.to_string())
+                }
+                "dst" => dst = Some(ip_param(k, v)?),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        },
+    )?;
+    let q = Query {
+        since_us: p.since_us,
+        until_us: p.until_us,
+        rule,
+        src: p.src,
+        dst,
+        max_severity: p.max_severity,
+        before: p.before,
+        incident: None,
+        limit: p.limit,
+    };
     let (path, keep) = store_of(ctx)?;
     if !path.exists() {
         return Ok("{\"alerts\":[],\"next\":null}".into());
