@@ -6,6 +6,7 @@
 # usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
+#                one nmap scan of two hosts (one incident),
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
 #                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
@@ -136,6 +137,24 @@ absent() {
   local out; out=$(replay "$1" | grep "\"rule\":\"$2\"" || true)
   if [ -z "$out" ]; then say "ok   $(basename "$1"): no $2"; else
     say "FAIL $(basename "$1"): raised $2:"; echo "$out" | head -3; fail=1; fi
+}
+
+# one_incident FILE FAMILY SRC MIN : replay FILE; the alerts of rule family FAMILY (`portscan`
+# takes both scan rules) from SRC are at least MIN and all belong to one incident.
+one_incident() {
+  local out; out=$(replay "$1")
+  if echo "$out" | python3 -c "
+import sys, json
+fam, src, least = '$2', '$3', int('$4')
+a = [json.loads(l) for l in sys.stdin if l.strip()]
+a = [x for x in a if x['src_ip'] == src and x['netwatch']['rule'] in (fam, fam + '.vertical', fam + '.horizontal')]
+ids = sorted({x['netwatch']['incident_id'] for x in a})
+print(len(a), 'alerts, incidents', ids)
+sys.exit(0 if len(a) >= least and len(ids) == 1 else 1)" > "$WORK/incidents.out"; then
+    say "ok   $(basename "$1"): $2 from $3: $(cat "$WORK/incidents.out")"
+  else
+    say "FAIL $(basename "$1"): $2 from $3 is not one incident of $4+ alerts: $(cat "$WORK/incidents.out")"; fail=1
+  fi
 }
 
 # quiet FILE : replay FILE, require no alert at all.
@@ -284,6 +303,8 @@ elif [ "$MODE" = ci ]; then
   expect "$(capture nmap-sU nmap -n -Pn -sU -T4 --min-rate 200 --max-retries 1 -p 1-300 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
   expect "$(capture nmap-6-sS nmap -6 -n -Pn -sS -T4 -p 1-300 fd77::2)" portscan.vertical fd77::1 fd77::2
   expect "$(capture nmap-T3-sS nmap -n -Pn -sS -p 1-1000 10.77.0.2)" portscan.vertical 10.77.0.1 10.77.0.2
+  # One scan of two hosts: a vertical alert on each, one incident.
+  one_incident "$(capture nmap-two-hosts nmap -n -Pn -sS -T4 -p 1-200 10.77.0.2 10.77.0.3)" portscan 10.77.0.1 2
   expect "$(capture nmap-sn-routed nmap -n -sn -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
   expect "$(capture nmap-sn-arp nmap -n -sn -T4 10.77.0.0/24)" portscan.horizontal 10.77.0.1 '*'
   expect "$(capture nmap-p22-sweep nmap -n -Pn -p 22 -T4 10.78.0.0/24)" portscan.horizontal 10.77.0.1 '*'
