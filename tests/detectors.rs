@@ -1582,6 +1582,23 @@ fn web_logins_refused_with_401_or_by_the_routers_form_are_counted_on_any_port() 
         of(&run_frames(&cfg, &frames), "bruteforce").is_empty(),
         "not the router's address"
     );
+    // A form whose body comes in a later segment (its credentials unseen) still counts.
+    let mut tr = Traffic::new();
+    for i in 0..40i64 {
+        tr.http_session(
+            T0 + i * S,
+            "10.0.0.66",
+            33000 + i as u16,
+            "192.168.1.1",
+            80,
+            &[("POST /cgi-bin/luci/", None, 403)],
+            4000,
+        );
+    }
+    assert!(
+        !of(&run_frames(&router, &tr.frames()), "bruteforce").is_empty(),
+        "bodies in later segments"
+    );
     let mut tr = Traffic::new();
     luci(&mut tr, 302, 40);
     for i in 0..200i64 {

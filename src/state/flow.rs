@@ -501,7 +501,11 @@ impl FlowTable {
                         .any(|p| head.get(5..).is_some_and(|h| h.starts_with(p)));
                 let cred = credentials(head, login, self.sketch_key);
                 let mut bits = HTTP_YES | if login { HTTP_LOGIN } else { 0 };
-                if cred != 0 && cred != f.cred {
+                if login && cred == 0 {
+                    // A form whose body follows in a later segment: its credentials cannot be
+                    // compared, so a refusal counts (nobody polls a login form).
+                    bits |= HTTP_NEW_CRED;
+                } else if cred != 0 && cred != f.cred {
                     // Credentials this connection has not tried yet: a refusal is an attempt.
                     bits |= HTTP_NEW_CRED;
                     f.cred = cred;

@@ -319,11 +319,16 @@ pub async fn serve(
             .stuck_since
             .is_some_and(|t| t.elapsed() >= BEHIND_LIMIT)
         {
-            // What it never got counts as dropped.
+            // What it never got (of its own feed) counts as dropped.
             let mut lost = 0u64;
             for _ in 0..ALERT_QUEUE * 2 {
-                match alerts.try_recv() {
-                    Ok(_) => lost += 1,
+                let r = if kind == Kind::Incidents {
+                    incidents.try_recv().map(|_| ())
+                } else {
+                    alerts.try_recv().map(|_| ())
+                };
+                match r {
+                    Ok(()) => lost += 1,
                     Err(broadcast::error::TryRecvError::Lagged(n)) => lost += n,
                     Err(_) => break,
                 }
