@@ -154,6 +154,23 @@ fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String, Strin
     )
 }
 
+/// A WebSocket client with the token whose reads give up after 15 s (an expected message
+/// that never comes fails the test instead of hanging it).
+fn ws_client(
+    addr: SocketAddr,
+    path: &str,
+) -> tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
+    let (ws, _) = tungstenite::connect(req).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    }
+    ws
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
@@ -454,16 +471,7 @@ fn websocket_frames_over_the_limit_close_the_client() {
 #[test]
 fn live_alerts_stats_and_flows_over_websockets() {
     let srv = Server::start("", big_store());
-    use tungstenite::client::IntoClientRequest;
-    let connect = |path: &str| {
-        let mut req = format!("ws://{}{path}", srv.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
-        let (ws, _) = tungstenite::connect(req).unwrap();
-        ws
-    };
+    let connect = |path: &str| ws_client(srv.addr, path);
     let mut alerts = connect("/ws/alerts");
     let mut stats = connect("/ws/stats");
     let mut flows = connect("/ws/flows");
@@ -915,7 +923,6 @@ fn stats_flows_and_history_from_snapshots_and_the_store() {
 #[test]
 fn incidents_over_rest_and_websocket() {
     use netwatch::detect::incident::IncidentInfo;
-    use tungstenite::client::IntoClientRequest;
     let dir = std::env::temp_dir().join(format!("netwatch-web-inc-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -1021,14 +1028,7 @@ fn incidents_over_rest_and_websocket() {
     assert_eq!(get(srv.addr, "/api/incidents/x", Some(TOKEN)).0, 400);
     assert_eq!(get(srv.addr, "/api/incidents", None).0, 401);
     // Live: each alert's incident, then its change of state with the clock.
-    let connect = |path: &str| {
-        let mut req = format!("ws://{}{path}", srv.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut()
-            .insert("Authorization", format!("Bearer {TOKEN}").parse().unwrap());
-        tungstenite::connect(req).unwrap().0
-    };
+    let connect = |path: &str| ws_client(srv.addr, path);
     let mut ws = connect("/ws/incidents");
     std::thread::sleep(Duration::from_millis(200));
     let w = srv.web();

@@ -9,7 +9,6 @@
 //! come within `alerts.suppress_s`, `quiet` after, `closed` after `alerts.incident_idle_s`.
 
 use std::collections::VecDeque;
-use std::fmt::Write;
 use std::sync::Arc;
 
 use super::http::{Request, Response};
@@ -173,14 +172,8 @@ fn page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
         }
         incident_json(&mut b, row, &j);
     }
-    b.push_str("],\"next\":");
-    match rows.last().filter(|_| rows.len() == q.limit) {
-        Some(l) => {
-            let _ = write!(b, "\"{}:{}\"", l.last_seen, l.id);
-        }
-        None => b.push_str("null"),
-    }
-    b.push('}');
+    let next = rows.last().filter(|_| rows.len() == q.limit);
+    super::routes::end_page(&mut b, next.map(|l| (l.last_seen, l.id)));
     Ok(b)
 }
 

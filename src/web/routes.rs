@@ -303,15 +303,25 @@ fn alerts_page(r: &Request<'_>, ctx: &Ctx) -> Result<String, Response> {
         }
         alert_json(&mut b, row, false);
     }
+    end_page(
+        &mut b,
+        rows.last()
+            .filter(|_| rows.len() == q.limit)
+            .map(|l| (l.ts, l.id)),
+    );
+    Ok(b)
+}
+
+/// Close a page's list and write its `next` cursor (`null` on the last page).
+pub(super) fn end_page(b: &mut String, next: Option<(i64, i64)>) {
     b.push_str("],\"next\":");
-    match rows.last().filter(|_| rows.len() == q.limit) {
-        Some(l) => {
-            let _ = write!(b, "\"{}:{}\"", l.ts, l.id);
+    match next {
+        Some((t, id)) => {
+            let _ = write!(b, "\"{t}:{id}\"");
         }
         None => b.push_str("null"),
     }
     b.push('}');
-    Ok(b)
 }
 
 /// `GET /api/alerts/{id}`: the stored row; an alert raised in the last second, which the

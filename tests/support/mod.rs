@@ -316,6 +316,22 @@ impl Traffic {
         self.at(at, eth_ip(&ip(src, dst, 17, &udp(sport, dport, payload))));
     }
 
+    /// SYN, SYN-ACK, ACK from `at`, half a round trip apart; the time of the ACK.
+    fn handshake(&mut self, at: i64, c: &str, cp: u16, s: &str, sp: u16, rtt: i64) -> i64 {
+        self.tcp_pkt(at, c, cp, s, sp, SYN, &[]);
+        self.tcp_pkt(at + rtt / 2, s, sp, c, cp, SYN | ACK, &[]);
+        self.tcp_pkt(at + rtt, c, cp, s, sp, ACK, &[]);
+        at + rtt
+    }
+
+    /// FIN from the client at `at`, FIN from the server, the last ACK; the time of the ACK.
+    fn fin_fin(&mut self, at: i64, c: &str, cp: u16, s: &str, sp: u16, rtt: i64) -> i64 {
+        self.tcp_pkt(at, c, cp, s, sp, FIN | ACK, &[]);
+        self.tcp_pkt(at + rtt / 2, s, sp, c, cp, FIN | ACK, &[]);
+        self.tcp_pkt(at + rtt, c, cp, s, sp, ACK, &[]);
+        at + rtt
+    }
+
     /// A full TCP conversation starting at `at`: handshake, `turns` request/response pairs of
     /// the given sizes, FIN/FIN. Returns the time of its last packet.
     #[allow(clippy::too_many_arguments)]
@@ -331,12 +347,7 @@ impl Traffic {
         resp: usize,
     ) -> i64 {
         let rtt = 2_000;
-        let mut t = at;
-        self.tcp_pkt(t, c, cp, s, sp, SYN, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, s, sp, c, cp, SYN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        let mut t = self.handshake(at, c, cp, s, sp, rtt);
         let rq = vec![0x71; req];
         let rs = vec![0x72; resp.min(1400)];
         for _ in 0..turns {
@@ -353,13 +364,7 @@ impl Traffic {
             t += rtt / 2;
             self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
         }
-        t += 100;
-        self.tcp_pkt(t, c, cp, s, sp, FIN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, s, sp, c, cp, FIN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
-        t
+        self.fin_fin(t + 100, c, cp, s, sp, rtt)
     }
 
     /// An HTTP/1.1 connection starting at `at`: handshake, one request/response per
@@ -378,12 +383,7 @@ impl Traffic {
         body: usize,
     ) -> i64 {
         let rtt = 2_000;
-        let mut t = at;
-        self.tcp_pkt(t, c, cp, s, sp, SYN, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, s, sp, c, cp, SYN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
+        let mut t = self.handshake(at, c, cp, s, sp, rtt);
         for (req, cred, status) in exchanges {
             t += 100;
             let rq = match cred {
@@ -415,13 +415,7 @@ impl Traffic {
             t += rtt / 2;
             self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
         }
-        t += 100;
-        self.tcp_pkt(t, c, cp, s, sp, FIN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, s, sp, c, cp, FIN | ACK, &[]);
-        t += rtt / 2;
-        self.tcp_pkt(t, c, cp, s, sp, ACK, &[]);
-        t
+        self.fin_fin(t + 100, c, cp, s, sp, rtt)
     }
 
     /// A DNS query and its answer.

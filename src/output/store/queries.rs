@@ -182,22 +182,6 @@ pub fn get_incident(
     Ok(Some((inc, alerts)))
 }
 
-/// The highest incident id in the kept files (0 when there is none or they cannot be read).
-pub fn max_incident_id(path: &Path, keep: u32) -> i64 {
-    kept_files(path, keep)
-        .iter()
-        .filter_map(|f| open_read(f).ok())
-        .filter(|c| version(c) >= INCIDENTS_SINCE)
-        .filter_map(|c| {
-            c.query_row("SELECT coalesce(max(id), 0) FROM incidents", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .ok()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 const ALERT_COLUMNS: &str = "id, ts, rule, sid, severity, src, sport, dst, dport, proto,
     community_id, summary, first_seen, last_seen, repeats, skey, eve, explanation, enrichment";
 
@@ -285,15 +269,21 @@ pub(super) fn open_read(f: &Path) -> Result<Connection, StoreError> {
 
 /// The highest alert id in the kept files (0 when there is none or they cannot be read).
 pub(super) fn max_id(path: &Path, keep: u32) -> i64 {
+    max_in(path, keep, "SELECT coalesce(max(id), 0) FROM alerts")
+}
+
+/// The highest incident id in the kept files (0 when there is none; files from before
+/// incidents have no such table and count as none).
+pub(super) fn max_incident_id(path: &Path, keep: u32) -> i64 {
+    max_in(path, keep, "SELECT coalesce(max(id), 0) FROM incidents")
+}
+
+/// The largest value `sql` gives over the kept files (files that cannot answer give 0).
+fn max_in(path: &Path, keep: u32, sql: &str) -> i64 {
     kept_files(path, keep)
         .iter()
         .filter_map(|f| open_read(f).ok())
-        .filter_map(|c| {
-            c.query_row("SELECT coalesce(max(id), 0) FROM alerts", [], |r| {
-                r.get::<_, i64>(0)
-            })
-            .ok()
-        })
+        .filter_map(|c| c.query_row(sql, [], |r| r.get::<_, i64>(0)).ok())
         .max()
         .unwrap_or(0)
 }
