@@ -244,14 +244,19 @@ impl Pipeline {
             minutes,
             ..
         } = self;
-        windows.advance(now, offset, &mut |span: u32, s: &Summary| {
-            if span == 60 {
-                if minutes.is_full() {
-                    minutes.pop_front();
+        windows.advance(
+            now,
+            offset,
+            flows.counters.created,
+            &mut |span: u32, s: &Summary| {
+                if span == 60 {
+                    if minutes.is_full() {
+                        minutes.pop_front();
+                    }
+                    let _ = minutes.push_back(*s);
                 }
-                let _ = minutes.push_back(*s);
-            }
-        });
+            },
+        );
         flows.expire(now, |m| clock.wall_of(m), &mut |closed| {
             engine.on_close(closed, out)
         });
@@ -277,7 +282,11 @@ impl Pipeline {
         });
         // Judge the last second of per-second rules.
         engine.tick(now + 1_000_000, clock.wall_of(now), flows, out);
-        windows.flush(clock.wall_of(0), &mut |_span: u32, _s: &Summary| {});
+        windows.flush(
+            clock.wall_of(0),
+            flows.counters.created,
+            &mut |_span: u32, _s: &Summary| {},
+        );
     }
 
     /// The deterministic counters as a JSON object.

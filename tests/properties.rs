@@ -5,7 +5,8 @@
 //! * the decoder's fast path (Ethernet/IPv4/TCP|UDP) and its general path agree on any frame;
 //! * the same frames through two fresh pipelines give identical alerts and counters (the
 //!   tables' hash seeds differ per start; output must not depend on them);
-//! * the 1 s, 10 s and 60 s windows each add up to the packet and byte totals;
+//! * the 1 s, 10 s and 60 s windows each add up to the packet, byte and new-flow totals, and
+//!   a second's new flows are those its packets created;
 //! * a capture split in two and replayed as two files (`netwatch replay A B`) gives the same
 //!   EVE output and counters as the whole file.
 
@@ -172,6 +173,9 @@ proptest! {
             let (n, b): (u64, u64) = h.iter().fold((0, 0), |(n, b), s| (n + s.packets, b + s.bytes));
             prop_assert_eq!(n, f.len() as u64, "{}s windows", span);
             prop_assert_eq!(b, bytes, "{}s windows", span);
+            // New connections are counted per window from the flow table's total.
+            let new_flows: u64 = h.iter().map(|s| s.new_flows).sum();
+            prop_assert_eq!(new_flows, p.flows().counters.created, "{}s windows", span);
             for s in h.iter() {
                 prop_assert_eq!(s.by_proto.iter().sum::<u64>(), s.packets);
                 prop_assert_eq!(s.span_s, span);
@@ -236,4 +240,35 @@ proptest! {
         prop_assert_eq!(eve1, eve2);
         prop_assert_eq!(c1, c2);
     }
+}
+
+#[test]
+fn each_second_counts_the_flows_its_packets_created() {
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut p = Pipeline::new(&cfg);
+    let udp_at = |p: &mut Pipeline, sec: i64, sport: u16| {
+        let fr = eth_ip(&ipv4([10, 0, 0, 2], [10, 0, 0, 3], 17, &udp(sport, 5000, b"x")));
+        p.process(1, T0 + sec * 1_000_000 + 1000, &fr, fr.len() as u32, &mut |_| {});
+    };
+    // Second 0: three new flows; second 1: two new ones and a packet of an old one;
+    // second 2: old flows only; second 3: one new one.
+    for sport in [1000, 1001, 1002] {
+        udp_at(&mut p, 0, sport);
+    }
+    for sport in [1003, 1000, 1004] {
+        udp_at(&mut p, 1, sport);
+    }
+    for sport in [1001, 1002] {
+        udp_at(&mut p, 2, sport);
+    }
+    udp_at(&mut p, 3, 1005);
+    p.finish(&mut |_| {});
+    let per_second: Vec<(u64, u64)> = p
+        .windows()
+        .history(1)
+        .unwrap()
+        .iter()
+        .map(|s| (s.packets, s.new_flows))
+        .collect();
+    assert_eq!(per_second, [(3, 3), (3, 2), (2, 0), (1, 1)]);
 }

@@ -71,6 +71,9 @@ struct Iface {
     units: u64,
     /// Seconds added to every timestamp (`if_tsoffset`).
     offset_s: i64,
+    /// `snaplen + 1` when timestamps are plain microseconds (no offset), else 0: a record
+    /// with fewer captured bytes than this takes the enhanced-packet fast loop.
+    fast_below: u32,
 }
 
 #[derive(Debug)]
@@ -138,7 +141,8 @@ fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
 /// The 32-bit word at `i` of a record or block header already in hand (`i + 4 <= N`).
 #[inline(always)]
 fn word<const BIG: bool, const N: usize>(h: &[u8; N], i: usize) -> u32 {
-    let v = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+    // One load: the range is constant once inlined, so the fallback never exists.
+    let v = <[u8; 4]>::try_from(&h[i..i + 4]).unwrap_or([0; 4]);
     if BIG {
         u32::from_be_bytes(v)
     } else {
@@ -366,6 +370,7 @@ impl<'a> Records<'a> {
             snaplen: snapshot(snaplen),
             units: 1_000_000,
             offset_s: 0,
+            fast_below: 0,
         };
         // Options: code, length, value padded to 4 bytes; code 0 ends them.
         let mut o = 8;
@@ -410,6 +415,9 @@ impl<'a> Records<'a> {
                 at,
                 format!("more than {MAX_INTERFACES} interfaces in one pcapng section"),
             ));
+        }
+        if iface.units == 1_000_000 && iface.offset_s == 0 {
+            iface.fast_below = iface.snaplen + 1;
         }
         ifaces.push(iface);
         Ok(())
@@ -502,9 +510,7 @@ impl<'a> Records<'a> {
                 || len % 4 != 0
                 || len > rest.len()
                 || caplen as usize + 32 > len
-                || caplen > i.snaplen
-                || i.units != 1_000_000
-                || i.offset_s != 0
+                || caplen >= i.fast_below
             {
                 break;
             }

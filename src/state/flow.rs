@@ -110,10 +110,12 @@ fn http_initial(proto: u8, server_port: u16) -> u8 {
 
 /// No flow (`FlowTable::http_due`).
 pub const NO_FLOW: u32 = u32::MAX;
+/// The state's two bits say which directions `http` reads: bit 0 requests, bit 1 responses.
 const HTTP_STATE: u8 = 3;
-const HTTP_UNKNOWN: u8 = 0;
-const HTTP_YES: u8 = 1;
-const HTTP_NO: u8 = 2;
+/// Not known yet: the first request is read to find out.
+const HTTP_UNKNOWN: u8 = 1;
+const HTTP_YES: u8 = 3;
+const HTTP_NO: u8 = 0;
 /// The request in progress is a form login.
 const HTTP_LOGIN: u8 = 4;
 /// The request in progress carries credentials this connection had not sent before.
@@ -725,10 +727,13 @@ impl FlowTable {
         }
         ev.src_hash = f.src_hash[dir];
         let sec1 = (m.sec as u32).wrapping_add(1);
-        ev.src_first_in_sec = f.src_sec[dir] != sec1;
-        f.src_sec[dir] = sec1;
-        if f.to_group {
-            self.queries.record(&m.src, m.sport, m.sec);
+        if f.src_sec[dir] != sec1 {
+            ev.src_first_in_sec = true;
+            f.src_sec[dir] = sec1;
+            // Queries are remembered by the second: the first of each second is enough.
+            if f.to_group {
+                self.queries.record(&m.src, m.sport, m.sec);
+            }
         }
         f.bytes[dir] += m.wire_len as u64;
         f.payload[dir] += m.payload_len as u64;
@@ -744,13 +749,7 @@ impl FlowTable {
             }
             // Only what `http` reads: a flow's requests until one shows it is not HTTP, and
             // the responses of HTTP flows.
-            if f.last_payload_dir != dir as u8
-                && if dir == 0 {
-                    f.http & HTTP_STATE != HTTP_NO
-                } else {
-                    f.http & HTTP_STATE == HTTP_YES
-                }
-            {
+            if f.last_payload_dir != dir as u8 && (f.http >> dir) & 1 != 0 {
                 self.http_due = id;
             }
             f.last_payload_dir = dir as u8;

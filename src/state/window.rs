@@ -51,8 +51,8 @@ pub struct Summary {
 struct Bucket {
     /// Monotonic start, seconds.
     start: u64,
-    packets: u64,
     bytes: u64,
+    /// Packets by protocol class (every packet is in one: their sum is the bucket's count).
     by_proto: [u64; 4],
     syns: u64,
     new_flows: u64,
@@ -64,7 +64,6 @@ impl Bucket {
     fn new(start: u64) -> Self {
         Bucket {
             start,
-            packets: 0,
             bytes: 0,
             by_proto: [0; 4],
             syns: 0,
@@ -76,7 +75,6 @@ impl Bucket {
 
     fn reset(&mut self, start: u64) {
         self.start = start;
-        self.packets = 0;
         self.bytes = 0;
         self.by_proto = [0; 4];
         self.syns = 0;
@@ -86,7 +84,6 @@ impl Bucket {
     }
 
     fn merge(&mut self, o: &Bucket, key: u64) {
-        self.packets += o.packets;
         self.bytes += o.bytes;
         for i in 0..4 {
             self.by_proto[i] += o.by_proto[i];
@@ -97,16 +94,21 @@ impl Bucket {
         self.talkers.merge(&o.talkers, key);
     }
 
+    fn packets(&self) -> u64 {
+        self.by_proto.iter().sum()
+    }
+
     fn summary(&self, span_s: u32, wall_offset_s: i64) -> Summary {
+        let packets = self.packets();
         Summary {
             start: self.start as i64 + wall_offset_s,
             span_s,
-            packets: self.packets,
+            packets,
             bytes: self.bytes,
             by_proto: self.by_proto,
             syns: self.syns,
             new_flows: self.new_flows,
-            distinct_sources: if self.packets == 0 {
+            distinct_sources: if packets == 0 {
                 0
             } else {
                 self.sources.estimate() as u32
@@ -220,6 +222,8 @@ pub struct Windows {
     l10: Level,
     l60: Level,
     key: u64,
+    /// The flow table's created count when the current 1 s bucket's count was last taken.
+    flows_created: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,6 +240,7 @@ impl Windows {
             l10: Level::new(10, caps.history_10s),
             l60: Level::new(60, caps.history_60s),
             key: sketch_key,
+            flows_created: 0,
         }
     }
 
@@ -246,18 +251,24 @@ impl Windows {
     }
 
     /// Move time forward to monotonic µs `now`; closed windows go to `on_close(span, summary)`.
+    /// `flows_created`: the flow table's count of flows created so far (the packets observed
+    /// since the last call created the difference: not counted packet by packet).
     pub fn advance(
         &mut self,
         now: u64,
         wall_offset_us: i64,
+        flows_created: u64,
         on_close: &mut impl FnMut(u32, &Summary),
     ) {
         let t = now / 1_000_000;
         if self.l1.started && t <= self.l1.cur.start {
             return;
         }
+        self.l1.cur.new_flows += flows_created.wrapping_sub(self.flows_created);
+        self.flows_created = flows_created;
         let off = wall_offset_us.div_euclid(1_000_000);
         if !self.l1.started {
+            self.l1.cur.new_flows = 0;
             self.l1.advance_to(t, off, on_close);
             self.l10.advance_to(t, off, on_close);
             self.l60.advance_to(t, off, on_close);
@@ -278,7 +289,6 @@ impl Windows {
     #[inline]
     pub fn observe(&mut self, m: &PacketMeta, ev: &FlowEvent) {
         let b = &mut self.l1.cur;
-        b.packets += 1;
         b.bytes += m.wire_len as u64;
         // Non-IP frames carry protocol 0, which is "other" too.
         let p = PROTO_CLASS[m.proto as usize] as usize;
@@ -286,7 +296,6 @@ impl Windows {
         if p == 0 && m.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN {
             b.syns += 1;
         }
-        b.new_flows += ev.created as u64;
         if ev.tracked {
             // The flow table hashed the source once for the flow, and knows whether this
             // flow and direction already counted it this second (inserting it again would
@@ -303,15 +312,20 @@ impl Windows {
     }
 
     /// Close every open bucket (end of capture).
-    pub fn flush(&mut self, wall_offset_us: i64, on_close: &mut impl FnMut(u32, &Summary)) {
+    pub fn flush(
+        &mut self,
+        wall_offset_us: i64,
+        flows_created: u64,
+        on_close: &mut impl FnMut(u32, &Summary),
+    ) {
         if !self.l1.started {
             return;
         }
         let next = self.l1.cur.start + 1;
-        self.advance(next * 1_000_000, wall_offset_us, on_close);
+        self.advance(next * 1_000_000, wall_offset_us, flows_created, on_close);
         let off = wall_offset_us.div_euclid(1_000_000);
         for l in [&mut self.l10, &mut self.l60] {
-            if l.cur.packets > 0 {
+            if l.cur.packets() > 0 {
                 let s = l.cur.summary(l.span as u32, off);
                 l.ring.push(s);
                 on_close(l.span as u32, &s);
