@@ -247,8 +247,19 @@ fn each_second_counts_the_flows_its_packets_created() {
     let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
     let mut p = Pipeline::new(&cfg);
     let udp_at = |p: &mut Pipeline, sec: i64, sport: u16| {
-        let fr = eth_ip(&ipv4([10, 0, 0, 2], [10, 0, 0, 3], 17, &udp(sport, 5000, b"x")));
-        p.process(1, T0 + sec * 1_000_000 + 1000, &fr, fr.len() as u32, &mut |_| {});
+        let fr = eth_ip(&ipv4(
+            [10, 0, 0, 2],
+            [10, 0, 0, 3],
+            17,
+            &udp(sport, 5000, b"x"),
+        ));
+        p.process(
+            1,
+            T0 + sec * 1_000_000 + 1000,
+            &fr,
+            fr.len() as u32,
+            &mut |_| {},
+        );
     };
     // Second 0: three new flows; second 1: two new ones and a packet of an old one;
     // second 2: old flows only; second 3: one new one.
