@@ -268,7 +268,6 @@ impl Windows {
         self.flows_created = flows_created;
         let off = wall_offset_us.div_euclid(1_000_000);
         if !self.l1.started {
-            self.l1.cur.new_flows = 0;
             self.l1.advance_to(t, off, on_close);
             self.l10.advance_to(t, off, on_close);
             self.l60.advance_to(t, off, on_close);
