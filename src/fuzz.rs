@@ -21,7 +21,7 @@ fn small_config() -> Config {
     FileConfig::parse(
         "[capacity]\nflows = 64\nscan_targets = 16\nscan_sweeps = 16\nslow_scanners = 16\n\
          fragment_trains = 16\nsyn_victims = 16\nlogin_pairs = 16\ndns_domains = 16\n\
-         beacon_pairs = 16\nsuppression = 16\nhosts = 16\n\
+         beacon_pairs = 16\nsuppression = 16\nhosts = 16\ndevices = 16\n\
          [windows]\nhistory_1s = 16\nhistory_10s = 16\nhistory_60s = 16\n",
         "fuzz",
     )

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::detect::{Alert, Engine, RuleId};
 use crate::output::json;
 use crate::state::clock::Clock;
-use crate::state::flow::FlowTable;
+use crate::state::flow::{FlowTable, NO_FLOW};
 use crate::state::window::{Summary, Windows};
 
 /// Deterministic counters: the same capture gives the same values on every run and machine.
@@ -49,7 +49,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(cfg: &Config) -> Pipeline {
-        let mut flows = FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key);
+        let mut flows = FlowTable::new(
+            cfg.capacity.flows,
+            cfg.capacity.devices,
+            cfg.flow,
+            cfg.sketch_key,
+        );
         flows.set_login_paths(&cfg.rules.bruteforce.form_login_paths);
         Pipeline {
             clock: Clock::default(),
@@ -107,6 +112,10 @@ impl Pipeline {
 
     pub fn flows(&self) -> &FlowTable {
         &self.flows
+    }
+
+    pub fn devices(&self) -> &crate::state::devices::Devices {
+        &self.flows.devices
     }
 
     pub fn windows(&self) -> &Windows {
@@ -184,8 +193,8 @@ impl Pipeline {
             ..
         } = self;
         let ev = flows.observe(meta, &mut |closed| engine.on_close(closed, out));
-        if flows.http_due != crate::state::flow::NO_FLOW {
-            flows.http(ev.dir, decode::tcp_payload(meta, data));
+        if flows.due != NO_FLOW {
+            flows.payload(ev.dir, decode::l4_payload(meta, data));
         }
         windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);

@@ -39,6 +39,7 @@ fn shipped_config_is_the_defaults() {
         "dns_domains",
         "beacon_pairs",
         "suppression",
+        "devices",
         "unanswered_timeout_s",
         "tcp_timeout_s",
         "udp_timeout_s",

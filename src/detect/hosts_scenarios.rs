@@ -90,7 +90,7 @@ impl Sim {
     fn new(cfg: &Config, seed: u64) -> Sim {
         Sim {
             engine: Engine::new(&cfg.detect()),
-            flows: FlowTable::new(cfg.capacity.flows, cfg.flow, cfg.sketch_key),
+            flows: FlowTable::new(cfg.capacity.flows, 16, cfg.flow, cfg.sketch_key),
             alerts: Vec::new(),
             rng: Rng(seed),
             sport: 1024,

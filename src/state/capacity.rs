@@ -41,6 +41,7 @@ impl Profile {
             beacon_pairs: 2048 * k,
             suppression: 512 * k,
             hosts: 1024 * k,
+            devices: 256 * k,
         }
     }
 }
@@ -58,6 +59,7 @@ pub struct Capacity {
     pub beacon_pairs: usize,
     pub suppression: usize,
     pub hosts: usize,
+    pub devices: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +76,7 @@ pub struct FileCapacity {
     pub beacon_pairs: Option<usize>,
     pub suppression: Option<usize>,
     pub hosts: Option<usize>,
+    pub devices: Option<usize>,
 }
 
 impl FileCapacity {
@@ -148,6 +151,7 @@ impl FileCapacity {
                 MAXCAP,
             )?,
             hosts: ranged("capacity.hosts", c.hosts, p.hosts, 16, MAXCAP)?,
+            devices: ranged("capacity.devices", c.devices, p.devices, 16, MAXCAP)?,
         })
     }
 }

@@ -18,6 +18,7 @@
 use crate::addr::Addr;
 use crate::capture::decode::{proto, tcp_flags as tf, Net, PacketMeta};
 use crate::settings::{ranged, ConfigError};
+use crate::state::devices::Devices;
 use crate::state::sketch::addr_hash;
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 use serde::Deserialize;
@@ -93,12 +94,17 @@ pub mod class {
     pub const CLOSED: u8 = 3;
 }
 
-/// A new flow's HTTP state: only TCP can carry HTTP, and never to the ports of TLS and ssh
-/// services (their first bytes are a handshake, not a request: reading them is wasted work).
+/// A new flow's payload state (`Flow::http`): DHCP flows have each message read for the
+/// device inventory; only TCP can carry HTTP, and never to the ports of TLS and ssh services
+/// (their first bytes are a handshake, not a request: reading them is wasted work).
 #[inline]
-fn http_initial(proto: u8, server_port: u16) -> u8 {
+fn http_initial(proto: u8, sport: u16, dport: u16, server_port: u16) -> u8 {
     if proto != proto::TCP {
-        return HTTP_NO;
+        return if proto == proto::UDP && is_dhcp(sport, dport) {
+            HTTP_YES | LEARN
+        } else {
+            HTTP_NO
+        };
     }
     match server_port {
         22 | 443 | 465 | 563 | 636 | 853 | 989 | 990 | 993 | 995 | 5061 | 5223 | 8443 | 8883 => {
@@ -108,7 +114,7 @@ fn http_initial(proto: u8, server_port: u16) -> u8 {
     }
 }
 
-/// No flow (`FlowTable::http_due`).
+/// Nothing due (`FlowTable::due`).
 pub const NO_FLOW: u32 = u32::MAX;
 /// The state's two bits say which directions `http` reads: bit 0 requests, bit 1 responses.
 const HTTP_STATE: u8 = 3;
@@ -120,6 +126,8 @@ const HTTP_NO: u8 = 0;
 const HTTP_LOGIN: u8 = 4;
 /// The request in progress carries credentials this connection had not sent before.
 const HTTP_NEW_CRED: u8 = 8;
+/// Not HTTP: a DHCP flow, each of whose messages goes to the device inventory.
+const LEARN: u8 = 16;
 
 /// A keyed 16-bit hash of the credentials a request's first segment carries (0: none): the
 /// `Authorization` header's value, or a form login's body. Only the hash is kept, to tell a
@@ -187,7 +195,8 @@ pub struct Flow {
     /// Largest responder payload segment after the first three turns (the handshake of most
     /// login protocols): failed logins get only short refusals back, a session gets more.
     pub late_reply_max: u16,
-    /// TCP flows: is it HTTP (see `http`), and is the current request a form login?
+    /// What `payload` reads of this flow: TCP flows, is it HTTP, and is the current
+    /// request a form login; DHCP flows, every message (`LEARN`).
     http: u8,
     /// HTTP responses refusing a login: `401` to any request, and a refusal (`200` or `403`:
     /// the login page again, not a redirect into the site) to a form login (`POST` to a login
@@ -380,6 +389,12 @@ impl GroupQueries {
     }
 }
 
+/// DHCP's ports: a client's 68 and a server's 67 (or a relay's, both 67).
+#[inline]
+fn is_dhcp(sport: u16, dport: u16) -> bool {
+    matches!((sport, dport), (68, 67) | (67, 68) | (67, 67))
+}
+
 /// A destination that is a group: multicast, the limited broadcast, or an IPv4 address ending
 /// in .255 (the directed broadcast of a /24, a home LAN's usual size; if it is a host of a
 /// larger subnet, only its queries are misread as a group's).
@@ -428,10 +443,12 @@ pub struct FlowTable {
     map: LruMap<FlowKey, Flow>,
     /// Path prefixes of form logins (`rules.bruteforce.form_login_paths`).
     login_paths: Vec<Vec<u8>>,
-    /// The flow whose request or response the packet just observed begins, when `http`
-    /// wants to read it (a TCP flow's first request, each request and response of an HTTP
-    /// flow); `NO_FLOW` otherwise. Kept here, not in the `FlowEvent` every packet returns.
-    pub http_due: u32,
+    /// The flow whose payload `payload` wants to read from the packet just observed: a TCP
+    /// flow's first request, each request and response of an HTTP flow, each DHCP message;
+    /// `NO_FLOW` otherwise. Kept here, not in the `FlowEvent` every packet returns.
+    pub due: u32,
+    /// The LAN's devices, learnt from ARP, neighbour discovery and DHCP as they pass here.
+    pub devices: Box<Devices>,
     hot4: HotV4,
     queries: GroupQueries,
     timeouts: FlowTimeouts,
@@ -441,11 +458,12 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
-    pub fn new(capacity: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
+    pub fn new(capacity: usize, devices: usize, timeouts: FlowTimeouts, sketch_key: u64) -> Self {
         FlowTable {
+            devices: Box::new(Devices::new(devices)),
             map: LruMap::new(capacity, 4),
             login_paths: Vec::new(),
-            http_due: NO_FLOW,
+            due: NO_FLOW,
             queries: GroupQueries::new(sketch_key),
             hot4: HotV4 {
                 id: u32::MAX,
@@ -469,18 +487,30 @@ impl FlowTable {
         self.login_paths = paths.iter().map(|p| p.as_bytes().to_vec()).collect();
     }
 
-    /// The start of a request or response on the TCP flow `http_due` names, in direction
-    /// `dir`: `head` is as much of the segment's payload as was captured. A flow whose first
-    /// request starts with an HTTP method is HTTP; then each response's status line is read
-    /// for refusals. Clears `http_due`.
+    /// The payload of the packet just observed, on the flow `due` names, in direction `dir`
+    /// (`head`: as much of it as was captured). Clears `due`.
+    ///
+    /// A DHCP message goes to the device inventory. On TCP, the start of a request or a
+    /// response: a flow whose first request starts with an HTTP method is HTTP; then each
+    /// response's status line is read for refusals.
     #[cold]
     #[inline(never)]
-    pub fn http(&mut self, dir: u8, head: &[u8]) {
-        let id = std::mem::replace(&mut self.http_due, NO_FLOW);
+    pub fn payload(&mut self, dir: u8, head: &[u8]) {
+        let id = std::mem::replace(&mut self.due, NO_FLOW);
         if (id as usize) >= self.map.capacity() {
             return;
         }
         let f = self.map.get_mut(id);
+        if f.http & LEARN != 0 {
+            // The packet's time: the flow's last, and its wall time counted from the first.
+            let ts = f
+                .first_ts
+                .saturating_add(f.last.saturating_sub(f.first) as i64);
+            self.devices.dhcp(head, f.last, ts);
+            // The next message is read whichever way it goes.
+            f.last_payload_dir = 2;
+            return;
+        }
         let state = f.http & HTTP_STATE;
         if dir == 0 {
             let first4 = match head {
@@ -698,7 +728,12 @@ impl FlowTable {
                     last_payload_dir: 2,
                     answer,
                     to_group,
-                    http: http_initial(m.proto, if synack { m.sport } else { m.dport }),
+                    http: http_initial(
+                        m.proto,
+                        m.sport,
+                        m.dport,
+                        if synack { m.sport } else { m.dport },
+                    ),
                     ..Flow::default()
                 }
             },
@@ -750,8 +785,9 @@ impl FlowTable {
             // Only what `http` reads: a flow's requests until one shows it is not HTTP, and
             // the responses of HTTP flows.
             if f.last_payload_dir != dir as u8 && (f.http >> dir) & 1 != 0 {
-                self.http_due = id;
+                self.due = id;
             }
+
             f.last_payload_dir = dir as u8;
         }
         let mut closed_now = None;
@@ -828,6 +864,7 @@ impl FlowTable {
     ) -> Option<(FlowKey, bool)> {
         match m.net {
             Net::Arp => {
+                self.devices.arp(m);
                 // Requests open a pseudo-flow sender→target; a reply from the target answers it.
                 if m.src == m.dst {
                     return None; // gratuitous ARP
@@ -850,18 +887,25 @@ impl FlowTable {
                 }
                 match (m.proto, m.icmp_type) {
                     (proto::ICMPV6, 135) => {
+                        self.devices.ndp(m);
                         if m.src.0 == [0; 16] {
                             return None; // duplicate address detection
                         }
                         Some(FlowKey::new(m.src, 0, m.target, 0, PROTO_ND))
                     }
                     (proto::ICMPV6, 136) => {
+                        self.devices.ndp(m);
                         let (k, _) = FlowKey::new(m.dst, 0, m.target, 0, PROTO_ND);
                         self.answer(&k, m, on_close);
                         None
                     }
-                    // Router/neighbour discovery chatter and MLD are not conversations.
-                    (proto::ICMPV6, 130..=134 | 143) => None,
+                    // Router/neighbour discovery chatter and MLD are not conversations (a
+                    // router's advertisement names a router: the inventory learns it).
+                    (proto::ICMPV6, 134) => {
+                        self.devices.ndp(m);
+                        None
+                    }
+                    (proto::ICMPV6, 130..=133 | 143) => None,
                     (proto::TCP | proto::UDP, _) => {
                         if m.fragment && m.sport == 0 && m.dport == 0 {
                             return None; // non-first fragment
@@ -1062,7 +1106,7 @@ mod tests {
 
     #[test]
     fn both_directions_share_a_flow_whether_it_was_the_last_one_or_not() {
-        let mut ft = FlowTable::new(16, T, 7);
+        let mut ft = FlowTable::new(16, 16, T, 7);
         let mut closed = Vec::new();
         let mut on = |c: &Closed| closed.push(c.reason);
         let syn = ft.observe(&tcp(1, C, 40000, S, 443, tf::SYN), &mut on);
@@ -1102,7 +1146,7 @@ mod tests {
 
     #[test]
     fn a_flow_to_itself_and_a_closed_flow_that_is_gone() {
-        let mut ft = FlowTable::new(4, T, 7);
+        let mut ft = FlowTable::new(4, 16, T, 7);
         let mut closed = Vec::new();
         let mut on = |c: &Closed| closed.push((c.id, c.reason));
         // Source and destination identical: every packet is side `a`, as FlowKey::new says.
@@ -1125,7 +1169,7 @@ mod tests {
     #[test]
     fn the_last_flow_shortcut_forgets_a_flow_whose_slot_went_to_another() {
         // One slot: each new flow evicts the last one and takes its id.
-        let mut ft = FlowTable::new(1, T, 7);
+        let mut ft = FlowTable::new(1, 16, T, 7);
         let mut on = |_: &Closed| {};
         let x = ft.observe(&tcp(1, C, 40000, S, 443, tf::ACK), &mut on);
         // An IPv6 flow, then an ARP probe, take the slot (and the id) in turn.
@@ -1170,7 +1214,7 @@ mod tests {
 
     #[test]
     fn full_table_evicts_the_least_recently_seen_flow() {
-        let mut ft = FlowTable::new(2, T, 7);
+        let mut ft = FlowTable::new(2, 16, T, 7);
         let mut closed = Vec::new();
         let mut on = |c: &Closed| closed.push((c.key.a_port.max(c.key.b_port), c.reason));
         ft.observe(&tcp(1, C, 40001, S, 443, tf::SYN), &mut on);

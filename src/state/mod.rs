@@ -5,6 +5,7 @@
 
 pub mod capacity;
 pub mod clock;
+pub mod devices;
 pub mod flow;
 pub mod sketch;
 pub mod table;

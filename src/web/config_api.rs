@@ -149,6 +149,7 @@ pub fn config_json(c: &Config) -> String {
         t.num("dns_domains", cap.dns_domains);
         t.num("beacon_pairs", cap.beacon_pairs);
         t.num("suppression", cap.suppression);
+        t.num("devices", cap.devices);
         t.close();
     }
     {

@@ -209,6 +209,13 @@ impl Snapshot {
             entries: hosts.entries(),
             evictions: hosts.counters.evicted,
         });
+        let devices = p.devices();
+        s.tables.push(TableRow {
+            name: "devices",
+            capacity: devices.capacity() as u64,
+            entries: devices.len() as u64,
+            evictions: devices.counters.evicted,
+        });
         for (i, span) in [1u32, 10, 60].into_iter().enumerate() {
             if let Some(r) = p.windows().history(span) {
                 let skip = r.len().saturating_sub(RECENT_WINDOWS);

@@ -15,6 +15,7 @@
 //! the MTU. Lengths on the wire are taken from the headers, so a short snaplen still gives
 //! true byte counts.
 
+pub mod dhcp;
 pub mod dns;
 pub mod psl;
 
@@ -185,6 +186,10 @@ pub struct PacketMeta {
     pub arp_op: u16,
     /// ARP target protocol address / ND target address.
     pub target: Addr,
+    /// The sender's hardware address as ARP (sender hardware address) and IPv6 neighbour
+    /// discovery (source or target link-layer address option) carry it, all zeros when they
+    /// do not: set by those two decoders only (ARP, ICMPv6), meaningless on any other packet.
+    pub ll_addr: [u8; 6],
     /// Part of a fragmented datagram: no L4 fields; `frag` describes it (valid only then).
     pub fragment: bool,
     pub frag: Fragment,
@@ -470,10 +475,32 @@ fn arp(d: &[u8], m: &mut PacketMeta) -> Result<(), DecodeError> {
     }
     m.net = Net::Arp;
     m.arp_op = be16(d, 6);
+    m.ll_addr = if hlen == 6 {
+        [d[8], d[9], d[10], d[11], d[12], d[13]]
+    } else {
+        [0; 6]
+    };
     m.src = addr4(d, 8 + hlen);
     m.dst = addr4(d, 8 + 2 * hlen + plen);
     m.target = m.dst;
     Ok(())
+}
+
+/// The link-layer address option of type `want` (1 source, 2 target) among neighbour
+/// discovery options (RFC 4861 §4.6: type, length in units of 8 bytes, value) when it holds
+/// an Ethernet address, else all zeros.
+fn nd_link_addr(mut opts: &[u8], want: u8) -> [u8; 6] {
+    while let [ty, len, ..] = *opts {
+        let n = len as usize * 8;
+        if n == 0 || n > opts.len() {
+            break;
+        }
+        if ty == want && n == 8 {
+            return [opts[2], opts[3], opts[4], opts[5], opts[6], opts[7]];
+        }
+        opts = &opts[n..];
+    }
+    [0; 6]
 }
 
 /// One's-complement sum of the header (IHL is a multiple of 4), eight bytes at a time with
@@ -709,10 +736,17 @@ fn transport(d: &[u8], l4_wire: u32, m: &mut PacketMeta) -> Result<(), DecodeErr
             m.icmp_type = d[0];
             m.icmp_code = d[1];
             m.payload_len = l4_wire.saturating_sub(8);
+            m.ll_addr = [0; 6];
             match d[0] {
                 1..=4 if d.len() >= 8 + 40 => m.quoted = quoted_v6(&d[8..]),
                 // Neighbour solicitation / advertisement: the target address.
-                135 | 136 if d.len() >= 24 => m.target = addr6(d, 8),
+                135 | 136 if d.len() >= 24 => {
+                    m.target = addr6(d, 8);
+                    m.ll_addr = nd_link_addr(&d[24..], if d[0] == 135 { 1 } else { 2 });
+                }
+                // Router solicitation and advertisement: options after 8 and 16 bytes.
+                133 if d.len() >= 8 => m.ll_addr = nd_link_addr(&d[8..], 1),
+                134 if d.len() >= 16 => m.ll_addr = nd_link_addr(&d[16..], 1),
                 _ => {}
             }
             Ok(())
@@ -785,14 +819,15 @@ pub struct Fragment {
     pub wire_len: u16,
 }
 
-/// The captured TCP payload of frame `data`, which `m` was decoded from, found from the end:
+/// The captured TCP or UDP payload of frame `data`, which `m` was decoded from, found from
+/// the end:
 /// a frame is its link header, then the IP packet, whose last `payload_len` bytes are the
 /// payload, so the payload starts `payload_len` bytes before the frame's length on the wire
 /// (captured or cut by the snapshot length). A frame with a trailer (an FCS) gives bytes a
-/// few places late, which match no HTTP start: the caller reads nothing from it.
+/// few places late, which match no HTTP start or DHCP header: the caller reads nothing.
 #[cold]
 #[inline(never)]
-pub fn tcp_payload<'a>(m: &PacketMeta, data: &'a [u8]) -> &'a [u8] {
+pub fn l4_payload<'a>(m: &PacketMeta, data: &'a [u8]) -> &'a [u8] {
     (m.wire_len as usize)
         .checked_sub(m.payload_len as usize)
         .and_then(|at| data.get(at..))

@@ -1,0 +1,541 @@
+//! The device inventory: the LAN's devices by hardware (MAC) address, learnt passively from
+//! what they already send — ARP, DHCP, IPv6 neighbour discovery — never by probing, and
+//! only from those packets (the flow table hands them over from paths the common packet
+//! never takes: ARP and neighbour discovery are not flows, DHCP flows are marked when
+//! created).
+//!
+//! A device holds its current and recent addresses, the name it gave itself and where that
+//! came from, its DHCP vendor class and the fingerprint of the options its DHCP client asks
+//! for, a best guess at what kind of device it is with the evidence, whether its MAC is a
+//! randomized (locally administered) one, and when it was first and last seen. The table has
+//! a fixed capacity; when full, the device seen longest ago is forgotten and counted.
+//!
+//! Names come from the wire: at most 63 bytes are kept, as bytes; whoever shows them escapes
+//! them (JSON, HTML as text, syslog).
+
+use crate::addr::Addr;
+use crate::capture::decode::{dhcp, PacketMeta};
+use crate::state::table::{LruMap, Seed, TableKey, Upsert};
+
+pub type Mac = [u8; 6];
+
+/// A MAC address as a table key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MacKey(pub Mac);
+
+impl TableKey for MacKey {
+    #[inline]
+    fn hash(&self, seed: &Seed) -> u64 {
+        let m = self.0;
+        seed.hash1(u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]]) as u128)
+    }
+}
+
+/// A MAC address set by software rather than burnt in by the maker (the U/L bit): phones and
+/// laptops use random ones per network for privacy, so its vendor prefix means nothing.
+pub fn locally_administered(mac: &Mac) -> bool {
+    mac[0] & 0x02 != 0
+}
+
+/// One station's address: not a group (multicast, broadcast) and not all zeros.
+fn is_station(mac: &Mac) -> bool {
+    mac[0] & 0x01 == 0 && *mac != [0; 6]
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn mac_text(mac: &Mac) -> String {
+    let mut s = String::with_capacity(17);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Where a device's name came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameSource {
+    #[default]
+    None,
+    /// DHCP host name (option 12) or client FQDN (option 81).
+    Dhcp,
+    /// Set by the user: wins over anything learnt.
+    User,
+}
+
+impl NameSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameSource::None => "",
+            NameSource::Dhcp => "dhcp",
+            NameSource::User => "user",
+        }
+    }
+}
+
+/// What a device most likely is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kind {
+    #[default]
+    Unknown,
+    Phone,
+    Laptop,
+    Tv,
+    Speaker,
+    Camera,
+    Printer,
+    Console,
+    Iot,
+    Router,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 10] = [
+        Kind::Unknown,
+        Kind::Phone,
+        Kind::Laptop,
+        Kind::Tv,
+        Kind::Speaker,
+        Kind::Camera,
+        Kind::Printer,
+        Kind::Console,
+        Kind::Iot,
+        Kind::Router,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Unknown => "unknown",
+            Kind::Phone => "phone",
+            Kind::Laptop => "laptop",
+            Kind::Tv => "tv",
+            Kind::Speaker => "speaker",
+            Kind::Camera => "camera",
+            Kind::Printer => "printer",
+            Kind::Console => "console",
+            Kind::Iot => "iot",
+            Kind::Router => "router",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Why a device's kind was guessed (the evidence named beside it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KindEvidence {
+    #[default]
+    None,
+    /// Its DHCP vendor class.
+    VendorClass,
+    /// A word in its name.
+    Name,
+    /// It advertises itself as an IPv6 router.
+    ServesTheLan,
+    /// Set by the user.
+    User,
+}
+
+impl KindEvidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindEvidence::None => "",
+            KindEvidence::VendorClass => "dhcp vendor class",
+            KindEvidence::Name => "name",
+            KindEvidence::ServesTheLan => "sends IPv6 router advertisements",
+            KindEvidence::User => "user",
+        }
+    }
+}
+
+const V4_KEPT: usize = 2;
+const V6_KEPT: usize = 4;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Device {
+    /// Wall time (µs since the epoch) of the first and latest packet it was learnt from.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// IPv4 and IPv6 addresses, newest first (unused entries unspecified).
+    pub v4: [Addr; V4_KEPT],
+    pub v6: [Addr; V6_KEPT],
+    pub name: heapless::Vec<u8, { dhcp::NAME_MAX }>,
+    pub name_source: NameSource,
+    pub vendor_class: heapless::Vec<u8, { dhcp::VENDOR_MAX }>,
+    /// FNV-1a of the DHCP parameter request list (0: none seen) and its length.
+    pub dhcp_fingerprint: u32,
+    pub dhcp_options: u8,
+    pub kind: Kind,
+    pub kind_evidence: KindEvidence,
+}
+
+impl Device {
+    /// The newest IPv4 address, if any.
+    pub fn ipv4(&self) -> Option<Addr> {
+        Some(self.v4[0]).filter(|a| *a != Addr::UNSPECIFIED)
+    }
+
+    pub fn addrs(&self) -> impl Iterator<Item = &Addr> {
+        self.v4
+            .iter()
+            .chain(self.v6.iter())
+            .filter(|a| **a != Addr::UNSPECIFIED)
+    }
+
+    pub fn has_addr(&self, a: &Addr) -> bool {
+        *a != Addr::UNSPECIFIED && (self.v4.contains(a) || self.v6.contains(a))
+    }
+
+    /// Put `a` first in `list`, keeping the others in order (the oldest falls off).
+    fn note(list: &mut [Addr], a: Addr) {
+        let at = list.iter().position(|x| *x == a).unwrap_or(list.len() - 1);
+        list[..=at].rotate_right(1);
+        list[0] = a;
+    }
+
+    fn add_addr(&mut self, a: Addr) {
+        // Neither the unspecified address of either family (a probe's, a client's without
+        // an address yet) nor a group's is anyone's own.
+        if a == Addr::UNSPECIFIED || a.as_v4() == Some([0; 4]) || a.is_group() {
+            return;
+        }
+        if a.as_v4().is_some() {
+            Self::note(&mut self.v4, a);
+        } else {
+            Self::note(&mut self.v6, a);
+        }
+    }
+
+    fn learn_name(&mut self, name: &[u8], source: NameSource) {
+        if name.is_empty() || self.name_source > source {
+            return;
+        }
+        self.name.clear();
+        let _ = self
+            .name
+            .extend_from_slice(&name[..name.len().min(dhcp::NAME_MAX)]);
+        self.name_source = source;
+    }
+
+    /// Guess the kind from what was learnt, unless something stronger already said.
+    fn guess(&mut self, kind: Kind, why: KindEvidence) {
+        let rank = |e: KindEvidence| match e {
+            KindEvidence::None => 0,
+            KindEvidence::Name => 1,
+            KindEvidence::VendorClass => 2,
+            KindEvidence::ServesTheLan => 3,
+            KindEvidence::User => 4,
+        };
+        if kind != Kind::Unknown && rank(why) >= rank(self.kind_evidence) {
+            self.kind = kind;
+            self.kind_evidence = why;
+        }
+    }
+
+    /// Set by the user (an empty name or `None` kind leaves that part as learnt).
+    pub fn label(&mut self, name: Option<&str>, kind: Option<Kind>) {
+        if let Some(n) = name {
+            self.name_source = NameSource::None;
+            self.learn_name(n.as_bytes(), NameSource::User);
+        }
+        if let Some(k) = kind {
+            self.kind = k;
+            self.kind_evidence = KindEvidence::User;
+        }
+    }
+}
+
+/// Kinds told by words in a DHCP vendor class (lower case, matched as prefixes).
+const VENDOR_CLASSES: &[(&str, Kind)] = &[
+    ("android-dhcp", Kind::Phone),
+    ("msft", Kind::Laptop),
+    ("dhcpcd", Kind::Iot),
+    ("udhcp", Kind::Iot),
+];
+
+/// Kinds told by words in a device's own name (lower case, matched anywhere).
+const NAME_WORDS: &[(&str, Kind)] = &[
+    ("iphone", Kind::Phone),
+    ("ipad", Kind::Phone),
+    ("galaxy", Kind::Phone),
+    ("pixel", Kind::Phone),
+    ("android", Kind::Phone),
+    ("macbook", Kind::Laptop),
+    ("laptop", Kind::Laptop),
+    ("thinkpad", Kind::Laptop),
+    ("desktop", Kind::Laptop),
+    ("chromecast", Kind::Tv),
+    ("roku", Kind::Tv),
+    ("appletv", Kind::Tv),
+    ("apple-tv", Kind::Tv),
+    ("bravia", Kind::Tv),
+    ("-tv", Kind::Tv),
+    ("sonos", Kind::Speaker),
+    ("homepod", Kind::Speaker),
+    ("echo", Kind::Speaker),
+    ("speaker", Kind::Speaker),
+    ("camera", Kind::Camera),
+    ("ipcam", Kind::Camera),
+    ("printer", Kind::Printer),
+    ("epson", Kind::Printer),
+    ("brother", Kind::Printer),
+    ("playstation", Kind::Console),
+    ("xbox", Kind::Console),
+    ("nintendo", Kind::Console),
+    ("openwrt", Kind::Router),
+    ("router", Kind::Router),
+];
+
+fn find_kind(text: &[u8], table: &[(&str, Kind)], prefix: bool) -> Kind {
+    let lower: heapless::Vec<u8, 64> = text
+        .iter()
+        .take(64)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    table
+        .iter()
+        .find(|(w, _)| {
+            let w = w.as_bytes();
+            if prefix {
+                lower.starts_with(w)
+            } else {
+                lower.windows(w.len()).any(|x| x == w)
+            }
+        })
+        .map_or(Kind::Unknown, |(_, k)| *k)
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceCounters {
+    /// Devices added to the table (first seen, or seen again after being forgotten).
+    pub added: u64,
+    /// Forgotten to make room.
+    pub evicted: u64,
+    /// Learning packets that did not parse (a damaged DHCP message, say).
+    pub malformed: u64,
+}
+
+pub struct Devices {
+    map: LruMap<MacKey, Device>,
+    pub counters: DeviceCounters,
+}
+
+impl Devices {
+    pub fn new(capacity: usize) -> Devices {
+        Devices {
+            map: LruMap::new(capacity, 1),
+            counters: DeviceCounters::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    pub fn footprint_bytes(&self) -> usize {
+        self.map.footprint_bytes()
+    }
+
+    pub fn get(&self, mac: &Mac) -> Option<&Device> {
+        self.map.find(&MacKey(*mac)).map(|id| self.map.get(id))
+    }
+
+    pub fn get_mut(&mut self, mac: &Mac) -> Option<&mut Device> {
+        let id = self.map.find(&MacKey(*mac))?;
+        Some(self.map.get_mut(id))
+    }
+
+    /// Devices from least to most recently seen.
+    pub fn iter(&self) -> impl Iterator<Item = (&Mac, &Device)> + '_ {
+        self.map
+            .iter_class(0)
+            .map(move |id| (&self.map.key(id).0, self.map.get(id)))
+    }
+
+    /// The device that has (or most recently had) address `a`, if any: a scan of the table,
+    /// for alerts and views, never per packet.
+    pub fn by_addr(&self, a: &Addr) -> Option<(&Mac, &Device)> {
+        self.iter()
+            .filter(|(_, d)| d.has_addr(a))
+            .max_by_key(|(_, d)| d.last_seen)
+    }
+
+    /// The device of `mac`, added if new, marked seen at packet time `now` / wall time `ts`.
+    fn seen(&mut self, mac: Mac, now: u64, ts: i64) -> &mut Device {
+        let counters = &mut self.counters;
+        let (id, how) = self.map.entry(
+            MacKey(mac),
+            0,
+            now,
+            |_, _, _| counters.evicted += 1,
+            |d| {
+                *d = Device {
+                    first_seen: ts,
+                    ..Device::default()
+                }
+            },
+        );
+        if how != Upsert::Found {
+            counters.added += 1;
+        }
+        self.map.touch(id, now, 0);
+        let d = self.map.get_mut(id);
+        d.last_seen = d.last_seen.max(ts);
+        d
+    }
+
+    /// An ARP request or reply: its sender's hardware and protocol addresses (a probe's
+    /// 0.0.0.0 says nothing of the address).
+    pub fn arp(&mut self, m: &PacketMeta) {
+        if let Some(mac) = Some(m.ll_addr).filter(is_station) {
+            self.seen(mac, m.now, m.ts).add_addr(m.src);
+        }
+    }
+
+    /// A DHCP message (`payload`: a UDP payload, as captured) seen at packet time `now`
+    /// (monotonic µs) and wall time `ts`.
+    pub fn dhcp(&mut self, payload: &[u8], now: u64, ts: i64) {
+        let Ok(d) = dhcp::parse(payload) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        if d.from_client {
+            if !is_station(&d.chaddr) {
+                return;
+            }
+            let dev = self.seen(d.chaddr, now, ts);
+            dev.learn_name(&d.host_name, NameSource::Dhcp);
+            if !d.vendor_class.is_empty() {
+                dev.vendor_class = d.vendor_class.clone();
+                dev.guess(
+                    find_kind(&d.vendor_class, VENDOR_CLASSES, true),
+                    KindEvidence::VendorClass,
+                );
+            }
+            if d.prl_len > 0 {
+                dev.dhcp_fingerprint = d.prl_hash;
+                dev.dhcp_options = d.prl_len;
+            }
+            dev.add_addr(Addr::v4(d.ciaddr));
+            dev.guess(
+                find_kind(&dev.name.clone(), NAME_WORDS, false),
+                KindEvidence::Name,
+            );
+        } else {
+            // A server's answer: an ACK gives its client an address.
+            if d.msg_type == dhcp::msg::ACK && is_station(&d.chaddr) && d.yiaddr != [0; 4] {
+                self.seen(d.chaddr, now, ts).add_addr(Addr::v4(d.yiaddr));
+            }
+        }
+    }
+
+    /// An IPv6 neighbour-discovery message (ICMPv6 133-136) with its link-layer address.
+    pub fn ndp(&mut self, m: &PacketMeta) {
+        let Some(mac) = Some(m.ll_addr).filter(is_station) else {
+            return;
+        };
+        match m.icmp_type {
+            // Router advertisement: the sender routes this LAN.
+            134 => {
+                let d = self.seen(mac, m.now, m.ts);
+                d.add_addr(m.src);
+                d.guess(Kind::Router, KindEvidence::ServesTheLan);
+            }
+            // Neighbour solicitation: its source is the sender's; with no source (duplicate
+            // address detection) the target is the address the sender is about to take.
+            135 => {
+                let a = if m.src == Addr::UNSPECIFIED {
+                    m.target
+                } else {
+                    m.src
+                };
+                self.seen(mac, m.now, m.ts).add_addr(a);
+            }
+            // Neighbour advertisement: the target is the sender's.
+            136 => {
+                let d = self.seen(mac, m.now, m.ts);
+                d.add_addr(m.src);
+                d.add_addr(m.target);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> Addr {
+        Addr::v4(s.parse::<std::net::Ipv4Addr>().unwrap().octets())
+    }
+
+    #[test]
+    fn addresses_newest_first_and_the_oldest_falls_off() {
+        let mut d = Device::default();
+        for a in ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.3"] {
+            d.add_addr(v4(a));
+        }
+        assert_eq!(d.v4, [v4("10.0.0.3"), v4("10.0.0.1")]);
+        assert!(d.has_addr(&v4("10.0.0.1")));
+        assert!(!d.has_addr(&v4("10.0.0.2")));
+        assert!(!d.has_addr(&Addr::UNSPECIFIED));
+    }
+
+    #[test]
+    fn a_users_label_wins_over_what_is_learnt() {
+        let mut d = Device::default();
+        d.learn_name(b"android-1234", NameSource::Dhcp);
+        d.guess(
+            find_kind(b"android-1234", NAME_WORDS, false),
+            KindEvidence::Name,
+        );
+        assert_eq!(d.kind, Kind::Phone);
+        d.label(Some("Anna's phone"), Some(Kind::Laptop));
+        d.learn_name(b"other", NameSource::Dhcp);
+        d.guess(Kind::Router, KindEvidence::ServesTheLan);
+        assert_eq!(&d.name[..], "Anna's phone".as_bytes());
+        assert_eq!(d.name_source, NameSource::User);
+        assert_eq!(
+            (d.kind, d.kind_evidence),
+            (Kind::Laptop, KindEvidence::User)
+        );
+    }
+
+    #[test]
+    fn the_table_forgets_the_device_seen_longest_ago_and_counts_it() {
+        let mut t = Devices::new(2);
+        for (i, now) in [(1u8, 1u64), (2, 2), (1, 3), (3, 4)] {
+            t.seen([0, 0, 0, 0, 0, i], now, now as i64);
+        }
+        assert_eq!(t.len(), 2);
+        assert!(t.get(&[0, 0, 0, 0, 0, 2]).is_none());
+        assert!(t.get(&[0, 0, 0, 0, 0, 1]).is_some());
+        assert_eq!(t.counters.added, 3);
+        assert_eq!(t.counters.evicted, 1);
+    }
+
+    #[test]
+    fn randomized_and_group_macs() {
+        assert!(locally_administered(&[0xda, 0xa1, 0x19, 1, 2, 3]));
+        assert!(!locally_administered(&[0x3c, 0x22, 0xfb, 1, 2, 3]));
+        assert!(!is_station(&[0x01, 0x00, 0x5e, 0, 0, 0xfb]));
+        assert!(!is_station(&[0; 6]));
+        assert_eq!(
+            mac_text(&[0x3c, 0x22, 0xfb, 1, 2, 0xab]),
+            "3c:22:fb:01:02:ab"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! The device inventory through the whole pipeline: frames as a LAN sends them (ARP, DHCP
+//! with host names and vendor classes, IPv6 neighbour discovery) and what the inventory
+//! then says about each device.
+
+mod support;
+
+use netwatch::addr::Addr;
+use netwatch::config::FileConfig;
+use netwatch::pipeline::Pipeline;
+use netwatch::state::devices::{locally_administered, Kind, KindEvidence, NameSource};
+use support::*;
+
+const PHONE: [u8; 6] = [0xda, 0xa1, 0x19, 0x10, 0x20, 0x30];
+const LAPTOP: [u8; 6] = [0x3c, 0x22, 0xfb, 0x01, 0x02, 0x03];
+const ROUTER: [u8; 6] = [0x94, 0x83, 0xc4, 0xaa, 0xbb, 0xcc];
+
+fn frame(src: [u8; 6], dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn arp_from(mac: [u8; 6], op: u16, sender: [u8; 4], target: [u8; 4]) -> Vec<u8> {
+    let mut a = vec![0, 1, 0x08, 0x00, 6, 4];
+    a.extend_from_slice(&op.to_be_bytes());
+    a.extend_from_slice(&mac);
+    a.extend_from_slice(&sender);
+    a.extend_from_slice(&[0; 6]);
+    a.extend_from_slice(&target);
+    frame(mac, [0xff; 6], 0x0806, &a)
+}
+
+/// A DHCP message (BOOTREQUEST `op` 1 or BOOTREPLY 2) for client `mac` with `options`.
+fn dhcp(op: u8, mac: [u8; 6], yiaddr: [u8; 4], options: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 236];
+    p[0] = op;
+    p[1] = 1;
+    p[2] = 6;
+    p[16..20].copy_from_slice(&yiaddr);
+    p[28..34].copy_from_slice(&mac);
+    p.extend_from_slice(&[99, 130, 83, 99]);
+    p.extend_from_slice(options);
+    p.push(255);
+    p
+}
+
+fn dhcp_frame(
+    eth_src: [u8; 6],
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    msg: &[u8],
+) -> Vec<u8> {
+    frame(
+        eth_src,
+        [0xff; 6],
+        0x0800,
+        &ipv4(src, dst, 17, &udp(sport, dport, msg)),
+    )
+}
+
+fn opt(code: u8, value: &[u8]) -> Vec<u8> {
+    let mut o = vec![code, value.len() as u8];
+    o.extend_from_slice(value);
+    o
+}
+
+/// ICMPv6 neighbour discovery: `typ` with `body` (after the 4-byte header) from `mac`.
+fn nd(mac: [u8; 6], src: [u8; 16], dst: [u8; 16], typ: u8, body: &[u8]) -> Vec<u8> {
+    let mut i = vec![typ, 0, 0, 0];
+    i.extend_from_slice(body);
+    frame(
+        mac,
+        [0x33, 0x33, 0, 0, 0, 1],
+        0x86dd,
+        &ipv6(src, dst, 58, &i),
+    )
+}
+
+fn v6(s: &str) -> [u8; 16] {
+    s.parse::<std::net::Ipv6Addr>().unwrap().octets()
+}
+
+fn run(frames: &[Vec<u8>]) -> Pipeline {
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut p = Pipeline::new(&cfg);
+    for (i, f) in frames.iter().enumerate() {
+        p.process(1, T0 + i as i64 * 100_000, f, f.len() as u32, &mut |_| {});
+    }
+    p
+}
+
+#[test]
+fn dhcp_names_a_device_and_gives_its_address_and_arp_follows_a_new_one() {
+    let req = [
+        opt(53, &[3]),
+        opt(12, b"Pixel-7"),
+        opt(60, b"android-dhcp-14"),
+        opt(55, &[1, 3, 6, 15, 26, 28, 51, 58, 59, 43]),
+    ]
+    .concat();
+    let ack = [opt(53, &[5]), opt(54, &[192, 168, 1, 1])].concat();
+    let p = run(&[
+        // DISCOVER and REQUEST from 0.0.0.0 to the broadcast address (one flow, one way).
+        dhcp_frame(
+            PHONE,
+            [0; 4],
+            68,
+            [255; 4],
+            67,
+            &dhcp(
+                1,
+                PHONE,
+                [0; 4],
+                &[opt(53, &[1]), opt(12, b"Pixel-7")].concat(),
+            ),
+        ),
+        dhcp_frame(
+            PHONE,
+            [0; 4],
+            68,
+            [255; 4],
+            67,
+            &dhcp(1, PHONE, [0; 4], &req),
+        ),
+        // OFFER, then ACK from the server (one flow, one way: both read).
+        dhcp_frame(
+            ROUTER,
+            v4("192.168.1.1"),
+            67,
+            [255; 4],
+            68,
+            &dhcp(2, PHONE, v4("192.168.1.60"), &[opt(53, &[2])].concat()),
+        ),
+        dhcp_frame(
+            ROUTER,
+            v4("192.168.1.1"),
+            67,
+            [255; 4],
+            68,
+            &dhcp(2, PHONE, v4("192.168.1.50"), &ack),
+        ),
+        // The laptop answers the router's ARP; later it moves to another address.
+        arp_from(LAPTOP, 2, v4("192.168.1.20"), v4("192.168.1.1")),
+        arp_from(LAPTOP, 1, v4("192.168.1.21"), v4("192.168.1.1")),
+        // An ARP probe (sender 0.0.0.0) adds no address.
+        arp_from(LAPTOP, 1, [0; 4], v4("192.168.1.22")),
+    ]);
+    let inv = p.devices();
+    let phone = inv.get(&PHONE).expect("the phone is learnt from DHCP");
+    assert_eq!(&phone.name[..], b"Pixel-7");
+    assert_eq!(phone.name_source, NameSource::Dhcp);
+    assert_eq!(&phone.vendor_class[..], b"android-dhcp-14");
+    assert_eq!(phone.dhcp_options, 10);
+    assert_ne!(phone.dhcp_fingerprint, 0);
+    assert_eq!(
+        (phone.kind, phone.kind_evidence),
+        (Kind::Phone, KindEvidence::VendorClass)
+    );
+    // The ACK's address, not the OFFER's.
+    assert_eq!(phone.ipv4(), Some(Addr::v4(v4("192.168.1.50"))));
+    assert!(locally_administered(&PHONE));
+
+    let laptop = inv.get(&LAPTOP).expect("the laptop is learnt from ARP");
+    assert_eq!(laptop.ipv4(), Some(Addr::v4(v4("192.168.1.21"))));
+    assert!(laptop.has_addr(&Addr::v4(v4("192.168.1.20"))));
+    assert!(!laptop.has_addr(&Addr::v4(v4("192.168.1.22"))));
+    assert!(!locally_administered(&LAPTOP));
+    assert_eq!(
+        inv.by_addr(&Addr::v4(v4("192.168.1.21"))).map(|(m, _)| *m),
+        Some(LAPTOP)
+    );
+    // The server's address in a DHCP reply is not its client's.
+    assert!(inv.by_addr(&Addr::v4(v4("192.168.1.1"))).is_none());
+    assert!(laptop.first_seen < laptop.last_seen);
+    assert_eq!(inv.counters.added, 2);
+}
+
+#[test]
+fn neighbour_discovery_learns_ipv6_addresses_and_the_router() {
+    let ll = v6("fe80::1");
+    let laptop_ll = v6("fe80::3e22:fbff:fe01:203");
+    let privacy = v6("2001:db8::8d3a:11f2:4e01:77");
+    let slla = |mac: [u8; 6]| [&[1u8, 1][..], &mac].concat();
+    let tlla = |mac: [u8; 6]| [&[2u8, 1][..], &mac].concat();
+    let ns_body = |target: [u8; 16], mac: Option<[u8; 6]>| {
+        let mut b = vec![0; 4];
+        b.extend_from_slice(&target);
+        if let Some(m) = mac {
+            b.extend_from_slice(&slla(m));
+        }
+        b
+    };
+    let mut na_body = vec![0x60, 0, 0, 0];
+    na_body.extend_from_slice(&privacy);
+    na_body.extend_from_slice(&tlla(LAPTOP));
+    let mut ra_body = vec![64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0];
+    ra_body.extend_from_slice(&slla(ROUTER));
+    let p = run(&[
+        nd(ROUTER, ll, v6("ff02::1"), 134, &ra_body),
+        // Duplicate address detection (no source, no option): nothing to learn.
+        nd(
+            LAPTOP,
+            [0; 16],
+            v6("ff02::1:ff01:77"),
+            135,
+            &ns_body(privacy, None),
+        ),
+        nd(
+            LAPTOP,
+            laptop_ll,
+            v6("ff02::1:ff00:1"),
+            135,
+            &ns_body(ll, Some(LAPTOP)),
+        ),
+        nd(LAPTOP, privacy, v6("fe80::1"), 136, &na_body),
+    ]);
+    let inv = p.devices();
+    let router = inv
+        .get(&ROUTER)
+        .expect("the router is learnt from its advertisement");
+    assert_eq!(
+        (router.kind, router.kind_evidence),
+        (Kind::Router, KindEvidence::ServesTheLan)
+    );
+    assert!(router.has_addr(&Addr::v6(ll)));
+    let laptop = inv
+        .get(&LAPTOP)
+        .expect("the laptop is learnt from its solicitation");
+    assert!(laptop.has_addr(&Addr::v6(laptop_ll)));
+    assert!(laptop.has_addr(&Addr::v6(privacy)));
+    assert_eq!(laptop.ipv4(), None);
+}
+
+#[test]
+fn the_inventory_keeps_its_capacity_and_counts_what_it_forgets() {
+    let cfg = FileConfig::parse("[capacity]\ndevices = 16\n", "t")
+        .unwrap()
+        .validate()
+        .unwrap();
+    let mut p = Pipeline::new(&cfg);
+    for i in 0..40u8 {
+        let mac = [0x3c, 0x22, 0xfb, 0, 0, i];
+        let f = arp_from(mac, 1, [10, 0, 0, i + 1], [10, 0, 0, 254]);
+        p.process(1, T0 + i as i64 * 1000, &f, f.len() as u32, &mut |_| {});
+    }
+    let inv = p.devices();
+    assert_eq!(inv.len(), 16);
+    assert_eq!(inv.counters.added, 40);
+    assert_eq!(inv.counters.evicted, 24);
+    // The newest are kept.
+    assert!(inv.get(&[0x3c, 0x22, 0xfb, 0, 0, 39]).is_some());
+    assert!(inv.get(&[0x3c, 0x22, 0xfb, 0, 0, 0]).is_none());
+}
