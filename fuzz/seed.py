@@ -259,6 +259,37 @@ def capture_files(caps):
         put("capture_file", head[:len(head) - 5])
 
 
+def devices():
+    """DHCP and mDNS messages as the device inventory reads them."""
+    mac = bytes([0x3C, 0x22, 0xFB, 1, 2, 3])
+
+    def dhcp(op, opts):
+        fixed = bytes([op, 1, 6, 0]) + bytes(12) + bytes([192, 168, 1, 50]) + bytes(8) + mac + bytes(10)
+        return fixed + bytes(192) + bytes([99, 130, 83, 99]) + opts + b"\xff"
+
+    def opt(code, value):
+        return bytes([code, len(value)]) + value
+
+    put("dhcp", dhcp(1, opt(53, b"\x03") + opt(12, b"Pixel-7") + opt(60, b"android-dhcp-14")
+                     + opt(55, bytes([1, 3, 6, 15, 26, 28, 51, 58, 59, 43]))))
+    put("dhcp", dhcp(2, opt(53, b"\x05") + opt(54, bytes([192, 168, 1, 1]))))
+    put("dhcp", dhcp(1, opt(81, b"\x05\x00\x00\x06laptop\x03lan\x00") + b"\x00\x00"))
+
+    def name(n):
+        return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\x00"
+
+    def rr(owner, ty, rdata):
+        return owner + struct.pack(">HHIH", ty, 0x8001, 4500, len(rdata)) + rdata
+
+    recs = [
+        rr(name("_googlecast._tcp.local"), 12, name("TV._googlecast._tcp.local")),
+        rr(name("TV._googlecast._tcp.local"), 33, bytes(4) + b"\x1f\x49" + name("tv.local")),
+        rr(name("tv.local"), 1, bytes([192, 168, 1, 50])),
+        rr(b"\xc0\x0c", 28, bytes(16)),
+    ]
+    put("mdns", struct.pack(">HHHHHH", 0, 0x8400, 0, len(recs), 0, 0) + b"".join(recs))
+
+
 def main():
     caps = [os.path.join(ROOT, "tests/e2e/captures", f)
             for f in sorted(os.listdir(os.path.join(ROOT, "tests/e2e/captures")))]
@@ -291,6 +322,7 @@ def main():
     for n in (b"www.example.co.uk", b"a.b.c.kawasaki.jp", b"foo.blogspot.com", b"localhost",
               b"x.city.kawasaki.jp", b"com", b"", b"..", b"a" * 63 + b".com"):
         put("psl", n)
+    devices()
     configs()
     web()
     for t in sorted(os.listdir(OUT)):

@@ -148,6 +148,35 @@ pub fn psl(data: &[u8]) {
     }
 }
 
+/// A DHCP message: parsed (its kept names within their bounds), then learnt from by a small
+/// device inventory as a client's and as a server's message. True when it parsed.
+pub fn dhcp(data: &[u8]) -> bool {
+    use crate::addr::Addr;
+    let parsed = decode::dhcp::parse(data);
+    if let Ok(d) = &parsed {
+        assert!(d.host_name.len() <= decode::dhcp::NAME_MAX);
+        assert!(d.vendor_class.len() <= decode::dhcp::VENDOR_MAX);
+    }
+    let mut inv = crate::state::devices::Devices::new(16);
+    inv.udp(data, Addr::UNSPECIFIED, 68, 1, 1);
+    inv.udp(data, Addr::v4([10, 0, 0, 1]), 67, 2, 2);
+    assert!(inv.len() <= 1);
+    parsed.is_ok()
+}
+
+/// An mDNS message: parsed (at most `MAX_RECORDS` records, a host name within 63 bytes).
+/// True when it parsed.
+pub fn mdns(data: &[u8]) -> bool {
+    match decode::mdns::parse(data) {
+        Ok(m) => {
+            assert!(m.host.len() <= 63);
+            assert!(m.records as usize <= decode::mdns::MAX_RECORDS);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// A TOML configuration file: parsed and validated, errors only as values.
 pub fn config_toml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -1,6 +1,6 @@
 //! The device inventory through the whole pipeline: frames as a LAN sends them (ARP, DHCP
-//! with host names and vendor classes, IPv6 neighbour discovery) and what the inventory
-//! then says about each device.
+//! with host names and vendor classes, IPv6 neighbour discovery, mDNS announcements) and
+//! what the inventory then says about each device.
 
 mod support;
 
@@ -254,4 +254,96 @@ fn the_inventory_keeps_its_capacity_and_counts_what_it_forgets() {
     // The newest are kept.
     assert!(inv.get(&[0x3c, 0x22, 0xfb, 0, 0, 39]).is_some());
     assert!(inv.get(&[0x3c, 0x22, 0xfb, 0, 0, 0]).is_none());
+}
+
+fn wire(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in name.split('.') {
+        out.push(l.len() as u8);
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+fn rr(owner: &[u8], ty: u16, rdata: &[u8]) -> Vec<u8> {
+    let mut r = owner.to_vec();
+    r.extend_from_slice(&ty.to_be_bytes());
+    r.extend_from_slice(&[0x80, 1, 0, 0, 0x11, 0x94]);
+    r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    r.extend_from_slice(rdata);
+    r
+}
+
+/// An mDNS message (`response` or a query) from `mac`/`src` to 224.0.0.251.
+fn mdns(mac: [u8; 6], src: [u8; 4], response: bool, records: &[Vec<u8>]) -> Vec<u8> {
+    let mut m = vec![
+        0,
+        0,
+        if response { 0x84 } else { 0 },
+        0,
+        0,
+        0,
+        0,
+        records.len() as u8,
+    ];
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    for r in records {
+        m.extend_from_slice(r);
+    }
+    let ip = ipv4(src, [224, 0, 0, 251], 17, &udp(5353, 5353, &m));
+    frame(mac, [0x01, 0, 0x5e, 0, 0, 0xfb], 0x0800, &ip)
+}
+
+#[test]
+fn mdns_announcements_name_a_known_device_and_say_what_it_is() {
+    const TV: [u8; 6] = [0x54, 0x60, 0x09, 0x11, 0x22, 0x33];
+    const PRINTER: [u8; 6] = [0x00, 0x80, 0x77, 0x44, 0x55, 0x66];
+    let mut srv = vec![0, 0, 0, 0, 0x1f, 0x49];
+    srv.extend_from_slice(&wire("Living-Room-TV.local"));
+    let cast = [
+        rr(
+            &wire("_googlecast._tcp.local"),
+            12,
+            &wire("Living Room TV._googlecast._tcp.local"),
+        ),
+        rr(&wire("Living Room TV._googlecast._tcp.local"), 33, &srv),
+        rr(&wire("Living-Room-TV.local"), 1, &[192, 168, 1, 50]),
+    ];
+    let ipp = [
+        rr(
+            &wire("_ipp._tcp.local"),
+            12,
+            &wire("Office._ipp._tcp.local"),
+        ),
+        rr(&wire("office-printer.local"), 1, &[192, 168, 1, 9]),
+    ];
+    let p = run(&[
+        arp_from(TV, 2, v4("192.168.1.50"), v4("192.168.1.1")),
+        arp_from(PRINTER, 2, v4("192.168.1.9"), v4("192.168.1.1")),
+        arp_from(PHONE, 2, v4("192.168.1.42"), v4("192.168.1.1")),
+        mdns(TV, v4("192.168.1.50"), true, &cast),
+        mdns(PRINTER, v4("192.168.1.9"), true, &ipp),
+        // A phone's question names nothing of its own.
+        mdns(PHONE, v4("192.168.1.42"), false, &[]),
+        // An answer from an address no device has is left alone.
+        mdns(LAPTOP, v4("192.168.1.77"), true, &ipp),
+    ]);
+    let inv = p.devices();
+    let tv = inv.get(&TV).unwrap();
+    assert_eq!(&tv.name[..], b"Living-Room-TV");
+    assert_eq!(tv.name_source, NameSource::Mdns);
+    assert_eq!(tv.kind, Kind::Tv);
+    assert_eq!(tv.kind_evidence.as_str(), "_googlecast");
+    let printer = inv.get(&PRINTER).unwrap();
+    assert_eq!(&printer.name[..], b"office-printer");
+    assert_eq!(
+        (printer.kind, printer.kind_evidence.as_str()),
+        (Kind::Printer, "_ipp")
+    );
+    let phone = inv.get(&PHONE).unwrap();
+    assert!(phone.name.is_empty());
+    assert_eq!(phone.kind, Kind::Unknown);
+    assert!(inv.get(&LAPTOP).is_none());
+    assert_eq!(inv.counters.malformed, 0);
 }

@@ -137,3 +137,18 @@ fn capture_file_entry_reads_pcap_and_pcapng_through_windows() {
     assert!(n > 100 && n < 300, "{n}");
     assert_eq!(fuzz::capture_file(b"not a capture"), 0);
 }
+
+#[test]
+fn device_message_entries_parse_what_the_inventory_reads() {
+    let mut dhcp = vec![0u8; 236];
+    dhcp[..3].copy_from_slice(&[1, 1, 6]);
+    dhcp[28..34].copy_from_slice(&[0x3c, 0x22, 0xfb, 1, 2, 3]);
+    dhcp.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 12, 2, b'p', b'c', 255]);
+    assert!(fuzz::dhcp(&dhcp));
+    assert!(!fuzz::dhcp(&dhcp[..200]));
+    let mut mdns = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    mdns.extend_from_slice(b"\x02tv\x05local\x00\x00\x01\x80\x01\x00\x00\x11\x94\x00\x04");
+    mdns.extend_from_slice(&[192, 168, 1, 50]);
+    assert!(fuzz::mdns(&mdns));
+    assert!(!fuzz::mdns(&mdns[..3]));
+}

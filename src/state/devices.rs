@@ -1,5 +1,5 @@
 //! The device inventory: the LAN's devices by hardware (MAC) address, learnt passively from
-//! what they already send — ARP, DHCP, IPv6 neighbour discovery — never by probing, and
+//! what they already send — ARP, DHCP, IPv6 neighbour discovery, mDNS — never by probing, and
 //! only from those packets (the flow table hands them over from paths the common packet
 //! never takes: ARP and neighbour discovery are not flows, DHCP flows are marked when
 //! created).
@@ -14,7 +14,7 @@
 //! them (JSON, HTML as text, syslog).
 
 use crate::addr::Addr;
-use crate::capture::decode::{dhcp, PacketMeta};
+use crate::capture::decode::{dhcp, mdns, PacketMeta};
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 pub type Mac = [u8; 6];
@@ -59,6 +59,8 @@ pub fn mac_text(mac: &Mac) -> String {
 pub enum NameSource {
     #[default]
     None,
+    /// The host name it announces over mDNS.
+    Mdns,
     /// DHCP host name (option 12) or client FQDN (option 81).
     Dhcp,
     /// Set by the user: wins over anything learnt.
@@ -69,6 +71,7 @@ impl NameSource {
     pub fn as_str(self) -> &'static str {
         match self {
             NameSource::None => "",
+            NameSource::Mdns => "mdns",
             NameSource::Dhcp => "dhcp",
             NameSource::User => "user",
         }
@@ -134,6 +137,8 @@ pub enum KindEvidence {
     VendorClass,
     /// A word in its name.
     Name,
+    /// A service it announces over mDNS (`mdns::SERVICES[i]`).
+    Service(u8),
     /// It advertises itself as an IPv6 router.
     ServesTheLan,
     /// Set by the user.
@@ -146,6 +151,7 @@ impl KindEvidence {
             KindEvidence::None => "",
             KindEvidence::VendorClass => "dhcp vendor class",
             KindEvidence::Name => "name",
+            KindEvidence::Service(i) => mdns::SERVICES.get(i as usize).copied().unwrap_or(""),
             KindEvidence::ServesTheLan => "sends IPv6 router advertisements",
             KindEvidence::User => "user",
         }
@@ -169,6 +175,8 @@ pub struct Device {
     /// FNV-1a of the DHCP parameter request list (0: none seen) and its length.
     pub dhcp_fingerprint: u32,
     pub dhcp_options: u8,
+    /// Services announced over mDNS (bit `i`: `mdns::SERVICES[i]`).
+    pub services: u32,
     pub kind: Kind,
     pub kind_evidence: KindEvidence,
 }
@@ -227,8 +235,9 @@ impl Device {
             KindEvidence::None => 0,
             KindEvidence::Name => 1,
             KindEvidence::VendorClass => 2,
-            KindEvidence::ServesTheLan => 3,
-            KindEvidence::User => 4,
+            KindEvidence::Service(_) => 3,
+            KindEvidence::ServesTheLan => 4,
+            KindEvidence::User => 5,
         };
         if kind != Kind::Unknown && rank(why) >= rank(self.kind_evidence) {
             self.kind = kind;
@@ -247,6 +256,41 @@ impl Device {
             self.kind_evidence = KindEvidence::User;
         }
     }
+}
+
+/// What a device offering an mDNS service most likely is, strongest first (an Apple TV
+/// announces `_airplay` and `_raop`; a speaker `_raop` or `_spotify-connect` alone).
+const SERVICE_KINDS: [(&str, Kind); 12] = [
+    ("_ipp", Kind::Printer),
+    ("_ipps", Kind::Printer),
+    ("_printer", Kind::Printer),
+    ("_pdl-datastream", Kind::Printer),
+    ("_googlecast", Kind::Tv),
+    ("_airplay", Kind::Tv),
+    ("_sonos", Kind::Speaker),
+    ("_spotify-connect", Kind::Speaker),
+    ("_raop", Kind::Speaker),
+    ("_hap", Kind::Iot),
+    ("_apple-mobdev2", Kind::Phone),
+    ("_workstation", Kind::Laptop),
+];
+
+/// The kind the services in `bits` point to, with the service that says so.
+fn service_kind(bits: u32) -> Option<(Kind, u8)> {
+    SERVICE_KINDS.iter().find_map(|(name, kind)| {
+        let i = mdns::SERVICES.iter().position(|s| s == name)?;
+        (bits & 1 << i != 0).then_some((*kind, i as u8))
+    })
+}
+
+/// The UDP ports whose messages the inventory reads: DHCP's (a client's 68, a server's 67,
+/// or a relay's, both 67) and mDNS's (5353 both ways).
+#[inline]
+pub fn learns_from(sport: u16, dport: u16) -> bool {
+    matches!(
+        (sport, dport),
+        (68, 67) | (67, 68) | (67, 67) | (5353, 5353)
+    )
 }
 
 /// Kinds told by words in a DHCP vendor class (lower case, matched as prefixes).
@@ -370,6 +414,42 @@ impl Devices {
         self.iter()
             .filter(|(_, d)| d.has_addr(a))
             .max_by_key(|(_, d)| d.last_seen)
+    }
+
+    /// A UDP message on a port `learns_from` names, from `src`:`sport`, seen at packet time
+    /// `now` (monotonic µs) and wall time `ts`.
+    pub fn udp(&mut self, payload: &[u8], src: Addr, sport: u16, now: u64, ts: i64) {
+        if sport == 5353 {
+            self.mdns(payload, src, now, ts);
+        } else {
+            self.dhcp(payload, now, ts);
+        }
+    }
+
+    /// An mDNS response from `src`: the device that has that address (learnt from ARP, DHCP
+    /// or neighbour discovery; an address no device has yet is left alone) announces a host
+    /// name and services.
+    fn mdns(&mut self, payload: &[u8], src: Addr, now: u64, ts: i64) {
+        let m = match mdns::parse(payload) {
+            Ok(m) => m,
+            Err(mdns::MdnsError::Query) => return,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        if m.host.is_empty() && m.services == 0 {
+            return;
+        }
+        let Some(mac) = self.by_addr(&src).map(|(mac, _)| *mac) else {
+            return;
+        };
+        let d = self.seen(mac, now, ts);
+        d.learn_name(&m.host, NameSource::Mdns);
+        d.services |= m.services;
+        if let Some((kind, i)) = service_kind(d.services) {
+            d.guess(kind, KindEvidence::Service(i));
+        }
     }
 
     /// The device of `mac`, added if new, marked seen at packet time `now` / wall time `ts`.

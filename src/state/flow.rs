@@ -94,13 +94,13 @@ pub mod class {
     pub const CLOSED: u8 = 3;
 }
 
-/// A new flow's payload state (`Flow::http`): DHCP flows have each message read for the
-/// device inventory; only TCP can carry HTTP, and never to the ports of TLS and ssh services
+/// A new flow's payload state (`Flow::http`): DHCP and mDNS flows have each message read for
+/// the device inventory; only TCP can carry HTTP, and never to the ports of TLS and ssh services
 /// (their first bytes are a handshake, not a request: reading them is wasted work).
 #[inline]
 fn http_initial(proto: u8, sport: u16, dport: u16, server_port: u16) -> u8 {
     if proto != proto::TCP {
-        return if proto == proto::UDP && is_dhcp(sport, dport) {
+        return if proto == proto::UDP && crate::state::devices::learns_from(sport, dport) {
             HTTP_YES | LEARN
         } else {
             HTTP_NO
@@ -126,7 +126,7 @@ const HTTP_NO: u8 = 0;
 const HTTP_LOGIN: u8 = 4;
 /// The request in progress carries credentials this connection had not sent before.
 const HTTP_NEW_CRED: u8 = 8;
-/// Not HTTP: a DHCP flow, each of whose messages goes to the device inventory.
+/// Not HTTP: a DHCP or mDNS flow, each of whose messages goes to the device inventory.
 const LEARN: u8 = 16;
 
 /// A keyed 16-bit hash of the credentials a request's first segment carries (0: none): the
@@ -196,7 +196,7 @@ pub struct Flow {
     /// login protocols): failed logins get only short refusals back, a session gets more.
     pub late_reply_max: u16,
     /// What `payload` reads of this flow: TCP flows, is it HTTP, and is the current
-    /// request a form login; DHCP flows, every message (`LEARN`).
+    /// request a form login; DHCP and mDNS flows, every message (`LEARN`).
     http: u8,
     /// HTTP responses refusing a login: `401` to any request, and a refusal (`200` or `403`:
     /// the login page again, not a redirect into the site) to a form login (`POST` to a login
@@ -389,12 +389,6 @@ impl GroupQueries {
     }
 }
 
-/// DHCP's ports: a client's 68 and a server's 67 (or a relay's, both 67).
-#[inline]
-fn is_dhcp(sport: u16, dport: u16) -> bool {
-    matches!((sport, dport), (68, 67) | (67, 68) | (67, 67))
-}
-
 /// A destination that is a group: multicast, the limited broadcast, or an IPv4 address ending
 /// in .255 (the directed broadcast of a /24, a home LAN's usual size; if it is a host of a
 /// larger subnet, only its queries are misread as a group's).
@@ -444,7 +438,7 @@ pub struct FlowTable {
     /// Path prefixes of form logins (`rules.bruteforce.form_login_paths`).
     login_paths: Vec<Vec<u8>>,
     /// The flow whose payload `payload` wants to read from the packet just observed: a TCP
-    /// flow's first request, each request and response of an HTTP flow, each DHCP message;
+    /// flow's first request, each request and response of an HTTP flow, each DHCP or mDNS message;
     /// `NO_FLOW` otherwise. Kept here, not in the `FlowEvent` every packet returns.
     pub due: u32,
     /// The LAN's devices, learnt from ARP, neighbour discovery and DHCP as they pass here.
@@ -490,7 +484,7 @@ impl FlowTable {
     /// The payload of the packet just observed, on the flow `due` names, in direction `dir`
     /// (`head`: as much of it as was captured). Clears `due`.
     ///
-    /// A DHCP message goes to the device inventory. On TCP, the start of a request or a
+    /// A DHCP or mDNS message goes to the device inventory. On TCP, the start of a request or a
     /// response: a flow whose first request starts with an HTTP method is HTTP; then each
     /// response's status line is read for refusals.
     #[cold]
@@ -502,13 +496,21 @@ impl FlowTable {
         }
         let f = self.map.get_mut(id);
         if f.http & LEARN != 0 {
+            // The next message is read whichever way it goes.
+            f.last_payload_dir = 2;
             // The packet's time: the flow's last, and its wall time counted from the first.
             let ts = f
                 .first_ts
                 .saturating_add(f.last.saturating_sub(f.first) as i64);
-            self.devices.dhcp(head, f.last, ts);
-            // The next message is read whichever way it goes.
-            f.last_payload_dir = 2;
+            let now = f.last;
+            let k = self.map.key(id);
+            let f = self.map.get(id);
+            let (src, sport) = if (dir == 0) == f.init_is_a {
+                (k.a, k.a_port)
+            } else {
+                (k.b, k.b_port)
+            };
+            self.devices.udp(head, src, sport, now, ts);
             return;
         }
         let state = f.http & HTTP_STATE;

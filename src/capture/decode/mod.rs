@@ -17,6 +17,7 @@
 
 pub mod dhcp;
 pub mod dns;
+pub mod mdns;
 pub mod psl;
 
 use crate::addr::Addr;
