@@ -169,6 +169,9 @@ fn dhcp_names_a_device_and_gives_its_address_and_arp_follows_a_new_one() {
     assert!(laptop.has_addr(&Addr::v4(v4("192.168.1.20"))));
     assert!(!laptop.has_addr(&Addr::v4(v4("192.168.1.22"))));
     assert!(!locally_administered(&LAPTOP));
+    // Makers from the built-in table; a randomized MAC has none.
+    assert_eq!(laptop.vendor.as_str(), "Apple");
+    assert_eq!(phone.vendor.as_str(), "");
     assert_eq!(
         inv.by_addr(&Addr::v4(v4("192.168.1.21"))).map(|(m, _)| *m),
         Some(LAPTOP)
@@ -335,7 +338,9 @@ fn mdns_announcements_name_a_known_device_and_say_what_it_is() {
     assert_eq!(tv.name_source, NameSource::Mdns);
     assert_eq!(tv.kind, Kind::Tv);
     assert_eq!(tv.kind_evidence.as_str(), "_googlecast");
+    assert_eq!(tv.vendor.as_str(), "Google");
     let printer = inv.get(&PRINTER).unwrap();
+    assert_eq!(printer.vendor.as_str(), "Brother");
     assert_eq!(&printer.name[..], b"office-printer");
     assert_eq!(
         (printer.kind, printer.kind_evidence.as_str()),

@@ -15,6 +15,7 @@
 
 use crate::addr::Addr;
 use crate::capture::decode::{dhcp, mdns, PacketMeta};
+use crate::state::oui;
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
 pub type Mac = [u8; 6];
@@ -179,6 +180,10 @@ pub struct Device {
     pub services: u32,
     pub kind: Kind,
     pub kind_evidence: KindEvidence,
+    /// The maker, by MAC prefix (none for a randomized MAC; see `oui`).
+    pub vendor: heapless::String<{ oui::VENDOR_MAX }>,
+    /// The maker was looked up (the registry file is read at most once a second).
+    vendor_tried: bool,
 }
 
 impl Device {
@@ -365,6 +370,10 @@ pub struct DeviceCounters {
 
 pub struct Devices {
     map: LruMap<MacKey, Device>,
+    /// The IEEE registry file for makers the built-in table lacks (`None`: built-in only).
+    registry: Option<String>,
+    /// Packet time (µs) before which the registry file is not read again.
+    next_registry_read: u64,
     pub counters: DeviceCounters,
 }
 
@@ -372,8 +381,15 @@ impl Devices {
     pub fn new(capacity: usize) -> Devices {
         Devices {
             map: LruMap::new(capacity, 1),
+            registry: Some(oui::REGISTRY.to_string()),
+            next_registry_read: 0,
             counters: DeviceCounters::default(),
         }
+    }
+
+    /// The registry file read for makers the built-in table lacks (`None`: none).
+    pub fn set_registry(&mut self, path: Option<String>) {
+        self.registry = path;
     }
 
     pub fn len(&self) -> usize {
@@ -473,6 +489,23 @@ impl Devices {
         self.map.touch(id, now, 0);
         let d = self.map.get_mut(id);
         d.last_seen = d.last_seen.max(ts);
+        if !d.vendor_tried {
+            // The built-in table costs a binary search; the registry file a scan of a few MB,
+            // so a flood of made-up MACs reads it at most once a second (a device left without
+            // its maker is looked up again when next seen).
+            let read_file = now >= self.next_registry_read;
+            let registry = self.registry.as_deref().filter(|_| read_file);
+            if registry.is_some() {
+                self.next_registry_read = now.saturating_add(1_000_000);
+            }
+            let found = oui::vendor(&mac, registry);
+            let builtin_only = registry.is_none() && self.registry.is_some();
+            d.vendor_tried = found.is_some() || !builtin_only || locally_administered(&mac);
+            if let Some(v) = found {
+                d.vendor.clear();
+                let _ = d.vendor.push_str(&v);
+            }
+        }
         d
     }
 
@@ -605,6 +638,39 @@ mod tests {
         assert!(t.get(&[0, 0, 0, 0, 0, 1]).is_some());
         assert_eq!(t.counters.added, 3);
         assert_eq!(t.counters.evicted, 1);
+    }
+
+    #[test]
+    fn the_registry_file_is_read_at_most_once_a_second() {
+        let dir = std::env::temp_dir().join(format!("netwatch-dev-oui-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("oui.csv");
+        std::fs::write(
+            &path,
+            "MA-L,00D0EF,IGT,x\nMA-L,00D0F0,Convision Technology,y\n",
+        )
+        .unwrap();
+        let mut t = Devices::new(16);
+        t.set_registry(Some(path.to_str().unwrap().to_string()));
+        let (a, b) = ([0x00, 0xd0, 0xef, 0, 0, 1], [0x00, 0xd0, 0xf0, 0, 0, 2]);
+        t.seen(a, 1_000_000, 1);
+        t.seen(b, 1_500_000, 2);
+        assert_eq!(t.get(&a).unwrap().vendor.as_str(), "IGT");
+        assert_eq!(
+            t.get(&b).unwrap().vendor.as_str(),
+            "",
+            "a second read within the second"
+        );
+        // Seen again a second later: looked up then.
+        t.seen(b, 2_000_000, 3);
+        assert_eq!(t.get(&b).unwrap().vendor.as_str(), "Convision Technology");
+        // A built-in brand needs no read.
+        t.seen([0xb8, 0x27, 0xeb, 0, 0, 3], 2_000_001, 4);
+        assert_eq!(
+            t.get(&[0xb8, 0x27, 0xeb, 0, 0, 3]).unwrap().vendor.as_str(),
+            "Raspberry Pi"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod capacity;
 pub mod clock;
 pub mod devices;
 pub mod flow;
+pub mod oui;
 pub mod sketch;
 pub mod table;
 pub mod window;
