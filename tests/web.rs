@@ -1063,3 +1063,61 @@ fn incidents_over_rest_and_websocket() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn devices_from_the_published_inventory() {
+    use netwatch::state::devices::{Device, Kind};
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("netwatch-web-dev-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let srv = Server::start("", &dir.join("netwatch.db"));
+    let tv_mac = [0x54, 0x60, 0x09, 0x11, 0x22, 0x33];
+    let mut tv = Device::default();
+    tv.label(Some("Living-room TV"), Some(Kind::Tv));
+    tv.v4[0] = Addr::v4([192, 168, 1, 50]);
+    tv.last_seen = 2_000;
+    let odd_mac = [0xda, 0xa1, 0x19, 0x10, 0x20, 0x30];
+    let mut odd = Device::default();
+    let _ = odd.name.extend_from_slice(b"<img src=x onerror=alert(1)>");
+    odd.last_seen = 1_000;
+    srv.web().publisher.snapshot(Snapshot {
+        devices: Arc::new(vec![(odd_mac, odd), (tv_mac, tv)]),
+        ..Default::default()
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (st, _, b) = get(srv.addr, "/api/devices", Some(TOKEN));
+    assert_eq!(st, 200, "{b}");
+    let v = json(&b);
+    let list = v["devices"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    // Most recently seen first.
+    assert_eq!(list[0]["mac"], "54:60:09:11:22:33");
+    assert_eq!(list[0]["name"], "Living-room TV");
+    assert_eq!(list[0]["name_source"], "user");
+    assert_eq!(list[0]["kind"], "tv");
+    assert_eq!(list[0]["addresses"], serde_json::json!(["192.168.1.50"]));
+    assert_eq!(list[1]["randomized_mac"], true);
+    assert_eq!(list[1]["name"], "<img src=x onerror=alert(1)>");
+    assert!(!b.contains("<img"), "markup is escaped in the JSON text");
+    let (st, _, b) = get(srv.addr, "/api/devices/54-60-09-11-22-33", Some(TOKEN));
+    assert_eq!(
+        (st, json(&b)["name"].clone()),
+        (200, "Living-room TV".into())
+    );
+    assert_eq!(
+        get(srv.addr, "/api/devices/54:60:09:11:22:34", Some(TOKEN)).0,
+        404
+    );
+    assert_eq!(get(srv.addr, "/api/devices/not-a-mac", Some(TOKEN)).0, 400);
+    assert_eq!(get(srv.addr, "/api/devices", None).0, 401);
+    let (st, _, _) = raw(
+        srv.addr,
+        format!(
+            "DELETE /api/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(st, 405);
+    let _ = std::fs::remove_dir_all(&dir);
+}

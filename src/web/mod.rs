@@ -15,6 +15,7 @@ mod assets;
 mod auth;
 pub mod config;
 mod config_api;
+mod devices;
 #[doc(hidden)]
 pub mod fuzz;
 mod http;
@@ -130,6 +131,9 @@ pub struct Snapshot {
     pub top_by_packets: Vec<FlowRow>,
     /// Newest closed windows: 1 s, 10 s, 60 s (oldest first).
     pub recent: [Vec<Summary>; 3],
+    /// The device inventory (rebuilt with each snapshot: at most the table's capacity of
+    /// rows).
+    pub devices: Arc<Vec<(crate::state::devices::Mac, crate::state::devices::Device)>>,
     /// A replay has reached the end of its capture.
     pub finished: bool,
 }
@@ -226,6 +230,7 @@ impl Snapshot {
             s.pps = last.packets;
             s.bps = last.bytes * 8;
         }
+        s.devices = Arc::new(p.devices().iter().map(|(m, d)| (*m, d.clone())).collect());
         let now = p.clock().now();
         let (by_bytes, by_packets) = top_flows(p, now);
         s.top_by_bytes = by_bytes;

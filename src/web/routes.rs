@@ -7,6 +7,7 @@
 //! * `GET /api/incidents`, `GET /api/incidents/{id}` — see `incidents`.
 //! * `GET /api/stats`, `GET /api/flows?top=N&by=bytes|packets`,
 //!   `GET /api/history?res=1s|10s|60s&since=S`, `GET /api/config`, `GET /healthz`.
+//! * `GET /api/devices`, `GET /api/devices/{mac}` — see `devices`.
 //!
 //! Everything that came off the wire is written through `output::json`, which escapes it.
 
@@ -125,13 +126,20 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
         "/api/stats" if get => Response::json(200, stats_json(&ctx.feed.snap.borrow(), ctx)),
         "/api/flows" if get => flows(r, ctx),
         "/api/history" if get => history(r, ctx),
+        "/api/devices" if get => super::devices::list(ctx),
         "/api/config" if get => {
             Response::json(200, config_api::config_json(&ctx.opts.config.borrow()))
         }
         "/api/config" if r.method == "PATCH" => config_api::patch_config(r.body, ctx),
         "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats"
-        | "/api/flows" | "/api/history" | "/api/config" => {
+        | "/api/flows" | "/api/history" | "/api/config" | "/api/devices" => {
             Response::error(405, "method not allowed")
+        }
+        p if p.starts_with("/api/devices/") => {
+            if !get {
+                return Response::error(405, "method not allowed");
+            }
+            super::devices::by_mac(&p["/api/devices/".len()..], ctx)
         }
         p if p.starts_with("/api/incidents/") => {
             if !get {
