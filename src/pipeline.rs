@@ -118,6 +118,10 @@ impl Pipeline {
         &self.flows.devices
     }
 
+    pub fn devices_mut(&mut self) -> &mut crate::state::devices::Devices {
+        &mut self.flows.devices
+    }
+
     pub fn windows(&self) -> &Windows {
         &self.windows
     }

@@ -484,3 +484,76 @@ fn alerts_lists_incidents_and_the_alerts_of_one() {
     let o = netwatch(&["alerts", "--db", d, "--incidents", "--rule", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{o:?}");
 }
+
+#[test]
+fn devices_are_stored_restored_and_listed_with_names_escaped() {
+    use netwatch::state::devices::{Devices, Kind};
+    // Devices learnt from the wire (a DHCP client with a hostile host name, a laptop from
+    // ARP) and one the user labelled, stored as the daemon stores them.
+    let mut dhcp = vec![0u8; 236];
+    dhcp[..3].copy_from_slice(&[1, 1, 6]);
+    dhcp[28..34].copy_from_slice(&[0x3c, 0x22, 0xfb, 1, 2, 3]);
+    dhcp.extend_from_slice(&[99, 130, 83, 99, 53, 1, 3, 12, 9]);
+    dhcp.extend_from_slice(b"a\x1b[2Jb<i>");
+    dhcp.push(255);
+    let cfg = default_config();
+    let mut p = netwatch::pipeline::Pipeline::new(&cfg);
+    let frames = [
+        eth_ip(&ipv4([0; 4], [255; 4], 17, &udp(68, 67, &dhcp))),
+        arp(2, v4("192.168.1.20"), v4("192.168.1.1")),
+    ];
+    for (i, f) in frames.iter().enumerate() {
+        p.process(1, T0 + i as i64 * S, f, f.len() as u32, &mut |_| {});
+    }
+    let tv = [0x02, 0, 0, 0, 0, 1];
+    p.devices_mut()
+        .get_mut(&tv)
+        .expect("the ARP sender (support's MAC 02:00:00:00:00:01)")
+        .label(Some("Living-room TV"), Some(Kind::Tv));
+    let db = tmp("devices.db", b"");
+    std::fs::remove_file(&db).unwrap();
+    let mut scfg = cfg.store.clone();
+    scfg.path = db.display().to_string();
+    let mut store = netwatch::store::Store::new(scfg);
+    store.save_devices(p.devices().iter().map(|(m, d)| (*m, d.clone())).collect());
+    store.close();
+
+    // Restored as they were (a restart keeps names, labels and addresses).
+    let rows = netwatch::store::load_devices(&db, 1);
+    assert_eq!(rows.len(), 2);
+    let mut again = Devices::new(16);
+    again.restore(rows);
+    for (mac, d) in p.devices().iter() {
+        let r = again.get(mac).expect("restored");
+        assert_eq!(
+            (&r.name, r.name_source, r.kind, &r.v4, r.first_seen),
+            (&d.name, d.name_source, d.kind, &d.v4, d.first_seen)
+        );
+    }
+
+    let d = db.to_str().unwrap();
+    let o = netwatch(&["devices", "--db", d]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("02:00:00:00:00:01*  tv       Living-room TV "),
+        "{text}"
+    );
+    assert!(text.contains("192.168.1.20"), "{text}");
+    assert!(text.contains("3c:22:fb:01:02:03"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "control characters escaped: {text:?}"
+    );
+    assert!(text.contains("Apple"), "{text}");
+    let o = netwatch(&["devices", "--db", d, "--json"]);
+    let l = lines(&o);
+    assert_eq!(l.len(), 2);
+    let named: Vec<&serde_json::Value> = l.iter().filter(|v| v["name_source"] == "dhcp").collect();
+    assert_eq!(named[0]["name"], "a\u{1b}[2Jb<i>");
+    let o = netwatch(&["devices", "--db", "/nonexistent/netwatch.db"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no such database"));
+    let o = netwatch(&["devices", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -197,10 +197,12 @@ fn migrates_an_old_schema_keeping_rows() {
         s.flush().unwrap();
         s.close();
     }
-    // Make it a version-1 file: no traffic table, no explanation or enrichment, no baselines.
+    // Make it a version-1 file: no traffic table, no explanation or enrichment, no baselines,
+    // no incidents, no devices.
     let c = Connection::open(&path).unwrap();
     c.execute_batch(
         "DROP TABLE traffic; DROP TABLE hosts; DROP TABLE kv; DROP TABLE incidents;
+         DROP TABLE devices;
          DROP INDEX alerts_incident; ALTER TABLE alerts DROP COLUMN incident;
          ALTER TABLE alerts DROP COLUMN explanation; ALTER TABLE alerts DROP COLUMN enrichment;
          PRAGMA user_version = 1;",

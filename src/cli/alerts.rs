@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use netwatch::config::ConfigSource;
 
-use super::{load_config, Fail};
+use super::{store_of, Fail};
 
 pub const USAGE: &str = "\
 netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [OPTIONS]
@@ -78,20 +78,7 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
             a => return Err(Fail::Usage(a.unexpected().to_string())),
         }
     }
-    let cfg = load_config(&config)?;
-    let path = db.unwrap_or_else(|| PathBuf::from(&cfg.store.path));
-    if path.as_os_str().is_empty() {
-        return Err(Fail::Config(
-            "store.path is empty: no store configured".into(),
-        ));
-    }
-    if !path.exists() {
-        return Err(Fail::Runtime(format!(
-            "{}: no such database",
-            path.display()
-        )));
-    }
-    let keep = keep.unwrap_or(cfg.store.keep);
+    let (cfg, path, keep) = store_of(&config, db, keep)?;
     if incidents {
         return list_incidents(&cfg, &path, keep, q, json, explain);
     }
@@ -214,7 +201,8 @@ fn list_incidents(
 
 /// Text for a terminal: control characters (which untrusted text may carry) escaped, the rest
 /// as is.
-struct Printable<'a>(&'a str);
+/// Text with control characters escaped (stored text came off the wire).
+pub(super) struct Printable<'a>(pub(super) &'a str);
 
 impl std::fmt::Display for Printable<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

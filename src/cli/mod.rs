@@ -4,6 +4,7 @@
 
 mod alerts;
 mod check_config;
+mod devices;
 mod replay;
 mod run;
 mod token;
@@ -21,6 +22,7 @@ USAGE:
                     [--serve [--speed X] [--db FILE]]
     netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [--rule R] [--src IP]
                     [--severity N] [--since SECONDS] [--limit N] [--json] [--explain]
+    netwatch devices [-c CONFIG | --uci UCIFILE | --db FILE] [--json]
     netwatch check-config [--uci] FILE
     netwatch token [-c CONFIG | --uci UCIFILE]
     netwatch version
@@ -31,6 +33,7 @@ COMMANDS:
                   to the SQLite store, syslog and EVE JSON (stdout and/or a file).
                   SIGHUP reloads the config, SIGTERM/SIGINT flush and exit.
     alerts        List stored alerts (newest first) across the kept database files.
+    devices       List the LAN's devices as the daemon last stored them.
     replay        Run the whole pipeline over a pcap/pcapng file as fast as possible.
                   Alerts go to stdout as Suricata EVE JSON, one object per line. With
                   --serve, at real time (or --speed X) through the web server.
@@ -85,6 +88,7 @@ fn run() -> Result<(), Fail> {
         "replay" => replay::replay(p),
         "run" => run::run_daemon(p),
         "alerts" => alerts::alerts(p),
+        "devices" => devices::devices(p),
         "check-config" => check_config::check_config(p),
         "token" => token::token(p),
         "version" => {
@@ -97,6 +101,7 @@ fn run() -> Result<(), Fail> {
                 Some(Value(v)) if v == "run" => print!("{}", run::USAGE),
                 Some(Value(v)) if v == "check-config" => print!("{}", check_config::USAGE),
                 Some(Value(v)) if v == "alerts" => print!("{}", alerts::USAGE),
+                Some(Value(v)) if v == "devices" => print!("{}", devices::USAGE),
                 Some(Value(v)) if v == "token" => print!("{}", token::USAGE),
                 _ => print!("{USAGE}"),
             }
@@ -104,6 +109,30 @@ fn run() -> Result<(), Fail> {
         }
         other => Err(Fail::Usage(format!("unknown command `{other}`"))),
     }
+}
+
+/// The configuration, the store's file (`--db`, else the config's `store.path`; it must
+/// exist) and how many files to read (`--keep`, else the config's `store.keep`).
+pub(crate) fn store_of(
+    config: &ConfigSource,
+    db: Option<std::path::PathBuf>,
+    keep: Option<u32>,
+) -> Result<(Config, std::path::PathBuf, u32), Fail> {
+    let cfg = load_config(config)?;
+    let path = db.unwrap_or_else(|| std::path::PathBuf::from(&cfg.store.path));
+    if path.as_os_str().is_empty() {
+        return Err(Fail::Config(
+            "store.path is empty: no store configured".into(),
+        ));
+    }
+    if !path.exists() {
+        return Err(Fail::Runtime(format!(
+            "{}: no such database",
+            path.display()
+        )));
+    }
+    let keep = keep.unwrap_or(cfg.store.keep);
+    Ok((cfg, path, keep))
 }
 
 /// The effective configuration: the file (or the built-in defaults) with the settings changed

@@ -388,11 +388,18 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
     Ok(())
 }
 
-/// How often the per-host baselines are written to the store (and at shutdown).
+/// How often the per-host baselines and the device inventory are written to the store (and
+/// at shutdown).
 pub const BASELINE_SAVE_EVERY: Duration = Duration::from_secs(600);
 
-/// Give the pipeline the host baselines the store kept (a restart keeps what was learnt).
+/// Give the pipeline the host baselines and the device inventory the store kept (a restart
+/// keeps what was learnt).
 pub fn load_baselines(p: &mut Pipeline, cfg: &crate::output::store::StoreConfig) {
+    let devices = crate::output::store::load_devices(std::path::Path::new(&cfg.path), cfg.keep);
+    if !devices.is_empty() {
+        log::info!("devices: {} devices restored", devices.len());
+    }
+    p.devices_mut().restore(devices);
     let (since, rows) = crate::output::store::load_hosts(std::path::Path::new(&cfg.path), cfg.keep);
     let mut parsed: Vec<(crate::addr::Addr, crate::detect::hosts::Baseline)> = rows
         .iter()
@@ -416,12 +423,13 @@ pub fn load_baselines(p: &mut Pipeline, cfg: &crate::output::store::StoreConfig)
     p.engine_mut().hosts.import(since, &mut parsed);
 }
 
-/// Queue a snapshot of every host baseline for the store.
+/// Queue a snapshot of every host baseline and of the device inventory for the store.
 pub fn save_baselines(p: &Pipeline, st: &mut Store) {
     let h = &p.engine().hosts;
     let mut rows = Vec::with_capacity(h.entries() as usize);
     h.export(|a, b| rows.push((a.to_string(), b.to_bytes())));
     st.save_hosts(h.since, rows);
+    st.save_devices(p.devices().iter().map(|(m, d)| (*m, d.clone())).collect());
 }
 
 /// Start the web server when `web.listen` asks for it. A web that cannot start is logged and

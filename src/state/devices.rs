@@ -43,6 +43,20 @@ fn is_station(mac: &Mac) -> bool {
     mac[0] & 0x01 == 0 && *mac != [0; 6]
 }
 
+/// `aa:bb:cc:dd:ee:ff` (or with `-`), any case.
+pub fn parse_mac(s: &str) -> Option<Mac> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split([':', '-']);
+    for b in mac.iter_mut() {
+        let p = parts.next()?;
+        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn mac_text(mac: &Mac) -> String {
     let mut s = String::with_capacity(17);
@@ -69,6 +83,17 @@ pub enum NameSource {
 }
 
 impl NameSource {
+    pub fn parse(s: &str) -> Option<NameSource> {
+        [
+            NameSource::None,
+            NameSource::Mdns,
+            NameSource::Dhcp,
+            NameSource::User,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NameSource::None => "",
@@ -147,6 +172,21 @@ pub enum KindEvidence {
 }
 
 impl KindEvidence {
+    pub fn parse(s: &str) -> Option<KindEvidence> {
+        if let Some(i) = mdns::SERVICES.iter().position(|x| *x == s) {
+            return Some(KindEvidence::Service(i as u8));
+        }
+        [
+            KindEvidence::None,
+            KindEvidence::VendorClass,
+            KindEvidence::Name,
+            KindEvidence::ServesTheLan,
+            KindEvidence::User,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             KindEvidence::None => "",
@@ -187,6 +227,49 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device as the store kept it (see `output::store::load_devices`); `None` when a
+    /// field does not read back (that device is learnt again).
+    #[allow(clippy::too_many_arguments)]
+    pub fn restored<'a>(
+        mac: &str,
+        name: &[u8],
+        name_source: &str,
+        vendor: &str,
+        kind: &str,
+        kind_evidence: &str,
+        addrs: impl Iterator<Item = &'a str>,
+        services: u32,
+        vendor_class: &[u8],
+        (dhcp_fingerprint, dhcp_options): (u32, u8),
+        (first_seen, last_seen): (i64, i64),
+    ) -> Option<(Mac, Device)> {
+        let mut d = Device {
+            first_seen,
+            last_seen,
+            name_source: NameSource::parse(name_source)?,
+            kind: Kind::parse(kind)?,
+            kind_evidence: KindEvidence::parse(kind_evidence)?,
+            services,
+            dhcp_fingerprint,
+            dhcp_options,
+            vendor_tried: true,
+            ..Device::default()
+        };
+        d.name = heapless::Vec::from_slice(&name[..name.len().min(dhcp::NAME_MAX)]).ok()?;
+        d.vendor_class =
+            heapless::Vec::from_slice(&vendor_class[..vendor_class.len().min(dhcp::VENDOR_MAX)])
+                .ok()?;
+        let _ = d.vendor.push_str(vendor);
+        // Oldest last in the list: add them oldest first.
+        let addrs: Vec<Addr> = addrs
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok().map(Addr::from))
+            .collect();
+        for a in addrs.into_iter().rev() {
+            d.add_addr(a);
+        }
+        Some((parse_mac(mac)?, d))
+    }
+
     /// The newest IPv4 address, if any.
     pub fn ipv4(&self) -> Option<Addr> {
         Some(self.v4[0]).filter(|a| *a != Addr::UNSPECIFIED)
@@ -422,6 +505,26 @@ impl Devices {
         self.map
             .iter_class(0)
             .map(move |id| (&self.map.key(id).0, self.map.get(id)))
+    }
+
+    /// Put back devices the store kept (at start, before any packet): a device already
+    /// learnt is left as it is; the table's capacity holds (the most recently seen kept).
+    pub fn restore(&mut self, mut rows: Vec<(Mac, Device)>) {
+        rows.sort_by_key(|(_, d)| d.last_seen);
+        for (mac, d) in rows {
+            if self.get(&mac).is_some() {
+                continue;
+            }
+            let counters = &mut self.counters;
+            let (id, _) = self.map.entry(
+                MacKey(mac),
+                0,
+                0,
+                |_, _, _| counters.evicted += 1,
+                |slot| *slot = d,
+            );
+            self.map.touch(id, 0, 0);
+        }
     }
 
     /// The device that has (or most recently had) address `a`, if any: a scan of the table,

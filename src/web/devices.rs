@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::http::Response;
 use super::server::Ctx;
 use crate::output::json;
-use crate::state::devices::{locally_administered, mac_text, Device, Mac};
+use crate::state::devices::{locally_administered, mac_text, parse_mac, Device, Mac};
 
 /// One device as a JSON object.
 pub fn device_json(b: &mut String, mac: &Mac, d: &Device) {
@@ -77,20 +77,6 @@ pub fn list(ctx: &Ctx) -> Response {
     Response::json(200, b)
 }
 
-/// `aa:bb:cc:dd:ee:ff` (or with `-`), any case.
-pub fn parse_mac(s: &str) -> Option<Mac> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split([':', '-']);
-    for b in mac.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
 /// `GET /api/devices/{mac}`.
 pub fn by_mac(mac: &str, ctx: &Ctx) -> Response {
     let Some(mac) = parse_mac(mac) else {
@@ -132,7 +118,7 @@ mod tests {
             "zz:22:fb:01:02:0a",
             "+1:22:fb:01:02:0a",
         ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
+            assert_eq!(crate::state::devices::parse_mac(bad), None, "{bad}");
         }
     }
 

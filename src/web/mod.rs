@@ -39,6 +39,7 @@ use crate::pipeline::Pipeline;
 use crate::state::window::Summary;
 
 pub use auth::{load_or_create_token, TOKEN_FILE};
+pub use devices::device_json;
 pub use routes::{alert_message, enrichment_message};
 pub use server::{iface_addrs, start, WebError, WebHandle, WebOptions};
 pub use ws::BEHIND_LIMIT as WS_BEHIND_LIMIT;

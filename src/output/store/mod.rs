@@ -28,7 +28,9 @@ mod writes;
 use crate::detect::Alert;
 use crate::output::eve;
 
-pub use queries::{get, get_incident, incidents, load_hosts, minutes, query, IncidentQuery, Query};
+pub use queries::{
+    get, get_incident, incidents, load_devices, load_hosts, minutes, query, IncidentQuery, Query,
+};
 pub use schema::{rotated, shift_rotated, SCHEMA_VERSION};
 use serde::Deserialize;
 pub use writes::Store;

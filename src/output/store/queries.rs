@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::state::devices::{Device, Mac};
 use rusqlite::{params, Connection, OpenFlags};
 
 use crate::state::window::Summary;
@@ -250,6 +251,48 @@ pub fn load_hosts(path: &Path, keep: u32) -> (i64, Vec<(String, Vec<u8>)>) {
         }
     }
     (0, Vec::new())
+}
+
+/// The device inventory kept by the newest file that has one (unreadable rows are left out:
+/// those devices are learnt again).
+pub fn load_devices(path: &Path, keep: u32) -> Vec<(Mac, Device)> {
+    for f in kept_files(path, keep) {
+        let Ok(conn) = open_read(&f) else { continue };
+        let rows: rusqlite::Result<Vec<Option<(Mac, Device)>>> = conn
+            .prepare(
+                "SELECT mac, name, name_source, vendor, kind, kind_evidence, addresses, services,
+                 vendor_class, dhcp_fingerprint, dhcp_options, first_seen, last_seen
+                 FROM devices",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    let mac: String = r.get(0)?;
+                    let name: Vec<u8> = r.get(1)?;
+                    let vendor_class: Vec<u8> = r.get(8)?;
+                    let addrs: String = r.get(6)?;
+                    Ok(Device::restored(
+                        &mac,
+                        &name,
+                        &r.get::<_, String>(2)?,
+                        &r.get::<_, String>(3)?,
+                        &r.get::<_, String>(4)?,
+                        &r.get::<_, String>(5)?,
+                        addrs.split_whitespace(),
+                        r.get(7)?,
+                        &vendor_class,
+                        (r.get(9)?, r.get(10)?),
+                        (r.get(11)?, r.get(12)?),
+                    ))
+                })?
+                .collect()
+            });
+        if let Ok(rows) = rows {
+            if !rows.is_empty() {
+                return rows.into_iter().flatten().collect();
+            }
+        }
+    }
+    Vec::new()
 }
 
 /// A read-only connection (the daemon's writes go on; WAL readers never block it).

@@ -76,6 +76,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX incidents_last ON incidents(last_seen);
     ALTER TABLE alerts ADD COLUMN incident INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX alerts_incident ON alerts(incident);",
+    // 5: the device inventory, written whole with the host baselines (and at shutdown), read
+    // back at start; names as the wire gave them (bytes), the user's labels among them.
+    "CREATE TABLE devices(
+        mac TEXT PRIMARY KEY,
+        name BLOB NOT NULL,
+        name_source TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        kind_evidence TEXT NOT NULL,
+        addresses TEXT NOT NULL,
+        services INTEGER NOT NULL,
+        vendor_class BLOB NOT NULL,
+        dhcp_fingerprint INTEGER NOT NULL,
+        dhcp_options INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );",
 ];
 
 /// Current schema version.

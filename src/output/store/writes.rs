@@ -7,6 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::state::devices::{mac_text, Device, Mac};
 use rusqlite::{params, ErrorCode};
 
 use crate::detect::Alert;
@@ -42,6 +43,8 @@ enum Op {
         since: i64,
         rows: Vec<(String, Vec<u8>)>,
     },
+    /// Every device of the inventory (replacing the kept ones).
+    Devices(Vec<(Mac, Device)>),
 }
 
 pub struct Store {
@@ -170,6 +173,12 @@ impl Store {
     pub fn save_hosts(&mut self, since: i64, rows: Vec<(String, Vec<u8>)>) {
         self.queue.retain(|op| !matches!(op, Op::Hosts { .. }));
         self.push(Op::Hosts { since, rows });
+    }
+
+    /// Queue a snapshot of the device inventory.
+    pub fn save_devices(&mut self, rows: Vec<(Mac, Device)>) {
+        self.queue.retain(|op| !matches!(op, Op::Devices(_)));
+        self.push(Op::Devices(rows));
     }
 
     /// Queue a closed minute of traffic.
@@ -495,6 +504,33 @@ impl Store {
                             "UPDATE alerts SET enrichment = ?2 WHERE id = ?1",
                             params![id, text],
                         )?;
+                    }
+                    Op::Devices(rows) => {
+                        tx.execute("DELETE FROM devices", [])?;
+                        let mut h = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO devices(mac, name, name_source, vendor, kind,
+                             kind_evidence, addresses, services, vendor_class, dhcp_fingerprint,
+                             dhcp_options, first_seen, last_seen)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        )?;
+                        for (mac, d) in rows {
+                            let addrs: Vec<String> = d.addrs().map(|a| a.to_string()).collect();
+                            h.execute(params![
+                                mac_text(mac),
+                                &d.name[..],
+                                d.name_source.as_str(),
+                                d.vendor.as_str(),
+                                d.kind.as_str(),
+                                d.kind_evidence.as_str(),
+                                addrs.join(" "),
+                                d.services,
+                                &d.vendor_class[..],
+                                d.dhcp_fingerprint,
+                                d.dhcp_options,
+                                d.first_seen,
+                                d.last_seen
+                            ])?;
+                        }
                     }
                     Op::Hosts { since, rows } => {
                         tx.execute("DELETE FROM hosts", [])?;
