@@ -352,3 +352,54 @@ fn mdns_announcements_name_a_known_device_and_say_what_it_is() {
     assert!(inv.get(&LAPTOP).is_none());
     assert_eq!(inv.counters.malformed, 0);
 }
+
+#[test]
+fn a_users_label_is_applied_kept_over_what_is_learnt_and_can_be_taken_back() {
+    use netwatch::web::DeviceLabel;
+    let mut p = run(&[arp_from(LAPTOP, 2, v4("192.168.1.20"), v4("192.168.1.1"))]);
+    let label = |name: Option<&str>, kind| DeviceLabel {
+        mac: LAPTOP,
+        name: name.map(str::to_string),
+        kind,
+    };
+    let applied = netwatch::daemon::apply_labels(
+        &mut p,
+        &[
+            label(Some("Work laptop"), Some(Kind::Laptop)),
+            DeviceLabel {
+                mac: PHONE,
+                name: Some("unknown".into()),
+                kind: None,
+            },
+        ],
+    );
+    assert_eq!(applied, 1, "a device not in the inventory takes no label");
+    // DHCP later says otherwise: the user's label stays.
+    let req = [opt(53, &[3]), opt(12, b"MacBook-Pro")].concat();
+    let f = dhcp_frame(
+        LAPTOP,
+        [0; 4],
+        68,
+        [255; 4],
+        67,
+        &dhcp(1, LAPTOP, [0; 4], &req),
+    );
+    p.process(1, T0 + 10_000_000, &f, f.len() as u32, &mut |_| {});
+    let d = p.devices().get(&LAPTOP).unwrap();
+    assert_eq!(
+        (&d.name[..], d.name_source),
+        (&b"Work laptop"[..], NameSource::User)
+    );
+    assert_eq!(
+        (d.kind, d.kind_evidence),
+        (Kind::Laptop, KindEvidence::User)
+    );
+    // An empty name gives the learnt one back at the next message.
+    netwatch::daemon::apply_labels(&mut p, &[label(Some(""), None)]);
+    p.process(1, T0 + 11_000_000, &f, f.len() as u32, &mut |_| {});
+    let d = p.devices().get(&LAPTOP).unwrap();
+    assert_eq!(
+        (&d.name[..], d.name_source),
+        (&b"MacBook-Pro"[..], NameSource::Dhcp)
+    );
+}

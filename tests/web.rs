@@ -1119,5 +1119,59 @@ fn devices_from_the_published_inventory() {
         .as_bytes(),
     );
     assert_eq!(st, 405);
+    // Labels: validated, queued for the pipeline, answered with the device as it will read.
+    let patch_dev = |mac: &str, body: &str| {
+        raw(
+            srv.addr,
+            format!(
+                "PATCH /api/devices/{mac} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    let (st, _, b) = patch_dev(
+        "da:a1:19:10:20:30",
+        r#"{"name":"Anna's phone","kind":"phone"}"#,
+    );
+    assert_eq!(st, 200, "{b}");
+    let v = json(&b);
+    assert_eq!(
+        (
+            v["name"].clone(),
+            v["name_source"].clone(),
+            v["kind"].clone()
+        ),
+        ("Anna's phone".into(), "user".into(), "phone".into())
+    );
+    let q = srv.web().take_labels();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].name.as_deref(), Some("Anna's phone"));
+    assert_eq!(q[0].kind, Some(Kind::Phone));
+    for (body, status) in [
+        (r#"{"kind":"toaster"}"#, 422),
+        (r#"{"name":"a\u0007b"}"#, 422),
+        (&format!(r#"{{"name":"{}"}}"#, "x".repeat(64)), 422),
+        (r#"{"colour":"red"}"#, 422),
+        (r#"{"name":5}"#, 422),
+        ("{}", 422),
+        ("[1]", 400),
+        ("{", 400),
+    ] {
+        assert_eq!(patch_dev("da:a1:19:10:20:30", body).0, status, "{body}");
+    }
+    assert_eq!(patch_dev("00:00:00:00:00:09", r#"{"kind":"tv"}"#).0, 404);
+    assert_eq!(patch_dev("nope", r#"{"kind":"tv"}"#).0, 400);
+    assert!(
+        srv.web().take_labels().is_empty(),
+        "refused labels are not queued"
+    );
+    // A bounded queue: a pipeline that does not take them gets no more than its share.
+    let codes: Vec<u16> = (0..66)
+        .map(|_| patch_dev("54:60:09:11:22:33", r#"{"kind":"tv"}"#).0)
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 64);
+    assert_eq!(codes[64..], [503, 503]);
     let _ = std::fs::remove_dir_all(&dir);
 }

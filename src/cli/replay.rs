@@ -238,6 +238,7 @@ pub fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
                         }
                         if f.ts_us.div_euclid(1_000_000) > last_sec {
                             last_sec = f.ts_us.div_euclid(1_000_000);
+                            netwatch::daemon::apply_labels(&mut pipeline, &s.web.take_labels());
                             publish(&pipeline, &cfg, &mut sink, s, f.ts_us, started, false);
                             if s.web.reload_requested() {
                                 // PATCH /api/config: apply as the daemon does on SIGHUP.
@@ -293,6 +294,10 @@ pub fn replay(mut p: lexopt::Parser) -> Result<(), Fail> {
         }
         // Settings changed through the web after the end still reach /api/config.
         wait_for_stop(&mut || {
+            // Device labels given after the end show in the next snapshot.
+            if netwatch::daemon::apply_labels(&mut pipeline, &s.web.take_labels()) > 0 {
+                publish(&pipeline, &cfg, &mut sink, &s, last, started, true);
+            }
             // Replies of the language model keep arriving after the capture's end.
             sink.enrichments();
             if let (Some(e), Some(st)) = (&sink.enrich, sink.store.as_mut()) {

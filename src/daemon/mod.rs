@@ -312,7 +312,15 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                     exclude_own(&mut pipeline, &cfg, &outs);
                 }
                 outs.enrichments();
+                let labelled = match &web {
+                    Some(w) => apply_labels(&mut pipeline, &w.take_labels()),
+                    None => 0,
+                };
                 if let Some(st) = outs.store.as_mut() {
+                    if labelled > 0 {
+                        // A user's label is kept at once, not at the next periodic save.
+                        save_devices(&pipeline, st);
+                    }
                     pipeline.drain_minutes(|m| st.add_minute(m));
                     if now.duration_since(baselines_saved) >= BASELINE_SAVE_EVERY {
                         baselines_saved = now;
@@ -429,7 +437,41 @@ pub fn save_baselines(p: &Pipeline, st: &mut Store) {
     let mut rows = Vec::with_capacity(h.entries() as usize);
     h.export(|a, b| rows.push((a.to_string(), b.to_bytes())));
     st.save_hosts(h.since, rows);
+    save_devices(p, st);
+}
+
+/// Queue a snapshot of the device inventory for the store.
+pub fn save_devices(p: &Pipeline, st: &mut Store) {
     st.save_devices(p.devices().iter().map(|(m, d)| (*m, d.clone())).collect());
+}
+
+/// Apply the labels users gave devices through the web API; how many applied (a device
+/// forgotten in the meantime takes none).
+pub fn apply_labels(p: &mut Pipeline, labels: &[crate::web::DeviceLabel]) -> usize {
+    let mut n = 0;
+    for l in labels {
+        let mac = crate::state::devices::mac_text(&l.mac);
+        match p.devices_mut().get_mut(&l.mac) {
+            Some(d) => {
+                d.label(l.name.as_deref(), l.kind);
+                log::info!(
+                    "devices: {mac} labelled{}{}",
+                    l.name
+                        .as_deref()
+                        .map(|n| format!(" name {:?}", n))
+                        .unwrap_or_default(),
+                    l.kind
+                        .map(|k| format!(" kind {}", k.as_str()))
+                        .unwrap_or_default()
+                );
+                n += 1;
+            }
+            None => {
+                log::warn!("devices: {mac} is no longer in the inventory; its label is dropped")
+            }
+        }
+    }
+    n
 }
 
 /// Start the web server when `web.listen` asks for it. A web that cannot start is logged and

@@ -333,11 +333,19 @@ impl Device {
         }
     }
 
-    /// Set by the user (an empty name or `None` kind leaves that part as learnt).
+    /// Set by the user (`None` leaves that part as it is). An empty name takes the user's
+    /// name away: the next name learnt from the wire shows again.
     pub fn label(&mut self, name: Option<&str>, kind: Option<Kind>) {
-        if let Some(n) = name {
-            self.name_source = NameSource::None;
-            self.learn_name(n.as_bytes(), NameSource::User);
+        match name {
+            Some("") => {
+                self.name.clear();
+                self.name_source = NameSource::None;
+            }
+            Some(n) => {
+                self.name_source = NameSource::None;
+                self.learn_name(n.as_bytes(), NameSource::User);
+            }
+            None => {}
         }
         if let Some(k) = kind {
             self.kind = k;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::http::Response;
 use super::server::Ctx;
 use crate::output::json;
-use crate::state::devices::{locally_administered, mac_text, parse_mac, Device, Mac};
+use crate::state::devices::{locally_administered, mac_text, parse_mac, Device, Kind, Mac};
 
 /// One device as a JSON object.
 pub fn device_json(b: &mut String, mac: &Mac, d: &Device) {
@@ -94,6 +94,73 @@ pub fn by_mac(mac: &str, ctx: &Ctx) -> Response {
         }
         None => Response::error(404, "no such device"),
     }
+}
+
+/// `PATCH /api/devices/{mac}` with `{"name": "...", "kind": "..."}` (either or both; an
+/// empty name gives the learnt one back): the user's label, which wins over anything learnt
+/// and is stored with the inventory. Queued for the pipeline, applied within a second; the
+/// reply is the device as it will read.
+pub fn patch(mac: &str, body: &[u8], ctx: &Ctx) -> Response {
+    use crate::json_reader::{parse, JsonValue};
+    let Some(mac) = parse_mac(mac) else {
+        return Response::error(
+            400,
+            "a device is named by its MAC address, aa:bb:cc:dd:ee:ff",
+        );
+    };
+    let members = match parse(body) {
+        Ok(JsonValue::Object(m)) => m,
+        Ok(_) => return Response::error(400, "the body must be a JSON object"),
+        Err(e) => return Response::error(400, &e.to_string()),
+    };
+    let mut label = super::DeviceLabel {
+        mac,
+        name: None,
+        kind: None,
+    };
+    for (k, v) in &members {
+        match (k.as_str(), v) {
+            ("name", JsonValue::Str(n)) => {
+                if n.len() > crate::capture::decode::dhcp::NAME_MAX {
+                    return Response::error(422, "`name` is at most 63 bytes");
+                }
+                if n.chars().any(char::is_control) {
+                    return Response::error(422, "`name` has control characters");
+                }
+                label.name = Some(n.trim().to_string());
+            }
+            ("kind", JsonValue::Str(k)) => match Kind::parse(k) {
+                Some(kind) => label.kind = Some(kind),
+                None => {
+                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                    return Response::error(422, &format!("`kind` is one of {}", kinds.join(", ")));
+                }
+            },
+            ("name" | "kind", _) => return Response::error(422, "`name` and `kind` are strings"),
+            _ => return Response::error(422, "unknown key (name, kind)"),
+        }
+    }
+    if label.name.is_none() && label.kind.is_none() {
+        return Response::error(422, "give a `name`, a `kind` or both");
+    }
+    let snap = ctx.feed.snap.borrow().clone();
+    let Some((_, d)) = snap.devices.iter().find(|(m, _)| *m == mac) else {
+        return Response::error(404, "no such device");
+    };
+    let mut d = d.clone();
+    d.label(label.name.as_deref(), label.kind);
+    {
+        let Ok(mut q) = ctx.opts.labels.lock() else {
+            return Response::error(503, "labels cannot be queued now");
+        };
+        if q.len() >= super::LABELS_QUEUED {
+            return Response::error(503, "too many labels waiting; try again in a second");
+        }
+        q.push_back(label);
+    }
+    let mut b = String::with_capacity(400);
+    device_json(&mut b, &mac, &d);
+    Response::json(200, b)
 }
 
 #[cfg(test)]

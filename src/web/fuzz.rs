@@ -53,6 +53,7 @@ fn ctx() -> &'static Ctx {
             config,
             source: ConfigSource::Toml(file),
             reload: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            labels: Default::default(),
         };
         Ctx {
             auth: super::auth::Auth::new(opts.token.clone()),

@@ -368,9 +368,31 @@ pub struct Web {
     pub handle: WebHandle,
     /// Set when `PATCH /api/config` changed the overrides: reload (and clear it).
     pub reload: Arc<std::sync::atomic::AtomicBool>,
+    /// Labels `PATCH /api/devices/{mac}` queued for the pipeline's owner to apply.
+    pub labels: Labels,
 }
 
+/// A user's label for a device (`PATCH /api/devices/{mac}`): a name and/or a kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceLabel {
+    pub mac: crate::state::devices::Mac,
+    pub name: Option<String>,
+    pub kind: Option<crate::state::devices::Kind>,
+}
+
+/// Labels waiting for the pipeline (at most `LABELS_QUEUED`).
+pub type Labels = Arc<std::sync::Mutex<std::collections::VecDeque<DeviceLabel>>>;
+pub const LABELS_QUEUED: usize = 64;
+
 impl Web {
+    /// The device labels queued since the last call, oldest first.
+    pub fn take_labels(&self) -> Vec<DeviceLabel> {
+        match self.labels.lock() {
+            Ok(mut q) => q.drain(..).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// True once after `PATCH /api/config` wrote new settings.
     pub fn reload_requested(&self) -> bool {
         self.reload
@@ -417,6 +439,7 @@ pub fn launch(
     let (publisher, feed) = feed();
     let (ctx, crx) = watch::channel(Arc::new(cfg.clone()));
     let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let labels = Labels::default();
     let handle = start(
         WebOptions {
             web: cfg.web.clone(),
@@ -425,6 +448,7 @@ pub fn launch(
             config: crx,
             source,
             reload: reload.clone(),
+            labels: labels.clone(),
         },
         feed,
     )?;
@@ -439,5 +463,6 @@ pub fn launch(
         config: ctx,
         handle,
         reload,
+        labels,
     }))
 }

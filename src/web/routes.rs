@@ -7,7 +7,7 @@
 //! * `GET /api/incidents`, `GET /api/incidents/{id}` — see `incidents`.
 //! * `GET /api/stats`, `GET /api/flows?top=N&by=bytes|packets`,
 //!   `GET /api/history?res=1s|10s|60s&since=S`, `GET /api/config`, `GET /healthz`.
-//! * `GET /api/devices`, `GET /api/devices/{mac}` — see `devices`.
+//! * `GET /api/devices`, `GET /api/devices/{mac}`, `PATCH /api/devices/{mac}` — see `devices`.
 //!
 //! Everything that came off the wire is written through `output::json`, which escapes it.
 
@@ -136,10 +136,12 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
             Response::error(405, "method not allowed")
         }
         p if p.starts_with("/api/devices/") => {
-            if !get {
-                return Response::error(405, "method not allowed");
+            let mac = &p["/api/devices/".len()..];
+            match r.method {
+                _ if get => super::devices::by_mac(mac, ctx),
+                "PATCH" => super::devices::patch(mac, r.body, ctx),
+                _ => Response::error(405, "method not allowed"),
             }
-            super::devices::by_mac(&p["/api/devices/".len()..], ctx)
         }
         p if p.starts_with("/api/incidents/") => {
             if !get {

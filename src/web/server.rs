@@ -77,6 +77,8 @@ pub struct WebOptions {
     /// Set by `PATCH /api/config` once the overrides are written: the pipeline's owner
     /// reloads (as on SIGHUP) at its next tick.
     pub reload: Arc<std::sync::atomic::AtomicBool>,
+    /// Where `PATCH /api/devices/{mac}` queues labels for the pipeline's owner.
+    pub labels: super::Labels,
 }
 
 /// A running server: dropping it leaves it running; `stop` ends it.
