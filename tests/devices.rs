@@ -403,3 +403,100 @@ fn a_users_label_is_applied_kept_over_what_is_learnt_and_can_be_taken_back() {
         (&b"MacBook-Pro"[..], NameSource::Dhcp)
     );
 }
+
+#[test]
+fn alerts_name_the_devices_of_their_parties() {
+    // A Raspberry Pi that named itself over DHCP scans the NAS it shares the LAN with.
+    const PI: [u8; 6] = [0xb8, 0x27, 0xeb, 0x44, 0x55, 0x66];
+    const NAS: [u8; 6] = [0x00, 0x11, 0x32, 0x01, 0x02, 0x03];
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut p = Pipeline::new(&cfg);
+    let mut alerts = Vec::new();
+    let at = |p: &mut Pipeline, t: i64, f: &[u8], alerts: &mut Vec<netwatch::detect::Alert>| {
+        p.process(1, T0 + t, f, f.len() as u32, &mut |a| {
+            alerts.push(a.clone())
+        });
+    };
+    let req = [opt(53, &[3]), opt(12, b"kitchen-pi\x07")].concat();
+    at(
+        &mut p,
+        0,
+        &dhcp_frame(PI, [0; 4], 68, [255; 4], 67, &dhcp(1, PI, [0; 4], &req)),
+        &mut alerts,
+    );
+    let ack = [opt(53, &[5])].concat();
+    at(
+        &mut p,
+        1000,
+        &dhcp_frame(
+            NAS,
+            v4("192.168.1.1"),
+            67,
+            [255; 4],
+            68,
+            &dhcp(2, PI, v4("192.168.1.66"), &ack),
+        ),
+        &mut alerts,
+    );
+    at(
+        &mut p,
+        2000,
+        &arp_from(NAS, 2, v4("192.168.1.10"), v4("192.168.1.66")),
+        &mut alerts,
+    );
+    // Two seconds later (the engine's copy of the inventory is a second old at most), the
+    // scan: SYNs to 100 ports, each refused.
+    for port in 0..100u16 {
+        let t = 2_000_000 + port as i64 * 1000;
+        let syn = frame(
+            PI,
+            NAS,
+            0x0800,
+            &ipv4(
+                v4("192.168.1.66"),
+                v4("192.168.1.10"),
+                6,
+                &tcp(40000, 1000 + port, SYN, &[]),
+            ),
+        );
+        let rst = frame(
+            NAS,
+            PI,
+            0x0800,
+            &ipv4(
+                v4("192.168.1.10"),
+                v4("192.168.1.66"),
+                6,
+                &tcp(1000 + port, 40000, RST | ACK, &[]),
+            ),
+        );
+        at(&mut p, t, &syn, &mut alerts);
+        at(&mut p, t + 100, &rst, &mut alerts);
+    }
+    p.finish(&mut |a| alerts.push(a.clone()));
+    let a = alerts
+        .iter()
+        .find(|a| a.rule == netwatch::detect::RuleId::PortscanVertical)
+        .expect("the scan is caught");
+    let src = a.src_device.as_ref().expect("the scanner's device");
+    assert_eq!((src.mac, src.vendor.as_str()), (PI, "Raspberry Pi"));
+    assert_eq!(src.name.as_str(), "kitchen-pi\u{7}");
+    let dst = a.dst_device.as_ref().expect("the victim's device");
+    assert_eq!(dst.mac, NAS);
+    let mut eve = String::new();
+    netwatch::output::eve::write_alert(&mut eve, a);
+    let v: serde_json::Value = serde_json::from_str(eve.trim()).unwrap();
+    assert_eq!(v["netwatch"]["src_device"]["mac"], "b8:27:eb:44:55:66");
+    assert_eq!(v["netwatch"]["src_device"]["vendor"], "Raspberry Pi");
+    assert_eq!(v["netwatch"]["dest_device"]["mac"], "00:11:32:01:02:03");
+    let explanation = v["netwatch"]["explanation"].as_str().unwrap();
+    assert!(
+        explanation.starts_with("kitchen-pi\\u{7} (Raspberry Pi, 192.168.1.66) tried"),
+        "{explanation}"
+    );
+    // The NAS has no name: its maker's device, by address.
+    assert!(
+        explanation.contains(" on Synology device 192.168.1.10 "),
+        "{explanation}"
+    );
+}

@@ -160,6 +160,10 @@ pub struct Alert {
     pub suppressed: bool,
     /// The incident this alert belongs to, with its counts so far (set by the gate).
     pub incident: super::incident::IncidentInfo,
+    /// The LAN devices that have the source and destination addresses, when the inventory
+    /// knows them (set by the gate).
+    pub src_device: Option<crate::state::devices::DeviceTag>,
+    pub dst_device: Option<crate::state::devices::DeviceTag>,
 }
 
 impl Alert {

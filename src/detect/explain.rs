@@ -112,9 +112,48 @@ impl fmt::Display for Example<'_> {
     }
 }
 
+/// A party of an alert: its address, or the device that has it, by name and maker, with the
+/// address ("Living-room TV (Samsung, 192.168.1.50)"). Names came off the wire (or from the
+/// user): control characters are escaped.
+struct Party<'a>(
+    crate::addr::Addr,
+    Option<&'a crate::state::devices::DeviceTag>,
+);
+
+impl fmt::Display for Party<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(d) = self
+            .1
+            .filter(|d| !d.name.is_empty() || !d.vendor.is_empty())
+        else {
+            return write!(f, "{}", self.0);
+        };
+        let name = d.name.trim();
+        if name.is_empty() {
+            // No name: the maker's device, by its address.
+            return write!(f, "{} device {}", d.vendor, self.0);
+        }
+        for c in name.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        if d.vendor.is_empty() {
+            write!(f, " ({})", self.0)
+        } else {
+            write!(f, " ({}, {})", d.vendor, self.0)
+        }
+    }
+}
+
 /// Write the explanation of `a`.
 pub fn explain(a: &Alert, out: &mut impl Write) -> fmt::Result {
-    let (src, dst) = (a.src, a.dst);
+    let (src, dst) = (
+        Party(a.src, a.src_device.as_ref()),
+        Party(a.dst, a.dst_device.as_ref()),
+    );
     match a.rule {
         RuleId::PortscanVertical => write!(
             out,

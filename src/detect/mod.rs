@@ -99,6 +99,8 @@ pub struct Gate {
     pub report_repeats: bool,
     /// The open incidents every alert is attached to.
     pub incidents: incident::Incidents,
+    /// The LAN's devices by address, to name each alert's parties.
+    pub devices: crate::state::devices::Directory,
 }
 
 /// What a rule calls when its threshold is crossed.
@@ -111,6 +113,10 @@ impl Emit<'_> {
     /// Emit `alert` unless its key fired within `suppress_s`; `now` is monotonic packet time.
     pub fn alert(&mut self, key: SuppressKey, now: u64, alert: &mut Alert) {
         let g = &mut *self.gate;
+        if !g.devices.is_empty() {
+            alert.src_device = g.devices.lookup(&alert.src).cloned();
+            alert.dst_device = g.devices.lookup(&alert.dst).cloned();
+        }
         match g.suppress.find(&key) {
             Some(id) => {
                 let st = g.suppress.get_mut(id);
@@ -252,6 +258,7 @@ impl Engine {
                 counters: EngineCounters::default(),
                 report_repeats: false,
                 incidents: incident::Incidents::new(c.suppression, cfg.incident_idle_s),
+                devices: crate::state::devices::Directory::new(c.devices),
             },
         }
     }
@@ -350,6 +357,9 @@ impl Engine {
     }
 
     pub fn tick(&mut self, now: u64, wall: i64, flows: &FlowTable, out: &mut dyn FnMut(&Alert)) {
+        if !flows.devices.is_empty() {
+            self.gate.devices.refresh(&flows.devices);
+        }
         let mut emit = Emit {
             gate: &mut self.gate,
             out,

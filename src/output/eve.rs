@@ -84,9 +84,27 @@ pub fn write_alert(out: &mut String, a: &Alert) {
     let _ = write_timestamp(out, a.last_seen.max(a.ts));
     let _ = write!(
         out,
-        "\",\"repeats\":{},\"incident_id\":{},\"evidence\":{{",
+        "\",\"repeats\":{},\"incident_id\":{},",
         a.repeats, a.incident.id
     );
+    for (k, d) in [
+        ("src_device", &a.src_device),
+        ("dest_device", &a.dst_device),
+    ] {
+        if let Some(d) = d {
+            json::key(out, k);
+            out.push_str("{\"mac\":");
+            json::string(out, &crate::state::devices::mac_text(&d.mac));
+            out.push_str(",\"name\":");
+            json::string(out, &d.name);
+            out.push_str(",\"vendor\":");
+            json::string(out, &d.vendor);
+            out.push_str(",\"kind\":");
+            json::string(out, d.kind.as_str());
+            out.push_str("},");
+        }
+    }
+    out.push_str("\"evidence\":{");
     write_evidence(out, a);
     out.push_str("}}}\n");
 }

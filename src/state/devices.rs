@@ -468,6 +468,89 @@ pub struct Devices {
     pub counters: DeviceCounters,
 }
 
+/// What an alert says of a device beside its address: MAC, name, maker, kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceTag {
+    pub mac: Mac,
+    /// As learnt (lossy UTF-8 of the bytes) or given by the user; may be empty.
+    pub name: heapless::String<{ dhcp::NAME_MAX * 3 }>,
+    pub vendor: heapless::String<{ oui::VENDOR_MAX }>,
+    pub kind: Kind,
+}
+
+impl DeviceTag {
+    fn of(mac: &Mac, d: &Device) -> DeviceTag {
+        let mut t = DeviceTag {
+            mac: *mac,
+            vendor: d.vendor.clone(),
+            kind: d.kind,
+            ..DeviceTag::default()
+        };
+        // Lossy UTF-8 without allocating (refreshed every second): a replacement character
+        // per bad sequence, at most three bytes for each byte, so it always fits.
+        for chunk in d.name.utf8_chunks() {
+            let _ = t.name.push_str(chunk.valid());
+            if !chunk.invalid().is_empty() {
+                let _ = t.name.push('\u{fffd}');
+            }
+        }
+        t
+    }
+}
+
+/// The inventory's devices by address, for naming the parties of alerts: a copy the detection
+/// engine refreshes once a second (alerts are judged where the inventory cannot be borrowed).
+/// Its capacity is fixed at creation: the inventory's, with every address a device keeps.
+pub struct Directory {
+    /// (address, index into `tags`), sorted by address.
+    addrs: Vec<(Addr, u16)>,
+    tags: Vec<DeviceTag>,
+    cap: usize,
+}
+
+impl Directory {
+    pub fn new(devices: usize) -> Directory {
+        let cap = devices.min(u16::MAX as usize);
+        Directory {
+            addrs: Vec::with_capacity(cap * (V4_KEPT + V6_KEPT)),
+            tags: Vec::with_capacity(cap),
+            cap,
+        }
+    }
+
+    /// Copy the inventory (in place: nothing is allocated after the first fill).
+    pub fn refresh(&mut self, inv: &Devices) {
+        self.addrs.clear();
+        self.tags.clear();
+        for (mac, d) in inv.iter() {
+            if self.tags.len() == self.cap {
+                break;
+            }
+            let i = self.tags.len() as u16;
+            self.tags.push(DeviceTag::of(mac, d));
+            self.addrs.extend(d.addrs().map(|a| (*a, i)));
+        }
+        // The inventory lists the most recently seen last: a stable sort keeps that order
+        // among equal addresses, and the lookup takes the last (an address that moved).
+        self.addrs.sort_by_key(|a| a.0);
+    }
+
+    /// The device that has address `a`, if the inventory knows one.
+    pub fn lookup(&self, a: &Addr) -> Option<&DeviceTag> {
+        let end = self.addrs.partition_point(|(x, _)| x <= a);
+        let (x, i) = self.addrs.get(end.checked_sub(1)?)?;
+        (x == a).then(|| &self.tags[*i as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tags.is_empty()
+    }
+}
+
 impl Devices {
     pub fn new(capacity: usize) -> Devices {
         Devices {
