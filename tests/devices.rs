@@ -499,4 +499,28 @@ fn alerts_name_the_devices_of_their_parties() {
         explanation.contains(" on Synology device 192.168.1.10 "),
         "{explanation}"
     );
+    // Syslog (both formats) and the language model's data block carry it too, escaped.
+    for fmt in [
+        netwatch::output::syslog::SyslogFormat::Rfc5424,
+        netwatch::output::syslog::SyslogFormat::Rfc3164,
+    ] {
+        let mut line = String::new();
+        netwatch::output::syslog::format(&mut line, fmt, 1, "", 7, a);
+        assert!(
+            line.contains("src_mac") && line.contains("b8:27:eb:44:55:66"),
+            "{line}"
+        );
+        // The bell escaped (and the escape's backslash escaped again in RFC 5424's
+        // structured data).
+        assert!(
+            line.contains(r"kitchen-pi\x07") || line.contains(r"kitchen-pi\\x07"),
+            "{line}"
+        );
+        assert!(line.contains("dst_kind"), "{line}");
+        assert!(!line.contains('\u{7}'), "{line:?}");
+    }
+    let data = netwatch::enrich::alert_data(a);
+    let v: serde_json::Value = serde_json::from_str(&data).expect("the data block is JSON");
+    assert_eq!(v["source_device"]["name"], "kitchen-pi\u{7}");
+    assert_eq!(v["destination_device"]["vendor"], "Synology");
 }

@@ -58,6 +58,17 @@ pub fn alert_data(a: &Alert) -> String {
     json::key(&mut d, "destination");
     json::display(&mut d, a.dst);
     let _ = write!(d, ",\"destination_port\":{},", a.dport);
+    // The LAN devices of the parties, as the inventory learnt them (names are data too).
+    for (k, t) in [
+        ("source_device", &a.src_device),
+        ("destination_device", &a.dst_device),
+    ] {
+        if let Some(t) = t {
+            json::key(&mut d, k);
+            eve::device_tag(&mut d, t);
+            d.push(',');
+        }
+    }
     json::key(&mut d, "protocol");
     json::string(&mut d, eve::proto_name(a.proto));
     let _ = write!(

@@ -93,20 +93,27 @@ pub fn write_alert(out: &mut String, a: &Alert) {
     ] {
         if let Some(d) = d {
             json::key(out, k);
-            out.push_str("{\"mac\":");
-            json::string(out, &crate::state::devices::mac_text(&d.mac));
-            out.push_str(",\"name\":");
-            json::string(out, &d.name);
-            out.push_str(",\"vendor\":");
-            json::string(out, &d.vendor);
-            out.push_str(",\"kind\":");
-            json::string(out, d.kind.as_str());
-            out.push_str("},");
+            device_tag(out, d);
+            out.push(',');
         }
     }
     out.push_str("\"evidence\":{");
     write_evidence(out, a);
     out.push_str("}}}\n");
+}
+
+/// A party's device as a JSON object: `mac`, `name` (off the wire or the user's, escaped),
+/// `vendor`, `kind`.
+pub fn device_tag(out: &mut String, d: &crate::state::devices::DeviceTag) {
+    out.push_str("{\"mac\":");
+    json::string(out, &crate::state::devices::mac_text(&d.mac));
+    out.push_str(",\"name\":");
+    json::string(out, &d.name);
+    out.push_str(",\"vendor\":");
+    json::string(out, &d.vendor);
+    out.push_str(",\"kind\":");
+    json::string(out, d.kind.as_str());
+    out.push('}');
 }
 
 fn write_evidence(out: &mut String, a: &Alert) {

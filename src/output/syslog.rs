@@ -110,6 +110,26 @@ fn fields(a: &Alert, mut f: impl FnMut(&str, &str)) {
     put("sport", format_args!("{}", a.sport), &mut f);
     put("dst", format_args!("{}", a.dst), &mut f);
     put("dport", format_args!("{}", a.dport), &mut f);
+    // The LAN devices of the parties, when the inventory knows them; names made printable
+    // ASCII like domains (they came off the wire, or from the user).
+    for (p, d) in [("src", &a.src_device), ("dst", &a.dst_device)] {
+        if let Some(d) = d {
+            let mac = crate::state::devices::mac_text(&d.mac);
+            put(&format!("{p}_mac"), format_args!("{mac}"), &mut f);
+            if !d.name.is_empty() {
+                put(
+                    &format!("{p}_name"),
+                    format_args!("{}", d.name.as_bytes().escape_ascii()),
+                    &mut f,
+                );
+            }
+            put(
+                &format!("{p}_kind"),
+                format_args!("{}", d.kind.as_str()),
+                &mut f,
+            );
+        }
+    }
     put(
         "proto",
         format_args!("{}", super::eve::proto_name(a.proto)),
