@@ -288,6 +288,12 @@ def devices():
         rr(b"\xc0\x0c", 28, bytes(16)),
     ]
     put("mdns", struct.pack(">HHHHHH", 0, 0x8400, 0, len(recs), 0, 0) + b"".join(recs))
+    put("ssdp", b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: urn:dial-multiscreen-org:service:dial:1\r\n"
+                b"NTS: ssdp:alive\r\nSERVER: Roku/12.0.0 UPnP/1.0 Roku/12.0.0\r\n\r\n")
+    put("ssdp", b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nSERVER: OpenWRT/OpenWrt UPnP/1.1 MiniUPnPd/2.3.3\r\n\r\n")
+    raw = b"DESKTOP-7Q2    \x00"
+    enc = bytes([32]) + bytes(b for c in raw for b in (0x41 + (c >> 4), 0x41 + (c & 15))) + b"\x00"
+    put("netbios", bytes([0x12, 0x34, 0x29, 0x10, 0, 1, 0, 0, 0, 0, 0, 1]) + enc + bytes([0, 0x20, 0, 1]))
 
 
 def main():

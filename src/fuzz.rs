@@ -177,6 +177,29 @@ pub fn mdns(data: &[u8]) -> bool {
     }
 }
 
+/// An SSDP message: parsed (kept headers within their bounds). True when it parsed.
+pub fn ssdp(data: &[u8]) -> bool {
+    match decode::ssdp::parse(data) {
+        Ok(m) => {
+            assert!(m.server.len() <= decode::ssdp::SERVER_MAX);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// A NetBIOS name service message: parsed (a computer name of at most 15 bytes, no control
+/// characters). True when it parsed.
+pub fn netbios(data: &[u8]) -> bool {
+    match decode::netbios::parse(data) {
+        Ok(n) => {
+            assert!(!n.name.is_empty() && n.name.iter().all(|c| *c >= 0x20));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// A TOML configuration file: parsed and validated, errors only as values.
 pub fn config_toml(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -524,3 +524,51 @@ fn alerts_name_the_devices_of_their_parties() {
     assert_eq!(v["source_device"]["name"], "kitchen-pi\u{7}");
     assert_eq!(v["destination_device"]["vendor"], "Synology");
 }
+
+#[test]
+fn ssdp_and_netbios_say_what_known_devices_are_and_what_they_are_called() {
+    const ROKU: [u8; 6] = [0xb0, 0xa7, 0x37, 0x01, 0x02, 0x03];
+    const PC: [u8; 6] = [0x00, 0x15, 0x5d, 0x0a, 0x0b, 0x0c];
+    let notify = b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: urn:dial-multiscreen-org:service:dial:1\r\n\
+        NTS: ssdp:alive\r\nSERVER: Roku/12.0.0 UPnP/1.0 Roku/12.0.0\r\n\r\n";
+    let search = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nST: urn:schemas-upnp-org:device:MediaRenderer:1\r\n\r\n";
+    // A NetBIOS name registration of DESKTOP-7Q2 (opcode 5, broadcast).
+    let mut nb = vec![0x12, 0x34, 0x29, 0x10, 0, 1, 0, 0, 0, 0, 0, 1, 32];
+    let mut raw = *b"DESKTOP-7Q2     ";
+    raw[15] = 0;
+    for b in raw {
+        nb.push(b'A' + (b >> 4));
+        nb.push(b'A' + (b & 0xf));
+    }
+    nb.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+    let udp_from = |mac, src: &str, sport, dst: &str, dport, payload: &[u8]| {
+        frame(
+            mac,
+            [0xff; 6],
+            0x0800,
+            &ipv4(v4(src), v4(dst), 17, &udp(sport, dport, payload)),
+        )
+    };
+    let p = run(&[
+        arp_from(ROKU, 2, v4("192.168.1.60"), v4("192.168.1.1")),
+        arp_from(PC, 2, v4("192.168.1.61"), v4("192.168.1.1")),
+        udp_from(ROKU, "192.168.1.60", 1900, "239.255.255.250", 1900, notify),
+        // The PC searches: that says nothing of what it is.
+        udp_from(PC, "192.168.1.61", 50000, "239.255.255.250", 1900, search),
+        udp_from(PC, "192.168.1.61", 137, "192.168.1.255", 137, &nb),
+    ]);
+    let inv = p.devices();
+    let roku = inv.get(&ROKU).unwrap();
+    assert_eq!(
+        (roku.kind, roku.kind_evidence),
+        (Kind::Tv, KindEvidence::Upnp)
+    );
+    assert!(roku.upnp_server.starts_with(b"Roku/12.0.0"));
+    let pc = inv.get(&PC).unwrap();
+    assert_eq!(
+        (&pc.name[..], pc.name_source),
+        (&b"DESKTOP-7Q2"[..], NameSource::Netbios)
+    );
+    assert_eq!(pc.kind, Kind::Unknown);
+    assert!(pc.upnp_server.is_empty());
+}

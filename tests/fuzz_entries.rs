@@ -151,4 +151,13 @@ fn device_message_entries_parse_what_the_inventory_reads() {
     mdns.extend_from_slice(&[192, 168, 1, 50]);
     assert!(fuzz::mdns(&mdns));
     assert!(!fuzz::mdns(&mdns[..3]));
+    assert!(fuzz::ssdp(b"NOTIFY * HTTP/1.1\r\nSERVER: x\r\n\r\n"));
+    assert!(!fuzz::ssdp(b"M-SEARCH * HTTP/1.1\r\n\r\n"));
+    let mut nb = vec![0x12, 0x34, 0x29, 0x10, 0, 1, 0, 0, 0, 0, 0, 1, 32];
+    for b in *b"PC             \0" {
+        nb.extend_from_slice(&[b'A' + (b >> 4), b'A' + (b & 0xf)]);
+    }
+    nb.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+    assert!(fuzz::netbios(&nb));
+    assert!(!fuzz::netbios(&nb[..20]));
 }

@@ -14,7 +14,7 @@
 //! them (JSON, HTML as text, syslog).
 
 use crate::addr::Addr;
-use crate::capture::decode::{dhcp, mdns, PacketMeta};
+use crate::capture::decode::{dhcp, mdns, netbios, ssdp, PacketMeta};
 use crate::state::oui;
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
@@ -74,6 +74,8 @@ pub fn mac_text(mac: &Mac) -> String {
 pub enum NameSource {
     #[default]
     None,
+    /// The computer name it registers over NetBIOS.
+    Netbios,
     /// The host name it announces over mDNS.
     Mdns,
     /// DHCP host name (option 12) or client FQDN (option 81).
@@ -86,6 +88,7 @@ impl NameSource {
     pub fn parse(s: &str) -> Option<NameSource> {
         [
             NameSource::None,
+            NameSource::Netbios,
             NameSource::Mdns,
             NameSource::Dhcp,
             NameSource::User,
@@ -97,6 +100,7 @@ impl NameSource {
     pub fn as_str(self) -> &'static str {
         match self {
             NameSource::None => "",
+            NameSource::Netbios => "netbios",
             NameSource::Mdns => "mdns",
             NameSource::Dhcp => "dhcp",
             NameSource::User => "user",
@@ -165,6 +169,8 @@ pub enum KindEvidence {
     Name,
     /// A service it announces over mDNS (`mdns::SERVICES[i]`).
     Service(u8),
+    /// What it announces over SSDP (UPnP: its device type or server).
+    Upnp,
     /// It advertises itself as an IPv6 router.
     ServesTheLan,
     /// Set by the user.
@@ -180,6 +186,7 @@ impl KindEvidence {
             KindEvidence::None,
             KindEvidence::VendorClass,
             KindEvidence::Name,
+            KindEvidence::Upnp,
             KindEvidence::ServesTheLan,
             KindEvidence::User,
         ]
@@ -192,6 +199,7 @@ impl KindEvidence {
             KindEvidence::None => "",
             KindEvidence::VendorClass => "dhcp vendor class",
             KindEvidence::Name => "name",
+            KindEvidence::Upnp => "upnp announcement",
             KindEvidence::Service(i) => mdns::SERVICES.get(i as usize).copied().unwrap_or(""),
             KindEvidence::ServesTheLan => "sends IPv6 router advertisements",
             KindEvidence::User => "user",
@@ -218,6 +226,8 @@ pub struct Device {
     pub dhcp_options: u8,
     /// Services announced over mDNS (bit `i`: `mdns::SERVICES[i]`).
     pub services: u32,
+    /// The `SERVER` of its SSDP (UPnP) announcements.
+    pub upnp_server: heapless::Vec<u8, { ssdp::SERVER_MAX }>,
     pub kind: Kind,
     pub kind_evidence: KindEvidence,
     /// The maker, by MAC prefix (none for a randomized MAC; see `oui`).
@@ -323,6 +333,7 @@ impl Device {
             KindEvidence::None => 0,
             KindEvidence::Name => 1,
             KindEvidence::VendorClass => 2,
+            KindEvidence::Upnp => 3,
             KindEvidence::Service(_) => 3,
             KindEvidence::ServesTheLan => 4,
             KindEvidence::User => 5,
@@ -379,13 +390,39 @@ fn service_kind(bits: u32) -> Option<(Kind, u8)> {
     })
 }
 
+/// What an SSDP announcement's device type (or, failing that, its server) says a device is.
+fn upnp_kind(target: &[u8], server: &[u8]) -> Kind {
+    const BY_TARGET: &[(&str, Kind)] = &[
+        ("internetgatewaydevice", Kind::Router),
+        ("wanconnectiondevice", Kind::Router),
+        ("dial-multiscreen", Kind::Tv),
+        ("device:printer", Kind::Printer),
+        ("zoneplayer", Kind::Speaker),
+        ("mediarenderer", Kind::Tv),
+    ];
+    const BY_SERVER: &[(&str, Kind)] = &[
+        ("sonos", Kind::Speaker),
+        ("webos", Kind::Tv),
+        ("tizen", Kind::Tv),
+        ("android tv", Kind::Tv),
+        ("miniupnpd", Kind::Router),
+        ("playstation", Kind::Console),
+        ("xbox", Kind::Console),
+    ];
+    match find_kind(target, BY_TARGET, false) {
+        Kind::Unknown => find_kind(server, BY_SERVER, false),
+        k => k,
+    }
+}
+
 /// The UDP ports whose messages the inventory reads: DHCP's (a client's 68, a server's 67,
-/// or a relay's, both 67) and mDNS's (5353 both ways).
+/// or a relay's, both 67), mDNS's (5353 both ways), NetBIOS name service (137 both ways) and
+/// SSDP from a device (1900: announcements, and answers to a searcher's port).
 #[inline]
 pub fn learns_from(sport: u16, dport: u16) -> bool {
     matches!(
         (sport, dport),
-        (68, 67) | (67, 68) | (67, 67) | (5353, 5353)
+        (68, 67) | (67, 68) | (67, 67) | (5353, 5353) | (137, 137) | (1900, _)
     )
 }
 
@@ -629,10 +666,52 @@ impl Devices {
     /// A UDP message on a port `learns_from` names, from `src`:`sport`, seen at packet time
     /// `now` (monotonic µs) and wall time `ts`.
     pub fn udp(&mut self, payload: &[u8], src: Addr, sport: u16, now: u64, ts: i64) {
-        if sport == 5353 {
-            self.mdns(payload, src, now, ts);
-        } else {
-            self.dhcp(payload, now, ts);
+        match sport {
+            5353 => self.mdns(payload, src, now, ts),
+            1900 => self.ssdp(payload, src, now, ts),
+            137 => self.netbios(payload, src, now, ts),
+            _ => self.dhcp(payload, now, ts),
+        }
+    }
+
+    /// The device of address `src`, seen now (`None`: no device has it yet; the messages
+    /// that name a device by its address wait for ARP, DHCP or neighbour discovery).
+    fn by_addr_seen(&mut self, src: &Addr, now: u64, ts: i64) -> Option<&mut Device> {
+        let mac = self.by_addr(src).map(|(mac, _)| *mac)?;
+        Some(self.seen(mac, now, ts))
+    }
+
+    /// An SSDP announcement or answer from `src`: its server and what it is.
+    fn ssdp(&mut self, payload: &[u8], src: Addr, now: u64, ts: i64) {
+        let m = match ssdp::parse(payload) {
+            Ok(m) => m,
+            Err(ssdp::SsdpError::NotAnAnnouncement) => return,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        let Some(d) = self.by_addr_seen(&src, now, ts) else {
+            return;
+        };
+        if !m.server.is_empty() {
+            d.upnp_server = m.server.clone();
+        }
+        d.guess(upnp_kind(&m.target, &m.server), KindEvidence::Upnp);
+    }
+
+    /// A NetBIOS name registration or answer from `src`: its computer name.
+    fn netbios(&mut self, payload: &[u8], src: Addr, now: u64, ts: i64) {
+        let n = match netbios::parse(payload) {
+            Ok(n) => n,
+            Err(netbios::NetbiosError::Truncated) => {
+                self.counters.malformed += 1;
+                return;
+            }
+            Err(_) => return,
+        };
+        if let Some(d) = self.by_addr_seen(&src, now, ts) {
+            d.learn_name(&n.name, NameSource::Netbios);
         }
     }
 
@@ -651,10 +730,9 @@ impl Devices {
         if m.host.is_empty() && m.services == 0 {
             return;
         }
-        let Some(mac) = self.by_addr(&src).map(|(mac, _)| *mac) else {
+        let Some(d) = self.by_addr_seen(&src, now, ts) else {
             return;
         };
-        let d = self.seen(mac, now, ts);
         d.learn_name(&m.host, NameSource::Mdns);
         d.services |= m.services;
         if let Some((kind, i)) = service_kind(d.services) {

@@ -44,7 +44,9 @@ pub fn device_json(b: &mut String, mac: &Mac, d: &Device) {
         }
         json::string(b, s);
     }
-    b.push_str("],\"dhcp_vendor_class\":");
+    b.push_str("],\"upnp_server\":");
+    json::string(b, &String::from_utf8_lossy(&d.upnp_server));
+    b.push_str(",\"dhcp_vendor_class\":");
     json::string(b, &String::from_utf8_lossy(&d.vendor_class));
     if d.dhcp_options > 0 {
         let _ = write!(

@@ -18,7 +18,9 @@
 pub mod dhcp;
 pub mod dns;
 pub mod mdns;
+pub mod netbios;
 pub mod psl;
+pub mod ssdp;
 
 use crate::addr::Addr;
 pub use dns::DnsMeta;

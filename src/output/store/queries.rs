@@ -261,7 +261,7 @@ pub fn load_devices(path: &Path, keep: u32) -> Vec<(Mac, Device)> {
         let rows: rusqlite::Result<Vec<Option<(Mac, Device)>>> = conn
             .prepare(
                 "SELECT mac, name, name_source, vendor, kind, kind_evidence, addresses, services,
-                 vendor_class, dhcp_fingerprint, dhcp_options, first_seen, last_seen
+                 vendor_class, dhcp_fingerprint, dhcp_options, first_seen, last_seen, upnp_server
                  FROM devices",
             )
             .and_then(|mut st| {
@@ -270,6 +270,7 @@ pub fn load_devices(path: &Path, keep: u32) -> Vec<(Mac, Device)> {
                     let name: Vec<u8> = r.get(1)?;
                     let vendor_class: Vec<u8> = r.get(8)?;
                     let addrs: String = r.get(6)?;
+                    let upnp: Vec<u8> = r.get(13)?;
                     Ok(Device::restored(
                         &mac,
                         &name,
@@ -282,7 +283,14 @@ pub fn load_devices(path: &Path, keep: u32) -> Vec<(Mac, Device)> {
                         &vendor_class,
                         (r.get(9)?, r.get(10)?),
                         (r.get(11)?, r.get(12)?),
-                    ))
+                    )
+                    .map(|(m, mut d)| {
+                        d.upnp_server = heapless::Vec::from_slice(
+                            &upnp[..upnp.len().min(crate::capture::decode::ssdp::SERVER_MAX)],
+                        )
+                        .unwrap_or_default();
+                        (m, d)
+                    }))
                 })?
                 .collect()
             });

@@ -90,6 +90,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         vendor_class BLOB NOT NULL,
         dhcp_fingerprint INTEGER NOT NULL,
         dhcp_options INTEGER NOT NULL,
+        upnp_server BLOB NOT NULL,
         first_seen INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
     );",

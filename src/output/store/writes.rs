@@ -510,8 +510,8 @@ impl Store {
                         let mut h = tx.prepare_cached(
                             "INSERT OR REPLACE INTO devices(mac, name, name_source, vendor, kind,
                              kind_evidence, addresses, services, vendor_class, dhcp_fingerprint,
-                             dhcp_options, first_seen, last_seen)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                             dhcp_options, upnp_server, first_seen, last_seen)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                         )?;
                         for (mac, d) in rows {
                             let addrs: Vec<String> = d.addrs().map(|a| a.to_string()).collect();
@@ -527,6 +527,7 @@ impl Store {
                                 &d.vendor_class[..],
                                 d.dhcp_fingerprint,
                                 d.dhcp_options,
+                                &d.upnp_server[..],
                                 d.first_seen,
                                 d.last_seen
                             ])?;
