@@ -3,17 +3,20 @@
 # captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
 # right rule with the right attacker and victim, and benign traffic must raise nothing.
 #
-# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin]
+# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin|devices]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                one nmap scan of two hosts (one incident),
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
 #                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
+#                the device inventory (see devices);
 #                then replays the committed slow captures in tests/e2e/captures/.
 #                nmap --scan-delay 4s (its timing probes are not a beacon);
 #                hydra http-get (60 wrong passwords) against a basic-auth page on 8090, and a
 #                person mistyping twice there (no alert);
+#   devices      only the device inventory: dnsmasq and a DHCP client, avahi, a UPnP
+#                responder; the daemon's API, a label over PATCH, a restart
 #   discovery    only the discovery check
 #   scan-delay   only the nmap --scan-delay check
 #   weblogin     only the web-login check: hydra http-get against basic auth, and a person
@@ -286,7 +289,75 @@ weblogin() {
   absent "$(capture http-mistyped python3 "$HERE/peers.py" browse-with-password 10.77.0.2:8090)" bruteforce
 }
 
-if [ "$MODE" = discovery ]; then
+# devices: the inventory learnt from the LAN's own chatter by `netwatch run` on the "router"
+# (the victim namespace): dnsmasq leases an address to a DHCP client that calls itself
+# kitchen-pi with Android's vendor class (busybox udhcpc in the other namespace), avahi
+# announces the router's own name, a UPnP responder answers searches. The API lists both
+# devices; a name given through PATCH /api/devices is stored at once and still there after a
+# restart; `netwatch devices` lists what was stored.
+devices() {
+  local dir=$WORK/devices cfg=$WORK/devices.toml api=http://127.0.0.1:18787
+  mkdir -p "$dir"; chmod 777 "$dir"
+  printf '[capture]\ninterfaces = ["nwe2e-v"]\n[store]\npath = "%s/netwatch.db"\n[syslog]\ntarget = "off"\n[web]\nlisten = ["127.0.0.1:18787"]\ntoken = "e2e-devices-token"\n' "$dir" > "$cfg"
+  local auth="Authorization: Bearer e2e-devices-token"
+  local client router
+  client=$(ip -n $A link show nwe2e-a | awk '/link\/ether/{print $2}')
+  router=$(ip -n $V link show nwe2e-v | awk '/link\/ether/{print $2}')
+  ip netns exec $V dnsmasq --no-daemon --port=0 --interface=nwe2e-v --bind-interfaces \
+    --dhcp-range=10.77.0.100,10.77.0.150,1h --dhcp-leasefile="$WORK/dnsmasq.leases" \
+    --pid-file="$WORK/dnsmasq.pid" >"$WORK/dnsmasq.log" 2>&1 & local dm=$!
+  PIDS+=("$dm")
+  ip netns exec $V python3 "$HERE/peers.py" ssdp-responder 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
+  printf '[server]\nhost-name=nwe2e-tv\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=nwe2e-v\nenable-dbus=no\n[publish]\npublish-addresses=yes\npublish-workstation=no\npublish-hinfo=no\n' > "$WORK/avahi-dev.conf"
+  ip netns exec $V unshare -m sh -c "mount -t tmpfs tmpfs /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f '$WORK/avahi-dev.conf' --no-drop-root --no-chroot --no-rlimits" \
+    >"$WORK/avahi-dev.log" 2>&1 & local av=$!
+  PIDS+=("$av")
+  ip netns exec $V "$NW" run -c "$cfg" >"$WORK/devices.out" 2>"$WORK/devices.err" & local np=$!
+  wait_for 20 ip netns exec $V curl -sf -H "$auth" "$api/healthz" -o /dev/null || { say "FAIL devices: the daemon's web API did not come up"; cat "$WORK/devices.err"; fail=1; return; }
+  wait_for 20 grep -q "Server startup complete" "$WORK/avahi-dev.log" || { say "FAIL devices: avahi-daemon did not start"; fail=1; return; }
+  # The client's DHCP exchange (its address is not configured: the lease on the wire is
+  # what counts), then searches that avahi and the UPnP responder answer.
+  timeout -k 2 30 ip netns exec $A busybox udhcpc -i nwe2e-a -q -n -t 5 -T 2 -s /bin/true \
+    -x hostname:kitchen-pi -V android-dhcp-14 >"$WORK/udhcpc.log" 2>&1 || { say "FAIL devices: no DHCP lease"; cat "$WORK/udhcpc.log" "$WORK/dnsmasq.log"; fail=1; }
+  timeout -k 2 30 ip netns exec $A python3 "$HERE/peers.py" discovery 8 10.77.0.1 >/dev/null 2>&1 || true
+  ip netns exec $A ping -c 2 -W 1 10.77.0.2 >/dev/null 2>&1 || true
+  local body
+  got() { # got MAC JQ-FILTER EXPECTED : the API's device MAC has that value
+    body=$(ip netns exec $V curl -sf -H "$auth" "$api/api/devices/$1") || return 1
+    [ "$(printf '%s' "$body" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)")" = "$3" ]
+  }
+  wait_for 15 got "$client" "d['name']" kitchen-pi \
+    && check "devices: the DHCP client is kitchen-pi, a phone by its vendor class, at its leased address" \
+       got "$client" "(d['kind'], d['kind_evidence'], any(a.startswith('10.77.0.1') and a != '10.77.0.1' for a in d['addresses']))" "('phone', 'dhcp vendor class', True)" \
+    || { say "FAIL devices: the client is not in the inventory as kitchen-pi: $body"; fail=1; }
+  wait_for 15 got "$router" "d['name']" nwe2e-tv \
+    && check "devices: the router named itself nwe2e-tv over mDNS and answers UPnP searches as a TV would (DIAL)" \
+       got "$router" "(d['name_source'], d['kind'])" "('mdns', 'tv')" \
+    || { say "FAIL devices: the router is not in the inventory as nwe2e-tv: $body"; fail=1; }
+  # A user's label, then a restart.
+  ip netns exec $V curl -sf -X PATCH -H "$auth" -H 'Content-Type: application/json' \
+    -d '{"name":"Living-room TV"}' "$api/api/devices/$router" -o /dev/null || { say "FAIL devices: PATCH refused"; fail=1; }
+  wait_for 10 got "$router" "d['name']" "Living-room TV" || { say "FAIL devices: the label did not apply: $body"; fail=1; }
+  stop_pid $np TERM 20 || { say "FAIL devices: the daemon did not stop cleanly"; fail=1; }
+  local listed; listed=$("$NW" devices --db "$dir/netwatch.db" 2>&1 || true)
+  if printf '%s' "$listed" | grep -q "^$router[* ] .*Living-room TV" && printf '%s' "$listed" | grep -q "^$client[* ] *phone *kitchen-pi"; then
+    say "ok   devices: netwatch devices lists the stored inventory with the user's label"
+  else
+    say "FAIL devices: netwatch devices says: $listed"; fail=1
+  fi
+  ip netns exec $V "$NW" run -c "$cfg" >>"$WORK/devices.out" 2>>"$WORK/devices.err" & np=$!
+  wait_for 20 ip netns exec $V curl -sf -H "$auth" "$api/healthz" -o /dev/null || { say "FAIL devices: no restart"; fail=1; }
+  wait_for 5 got "$router" "(d['name'], d['name_source'])" "('Living-room TV', 'user')" \
+    && say "ok   devices: after a restart the label and what was learnt are back" \
+    || { say "FAIL devices: after a restart: $body"; fail=1; }
+  stop_pid $np TERM 20 || true
+  stop_pid $av TERM 5 >/dev/null || true
+  stop_pid $dm TERM 5 >/dev/null || true
+}
+
+if [ "$MODE" = devices ]; then
+  devices
+elif [ "$MODE" = discovery ]; then
   discovery
 elif [ "$MODE" = weblogin ]; then
   weblogin
@@ -294,6 +365,7 @@ elif [ "$MODE" = scan-delay ]; then
   scan_delay
 elif [ "$MODE" = ci ]; then
   live
+  devices
   discovery
   scan_delay
   weblogin
