@@ -103,6 +103,18 @@ pub struct Gate {
     pub devices: crate::state::devices::Directory,
 }
 
+impl Gate {
+    /// Name the devices of `alert`'s parties (out of line: the alert path only).
+    #[cold]
+    #[inline(never)]
+    fn tag_devices(&self, alert: &mut Alert) {
+        if !self.devices.is_empty() {
+            alert.src_device = self.devices.lookup(&alert.src).cloned();
+            alert.dst_device = self.devices.lookup(&alert.dst).cloned();
+        }
+    }
+}
+
 /// What a rule calls when its threshold is crossed.
 pub struct Emit<'a> {
     gate: &'a mut Gate,
@@ -113,10 +125,7 @@ impl Emit<'_> {
     /// Emit `alert` unless its key fired within `suppress_s`; `now` is monotonic packet time.
     pub fn alert(&mut self, key: SuppressKey, now: u64, alert: &mut Alert) {
         let g = &mut *self.gate;
-        if !g.devices.is_empty() {
-            alert.src_device = g.devices.lookup(&alert.src).cloned();
-            alert.dst_device = g.devices.lookup(&alert.dst).cloned();
-        }
+        g.tag_devices(alert);
         match g.suppress.find(&key) {
             Some(id) => {
                 let st = g.suppress.get_mut(id);
