@@ -572,3 +572,83 @@ fn ssdp_and_netbios_say_what_known_devices_are_and_what_they_are_called() {
     assert_eq!(pc.kind, Kind::Unknown);
     assert!(pc.upnp_server.is_empty());
 }
+
+#[test]
+fn baselines_follow_the_device_and_only_a_new_mac_is_a_new_host() {
+    const X: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0a, 0x0a, 0x0a];
+    const Y: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0b, 0x0b, 0x0b];
+    const DAY: i64 = 86_400_000_000;
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut p = Pipeline::new(&cfg);
+    let mut alerts: Vec<netwatch::detect::Alert> = Vec::new();
+    let feed = |p: &mut Pipeline, t: i64, frames: Vec<Vec<u8>>, alerts: &mut Vec<_>| {
+        for (i, f) in frames.iter().enumerate() {
+            p.process(1, T0 + t + i as i64 * 1000, f, f.len() as u32, &mut |a| {
+                alerts.push(a.clone())
+            });
+        }
+    };
+    // A whole HTTPS session from `ip` to a server outside the home.
+    let session = |ip: &str| {
+        let (c, s) = (v4(ip), v4("93.184.216.34"));
+        let seg = |from_c: bool, flags: u8, data: &[u8]| {
+            let (a, b, sp, dp) = if from_c {
+                (c, s, 40000, 443)
+            } else {
+                (s, c, 443, 40000)
+            };
+            frame(
+                [0x02, 0, 0, 0, 0, 9],
+                [0x02, 0, 0, 0, 0, 8],
+                0x0800,
+                &ipv4(a, b, 6, &tcp(sp, dp, flags, data)),
+            )
+        };
+        vec![
+            seg(true, SYN, &[]),
+            seg(false, SYN | ACK, &[]),
+            seg(true, ACK, &[]),
+            seg(true, PSH | ACK, b"hello"),
+            seg(false, PSH | ACK, b"world"),
+            seg(true, FIN | ACK, &[]),
+            seg(false, FIN | ACK, &[]),
+            seg(true, ACK, &[]),
+        ]
+    };
+    let arp = |mac, ip| vec![arp_from(mac, 2, v4(ip), v4("192.168.1.1"))];
+    // Day 0: X is seen (the sensor's first day: nobody is new).
+    feed(&mut p, 0, arp(X, "192.168.1.20"), &mut alerts);
+    feed(&mut p, 2_000_000, session("192.168.1.20"), &mut alerts);
+    // Two days later a new device, Y, and its first session: new.
+    feed(&mut p, 2 * DAY, arp(Y, "192.168.1.30"), &mut alerts);
+    feed(
+        &mut p,
+        2 * DAY + 2_000_000,
+        session("192.168.1.30"),
+        &mut alerts,
+    );
+    // X comes back on another address: the same device, not new; its baseline moves.
+    feed(
+        &mut p,
+        2 * DAY + 10_000_000,
+        arp(X, "192.168.1.21"),
+        &mut alerts,
+    );
+    feed(
+        &mut p,
+        2 * DAY + 12_000_000,
+        session("192.168.1.21"),
+        &mut alerts,
+    );
+    p.finish(&mut |a| alerts.push(a.clone()));
+    let new: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.rule == netwatch::detect::RuleId::HostNew)
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].src, netwatch::addr::Addr::v4(v4("192.168.1.30")));
+    assert_eq!(new[0].src_device.as_ref().map(|d| d.mac), Some(Y));
+    let hosts = &p.engine().hosts;
+    assert_eq!(hosts.counters.moved, 1);
+    assert_eq!(hosts.entries(), 2, "X's baseline moved, not doubled");
+}

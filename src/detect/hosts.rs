@@ -148,6 +148,9 @@ struct Host {
     /// Bytes (out, in) of this host's open flows at the last walk, and at this one.
     open_prev: [u64; 2],
     open_now: [u64; 2],
+    /// The LAN device (MAC) that had this address when the host was first seen (all zeros:
+    /// unknown): its baseline follows it to a new address.
+    owner: [u8; 6],
 }
 
 /// Bytes of state per tracked host (for the profile table).
@@ -168,14 +171,20 @@ impl TableKey for HostKey {
 pub struct HostCounters {
     pub evicted: u64,
     pub new_hosts: u64,
-    /// `host.new` events not emitted: over `NEW_PER_HOUR`, or in the first day.
+    /// `host.new` events not emitted: over `NEW_PER_HOUR`, or in the first day, or a
+    /// device already announced coming back on another address.
     pub new_hosts_quiet: u64,
+    /// Baselines that followed their device to a new address.
+    pub moved: u64,
 }
 
 pub struct HostRule {
     pub cfg: AnomalyConfig,
     home: HomeNet,
     hosts: LruMap<HostKey, Host>,
+    /// Devices (by MAC) already announced by `host.new`: a device on a new address is not
+    /// new. As many as the host table.
+    announced: LruMap<crate::state::devices::MacKey, ()>,
     /// Entry id + 1 by a few address bits (0: empty); see `host`.
     cache: Vec<u32>,
     /// DNS queries this minute by querying address: a count-min sketch (two rows), so the
@@ -222,6 +231,7 @@ impl HostRule {
             cfg,
             home: HomeNet::new(home),
             hosts: LruMap::new(capacity, 1),
+            announced: LruMap::new(capacity, 1),
             cache: vec![0; capacity.clamp(256, 1 << 16).next_power_of_two()],
             dns: vec![0; 2 * DNS_WIDTH],
             sketch_key,
@@ -292,6 +302,14 @@ impl HostRule {
                 if !c.is_session() {
                     return None;
                 }
+                let owner = emit.gate.devices.lookup(&a).map(|t| t.mac);
+                // A known device on a new address keeps its baseline, and is not new.
+                if let Some(old) = owner.and_then(|m| self.owned_by(&m)) {
+                    let id = self.rekey(old, a, wall);
+                    self.counters.moved += 1;
+                    self.cache[ci] = id + 1;
+                    return Some(id);
+                }
                 let (id, how) = self.hosts.entry_hashed(
                     HostKey(a),
                     0,
@@ -302,18 +320,49 @@ impl HostRule {
                         h.base.first_seen = wall;
                         h.base.last_seen = wall;
                         h.base.day = wall.div_euclid(DAY_US);
+                        h.owner = owner.unwrap_or_default();
                     },
                 );
                 if how == Upsert::Evicted {
                     self.counters.evicted += 1;
                 }
                 self.counters.new_hosts += 1;
-                self.new_host(a, wall, emit);
+                if owner.is_none_or(|m| self.announce(m, wall)) {
+                    self.new_host(a, wall, emit);
+                } else {
+                    self.counters.new_hosts_quiet += 1;
+                }
                 id
             }
         };
         self.cache[ci] = id + 1;
         Some(id)
+    }
+
+    /// The host entry whose address belonged to device `mac` (a scan: only when a session
+    /// comes from an address the table does not know).
+    fn owned_by(&self, mac: &[u8; 6]) -> Option<u32> {
+        self.hosts
+            .iter_class(0)
+            .find(|id| self.hosts.get(*id).owner == *mac)
+    }
+
+    /// Move entry `old` to address `a` (its device took a new address).
+    fn rekey(&mut self, old: u32, a: Addr, wall: i64) -> u32 {
+        let (_, h) = self.hosts.remove(old);
+        let (id, _) =
+            self.hosts
+                .entry_hashed(HostKey(a), 0, wall as u64, |_, _, _| {}, |slot| *slot = h);
+        id
+    }
+
+    /// Note device `mac` as announced; true the first time.
+    fn announce(&mut self, mac: [u8; 6], wall: i64) -> bool {
+        let key = crate::state::devices::MacKey(mac);
+        let (_, how) = self
+            .announced
+            .entry(key, 0, wall as u64, |_, _, _| {}, |_| {});
+        how != Upsert::Found
     }
 
     /// The hash the sketches use for `a` (`sketch::addr_hash`; `known` when the flow table
