@@ -9,6 +9,7 @@ import { AlertDetail } from './components/AlertDetail.jsx';
 import { Flows } from './components/Flows.jsx';
 import { AttackerGraph } from './components/AttackerGraph.jsx';
 import { Settings } from './components/Settings.jsx';
+import { Devices } from './components/Devices.jsx';
 import { TokenPrompt } from './components/TokenPrompt.jsx';
 import './style.css';
 
@@ -89,6 +90,9 @@ function App() {
           <button class={tab === 'overview' ? 'on' : ''} onClick={() => setTab('overview')}>
             Overview
           </button>
+          <button class={tab === 'devices' ? 'on' : ''} onClick={() => setTab('devices')}>
+            Devices
+          </button>
           <button class={tab === 'settings' ? 'on' : ''} onClick={() => setTab('settings')}>
             Settings
           </button>
@@ -102,6 +106,10 @@ function App() {
       {s.needToken && <TokenPrompt />}
       {tab === 'settings' ? (
         <Settings />
+      ) : tab === 'devices' ? (
+        <main>
+          <Devices />
+        </main>
       ) : (
         <main>
           <MetricCards stats={s.stats} alertsPerMin={s.alertTimes.length} />

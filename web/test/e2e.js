@@ -129,6 +129,22 @@ try {
   await page.click('text=clear host');
   await page.screenshot({ path: `${E.SHOTS}/overview.png`, fullPage: true });
 
+  // Devices: the inventory the replay learnt (the demo capture's ARP senders), renamed in place.
+  await page.click('nav >> text=Devices');
+  const devRow = page.locator('.devices tbody tr').first();
+  check('devices view lists the learnt devices', await until(() => devRow.isVisible(), 15000));
+  const mac = await devRow.getAttribute('data-mac');
+  await devRow.locator('button.link').click();
+  await devRow.locator('input').fill('Lab <b>router</b>');
+  await devRow.locator('button[type=submit]').click();
+  const renamed = await until(async () => {
+    const r = await page.evaluate(async ([t, m]) => (await fetch(`/api/devices/${m}`, { headers: { Authorization: `Bearer ${t}` } })).json(), [E.TOKEN, mac]);
+    return r.name === 'Lab <b>router</b>' && r.name_source === 'user';
+  }, 10000);
+  check('a device renamed in the view is labelled by the sensor (shown as text)', renamed && (await page.locator(`tr[data-mac="${mac}"] button.link`).textContent()) === 'Lab <b>router</b>' && (await page.locator('.devices b').count()) === 0);
+  await page.screenshot({ path: `${E.SHOTS}/devices.png`, fullPage: true });
+  await page.click('nav >> text=Overview');
+
   // Settings: a valid threshold is applied; an invalid one shows the server's error by its field.
   await page.click('nav >> text=Settings');
   const field = page.locator('input[name="rules.portscan.vertical_ports"]');
