@@ -519,6 +519,33 @@ fn alerts_name_the_devices_of_their_parties() {
         assert!(line.contains("dst_kind"), "{line}");
         assert!(!line.contains('\u{7}'), "{line:?}");
     }
+    // The API's alert object (live and stored) names them too.
+    let msg = netwatch::web::alert_message(7, a);
+    let v: serde_json::Value = serde_json::from_str(&msg).expect("the message is JSON");
+    assert_eq!(v["alert"]["src_device"]["name"], "kitchen-pi\u{7}");
+    assert_eq!(v["alert"]["dst_device"]["vendor"], "Synology");
+    // Stored and read back: the same.
+    let dir = std::env::temp_dir().join(format!("netwatch-dev-alert-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut scfg = cfg.store.clone();
+    scfg.path = dir.join("n.db").display().to_string();
+    scfg.max_age_s = 3650 * 86_400;
+    let mut st = netwatch::store::Store::new(scfg);
+    st.add_alert(a);
+    st.close();
+    let q = netwatch::store::Query {
+        limit: 10,
+        ..Default::default()
+    };
+    let rows = netwatch::store::query(&dir.join("n.db"), 1, &q).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].devices.contains("\"mac\":\"b8:27:eb:44:55:66\""),
+        "{}",
+        rows[0].devices
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     let data = netwatch::enrich::alert_data(a);
     let v: serde_json::Value = serde_json::from_str(&data).expect("the data block is JSON");
     assert_eq!(v["source_device"]["name"], "kitchen-pi\u{7}");

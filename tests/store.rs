@@ -202,7 +202,7 @@ fn migrates_an_old_schema_keeping_rows() {
     let c = Connection::open(&path).unwrap();
     c.execute_batch(
         "DROP TABLE traffic; DROP TABLE hosts; DROP TABLE kv; DROP TABLE incidents;
-         DROP TABLE devices;
+         DROP TABLE devices; ALTER TABLE alerts DROP COLUMN devices;
          DROP INDEX alerts_incident; ALTER TABLE alerts DROP COLUMN incident;
          ALTER TABLE alerts DROP COLUMN explanation; ALTER TABLE alerts DROP COLUMN enrichment;
          PRAGMA user_version = 1;",

@@ -400,6 +400,11 @@ pub fn alert_json(b: &mut String, r: &AlertRow, with_eve: bool) {
         ",\"first_seen\":{},\"last_seen\":{},\"repeats\":{},\"incident_id\":{}",
         r.first_seen, r.last_seen, r.repeats, r.incident
     );
+    // Our own JSON members (`eve::device_tag`), every wire string escaped.
+    if !r.devices.is_empty() && looks_like_object(&format!("{{{}}}", r.devices)) {
+        b.push(',');
+        b.push_str(&r.devices);
+    }
     // The EVE line is ours (eve::write_alert) — valid JSON with every wire string escaped —
     // but a row may come from a damaged file: embed it only when it is one JSON object.
     if with_eve && looks_like_object(&r.eve) {

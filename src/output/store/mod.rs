@@ -85,6 +85,9 @@ pub struct AlertRow {
     pub enrichment: Option<String>,
     /// The incident the alert belongs to (0 in files written before incidents existed).
     pub incident: i64,
+    /// The parties' devices as JSON members (`"src_device":{…},"dst_device":{…}`; empty when
+    /// the inventory knew neither, and in files written before devices existed).
+    pub devices: String,
 }
 
 /// One incident as stored: its latest state (rewritten at each of its alerts).
@@ -180,6 +183,19 @@ impl AlertRow {
             explanation,
             enrichment: None,
             incident: a.incident.id as i64,
+            devices: {
+                let mut d = String::new();
+                for (k, t) in [("src_device", &a.src_device), ("dst_device", &a.dst_device)] {
+                    if let Some(t) = t {
+                        if !d.is_empty() {
+                            d.push(',');
+                        }
+                        crate::output::json::key(&mut d, k);
+                        eve::device_tag(&mut d, t);
+                    }
+                }
+                d
+            },
         }
     }
 }

@@ -203,8 +203,12 @@ fn alert_select(v: i64) -> String {
     } else {
         "0"
     };
-    format!("SELECT {ALERT_COLUMNS}, {inc} FROM alerts")
+    let dev = if v >= DEVICES_SINCE { "devices" } else { "''" };
+    format!("SELECT {ALERT_COLUMNS}, {inc}, {dev} FROM alerts")
 }
+
+/// The first schema version with the alerts' `devices` column.
+const DEVICES_SINCE: i64 = 5;
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -228,6 +232,7 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         explanation: r.get(17)?,
         enrichment: r.get(18)?,
         incident: r.get(19)?,
+        devices: r.get(20)?,
     })
 }
 

@@ -77,7 +77,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE alerts ADD COLUMN incident INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX alerts_incident ON alerts(incident);",
     // 5: the device inventory, written whole with the host baselines (and at shutdown), read
-    // back at start; names as the wire gave them (bytes), the user's labels among them.
+    // back at start; names as the wire gave them (bytes), the user's labels among them; and
+    // each alert's parties' devices (a JSON fragment: `"src_device":{…},"dst_device":{…}`).
     "CREATE TABLE devices(
         mac TEXT PRIMARY KEY,
         name BLOB NOT NULL,
@@ -93,7 +94,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         upnp_server BLOB NOT NULL,
         first_seen INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
-    );",
+    );
+    ALTER TABLE alerts ADD COLUMN devices TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Current schema version.

@@ -385,9 +385,9 @@ impl Store {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO alerts(ts, rule, sid, severity, src, sport, dst, dport, proto,
                  community_id, summary, first_seen, last_seen, repeats, skey, eve, id,
-                 explanation, enrichment, incident)
+                 explanation, enrichment, incident, devices)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20)",
+                 ?18, ?19, ?20, ?21)",
             )?;
             // The incident's whole state: its row in this file is right even when the file
             // rotated in the middle of it. Counts never go back (a late write of an older
@@ -457,7 +457,8 @@ impl Store {
                             r.id,
                             r.explanation,
                             r.enrichment,
-                            r.incident
+                            r.incident,
+                            r.devices
                         ])?;
                         put_incident(i)?;
                         alerts += 1;

@@ -3,6 +3,12 @@ import { api } from '../api.js';
 import { addAlerts, feedRows, set, setView as setFeed, toggle } from '../store.js';
 import { fmtTime, RULES, ruleColor, SEVERITY } from '../format.js';
 
+/** " (kitchen-pi)": the device the sensor knows at an address, as text; nothing if none. */
+function party(d) {
+  const name = d && (d.name || (d.vendor && `${d.vendor} device`));
+  return name ? ` (${name})` : '';
+}
+
 export const ROW_HEIGHT = 30;
 /** Rows rendered beyond the visible ones, above and below. */
 const OVERSCAN = 8;
@@ -130,8 +136,10 @@ export function AlertFeed({ s }) {
                   {a.rule}
                 </span>
                 <span class="hosts">
-                  {a.src} → {a.dst}
+                  {a.src}
+                  {party(a.src_device)} → {a.dst}
                   {a.dport ? `:${a.dport}` : ''}
+                  {party(a.dst_device)}
                 </span>
                 <span class="summary">{a.summary}</span>
               </div>
