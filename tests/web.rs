@@ -1081,8 +1081,20 @@ fn devices_from_the_published_inventory() {
     let mut odd = Device::default();
     let _ = odd.name.extend_from_slice(b"<img src=x onerror=alert(1)>");
     odd.last_seen = 1_000;
+    let flow = web::FlowRow {
+        src: Addr::v4([192, 168, 1, 50]),
+        sport: 40000,
+        dst: Addr::v4([1, 1, 1, 1]),
+        dport: 443,
+        proto: 6,
+        packets: 3,
+        bytes: 900,
+        first_ts: 0,
+        idle_s: 0,
+    };
     srv.web().publisher.snapshot(Snapshot {
         devices: Arc::new(vec![(odd_mac, odd), (tv_mac, tv)]),
+        top_by_bytes: vec![flow],
         ..Default::default()
     });
     std::thread::sleep(Duration::from_millis(200));
@@ -1100,6 +1112,10 @@ fn devices_from_the_published_inventory() {
     assert_eq!(list[1]["randomized_mac"], true);
     assert_eq!(list[1]["name"], "<img src=x onerror=alert(1)>");
     assert!(!b.contains("<img"), "markup is escaped in the JSON text");
+    // The flows name the devices at their ends.
+    let f = json(&get(srv.addr, "/api/flows", Some(TOKEN)).2);
+    assert_eq!(f["flows"][0]["src_name"], "Living-room TV");
+    assert!(f["flows"][0].get("dst_name").is_none());
     let (st, _, b) = get(srv.addr, "/api/devices/54-60-09-11-22-33", Some(TOKEN));
     assert_eq!(
         (st, json(&b)["name"].clone()),

@@ -573,9 +573,29 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
     b
 }
 
-fn flow_json(b: &mut String, f: &FlowRow) {
+/// What the inventory calls the device that has address `a` (its name, else its maker's
+/// device), if any.
+fn device_name(s: &Snapshot, a: &crate::addr::Addr) -> Option<String> {
+    let (_, d) = s.devices.iter().find(|(_, d)| d.has_addr(a))?;
+    if !d.name.is_empty() {
+        Some(String::from_utf8_lossy(&d.name).into_owned())
+    } else if !d.vendor.is_empty() {
+        Some(format!("{} device", d.vendor))
+    } else {
+        None
+    }
+}
+
+fn flow_json(b: &mut String, f: &FlowRow, s: &Snapshot) {
     b.push_str("{\"src\":");
     json::display(b, f.src);
+    for (k, a) in [("src_name", &f.src), ("dst_name", &f.dst)] {
+        if let Some(n) = device_name(s, a) {
+            b.push(',');
+            json::key(b, k);
+            json::string(b, &n);
+        }
+    }
     let _ = write!(b, ",\"sport\":{},\"dst\":", f.sport);
     json::display(b, f.dst);
     let _ = write!(
@@ -608,7 +628,7 @@ pub fn flows_json(s: &Snapshot, top: usize, by_packets: bool) -> String {
         if i > 0 {
             b.push(',');
         }
-        flow_json(&mut b, f);
+        flow_json(&mut b, f, s);
     }
     b.push_str("]}");
     b

@@ -67,6 +67,13 @@ describe('views', () => {
     expect(g.edges.length).toBe(3);
     expect(graphOf(list, 1.5, 3e6).attackers).toEqual([['a', 2]]);
   });
+  test('attacker graph: a node is called by the device the sensor knows there', () => {
+    const named = { ...alert(3, 3e6, 'synflood', 'a', 'v'), src_device: { name: 'kitchen-pi', vendor: 'Raspberry Pi' }, dst_device: { name: '', vendor: 'Synology' } };
+    const g = graphOf([named, alert(2, 2e6, 'synflood', 'b', 'v')], 10, 3e6);
+    expect(g.names.get('a')).toBe('kitchen-pi');
+    expect(g.names.get('v')).toBe('Synology device');
+    expect(g.names.has('b')).toBe(false);
+  });
   test('chart rows from history columns, merged with the live tail by time', () => {
     const h = { t: [1, 2], tcp: [5, 6], udp: [0, 1], icmp: [0, 0], other: [0, 0] };
     const rows = rowsOf(h);

@@ -19,10 +19,17 @@ export function graphOf(alerts, spanS, nowUs) {
   const src = new Map();
   const dst = new Map();
   const edges = new Map();
+  const names = new Map();
+  const name = (addr, d) => {
+    const n = d && (d.name || (d.vendor && `${d.vendor} device`));
+    if (n && !names.has(addr)) names.set(addr, n);
+  };
   for (const a of alerts) {
     if (a.ts < from || a.rule === 'sensor.health') continue;
     src.set(a.src, (src.get(a.src) || 0) + 1);
     dst.set(a.dst, (dst.get(a.dst) || 0) + 1);
+    name(a.src, a.src_device);
+    name(a.dst, a.dst_device);
     const k = `${a.src}\u0000${a.dst}\u0000${a.rule}`;
     edges.set(k, (edges.get(k) || 0) + 1);
   }
@@ -30,6 +37,8 @@ export function graphOf(alerts, spanS, nowUs) {
   return {
     attackers: order(src),
     victims: order(dst),
+    // The device the sensor knows at an address (newest alert's), shown instead of it.
+    names,
     edges: [...edges.entries()].map(([k, n]) => {
       const [s, d, rule] = k.split('\u0000');
       return { src: s, dst: d, rule, n };
@@ -86,16 +95,18 @@ export function AttackerGraph({ alerts }) {
           {g.attackers.map(([k, n]) => (
             <g key={'a' + k} class="node attacker" data-host={k} onClick={() => set({ filter: { rule: '', severity: '', src: k, dst: '' } })}>
               <circle cx={xa} cy={yOf(g.attackers, k)} r={r(n)} />
+              <title>{k}</title>
               <text x={xa - r(n) - 6} y={yOf(g.attackers, k) + 4} text-anchor="end">
-                {k}
+                {g.names.get(k) || k}
               </text>
             </g>
           ))}
           {g.victims.map(([k, n]) => (
             <g key={'v' + k} class="node victim" data-host={k} onClick={() => set({ filter: { rule: '', severity: '', src: '', dst: k } })}>
               <circle cx={xv} cy={yOf(g.victims, k)} r={r(n)} />
+              <title>{k}</title>
               <text x={xv + r(n) + 6} y={yOf(g.victims, k) + 4}>
-                {k}
+                {g.names.get(k) || k}
               </text>
             </g>
           ))}

@@ -23,9 +23,11 @@ export function Flows({ flows }) {
               <tr key={i}>
                 <td class="mono">
                   {f.src}:{f.sport}
+                  {f.src_name && <div class="sub">{f.src_name}</div>}
                 </td>
                 <td class="mono">
                   {f.dst}:{f.dport}
+                  {f.dst_name && <div class="sub">{f.dst_name}</div>}
                 </td>
                 <td>{f.proto}</td>
                 <td class="num">{fmtNum(f.packets)}</td>
