@@ -169,17 +169,15 @@ impl Pipeline {
             }
         }
         let m = &self.meta;
-        let c = &mut self.counters;
-        c.bad_ipv4_checksum += m.bad_checksum as u64;
-        c.dns_messages += m.has_dns as u64;
-        if let Some(e) = m.dns_error {
-            c.decode_errors[e as usize] += 1;
+        // One test for the counters most packets leave alone (IP, no DNS, a good checksum).
+        if m.has_dns
+            | m.bad_checksum
+            | m.dns_error.is_some()
+            | !matches!(m.net, Net::Ipv4 | Net::Ipv6)
+        {
+            self.count_notable();
         }
-        match m.net {
-            Net::Other => c.non_ip += 1,
-            Net::Arp => c.arp += 1,
-            _ => {}
-        }
+        let m = &self.meta;
         if !self.own.is_empty()
             && self
                 .own
@@ -202,6 +200,24 @@ impl Pipeline {
         }
         windows.observe(meta, &ev);
         engine.on_packet(meta, &ev, flows, out);
+    }
+
+    /// Counts what the decoder noted about this packet beyond the usual: a DNS message or a
+    /// malformed one, a bad IPv4 header checksum, ARP or a frame that is not IP.
+    #[inline(never)]
+    fn count_notable(&mut self) {
+        let m = &self.meta;
+        let c = &mut self.counters;
+        c.bad_ipv4_checksum += m.bad_checksum as u64;
+        c.dns_messages += m.has_dns as u64;
+        if let Some(e) = m.dns_error {
+            c.decode_errors[e as usize] += 1;
+        }
+        match m.net {
+            Net::Other => c.non_ip += 1,
+            Net::Arp => c.arp += 1,
+            _ => {}
+        }
     }
 
     /// A fragment: hand it to the reassembler. True when it completed its datagram, whose

@@ -287,59 +287,7 @@ impl Rule for DnsTunnelRule {
             && unique >= cfg.min_unique
             && (st.name_bytes >= cfg.name_bytes || st.suspicious * 2 >= st.queries)
         {
-            let mut a = Alert::new(RuleId::DnsTunnel, m.ts);
-            a.first_seen = st.first_ts;
-            a.src = m.src;
-            a.sport = m.sport;
-            a.dst = m.dst;
-            a.dport = m.dport;
-            a.proto = m.proto;
-            a.community_id = Some(community_id(0, m.src, m.sport, m.dst, m.dport, m.proto));
-            let e = &mut a.evidence;
-            e.fig("queries", Figure::U(st.queries as u64));
-            e.fig("unique_subdomains", Figure::U(unique as u64));
-            e.fig("name_bytes", Figure::U(st.name_bytes as u64));
-            e.fig("suspicious_queries", Figure::U(st.suspicious as u64));
-            e.fig("unusual_qtype_queries", Figure::U(st.odd_qtype as u64));
-            e.fig("qtype", Figure::S(qtype_name(d.qtype)));
-            e.fig("threshold_queries", Figure::U(cfg.min_queries as u64));
-            e.fig("threshold_unique", Figure::U(cfg.min_unique as u64));
-            e.fig("window_s", Figure::U(cfg.window_s as u64));
-            // Under an unlisted TLD the zone is named as the names show it: the labels they
-            // all end in (`t.tunnel.test` for iodine's), when they share any.
-            let shared = if d.tld_listed {
-                &[][..]
-            } else {
-                let samples = st
-                    .sample
-                    .iter()
-                    .zip(&st.sample_len)
-                    .take(st.samples as usize);
-                samples.fold(name, |acc, (s, &n)| common_labels(acc, &s[..n as usize]))
-            };
-            let _ = e.domain.extend_from_slice(if shared.is_empty() {
-                domain_text
-            } else {
-                shared
-            });
-            for (s, &n) in st
-                .sample
-                .iter()
-                .zip(&st.sample_len)
-                .take(st.samples as usize)
-            {
-                let _ = e
-                    .names
-                    .push(heapless::Vec::from_slice(&s[..n as usize]).unwrap_or_default());
-            }
-            let skey = SuppressKey {
-                rule: RuleId::DnsTunnel,
-                a: m.src,
-                b: Addr::UNSPECIFIED,
-                port: 0,
-                extra: key.domain,
-            };
-            emit.alert(skey, now, &mut a);
+            raise(m, d, st, cfg, unique, domain_text, key.domain, emit);
         }
     }
 
@@ -354,6 +302,78 @@ impl Rule for DnsTunnelRule {
     fn footprint_bytes(&self) -> usize {
         self.domains.footprint_bytes()
     }
+}
+
+/// The alert for `st`'s window of queries from `m`'s client, whose last one (`d`) crossed
+/// the thresholds. Out of line: the per-packet path only tests.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn raise(
+    m: &PacketMeta,
+    d: &crate::capture::decode::DnsMeta,
+    st: &DomainState,
+    cfg: &DnsTunnelConfig,
+    unique: u32,
+    domain_text: &[u8],
+    domain: u64,
+    emit: &mut Emit,
+) {
+    let now = m.now;
+    let name = d.name();
+    let mut a = Alert::new(RuleId::DnsTunnel, m.ts);
+    a.first_seen = st.first_ts;
+    a.src = m.src;
+    a.sport = m.sport;
+    a.dst = m.dst;
+    a.dport = m.dport;
+    a.proto = m.proto;
+    a.community_id = Some(community_id(0, m.src, m.sport, m.dst, m.dport, m.proto));
+    let e = &mut a.evidence;
+    e.fig("queries", Figure::U(st.queries as u64));
+    e.fig("unique_subdomains", Figure::U(unique as u64));
+    e.fig("name_bytes", Figure::U(st.name_bytes as u64));
+    e.fig("suspicious_queries", Figure::U(st.suspicious as u64));
+    e.fig("unusual_qtype_queries", Figure::U(st.odd_qtype as u64));
+    e.fig("qtype", Figure::S(qtype_name(d.qtype)));
+    e.fig("threshold_queries", Figure::U(cfg.min_queries as u64));
+    e.fig("threshold_unique", Figure::U(cfg.min_unique as u64));
+    e.fig("window_s", Figure::U(cfg.window_s as u64));
+    // Under an unlisted TLD the zone is named as the names show it: the labels they
+    // all end in (`t.tunnel.test` for iodine's), when they share any.
+    let shared = if d.tld_listed {
+        &[][..]
+    } else {
+        let samples = st
+            .sample
+            .iter()
+            .zip(&st.sample_len)
+            .take(st.samples as usize);
+        samples.fold(name, |acc, (s, &n)| common_labels(acc, &s[..n as usize]))
+    };
+    let _ = e.domain.extend_from_slice(if shared.is_empty() {
+        domain_text
+    } else {
+        shared
+    });
+    for (s, &n) in st
+        .sample
+        .iter()
+        .zip(&st.sample_len)
+        .take(st.samples as usize)
+    {
+        let _ = e
+            .names
+            .push(heapless::Vec::from_slice(&s[..n as usize]).unwrap_or_default());
+    }
+    let skey = SuppressKey {
+        rule: RuleId::DnsTunnel,
+        a: m.src,
+        b: Addr::UNSPECIFIED,
+        port: 0,
+        extra: domain,
+    };
+    emit.alert(skey, now, &mut a);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -415,6 +415,14 @@ fn upnp_kind(target: &[u8], server: &[u8]) -> Kind {
     }
 }
 
+/// A new UDP flow (`sport` → `dport`, its first packet) may carry messages `learns_from`
+/// reads: a quick test on the first packet (four destination ports, or SSDP's source port),
+/// which `learns_from` then narrows to the exact pairs on each message.
+#[inline]
+pub fn may_learn_from(sport: u16, dport: u16) -> bool {
+    matches!(dport, 67 | 68 | 137 | 5353) || sport == 1900
+}
+
 /// The UDP ports whose messages the inventory reads: DHCP's (a client's 68, a server's 67,
 /// or a relay's, both 67), mDNS's (5353 both ways), NetBIOS name service (137 both ways) and
 /// SSDP from a device (1900: announcements, and answers to a searcher's port).
@@ -783,6 +791,7 @@ impl Devices {
 
     /// An ARP request or reply: its sender's hardware and protocol addresses (a probe's
     /// 0.0.0.0 says nothing of the address).
+    #[inline(never)]
     pub fn arp(&mut self, m: &PacketMeta) {
         if let Some(mac) = Some(m.ll_addr).filter(is_station) {
             self.seen(mac, m.now, m.ts).add_addr(m.src);
@@ -827,6 +836,7 @@ impl Devices {
     }
 
     /// An IPv6 neighbour-discovery message (ICMPv6 133-136) with its link-layer address.
+    #[inline(never)]
     pub fn ndp(&mut self, m: &PacketMeta) {
         let Some(mac) = Some(m.ll_addr).filter(is_station) else {
             return;

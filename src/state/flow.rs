@@ -100,7 +100,7 @@ pub mod class {
 #[inline]
 fn http_initial(proto: u8, sport: u16, dport: u16, server_port: u16) -> u8 {
     if proto != proto::TCP {
-        return if proto == proto::UDP && crate::state::devices::learns_from(sport, dport) {
+        return if proto == proto::UDP && crate::state::devices::may_learn_from(sport, dport) {
             HTTP_YES | LEARN
         } else {
             HTTP_NO
@@ -505,12 +505,14 @@ impl FlowTable {
             let now = f.last;
             let k = self.map.key(id);
             let f = self.map.get(id);
-            let (src, sport) = if (dir == 0) == f.init_is_a {
-                (k.a, k.a_port)
+            let (src, sport, dport) = if (dir == 0) == f.init_is_a {
+                (k.a, k.a_port, k.b_port)
             } else {
-                (k.b, k.b_port)
+                (k.b, k.b_port, k.a_port)
             };
-            self.devices.udp(head, src, sport, now, ts);
+            if crate::state::devices::learns_from(sport, dport) {
+                self.devices.udp(head, src, sport, now, ts);
+            }
             return;
         }
         let state = f.http & HTTP_STATE;
