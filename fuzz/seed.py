@@ -260,7 +260,7 @@ def capture_files(caps):
 
 
 def devices():
-    """DHCP and mDNS messages as the device inventory reads them."""
+    """DHCP, DHCPv6, mDNS, SSDP and NetBIOS messages as the device inventory reads them."""
     mac = bytes([0x3C, 0x22, 0xFB, 1, 2, 3])
 
     def dhcp(op, opts):
@@ -274,6 +274,14 @@ def devices():
                      + opt(55, bytes([1, 3, 6, 15, 26, 28, 51, 58, 59, 43]))))
     put("dhcp", dhcp(2, opt(53, b"\x05") + opt(54, bytes([192, 168, 1, 1]))))
     put("dhcp", dhcp(1, opt(81, b"\x05\x00\x00\x06laptop\x03lan\x00") + b"\x00\x00"))
+
+    def opt6(code, value):
+        return struct.pack(">HH", code, len(value)) + value
+
+    duid = opt6(1, b"\x00\x01\x00\x01\x2c\x11\x22\x33" + mac)
+    put("dhcpv6", b"\x01\xab\xcd\xef" + duid + opt6(16, b"\x00\x00\x01\x37\x00\x08MSFT 5.0")
+        + opt6(39, b"\x01\x07desktop\x04home\x00"))
+    put("dhcpv6", b"\x0b\x00\x00\x01" + opt6(1, b"\x00\x03\x00\x01" + mac) + opt6(39, b"\x00\x05phone"))
 
     def name(n):
         return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\x00"

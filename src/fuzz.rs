@@ -166,6 +166,26 @@ pub fn dhcp(data: &[u8]) -> bool {
     parsed.is_ok()
 }
 
+/// A DHCPv6 message: parsed (its kept names within their bounds), then learnt from by a
+/// small device inventory as a client's message from a link-local address. True when it
+/// parsed as a client's message.
+pub fn dhcpv6(data: &[u8]) -> bool {
+    use crate::addr::Addr;
+    let parsed = decode::dhcpv6::parse(data);
+    if let Ok(d) = &parsed {
+        assert!(d.host_name.len() <= decode::dhcp::NAME_MAX);
+        assert!(d.vendor_class.len() <= decode::dhcp::VENDOR_MAX);
+    }
+    let mut inv = crate::state::devices::Devices::new(16);
+    inv.set_registry(None);
+    let mut ll = [0u8; 16];
+    ll[..2].copy_from_slice(&[0xfe, 0x80]);
+    ll[15] = 1;
+    inv.udp(data, Addr::v6(ll), 546, 1, 1);
+    assert!(inv.len() <= 1);
+    parsed.is_ok()
+}
+
 /// An mDNS message: parsed (at most `MAX_RECORDS` records, a host name within 63 bytes).
 /// True when it parsed.
 pub fn mdns(data: &[u8]) -> bool {

@@ -238,6 +238,87 @@ fn neighbour_discovery_learns_ipv6_addresses_and_the_router() {
     assert_eq!(laptop.ipv4(), None);
 }
 
+/// A DHCPv6 client message (type `typ`) from `src`:546 to the servers' group, with options
+/// given as (code, value).
+fn dhcpv6(mac: [u8; 6], src: [u8; 16], typ: u8, options: &[(u16, &[u8])]) -> Vec<u8> {
+    let mut m = vec![typ, 0xab, 0xcd, 0xef];
+    for (code, v) in options {
+        m.extend_from_slice(&code.to_be_bytes());
+        m.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        m.extend_from_slice(v);
+    }
+    frame(
+        mac,
+        [0x33, 0x33, 0, 1, 0, 2],
+        0x86dd,
+        &ipv6(src, v6("ff02::1:2"), 17, &udp(546, 547, &m)),
+    )
+}
+
+#[test]
+fn a_dhcpv6_client_is_named_by_its_fqdn_on_the_device_its_address_or_duid_names() {
+    let laptop_ll = v6("fe80::3e22:fbff:fe01:203");
+    let phone_ll = v6("fe80::d8a1:19ff:fe10:2030");
+    let mut slla = vec![0u8; 4];
+    slla.extend_from_slice(&v6("fe80::1"));
+    slla.extend_from_slice(&[1, 1]);
+    slla.extend_from_slice(&LAPTOP);
+    let mut duid_llt = vec![0, 1, 0, 1, 0x2c, 0x11, 0x22, 0x33];
+    duid_llt.extend_from_slice(&PHONE);
+    let mut windows = vec![0, 0, 1, 0x37, 0, 8];
+    windows.extend_from_slice(b"MSFT 5.0");
+    let p = run(&[
+        // The laptop is known by its link-local address (neighbour discovery) before it asks;
+        // its DUID (another interface's address) does not move the name elsewhere.
+        nd(LAPTOP, laptop_ll, v6("ff02::1:ff00:1"), 135, &slla),
+        dhcpv6(
+            LAPTOP,
+            laptop_ll,
+            1,
+            &[
+                (1, &duid_llt),
+                (16, &windows),
+                (39, b"\x01\x0cstudy-laptop\x04home\x00"),
+            ],
+        ),
+        // The phone is new: its DUID-LLT names it, and its address goes with it.
+        dhcpv6(
+            PHONE,
+            phone_ll,
+            11,
+            &[(1, &duid_llt), (39, b"\x00\x09Galaxy-S9")],
+        ),
+        // A server's reply (type 7) from 547 teaches nothing.
+        frame(
+            ROUTER,
+            LAPTOP,
+            0x86dd,
+            &ipv6(
+                v6("fe80::1"),
+                laptop_ll,
+                17,
+                &udp(
+                    547,
+                    546,
+                    &[7, 0xab, 0xcd, 0xef, 0, 39, 0, 5, 0, 3, b'b', b'a', b'd'],
+                ),
+            ),
+        ),
+    ]);
+    let inv = p.devices();
+    let laptop = inv.get(&LAPTOP).expect("the laptop");
+    assert_eq!(&laptop.name[..], b"study-laptop");
+    assert_eq!(laptop.name_source, NameSource::Dhcp);
+    assert_eq!(&laptop.vendor_class[..], b"MSFT 5.0");
+    assert_eq!(laptop.kind, Kind::Laptop);
+    let phone = inv.get(&PHONE).expect("the phone, from its DUID");
+    assert_eq!(&phone.name[..], b"Galaxy-S9");
+    assert!(phone.has_addr(&Addr::v6(phone_ll)));
+    assert_eq!(phone.kind, Kind::Phone);
+    assert_eq!(inv.len(), 2, "the server's reply adds no device");
+    assert_eq!(inv.counters.malformed, 0);
+}
+
 #[test]
 fn the_inventory_keeps_its_capacity_and_counts_what_it_forgets() {
     let cfg = FileConfig::parse("[capacity]\ndevices = 16\n", "t")
@@ -600,54 +681,69 @@ fn ssdp_and_netbios_say_what_known_devices_are_and_what_they_are_called() {
     assert!(pc.upnp_server.is_empty());
 }
 
+/// Frames fed to `p` from `t` µs after `T0`, a millisecond apart; alerts kept.
+fn feed(p: &mut Pipeline, t: i64, frames: Vec<Vec<u8>>, alerts: &mut Vec<netwatch::detect::Alert>) {
+    for (i, f) in frames.iter().enumerate() {
+        p.process(1, T0 + t + i as i64 * 1000, f, f.len() as u32, &mut |a| {
+            alerts.push(a.clone())
+        });
+    }
+}
+
+/// A whole HTTPS session from `ip` to a server outside the home.
+fn session(ip: &str) -> Vec<Vec<u8>> {
+    let (c, s) = (v4(ip), v4("93.184.216.34"));
+    let seg = |from_c: bool, flags: u8, data: &[u8]| {
+        let (a, b, sp, dp) = if from_c {
+            (c, s, 40000, 443)
+        } else {
+            (s, c, 443, 40000)
+        };
+        frame(
+            [0x02, 0, 0, 0, 0, 9],
+            [0x02, 0, 0, 0, 0, 8],
+            0x0800,
+            &ipv4(a, b, 6, &tcp(sp, dp, flags, data)),
+        )
+    };
+    vec![
+        seg(true, SYN, &[]),
+        seg(false, SYN | ACK, &[]),
+        seg(true, ACK, &[]),
+        seg(true, PSH | ACK, b"hello"),
+        seg(false, PSH | ACK, b"world"),
+        seg(true, FIN | ACK, &[]),
+        seg(false, FIN | ACK, &[]),
+        seg(true, ACK, &[]),
+    ]
+}
+
+fn arp_reply(mac: [u8; 6], ip: &str) -> Vec<Vec<u8>> {
+    vec![arp_from(mac, 2, v4(ip), v4("192.168.1.1"))]
+}
+
+fn host_news(alerts: &[netwatch::detect::Alert]) -> Vec<&netwatch::detect::Alert> {
+    alerts
+        .iter()
+        .filter(|a| a.rule == netwatch::detect::RuleId::HostNew)
+        .collect()
+}
+
+const X: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0a, 0x0a, 0x0a];
+const Y: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0b, 0x0b, 0x0b];
+const DAY: i64 = 86_400_000_000;
+const MINUTE: i64 = 60_000_000;
+
 #[test]
 fn baselines_follow_the_device_and_only_a_new_mac_is_a_new_host() {
-    const X: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0a, 0x0a, 0x0a];
-    const Y: [u8; 6] = [0x3c, 0x22, 0xfb, 0x0b, 0x0b, 0x0b];
-    const DAY: i64 = 86_400_000_000;
     let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
     let mut p = Pipeline::new(&cfg);
-    let mut alerts: Vec<netwatch::detect::Alert> = Vec::new();
-    let feed = |p: &mut Pipeline, t: i64, frames: Vec<Vec<u8>>, alerts: &mut Vec<_>| {
-        for (i, f) in frames.iter().enumerate() {
-            p.process(1, T0 + t + i as i64 * 1000, f, f.len() as u32, &mut |a| {
-                alerts.push(a.clone())
-            });
-        }
-    };
-    // A whole HTTPS session from `ip` to a server outside the home.
-    let session = |ip: &str| {
-        let (c, s) = (v4(ip), v4("93.184.216.34"));
-        let seg = |from_c: bool, flags: u8, data: &[u8]| {
-            let (a, b, sp, dp) = if from_c {
-                (c, s, 40000, 443)
-            } else {
-                (s, c, 443, 40000)
-            };
-            frame(
-                [0x02, 0, 0, 0, 0, 9],
-                [0x02, 0, 0, 0, 0, 8],
-                0x0800,
-                &ipv4(a, b, 6, &tcp(sp, dp, flags, data)),
-            )
-        };
-        vec![
-            seg(true, SYN, &[]),
-            seg(false, SYN | ACK, &[]),
-            seg(true, ACK, &[]),
-            seg(true, PSH | ACK, b"hello"),
-            seg(false, PSH | ACK, b"world"),
-            seg(true, FIN | ACK, &[]),
-            seg(false, FIN | ACK, &[]),
-            seg(true, ACK, &[]),
-        ]
-    };
-    let arp = |mac, ip| vec![arp_from(mac, 2, v4(ip), v4("192.168.1.1"))];
+    let mut alerts = Vec::new();
     // Day 0: X is seen (the sensor's first day: nobody is new).
-    feed(&mut p, 0, arp(X, "192.168.1.20"), &mut alerts);
+    feed(&mut p, 0, arp_reply(X, "192.168.1.20"), &mut alerts);
     feed(&mut p, 2_000_000, session("192.168.1.20"), &mut alerts);
     // Two days later a new device, Y, and its first session: new.
-    feed(&mut p, 2 * DAY, arp(Y, "192.168.1.30"), &mut alerts);
+    feed(&mut p, 2 * DAY, arp_reply(Y, "192.168.1.30"), &mut alerts);
     feed(
         &mut p,
         2 * DAY + 2_000_000,
@@ -658,7 +754,7 @@ fn baselines_follow_the_device_and_only_a_new_mac_is_a_new_host() {
     feed(
         &mut p,
         2 * DAY + 10_000_000,
-        arp(X, "192.168.1.21"),
+        arp_reply(X, "192.168.1.21"),
         &mut alerts,
     );
     feed(
@@ -668,14 +764,103 @@ fn baselines_follow_the_device_and_only_a_new_mac_is_a_new_host() {
         &mut alerts,
     );
     p.finish(&mut |a| alerts.push(a.clone()));
-    let new: Vec<_> = alerts
-        .iter()
-        .filter(|a| a.rule == netwatch::detect::RuleId::HostNew)
-        .collect();
+    let new = host_news(&alerts);
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(new[0].src, netwatch::addr::Addr::v4(v4("192.168.1.30")));
     assert_eq!(new[0].src_device.as_ref().map(|d| d.mac), Some(Y));
     let hosts = &p.engine().hosts;
     assert_eq!(hosts.counters.moved, 1);
     assert_eq!(hosts.entries(), 2, "X's baseline moved, not doubled");
+}
+
+#[test]
+fn baselines_find_their_device_after_a_restart_and_leave_an_address_another_device_takes() {
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut alerts = Vec::new();
+    // First run, day 0: X has a baseline on .20.
+    let mut p = Pipeline::new(&cfg);
+    feed(&mut p, 0, arp_reply(X, "192.168.1.20"), &mut alerts);
+    feed(&mut p, 2_000_000, session("192.168.1.20"), &mut alerts);
+    // What the daemon stores and restores: the baselines (by address only) and the devices.
+    let mut rows = Vec::new();
+    p.engine().hosts.export(|a, b| rows.push((*a, *b)));
+    let since = p.engine().hosts.since;
+    let devices: Vec<_> = p.devices().iter().map(|(m, d)| (*m, d.clone())).collect();
+    let mut p = Pipeline::new(&cfg);
+    p.devices_mut().restore(devices);
+    p.engine_mut().hosts.import(since, &mut rows);
+    // Two days later, after a minute: the restored baseline has its device again.
+    feed(&mut p, 2 * DAY, arp_reply(X, "192.168.1.20"), &mut alerts);
+    feed(&mut p, 2 * DAY + MINUTE + 1_000_000, vec![], &mut alerts);
+    feed(
+        &mut p,
+        2 * DAY + 2 * MINUTE,
+        arp_reply(X, "192.168.1.20"),
+        &mut alerts,
+    );
+    assert_eq!(p.engine().hosts.counters.adopted, 1);
+    // X moves to .21 and talks from there: its baseline follows, nobody is new.
+    feed(
+        &mut p,
+        2 * DAY + 3 * MINUTE,
+        arp_reply(X, "192.168.1.21"),
+        &mut alerts,
+    );
+    feed(
+        &mut p,
+        2 * DAY + 3 * MINUTE + 2_000_000,
+        session("192.168.1.21"),
+        &mut alerts,
+    );
+    assert_eq!(p.engine().hosts.counters.moved, 1);
+    assert_eq!(p.engine().hosts.entries(), 1);
+    // X moves on to .22 without a word yet, and a new device, Y, takes .21: within a minute
+    // X's baseline leaves .21 for .22, and Y's first session there is Y's own (new).
+    feed(
+        &mut p,
+        2 * DAY + 4 * MINUTE,
+        arp_reply(X, "192.168.1.22"),
+        &mut alerts,
+    );
+    feed(
+        &mut p,
+        2 * DAY + 4 * MINUTE + 1_000_000,
+        arp_reply(Y, "192.168.1.21"),
+        &mut alerts,
+    );
+    feed(
+        &mut p,
+        2 * DAY + 5 * MINUTE + 1_000_000,
+        arp_reply(Y, "192.168.1.21"),
+        &mut alerts,
+    );
+    let hosts = &p.engine().hosts;
+    assert_eq!((hosts.counters.handed_over, hosts.counters.moved), (1, 2));
+    feed(
+        &mut p,
+        2 * DAY + 6 * MINUTE,
+        session("192.168.1.21"),
+        &mut alerts,
+    );
+    feed(
+        &mut p,
+        2 * DAY + 6 * MINUTE + 2_000_000,
+        session("192.168.1.22"),
+        &mut alerts,
+    );
+    p.finish(&mut |a| alerts.push(a.clone()));
+    let new = host_news(&alerts);
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].src, netwatch::addr::Addr::v4(v4("192.168.1.21")));
+    assert_eq!(new[0].src_device.as_ref().map(|d| d.mac), Some(Y));
+    let hosts = &p.engine().hosts;
+    assert_eq!(
+        hosts.entries(),
+        2,
+        "X on .22 with its baseline, Y on .21 with a new one"
+    );
+    assert_eq!(
+        hosts.counters.moved, 2,
+        "X's session on .22 found its baseline there"
+    );
 }

@@ -146,6 +146,13 @@ fn device_message_entries_parse_what_the_inventory_reads() {
     dhcp.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 12, 2, b'p', b'c', 255]);
     assert!(fuzz::dhcp(&dhcp));
     assert!(!fuzz::dhcp(&dhcp[..200]));
+    let mut v6 = vec![
+        1, 0, 0, 1, 0, 1, 0, 10, 0, 3, 0, 1, 0x3c, 0x22, 0xfb, 1, 2, 3,
+    ];
+    v6.extend_from_slice(&[0, 39, 0, 5, 0, 3, b'p', b'c', b'1']);
+    assert!(fuzz::dhcpv6(&v6));
+    assert!(!fuzz::dhcpv6(&v6[..3]));
+    assert!(!fuzz::dhcpv6(&[7, 0, 0, 1]), "a server's reply is not read");
     let mut mdns = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
     mdns.extend_from_slice(b"\x02tv\x05local\x00\x00\x01\x80\x01\x00\x00\x11\x94\x00\x04");
     mdns.extend_from_slice(&[192, 168, 1, 50]);

@@ -176,6 +176,10 @@ pub struct HostCounters {
     pub new_hosts_quiet: u64,
     /// Baselines that followed their device to a new address.
     pub moved: u64,
+    /// Entries that took the device the inventory has on their address (after a restart).
+    pub adopted: u64,
+    /// Entries whose address the inventory gave another device (moved or dropped).
+    pub handed_over: u64,
 }
 
 pub struct HostRule {
@@ -302,9 +306,15 @@ impl HostRule {
                 if !c.is_session() {
                     return None;
                 }
-                let owner = emit.gate.devices.lookup(&a).map(|t| t.mac);
-                // A known device on a new address keeps its baseline, and is not new.
-                if let Some(old) = owner.and_then(|m| self.owned_by(&m)) {
+                let device = emit.gate.devices.current(&a);
+                let owner = device.map(|d| d.0);
+                // A known device on its new address keeps its baseline, and is not new. (On an
+                // address it had before and still uses beside its current one, such as an
+                // IPv6 privacy address, it starts another.)
+                if let Some(old) = device
+                    .filter(|(_, current)| *current == a)
+                    .and_then(|(m, _)| self.owned_by(&m, &a))
+                {
                     let id = self.rekey(old, a, wall);
                     self.counters.moved += 1;
                     self.cache[ci] = id + 1;
@@ -339,21 +349,77 @@ impl HostRule {
         Some(id)
     }
 
-    /// The host entry whose address belonged to device `mac` (a scan: only when a session
-    /// comes from an address the table does not know).
-    fn owned_by(&self, mac: &[u8; 6]) -> Option<u32> {
-        self.hosts
-            .iter_class(0)
-            .find(|id| self.hosts.get(*id).owner == *mac)
+    /// The host entry of device `mac` on an address of `a`'s family (a scan: only when a
+    /// session comes from an address the table does not know).
+    fn owned_by(&self, mac: &[u8; 6], a: &Addr) -> Option<u32> {
+        let v4 = a.as_v4().is_some();
+        self.hosts.iter_class(0).find(|id| {
+            self.hosts.get(*id).owner == *mac && self.hosts.key(*id).0.as_v4().is_some() == v4
+        })
     }
 
     /// Move entry `old` to address `a` (its device took a new address).
     fn rekey(&mut self, old: u32, a: Addr, wall: i64) -> u32 {
-        let (_, h) = self.hosts.remove(old);
+        let h = self.take(old);
         let (id, _) =
             self.hosts
                 .entry_hashed(HostKey(a), 0, wall as u64, |_, _, _| {}, |slot| *slot = h);
         id
+    }
+
+    /// Remove entry `id` (and its address from the cache, which checks keys only).
+    fn take(&mut self, id: u32) -> Host {
+        let (k, h) = self.hosts.remove(id);
+        let (ci, cached) = self.cached(&k.0);
+        if cached.is_some() {
+            self.cache[ci] = 0;
+        }
+        h
+    }
+
+    /// Once a minute, each entry's owner against the inventory (`dir`). An entry without one
+    /// (restored from the store, or first seen before its device was known) takes the device
+    /// that has its address. An entry whose address the inventory now gives another device
+    /// was left there by its own: it follows that device to its current address when no
+    /// entry holds that one, or is dropped; the address's new device starts its own.
+    fn owners(&mut self, dir: &crate::state::devices::Directory, wall: i64) {
+        if dir.is_empty() {
+            return;
+        }
+        let mut id = self.hosts.oldest(0);
+        for _ in 0..self.hosts.len() {
+            let Some(i) = id else { break };
+            id = self.hosts.newer(i);
+            let a = self.hosts.key(i).0;
+            let Some((mac, _)) = dir.current(&a) else {
+                continue;
+            };
+            let h = self.hosts.get_mut(i);
+            if h.owner == [0; 6] {
+                h.owner = mac;
+                self.counters.adopted += 1;
+                continue;
+            }
+            if h.owner == mac {
+                continue;
+            }
+            let owner = h.owner;
+            let host = self.take(i);
+            self.counters.handed_over += 1;
+            if let Some(to) = dir
+                .current_of(&owner, &a)
+                .filter(|to| *to != a && self.hosts.find(&HostKey(*to)).is_none())
+            {
+                self.hosts.entry_hashed(
+                    HostKey(to),
+                    0,
+                    wall.max(0) as u64,
+                    |_, _, _| {},
+                    |slot| *slot = host,
+                );
+                self.counters.moved += 1;
+            }
+        }
     }
 
     /// Note device `mac` as announced; true the first time.
@@ -480,6 +546,7 @@ impl HostRule {
             self.hour = minute.div_euclid(60);
             self.new_this_hour = 0;
         }
+        self.owners(&emit.gate.devices, wall);
         self.walk(flows);
         self.judge(ended * MINUTE_US, emit);
     }

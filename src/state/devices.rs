@@ -14,7 +14,7 @@
 //! them (JSON, HTML as text, syslog).
 
 use crate::addr::Addr;
-use crate::capture::decode::{dhcp, mdns, netbios, ssdp, PacketMeta};
+use crate::capture::decode::{dhcp, dhcpv6, mdns, netbios, ssdp, PacketMeta};
 use crate::state::oui;
 use crate::state::table::{LruMap, Seed, TableKey, Upsert};
 
@@ -416,21 +416,22 @@ fn upnp_kind(target: &[u8], server: &[u8]) -> Kind {
 }
 
 /// A new UDP flow (`sport` → `dport`, its first packet) may carry messages `learns_from`
-/// reads: a quick test on the first packet (four destination ports, or SSDP's source port),
+/// reads: a quick test on the first packet (five destination ports, or SSDP's source port),
 /// which `learns_from` then narrows to the exact pairs on each message.
 #[inline]
 pub fn may_learn_from(sport: u16, dport: u16) -> bool {
-    matches!(dport, 67 | 68 | 137 | 5353) || sport == 1900
+    matches!(dport, 67 | 68 | 137 | 547 | 5353) || sport == 1900
 }
 
 /// The UDP ports whose messages the inventory reads: DHCP's (a client's 68, a server's 67,
-/// or a relay's, both 67), mDNS's (5353 both ways), NetBIOS name service (137 both ways) and
-/// SSDP from a device (1900: announcements, and answers to a searcher's port).
+/// or a relay's, both 67), a DHCPv6 client's (546 to 547), mDNS's (5353 both ways), NetBIOS
+/// name service (137 both ways) and SSDP from a device (1900: announcements, and answers to a
+/// searcher's port).
 #[inline]
 pub fn learns_from(sport: u16, dport: u16) -> bool {
     matches!(
         (sport, dport),
-        (68, 67) | (67, 68) | (67, 67) | (5353, 5353) | (137, 137) | (1900, _)
+        (68, 67) | (67, 68) | (67, 67) | (546, 547) | (5353, 5353) | (137, 137) | (1900, _)
     )
 }
 
@@ -543,6 +544,11 @@ impl DeviceTag {
     }
 }
 
+/// 0 for IPv4, 1 for IPv6 (the index of `Directory::current`).
+fn family(a: &Addr) -> usize {
+    a.as_v4().is_none() as usize
+}
+
 /// The inventory's devices by address, for naming the parties of alerts: a copy the detection
 /// engine refreshes once a second (alerts are judged where the inventory cannot be borrowed).
 /// Its capacity is fixed at creation: the inventory's, with every address a device keeps.
@@ -550,6 +556,8 @@ pub struct Directory {
     /// (address, index into `tags`), sorted by address.
     addrs: Vec<(Addr, u16)>,
     tags: Vec<DeviceTag>,
+    /// Each device's current (newest) IPv4 and IPv6 address, by index into `tags`.
+    current: Vec<[Addr; 2]>,
     cap: usize,
 }
 
@@ -559,6 +567,7 @@ impl Directory {
         Directory {
             addrs: Vec::with_capacity(cap * (V4_KEPT + V6_KEPT)),
             tags: Vec::with_capacity(cap),
+            current: Vec::with_capacity(cap),
             cap,
         }
     }
@@ -567,12 +576,14 @@ impl Directory {
     pub fn refresh(&mut self, inv: &Devices) {
         self.addrs.clear();
         self.tags.clear();
+        self.current.clear();
         for (mac, d) in inv.iter() {
             if self.tags.len() == self.cap {
                 break;
             }
             let i = self.tags.len() as u16;
             self.tags.push(DeviceTag::of(mac, d));
+            self.current.push([d.v4[0], d.v6[0]]);
             self.addrs.extend(d.addrs().map(|a| (*a, i)));
         }
         // The inventory lists the most recently seen last: a stable sort keeps that order
@@ -582,9 +593,26 @@ impl Directory {
 
     /// The device that has address `a`, if the inventory knows one.
     pub fn lookup(&self, a: &Addr) -> Option<&DeviceTag> {
+        self.index_of(a).map(|i| &self.tags[i])
+    }
+
+    fn index_of(&self, a: &Addr) -> Option<usize> {
         let end = self.addrs.partition_point(|(x, _)| x <= a);
         let (x, i) = self.addrs.get(end.checked_sub(1)?)?;
-        (x == a).then(|| &self.tags[*i as usize])
+        (x == a).then_some(*i as usize)
+    }
+
+    /// The device that has address `a` (its MAC), and its current address of `a`'s family
+    /// (`a` itself unless the device has moved on to a newer one).
+    pub fn current(&self, a: &Addr) -> Option<(Mac, Addr)> {
+        let i = self.index_of(a)?;
+        Some((self.tags[i].mac, self.current[i][family(a)]))
+    }
+
+    /// Device `mac`'s current address of the family of `like`, if the inventory knows one.
+    pub fn current_of(&self, mac: &Mac, like: &Addr) -> Option<Addr> {
+        let i = self.tags.iter().position(|t| t.mac == *mac)?;
+        Some(self.current[i][family(like)]).filter(|a| *a != Addr::UNSPECIFIED)
     }
 
     pub fn len(&self) -> usize {
@@ -678,6 +706,7 @@ impl Devices {
             5353 => self.mdns(payload, src, now, ts),
             1900 => self.ssdp(payload, src, now, ts),
             137 => self.netbios(payload, src, now, ts),
+            546 => self.dhcpv6(payload, src, now, ts),
             _ => self.dhcp(payload, now, ts),
         }
     }
@@ -833,6 +862,40 @@ impl Devices {
                 self.seen(d.chaddr, now, ts).add_addr(Addr::v4(d.yiaddr));
             }
         }
+    }
+
+    /// A client's DHCPv6 message from `src` (its link-local address): the device that has
+    /// that address (from neighbour discovery), or else the one its DUID names.
+    fn dhcpv6(&mut self, payload: &[u8], src: Addr, now: u64, ts: i64) {
+        let d = match dhcpv6::parse(payload) {
+            Ok(d) => d,
+            Err(dhcpv6::Dhcpv6Error::NotFromClient) => return,
+            Err(_) => {
+                self.counters.malformed += 1;
+                return;
+            }
+        };
+        let mac = match self.by_addr(&src) {
+            Some((mac, _)) => *mac,
+            None => match d.duid_mac.filter(is_station) {
+                Some(mac) => mac,
+                None => return,
+            },
+        };
+        let dev = self.seen(mac, now, ts);
+        dev.add_addr(src);
+        dev.learn_name(&d.host_name, NameSource::Dhcp);
+        if !d.vendor_class.is_empty() {
+            dev.vendor_class = d.vendor_class.clone();
+            dev.guess(
+                find_kind(&d.vendor_class, VENDOR_CLASSES, true),
+                KindEvidence::VendorClass,
+            );
+        }
+        dev.guess(
+            find_kind(&dev.name.clone(), NAME_WORDS, false),
+            KindEvidence::Name,
+        );
     }
 
     /// An IPv6 neighbour-discovery message (ICMPv6 133-136) with its link-layer address.

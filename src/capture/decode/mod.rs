@@ -16,6 +16,7 @@
 //! true byte counts.
 
 pub mod dhcp;
+pub mod dhcpv6;
 pub mod dns;
 pub mod mdns;
 pub mod netbios;
