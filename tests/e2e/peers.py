@@ -125,6 +125,7 @@ def ssdp_responder(addr):
             time.sleep(random.uniform(0.01, 0.3))
             out.sendto(b"HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=1800\r\nEXT:\r\n"
                        b"LOCATION: http://" + addr.encode() + b":8008/ssdp/device-desc.xml\r\n"
+                       b"SERVER: Linux/6.1 UPnP/1.0 nwe2e-gw/1.0\r\n"
                        b"ST: urn:dial-multiscreen-org:service:dial:1\r\nUSN: uuid:nwe2e-tv\r\n\r\n", peer)
 
 

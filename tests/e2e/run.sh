@@ -291,9 +291,12 @@ weblogin() {
 
 # devices: the inventory learnt from the LAN's own chatter by `netwatch run` on the "router"
 # (the victim namespace): dnsmasq leases an address to a DHCP client that calls itself
-# kitchen-pi with Android's vendor class (busybox udhcpc in the other namespace), avahi
-# announces the router's own name, a UPnP responder answers searches. The API lists both
-# devices; a name given through PATCH /api/devices is stored at once and still there after a
+# kitchen-pi with Android's vendor class (busybox udhcpc in the other namespace) and sends
+# IPv6 router advertisements (the client takes SLAAC and privacy addresses), avahi announces
+# the router's own name, a UPnP responder answers searches. The API lists both devices with
+# what each told; a scan from the client is an alert that names it; the client moves to
+# another address (still kitchen-pi) and then changes its MAC (a new, randomized device);
+# a name given through PATCH /api/devices is stored at once and still there after a
 # restart; `netwatch devices` lists what was stored.
 devices() {
   local dir=$WORK/devices cfg=$WORK/devices.toml api=http://127.0.0.1:18787
@@ -303,8 +306,11 @@ devices() {
   local client router
   client=$(ip -n $A link show nwe2e-a | awk '/link\/ether/{print $2}')
   router=$(ip -n $V link show nwe2e-v | awk '/link\/ether/{print $2}')
+  # The client takes addresses from router advertisements, and privacy addresses first.
+  ip netns exec $A sysctl -qw net.ipv6.conf.nwe2e-a.accept_ra=2 net.ipv6.conf.nwe2e-a.use_tempaddr=2
   ip netns exec $V dnsmasq --no-daemon --port=0 --interface=nwe2e-v --bind-interfaces \
     --dhcp-range=10.77.0.100,10.77.0.150,1h --dhcp-leasefile="$WORK/dnsmasq.leases" \
+    --enable-ra --dhcp-range=::,constructor:nwe2e-v,ra-only --ra-param=nwe2e-v,4 \
     --pid-file="$WORK/dnsmasq.pid" >"$WORK/dnsmasq.log" 2>&1 & local dm=$!
   PIDS+=("$dm")
   ip netns exec $V python3 "$HERE/peers.py" ssdp-responder 10.77.0.2 >/dev/null 2>&1 & PIDS+=($!)
@@ -322,7 +328,7 @@ devices() {
   timeout -k 2 30 ip netns exec $A python3 "$HERE/peers.py" discovery 8 10.77.0.1 >/dev/null 2>&1 || true
   ip netns exec $A ping -c 2 -W 1 10.77.0.2 >/dev/null 2>&1 || true
   local body
-  got() { # got MAC JQ-FILTER EXPECTED : the API's device MAC has that value
+  got() { # got MAC PY-EXPRESSION EXPECTED : the API's device MAC (as `d`) gives that value
     body=$(ip netns exec $V curl -sf -H "$auth" "$api/api/devices/$1") || return 1
     [ "$(printf '%s' "$body" | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)")" = "$3" ]
   }
@@ -331,28 +337,87 @@ devices() {
        got "$client" "(d['kind'], d['kind_evidence'], any(a.startswith('10.77.0.1') and a != '10.77.0.1' for a in d['addresses']))" "('phone', 'dhcp vendor class', True)" \
     || { say "FAIL devices: the client is not in the inventory as kitchen-pi: $body"; fail=1; }
   wait_for 15 got "$router" "d['name']" nwe2e-tv \
-    && check "devices: the router named itself nwe2e-tv over mDNS and answers UPnP searches as a TV would (DIAL)" \
-       got "$router" "(d['name_source'], d['kind'])" "('mdns', 'tv')" \
+    && check "devices: the router named itself nwe2e-tv over mDNS, is a router by its advertisements, and its UPnP answers are kept" \
+       got "$router" "(d['name_source'], d['kind'], d['kind_evidence'], d['upnp_server'])" "('mdns', 'router', 'sends IPv6 router advertisements', 'Linux/6.1 UPnP/1.0 nwe2e-gw/1.0')" \
     || { say "FAIL devices: the router is not in the inventory as nwe2e-tv: $body"; fail=1; }
+  # IPv6: the client's privacy address (from the router's advertised prefix) in use.
+  local tmp=""
+  wait_for 15 bash -c "ip -n $A -6 addr show dev nwe2e-a temporary | grep -v tentative | grep -q 'inet6 fd77:'" \
+    && tmp=$(ip -n $A -6 addr show dev nwe2e-a temporary | awk '/inet6 fd77:/{sub(/\/.*/, "", $2); print $2; exit}')
+  if [ -n "$tmp" ]; then
+    ip -n $A neigh flush dev nwe2e-a
+    ip netns exec $A ping -6 -c 2 -W 1 -I "$tmp" fd77::2 >/dev/null 2>&1 || true
+    wait_for 10 got "$client" "'$tmp' in d['addresses']" True \
+      && say "ok   devices: the client's IPv6 privacy address ($tmp, from the router's advertisement) is in its device" \
+      || { say "FAIL devices: the privacy address $tmp is not the client's: $body"; fail=1; }
+  else
+    say "FAIL devices: the client took no privacy address from the router's advertisements"; ip -n $A -6 addr show dev nwe2e-a; fail=1
+  fi
+  # An alert names the device that scanned.
+  ip netns exec $A nmap -n -Pn -sS -T4 -p 1-200 10.77.0.2 >/dev/null 2>&1 || true
+  alert_names() {
+    body=$(ip netns exec $V curl -sf -H "$auth" "$api/api/alerts?rule=portscan.vertical") || return 1
+    printf '%s' "$body" | python3 -c "import json,sys; a=json.load(sys.stdin); a=a.get('alerts', a) if isinstance(a, dict) else a; sys.exit(not any((x.get('src_device') or {}).get('name') == 'kitchen-pi' for x in a))"
+  }
+  wait_for 15 alert_names \
+    && say "ok   devices: the scan's alert names its source device (kitchen-pi)" \
+    || { say "FAIL devices: no scan alert naming kitchen-pi: $body"; fail=1; }
+  # The client moves to another address: the same device, the new address first.
+  ip -n $A addr add 10.77.0.77/24 dev nwe2e-a
+  ip netns exec $A ping -c 2 -W 1 -I 10.77.0.77 10.77.0.2 >/dev/null 2>&1 || true
+  wait_for 10 got "$client" "(d['addresses'][0], d['name'])" "('10.77.0.77', 'kitchen-pi')" \
+    && say "ok   devices: the client on a new address (10.77.0.77) is the same device" \
+    || { say "FAIL devices: after the address change: $body"; fail=1; }
+  ip -n $A addr del 10.77.0.77/24 dev nwe2e-a
+  # The client changes its MAC (as a phone's per-network randomization does) and asks for a
+  # lease again: a new device, said to be randomized; the old one stays.
+  local newmac=02:4e:57:e2:e2:0b
+  ip -n $A link set nwe2e-a address $newmac
+  timeout -k 2 30 ip netns exec $A busybox udhcpc -i nwe2e-a -q -n -t 5 -T 2 -s /bin/true \
+    -x hostname:kitchen-pi -V android-dhcp-14 >>"$WORK/udhcpc.log" 2>&1 || true
+  wait_for 15 got "$newmac" "(d['name'], d['randomized_mac'])" "('kitchen-pi', True)" \
+    && check "devices: after a MAC change the client is a new, randomized device, and the old one is kept" \
+       got "$client" "d['name']" kitchen-pi \
+    || { say "FAIL devices: after the MAC change: $body"; fail=1; }
+  ip -n $A link set nwe2e-a address "$client"
+  ip -n $A neigh flush dev nwe2e-a; ip -n $V neigh flush dev nwe2e-v
+  # A second machine on the client's side (a macvlan with its own MAC and link-local
+  # address) asks for an IPv6 lease with ISC dhclient, giving its name as a client FQDN:
+  # its first words on the LAN, so its DUID names the device.
+  local laptop=3c:22:fb:e2:e2:0c
+  ip -n $A link add link nwe2e-a name nwe2e-m address $laptop type macvlan mode bridge
+  ip -n $A link set nwe2e-m up
+  printf 'send fqdn.fqdn "study-laptop.home.";\nsend fqdn.server-update off;\n' > "$WORK/dhclient6.conf"
+  wait_for 10 bash -c "ip -n $A -6 addr show dev nwe2e-m scope link | grep -v tentative | grep -q inet6" || true
+  timeout -k 2 8 ip netns exec $A dhclient -6 -d -v -cf "$WORK/dhclient6.conf" -lf "$WORK/dhclient6.leases" \
+    -pf "$WORK/dhclient6.pid" -sf /bin/true nwe2e-m >"$WORK/dhclient6.log" 2>&1 || true
+  wait_for 10 got "$laptop" "(d['name'], d['name_source'], any(a.startswith('fe80:') for a in d['addresses']))" "('study-laptop', 'dhcp', True)" \
+    && say "ok   devices: ISC dhclient's DHCPv6 FQDN names the new machine study-laptop, with its link-local address" \
+    || { say "FAIL devices: the DHCPv6 client is not study-laptop: $body"; tail -5 "$WORK/dhclient6.log"; fail=1; }
+  ip -n $A link del nwe2e-m
   # A user's label, then a restart.
   ip netns exec $V curl -sf -X PATCH -H "$auth" -H 'Content-Type: application/json' \
-    -d '{"name":"Living-room TV"}' "$api/api/devices/$router" -o /dev/null || { say "FAIL devices: PATCH refused"; fail=1; }
-  wait_for 10 got "$router" "d['name']" "Living-room TV" || { say "FAIL devices: the label did not apply: $body"; fail=1; }
+    -d '{"name":"Home router"}' "$api/api/devices/$router" -o /dev/null || { say "FAIL devices: PATCH refused"; fail=1; }
+  wait_for 10 got "$router" "d['name']" "Home router" || { say "FAIL devices: the label did not apply: $body"; fail=1; }
   stop_pid $np TERM 20 || { say "FAIL devices: the daemon did not stop cleanly"; fail=1; }
   local listed; listed=$("$NW" devices --db "$dir/netwatch.db" 2>&1 || true)
-  if printf '%s' "$listed" | grep -q "^$router[* ] .*Living-room TV" && printf '%s' "$listed" | grep -q "^$client[* ] *phone *kitchen-pi"; then
+  if printf '%s' "$listed" | grep -q "^$router[* ] .*Home router" && printf '%s' "$listed" | grep -q "^$client[* ] *phone *kitchen-pi"; then
     say "ok   devices: netwatch devices lists the stored inventory with the user's label"
   else
     say "FAIL devices: netwatch devices says: $listed"; fail=1
   fi
   ip netns exec $V "$NW" run -c "$cfg" >>"$WORK/devices.out" 2>>"$WORK/devices.err" & np=$!
   wait_for 20 ip netns exec $V curl -sf -H "$auth" "$api/healthz" -o /dev/null || { say "FAIL devices: no restart"; fail=1; }
-  wait_for 5 got "$router" "(d['name'], d['name_source'])" "('Living-room TV', 'user')" \
+  wait_for 5 got "$router" "(d['name'], d['name_source'])" "('Home router', 'user')" \
     && say "ok   devices: after a restart the label and what was learnt are back" \
     || { say "FAIL devices: after a restart: $body"; fail=1; }
   stop_pid $np TERM 20 || true
   stop_pid $av TERM 5 >/dev/null || true
   stop_pid $dm TERM 5 >/dev/null || true
+  # Leave the client's IPv6 as the other tests expect it: no advertised addresses or routes.
+  ip netns exec $A sysctl -qw net.ipv6.conf.nwe2e-a.accept_ra=0 net.ipv6.conf.nwe2e-a.use_tempaddr=0
+  ip -n $A -6 addr flush dev nwe2e-a dynamic
+  ip -n $A -6 route flush proto ra 2>/dev/null || true
 }
 
 if [ "$MODE" = devices ]; then
