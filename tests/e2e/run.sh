@@ -255,7 +255,7 @@ discovery() {
   # A private /run for avahi's pid file: a host's own avahi-daemon, if any, is untouched.
   ip netns exec $V unshare -m sh -c "mount -t tmpfs tmpfs /run && mkdir -p /run/avahi-daemon && exec avahi-daemon -f '$WORK/avahi.conf' --no-drop-root --no-chroot --no-rlimits" \
     >"$WORK/avahi.log" 2>&1 & local av=$!
-  PIDS+=($av)
+  PIDS+=("$av")
   wait_for 20 grep -q "Server startup complete" "$WORK/avahi.log" || { say "FAIL avahi-daemon did not start"; cat "$WORK/avahi.log"; fail=1; return; }
   local f; f=$(capture discovery python3 "$HERE/peers.py" discovery 60 10.77.0.1)
   local ssdp mdns
@@ -401,7 +401,7 @@ devices() {
   wait_for 10 got "$router" "d['name']" "Home router" || { say "FAIL devices: the label did not apply: $body"; fail=1; }
   stop_pid $np TERM 20 || { say "FAIL devices: the daemon did not stop cleanly"; fail=1; }
   local listed; listed=$("$NW" devices --db "$dir/netwatch.db" 2>&1 || true)
-  if printf '%s' "$listed" | grep -q "^$router[* ] .*Home router" && printf '%s' "$listed" | grep -q "^$client[* ] *phone *kitchen-pi"; then
+  if printf '%s' "$listed" | grep -q "^${router}[* ] .*Home router" && printf '%s' "$listed" | grep -q "^${client}[* ] *phone *kitchen-pi"; then
     say "ok   devices: netwatch devices lists the stored inventory with the user's label"
   else
     say "FAIL devices: netwatch devices says: $listed"; fail=1
