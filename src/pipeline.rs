@@ -289,8 +289,27 @@ impl Pipeline {
         flows.expire(now, |m| clock.wall_of(m), &mut |closed| {
             engine.on_close(closed, out)
         });
+        let minute = engine.hosts.judged_minute();
         engine.tick(now, clock.wall_of(now), flows, out);
+        Self::count_for_devices(engine, flows, minute);
         self.reasm.expire(now);
+    }
+
+    /// The inventory's counts of the day: the alerts that named each device since the last
+    /// second, and, when the host rule judged a minute, each device's traffic.
+    #[inline(never)]
+    fn count_for_devices(engine: &mut Engine, flows: &mut FlowTable, minute_before: i64) {
+        for (mac, ts) in engine.gate.alerted.drain(..) {
+            flows.devices.note_alert(&mac, ts);
+        }
+        let minute = engine.hosts.judged_minute();
+        if minute != minute_before {
+            let hosts = &engine.hosts;
+            let day = hosts.judged_day();
+            flows
+                .devices
+                .set_traffic(day, |add| hosts.traffic_on(day, add));
+        }
     }
 
     /// End of input: close every flow and window, judge what is pending.
@@ -310,7 +329,9 @@ impl Pipeline {
             engine.on_close(closed, out)
         });
         // Judge the last second of per-second rules.
+        let minute = engine.hosts.judged_minute();
         engine.tick(now + 1_000_000, clock.wall_of(now), flows, out);
+        Self::count_for_devices(engine, flows, minute);
         windows.flush(
             clock.wall_of(0),
             flows.counters.created,

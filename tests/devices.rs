@@ -555,6 +555,21 @@ fn alerts_name_the_devices_of_their_parties() {
         at(&mut p, t + 100, &rst, &mut alerts);
     }
     p.finish(&mut |a| alerts.push(a.clone()));
+    // Each device counts the alerts of the day that named it.
+    let named = |mac: [u8; 6]| {
+        alerts
+            .iter()
+            .filter(|a| {
+                [&a.src_device, &a.dst_device]
+                    .iter()
+                    .any(|d| d.as_ref().is_some_and(|d| d.mac == mac))
+            })
+            .count() as u32
+    };
+    assert!(named(PI) >= 1);
+    for mac in [PI, NAS] {
+        assert_eq!(p.devices().get(&mac).unwrap().alerts_today, named(mac));
+    }
     let a = alerts
         .iter()
         .find(|a| a.rule == netwatch::detect::RuleId::PortscanVertical)
@@ -863,4 +878,61 @@ fn baselines_find_their_device_after_a_restart_and_leave_an_address_another_devi
         hosts.counters.moved, 2,
         "X's session on .22 found its baseline there"
     );
+}
+
+#[test]
+fn each_device_counts_its_traffic_of_the_day_by_the_minute() {
+    let cfg = FileConfig::parse("", "t").unwrap().validate().unwrap();
+    let mut p = Pipeline::new(&cfg);
+    let mut alerts = Vec::new();
+    let bytes_of = |f: &[Vec<u8>]| f.iter().map(|f| f.len() as u64).sum::<u64>();
+    let today = |p: &Pipeline| {
+        let d = p.devices().get(&X).unwrap();
+        (d.today, d.bytes_today)
+    };
+    feed(&mut p, 0, arp_reply(X, "192.168.1.20"), &mut alerts);
+    let s = session("192.168.1.20");
+    // The flow is reported when both FINs are seen: the last ACK comes after.
+    let bytes = bytes_of(&s[..s.len() - 1]);
+    feed(&mut p, 2_000_000, s, &mut alerts);
+    assert_eq!(today(&p).1, 0, "counted when its minute is judged");
+    // The minutes after: the session's bytes, both ways, on the day it happened; a second
+    // session adds to them.
+    feed(
+        &mut p,
+        2 * MINUTE,
+        arp_reply(X, "192.168.1.20"),
+        &mut alerts,
+    );
+    let day = (T0 + 2_000_000).div_euclid(DAY);
+    assert_eq!(today(&p), (day, bytes));
+    feed(&mut p, 3 * MINUTE, session("192.168.1.20"), &mut alerts);
+    feed(
+        &mut p,
+        5 * MINUTE,
+        arp_reply(X, "192.168.1.20"),
+        &mut alerts,
+    );
+    assert_eq!(today(&p), (day, 2 * bytes));
+    let mut json = String::new();
+    netwatch::web::device_json(&mut json, &X, p.devices().get(&X).unwrap(), Some(day));
+    assert!(
+        json.contains(&format!("\"bytes_today\":{}", 2 * bytes)),
+        "{json}"
+    );
+    json.clear();
+    netwatch::web::device_json(&mut json, &X, p.devices().get(&X).unwrap(), Some(day + 1));
+    assert!(
+        json.contains("\"bytes_today\":0,\"alerts_today\":0"),
+        "{json}"
+    );
+    // The next day starts from nothing.
+    feed(&mut p, DAY, session("192.168.1.20"), &mut alerts);
+    feed(
+        &mut p,
+        DAY + 2 * MINUTE,
+        arp_reply(X, "192.168.1.20"),
+        &mut alerts,
+    );
+    assert_eq!(today(&p), (day + 1, bytes));
 }

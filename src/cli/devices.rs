@@ -58,7 +58,7 @@ pub fn devices(mut p: lexopt::Parser) -> Result<(), Fail> {
     for (mac, d) in &rows {
         let res = if json {
             let mut b = String::with_capacity(400);
-            netwatch::web::device_json(&mut b, mac, d);
+            netwatch::web::device_json(&mut b, mac, d, None);
             writeln!(o, "{b}")
         } else {
             let mut last = String::new();

@@ -151,6 +151,9 @@ struct Host {
     /// The LAN device (MAC) that had this address when the host was first seen (all zeros:
     /// unknown): its baseline follows it to a new address.
     owner: [u8; 6],
+    /// Bytes sent and received on UTC day `today`, by the minutes judged.
+    today: i64,
+    today_bytes: u64,
 }
 
 /// Bytes of state per tracked host (for the profile table).
@@ -202,6 +205,8 @@ pub struct HostRule {
     /// Wall time of the first minute judged (the sensor's start, kept across restarts).
     pub since: i64,
     minute: i64,
+    /// The UTC day of the last minute judged.
+    judged_day: i64,
     hour: i64,
     new_this_hour: u32,
 }
@@ -242,6 +247,7 @@ impl HostRule {
             counters: HostCounters::default(),
             since: 0,
             minute: 0,
+            judged_day: 0,
             hour: 0,
             new_this_hour: 0,
         }
@@ -579,6 +585,7 @@ impl HostRule {
     fn judge(&mut self, start: i64, emit: &mut Emit) {
         let slot = (start.rem_euclid(DAY_US) / 3_600_000_000) as usize % SLOTS;
         let day = start.div_euclid(DAY_US);
+        self.judged_day = day;
         let cfg = &self.cfg;
         let floors = [
             cfg.min_upload_bytes as f64,
@@ -626,6 +633,11 @@ impl HostRule {
                 h.base.last_seen = start;
                 pending = Some(i);
             }
+            if h.today != day {
+                h.today = day;
+                h.today_bytes = 0;
+            }
+            h.today_bytes += (obs[0] + obs[1]) as u64;
             let top = h.cur.top_dst;
             h.open_prev = h.open_now;
             h.open_now = [0; 2];
@@ -698,6 +710,30 @@ impl HostRule {
             self.hosts.touch(t, mark, 0);
         }
         self.dns.fill(0);
+    }
+
+    /// The minute being counted (minutes since the epoch; 0 before the first): it moves on
+    /// when the one before is judged.
+    pub fn judged_minute(&self) -> i64 {
+        self.minute
+    }
+
+    /// The UTC day of the last minute judged.
+    pub fn judged_day(&self) -> i64 {
+        self.judged_day
+    }
+
+    /// Each entry that has a device: its MAC and bytes on UTC day `day` (by the minutes
+    /// judged).
+    pub fn traffic_on(&self, day: i64, f: &mut dyn FnMut(&[u8; 6], u64)) {
+        let mut id = self.hosts.oldest(0);
+        while let Some(i) = id {
+            id = self.hosts.newer(i);
+            let h = self.hosts.get(i);
+            if h.owner != [0; 6] && h.today == day {
+                f(&h.owner, h.today_bytes);
+            }
+        }
     }
 
     /// Every host's baseline (for the store).

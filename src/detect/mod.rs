@@ -101,9 +101,26 @@ pub struct Gate {
     pub incidents: incident::Incidents,
     /// The LAN's devices by address, to name each alert's parties.
     pub devices: crate::state::devices::Directory,
+    /// The devices each emitted alert named, with its time, for the inventory's counts (taken
+    /// by the pipeline each second; at most `ALERTED` a second are counted).
+    pub alerted: Vec<(crate::state::devices::Mac, i64)>,
 }
 
+/// Device parties of emitted alerts kept for the inventory between two seconds.
+const ALERTED: usize = 256;
+
 impl Gate {
+    /// Keep the devices `alert` names for the inventory's alert counts.
+    #[cold]
+    #[inline(never)]
+    fn note_parties(&mut self, alert: &Alert) {
+        for d in [&alert.src_device, &alert.dst_device].into_iter().flatten() {
+            if self.alerted.len() < ALERTED {
+                self.alerted.push((d.mac, alert.ts));
+            }
+        }
+    }
+
     /// Name the devices of `alert`'s parties (out of line: the alert path only).
     #[cold]
     #[inline(never)]
@@ -162,6 +179,9 @@ impl Emit<'_> {
             }
         }
         g.counters.alerts[alert.rule as usize] += 1;
+        if alert.src_device.is_some() || alert.dst_device.is_some() {
+            g.note_parties(alert);
+        }
         g.incidents.attach(&key, now, true, alert);
         alert.key = key.stable_hash();
         alert.suppressed = false;
@@ -268,6 +288,7 @@ impl Engine {
                 report_repeats: false,
                 incidents: incident::Incidents::new(c.suppression, cfg.incident_idle_s),
                 devices: crate::state::devices::Directory::new(c.devices),
+                alerted: Vec::with_capacity(ALERTED),
             },
         }
     }

@@ -234,9 +234,35 @@ pub struct Device {
     pub vendor: heapless::String<{ oui::VENDOR_MAX }>,
     /// The maker was looked up (the registry file is read at most once a second).
     vendor_tried: bool,
+    /// The UTC day (wall time / 1 day) the two counts below are for; not stored.
+    pub today: i64,
+    /// Bytes it sent and received that day (its host entries' minutes: up to a minute late).
+    pub bytes_today: u64,
+    /// Alerts that day naming it as source or destination (suppressed repeats not counted).
+    pub alerts_today: u32,
 }
 
+/// Microseconds in a day.
+const DAY_US: i64 = 86_400_000_000;
+
 impl Device {
+    /// Start the day's counts afresh when `day` is a new one.
+    fn roll(&mut self, day: i64) {
+        if self.today != day {
+            self.today = day;
+            self.bytes_today = 0;
+            self.alerts_today = 0;
+        }
+    }
+
+    /// The day's counts as of UTC day `day` (zero when the device's are of another day).
+    pub fn counts_on(&self, day: i64) -> (u64, u32) {
+        if self.today == day {
+            (self.bytes_today, self.alerts_today)
+        } else {
+            (0, 0)
+        }
+    }
     /// A device as the store kept it (see `output::store::load_devices`); `None` when a
     /// field does not read back (that device is learnt again).
     #[allow(clippy::too_many_arguments)]
@@ -657,6 +683,31 @@ impl Devices {
 
     pub fn get(&self, mac: &Mac) -> Option<&Device> {
         self.map.find(&MacKey(*mac)).map(|id| self.map.get(id))
+    }
+
+    /// An alert at wall time `ts` named device `mac` as a party.
+    pub fn note_alert(&mut self, mac: &Mac, ts: i64) {
+        if let Some(d) = self.get_mut(mac) {
+            d.roll(ts.div_euclid(DAY_US));
+            d.alerts_today = d.alerts_today.saturating_add(1);
+        }
+    }
+
+    /// Today's traffic afresh: `each` calls back with (device, UTC day, bytes) per host entry.
+    pub fn set_traffic(&mut self, day: i64, each: impl FnOnce(&mut dyn FnMut(&Mac, u64))) {
+        let mut id = self.map.oldest(0);
+        while let Some(i) = id {
+            id = self.map.newer(i);
+            let d = self.map.get_mut(i);
+            d.roll(day);
+            d.bytes_today = 0;
+        }
+        each(&mut |mac, bytes| {
+            if let Some(d) = self.get_mut(mac) {
+                d.roll(day);
+                d.bytes_today = d.bytes_today.saturating_add(bytes);
+            }
+        });
     }
 
     pub fn get_mut(&mut self, mac: &Mac) -> Option<&mut Device> {

@@ -8,8 +8,9 @@ use super::server::Ctx;
 use crate::output::json;
 use crate::state::devices::{locally_administered, mac_text, parse_mac, Device, Kind, Mac};
 
-/// One device as a JSON object.
-pub fn device_json(b: &mut String, mac: &Mac, d: &Device) {
+/// One device as a JSON object; with `day` (a UTC day number: wall time / 1 day), its
+/// traffic and alerts of that day (`bytes_today`, `alerts_today`).
+pub fn device_json(b: &mut String, mac: &Mac, d: &Device, day: Option<i64>) {
     b.push_str("{\"mac\":");
     json::string(b, &mac_text(mac));
     b.push_str(",\"name\":");
@@ -55,11 +56,20 @@ pub fn device_json(b: &mut String, mac: &Mac, d: &Device) {
             d.dhcp_fingerprint, d.dhcp_options
         );
     }
+    if let Some(day) = day {
+        let (bytes, alerts) = d.counts_on(day);
+        let _ = write!(b, ",\"bytes_today\":{bytes},\"alerts_today\":{alerts}");
+    }
     let _ = write!(
         b,
         ",\"first_seen\":{},\"last_seen\":{}}}",
         d.first_seen, d.last_seen
     );
+}
+
+/// The UTC day number of the snapshot's time.
+fn day_of(wall_us: i64) -> Option<i64> {
+    Some(wall_us.div_euclid(86_400_000_000))
 }
 
 /// `GET /api/devices`: every device, most recently seen first.
@@ -73,7 +83,7 @@ pub fn list(ctx: &Ctx) -> Response {
         if i > 0 {
             b.push(',');
         }
-        device_json(&mut b, mac, d);
+        device_json(&mut b, mac, d, day_of(snap.wall_us));
     }
     b.push_str("]}");
     Response::json(200, b)
@@ -91,7 +101,7 @@ pub fn by_mac(mac: &str, ctx: &Ctx) -> Response {
     match snap.devices.iter().find(|(m, _)| *m == mac) {
         Some((m, d)) => {
             let mut b = String::with_capacity(400);
-            device_json(&mut b, m, d);
+            device_json(&mut b, m, d, day_of(snap.wall_us));
             Response::json(200, b)
         }
         None => Response::error(404, "no such device"),
@@ -161,7 +171,7 @@ pub fn patch(mac: &str, body: &[u8], ctx: &Ctx) -> Response {
         q.push_back(label);
     }
     let mut b = String::with_capacity(400);
-    device_json(&mut b, &mac, &d);
+    device_json(&mut b, &mac, &d, day_of(snap.wall_us));
     Response::json(200, b)
 }
 
@@ -198,7 +208,7 @@ mod tests {
             .name
             .extend_from_slice(b"<img src=x onerror=alert(1)>\"\n\xff");
         let mut b = String::new();
-        device_json(&mut b, &[0x3c, 0x22, 0xfb, 1, 2, 3], &d);
+        device_json(&mut b, &[0x3c, 0x22, 0xfb, 1, 2, 3], &d, None);
         let v: serde_json::Value = serde_json::from_str(&b).expect("valid JSON");
         assert_eq!(v["name"], "<img src=x onerror=alert(1)>\"\n\u{fffd}");
         assert!(!b.contains('<'), "markup escaped: {b}");

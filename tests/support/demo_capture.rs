@@ -72,7 +72,7 @@ fn main() {
         .first()
         .cloned()
         .unwrap_or_else(|| "demo.pcap".to_string());
-    let frames = support::every_rule_capture();
+    let frames = support::demo_capture();
     let mut w = support::PcapWriter::new(support::LINKTYPE_ETHERNET);
     for (t, f) in &frames {
         w.packet(*t, f);

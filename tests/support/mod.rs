@@ -900,3 +900,298 @@ pub fn lan_capture(packets: usize) -> PcapWriter {
     }
     w
 }
+
+/// One device of the demo household: its address on 192.168.1.0/24, MAC, the host name and
+/// vendor class its DHCP client sends.
+struct HomeDevice {
+    host: u8,
+    mac: [u8; 6],
+    name: &'static str,
+    vendor_class: &'static str,
+}
+
+const HOME_ROUTER: [u8; 6] = [0xd0, 0x37, 0x45, 0x00, 0x01, 0x01];
+const HOUSEHOLD: [HomeDevice; 12] = [
+    HomeDevice {
+        host: 5,
+        mac: [0x00, 0x11, 0x32, 0xaa, 0xbb, 0x05],
+        name: "DiskStation",
+        vendor_class: "udhcp 1.20.2",
+    },
+    HomeDevice {
+        host: 10,
+        mac: [0x60, 0x8b, 0x0e, 0x3a, 0x10, 0x10],
+        name: "Annas-MacBook-Air",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 11,
+        mac: [0x5a, 0x1f, 0x9c, 0x2e, 0x41, 0x11],
+        name: "Annas-iPhone",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 12,
+        mac: [0x58, 0xcb, 0x52, 0x7d, 0x20, 0x12],
+        name: "Chromecast",
+        vendor_class: "dhcpcd-6.8.2:Linux-4.9:armv7l:Marvell",
+    },
+    HomeDevice {
+        host: 13,
+        mac: [0x04, 0x0e, 0x3c, 0x51, 0x30, 0x13],
+        name: "HPOJ9010",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 14,
+        mac: [0x54, 0x2a, 0x1b, 0x60, 0x40, 0x14],
+        name: "Sonos-Kitchen",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 22,
+        mac: [0xac, 0xed, 0x5c, 0x71, 0x50, 0x22],
+        name: "media-server",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 50,
+        mac: [0xd0, 0xd0, 0x03, 0x82, 0x60, 0x50],
+        name: "Galaxy-S23",
+        vendor_class: "android-dhcp-14",
+    },
+    HomeDevice {
+        host: 60,
+        mac: [0x00, 0x1f, 0xa7, 0x93, 0x70, 0x60],
+        name: "PS5-123",
+        vendor_class: "",
+    },
+    HomeDevice {
+        host: 66,
+        mac: [0xdc, 0xa6, 0x32, 0x12, 0x34, 0x56],
+        name: "kitchen-pi",
+        vendor_class: "dhcpcd-9.4.1:Linux-6.1.21-v8+:aarch64:BCM2835",
+    },
+    HomeDevice {
+        host: 70,
+        mac: [0x24, 0x6f, 0x28, 0x1a, 0x2b, 0x3c],
+        name: "ESP_1A2B3C",
+        vendor_class: "udhcp 1.30.1",
+    },
+    HomeDevice {
+        host: 77,
+        mac: [0x04, 0x0e, 0x3c, 0x9f, 0x80, 0x77],
+        name: "LAPTOP-7Q2M4",
+        vendor_class: "MSFT 5.0",
+    },
+];
+
+fn ether(src: [u8; 6], dst: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    [&dst[..], &src[..], &be16(ethertype), payload].concat()
+}
+
+fn home(host: u8) -> [u8; 4] {
+    [192, 168, 1, host]
+}
+
+/// A DHCP REQUEST of device `d` (broadcast) and the router's ACK giving it its address.
+fn dhcp_exchange(d: &HomeDevice) -> [Vec<u8>; 2] {
+    let msg = |op: u8, yiaddr: [u8; 4], options: &[u8]| {
+        let mut p = vec![0u8; 236];
+        p[..3].copy_from_slice(&[op, 1, 6]);
+        p[16..20].copy_from_slice(&yiaddr);
+        p[28..34].copy_from_slice(&d.mac);
+        [&p[..], &[99, 130, 83, 99], options, &[255]].concat()
+    };
+    let opt = |code: u8, v: &[u8]| [&[code, v.len() as u8][..], v].concat();
+    let mut req = [
+        opt(53, &[3]),
+        opt(50, &home(d.host)),
+        opt(12, d.name.as_bytes()),
+    ]
+    .concat();
+    if !d.vendor_class.is_empty() {
+        req.extend_from_slice(&opt(60, d.vendor_class.as_bytes()));
+    }
+    req.extend_from_slice(&opt(55, &[1, 3, 6, 15, 28, 51, 58, 59]));
+    let bcast = [255; 4];
+    [
+        ether(
+            d.mac,
+            [0xff; 6],
+            0x0800,
+            &ipv4([0; 4], bcast, 17, &udp(68, 67, &msg(1, [0; 4], &req))),
+        ),
+        ether(
+            HOME_ROUTER,
+            [0xff; 6],
+            0x0800,
+            &ipv4(
+                home(1),
+                bcast,
+                17,
+                &udp(67, 68, &msg(2, home(d.host), &[53, 1, 5])),
+            ),
+        ),
+    ]
+}
+
+/// An mDNS announcement from `host`: `instance` of `service` (`_ipp._tcp`) on `name`.local.
+fn mdns_announcement(mac: [u8; 6], host: u8, service: &str, instance: &str, name: &str) -> Vec<u8> {
+    let wire = |n: &str| -> Vec<u8> {
+        let mut w: Vec<u8> = n
+            .split('.')
+            .flat_map(|l| [&[l.len() as u8][..], l.as_bytes()].concat())
+            .collect();
+        w.push(0);
+        w
+    };
+    let rr = |owner: &[u8], ty: u16, rdata: &[u8]| {
+        [
+            owner,
+            &be16(ty),
+            &be16(0x8001),
+            &4500u32.to_be_bytes(),
+            &be16(rdata.len() as u16),
+            rdata,
+        ]
+        .concat()
+    };
+    let svc = format!("{service}.local");
+    let inst = format!("{instance}.{service}.local");
+    let target = format!("{name}.local");
+    let records = [
+        rr(&wire(&svc), 12, &wire(&inst)),
+        rr(
+            &wire(&inst),
+            33,
+            &[&[0, 0, 0, 0, 0x1f, 0x49][..], &wire(&target)].concat(),
+        ),
+        rr(&wire(&target), 1, &home(host)),
+    ];
+    let msg = [
+        &[0, 0, 0x84, 0, 0, 0, 0, records.len() as u8, 0, 0, 0, 0][..],
+        &records.concat(),
+    ]
+    .concat();
+    ether(
+        mac,
+        [0x01, 0, 0x5e, 0, 0, 0xfb],
+        0x0800,
+        &ipv4(home(host), [224, 0, 0, 251], 17, &udp(5353, 5353, &msg)),
+    )
+}
+
+/// An SSDP `NOTIFY ssdp:alive` from `host` with this `SERVER` header and notification type.
+fn ssdp_notify(mac: [u8; 6], host: u8, server: &str, nt: &str) -> Vec<u8> {
+    let msg = format!(
+        "NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nCACHE-CONTROL: max-age=1800\r\n\
+         LOCATION: http://192.168.1.{host}:1400/xml/device_description.xml\r\nNT: {nt}\r\n\
+         NTS: ssdp:alive\r\nSERVER: {server}\r\nUSN: uuid:demo-{host}::{nt}\r\n\r\n"
+    );
+    ether(
+        mac,
+        [0x01, 0, 0x5e, 0x7f, 0xff, 0xfa],
+        0x0800,
+        &ipv4(
+            home(host),
+            [239, 255, 255, 250],
+            17,
+            &udp(1900, 1900, msg.as_bytes()),
+        ),
+    )
+}
+
+/// The demo capture: a household's devices introducing themselves (DHCP with host names and
+/// vendor classes, mDNS and SSDP announcements; real makers' MAC prefixes, one phone with a
+/// randomized MAC) in the minute before the every-rule capture, whose ARP sweep comes from
+/// the scanning Raspberry Pi's MAC. The dashboard's demo and README screenshots use it.
+pub fn demo_capture() -> Vec<(i64, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut t = T0 - 60 * S;
+    let mut at = |f: Vec<u8>, t: &mut i64| {
+        frames.push((*t, f));
+        *t += 150_000;
+    };
+    // The router answers an ARP request first: its address is known before anyone else's.
+    let mut arp_reply = arp(2, home(1), home(66));
+    arp_reply[6..12].copy_from_slice(&HOME_ROUTER);
+    arp_reply[22..28].copy_from_slice(&HOME_ROUTER);
+    at(arp_reply, &mut t);
+    for d in &HOUSEHOLD {
+        for f in dhcp_exchange(d) {
+            at(f, &mut t);
+        }
+    }
+    let by = |host: u8| {
+        HOUSEHOLD
+            .iter()
+            .find(|d| d.host == host)
+            .map_or([0; 6], |d| d.mac)
+    };
+    at(
+        mdns_announcement(
+            by(12),
+            12,
+            "_googlecast._tcp",
+            "Chromecast-Living-Room",
+            "Chromecast",
+        ),
+        &mut t,
+    );
+    at(
+        mdns_announcement(by(13), 13, "_ipp._tcp", "HP OfficeJet Pro 9010", "HPOJ9010"),
+        &mut t,
+    );
+    at(
+        mdns_announcement(by(5), 5, "_smb._tcp", "DiskStation", "DiskStation"),
+        &mut t,
+    );
+    at(
+        mdns_announcement(
+            by(10),
+            10,
+            "_companion-link._tcp",
+            "Anna's MacBook Air",
+            "Annas-MacBook-Air",
+        ),
+        &mut t,
+    );
+    at(
+        ssdp_notify(
+            by(14),
+            14,
+            "Linux UPnP/1.0 Sonos/70.3-35220 (ZPS27)",
+            "urn:schemas-upnp-org:device:ZonePlayer:1",
+        ),
+        &mut t,
+    );
+    at(
+        ssdp_notify(
+            HOME_ROUTER,
+            1,
+            "OpenWRT/OpenWrt UPnP/1.1 MiniUPnPd/2.3.3",
+            "urn:schemas-upnp-org:device:InternetGatewayDevice:1",
+        ),
+        &mut t,
+    );
+    at(
+        ssdp_notify(
+            by(60),
+            60,
+            "FreeBSD/11.0 UPnP/1.0 PlayStation/5.0",
+            "upnp:rootdevice",
+        ),
+        &mut t,
+    );
+    let pi = by(66);
+    for (ts, mut f) in every_rule_capture() {
+        // ARP frames: the sender (the sweep's 192.168.1.66) speaks with its own MAC.
+        if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == home(66) {
+            f[6..12].copy_from_slice(&pi);
+            f[22..28].copy_from_slice(&pi);
+        }
+        frames.push((ts, f));
+    }
+    frames
+}

@@ -9,6 +9,14 @@ export function label(d) {
   return d.mac;
 }
 
+/** A device as an alert's party: its label, then what it is, its maker and MAC. */
+export function partyText(d) {
+  if (!d) return '';
+  const name = label(d);
+  const what = [d.kind && d.kind !== 'unknown' ? d.kind : '', d.vendor, name === d.mac ? '' : d.mac].filter(Boolean);
+  return what.length ? `${name} (${what.join(', ')})` : name;
+}
+
 /**
  * Devices filtered by `q` (any part of name, maker, kind, MAC or address, any case) and
  * sorted by `by` ('seen': most recently seen first; 'name'; 'kind', then name).

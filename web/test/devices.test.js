@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { label, labelBody, view } from '../src/devices.js';
+import { label, labelBody, partyText, view } from '../src/devices.js';
 
 const tv = { mac: '54:60:09:11:22:33', name: 'Living-room TV', vendor: 'Google', kind: 'tv', addresses: ['192.168.1.50'], last_seen: 30 };
 const pi = { mac: 'b8:27:eb:44:55:66', name: '', vendor: 'Raspberry Pi', kind: 'unknown', addresses: ['192.168.1.66'], last_seen: 20 };
@@ -10,6 +10,13 @@ describe('devices', () => {
     expect(label(tv)).toBe('Living-room TV');
     expect(label(pi)).toBe('Raspberry Pi device');
     expect(label(odd)).toBe('da:a1:19:10:20:30');
+  });
+  test("an alert's party: label, kind, maker and MAC (unknown kinds left out)", () => {
+    expect(partyText(tv)).toBe('Living-room TV (tv, Google, 54:60:09:11:22:33)');
+    expect(partyText(pi)).toBe('Raspberry Pi device (Raspberry Pi, b8:27:eb:44:55:66)');
+    expect(partyText(odd)).toBe('da:a1:19:10:20:30 (phone)');
+    expect(partyText({ mac: 'da:a1:19:10:20:30', name: '', vendor: '', kind: 'unknown' })).toBe('da:a1:19:10:20:30');
+    expect(partyText(null)).toBe('');
   });
   test('filter on any part and sort three ways', () => {
     expect(view([pi, odd, tv]).map((d) => d.mac)).toEqual([tv.mac, pi.mac, odd.mac]);

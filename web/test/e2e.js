@@ -118,6 +118,7 @@ try {
   const evidence = await until(async () => (await page.locator('.evidence th').allTextContents()).includes('chance_if_random'), 10000);
   check('detail pane shows the evidence, MITRE technique and Community ID', evidence && (await text(page, '.detail .mitre')) === 'T1071.001' && (await text(page, '.detail .mono')).startsWith('1:'));
   check('detail pane explains the alert in plain words', /contacts .* machine-like regularity.*Malware that waits for commands/.test(await text(page, '.detail .explanation')));
+  check('detail pane names the devices beside the addresses', (await text(page, '.detail .parties')) === 'LAPTOP-7Q2M4 (laptop, HP, 04:0e:3c:9f:80:77) → 198.51.100.9', await text(page, '.detail .parties'));
   const attacker = page.locator('.node.attacker[data-host="192.168.1.66"]');
   check('attacker graph has the scanning host', await until(() => attacker.count(), 10000));
   await attacker.click();
@@ -133,6 +134,14 @@ try {
   await page.click('nav >> text=Devices');
   const devRow = page.locator('.devices tbody tr').first();
   check('devices view lists the learnt devices', await until(() => devRow.isVisible(), 15000));
+  // The demo household: thirteen devices, named by DHCP, mDNS and UPnP, with makers and kinds.
+  const household = await until(async () => (await page.locator('.devices tbody tr').count()) === 13, 10000);
+  const names = await page.locator('.devices tbody tr button.link').allTextContents();
+  check('the demo household is listed by name (13 devices)', household && ['kitchen-pi', 'Chromecast', 'HPOJ9010', 'Galaxy-S23', 'TP-Link device'].every((n) => names.includes(n)), names.join(', '));
+  const piAlerts = Number(await page.locator('tr[data-mac="dc:a6:32:12:34:56"] td.alerted').textContent().catch(() => '0'));
+  const traffic = (await page.locator('.devices tbody td[title^="Bytes"]').allTextContents()).filter((t) => t !== '–');
+  check("each device's day: the scanning Pi's alerts and the household's traffic", piAlerts >= 3 && traffic.length >= 3, `${piAlerts} alerts; traffic ${traffic.join(', ')}`);
+  await page.screenshot({ path: `${E.SHOTS}/devices-view.png` });
   const mac = await devRow.getAttribute('data-mac');
   await devRow.locator('button.link').click();
   await devRow.locator('input').fill('Lab <b>router</b>');

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime, SEVERITY } from '../format.js';
 import { set } from '../store.js';
+import { partyText } from '../devices.js';
 
 function value(v) {
   if (Array.isArray(v)) return v.map(String).join(', ');
@@ -73,6 +74,14 @@ export function AlertDetail({ id, known }) {
               {a.sport ? `:${a.sport}` : ''} → {a.dst}
               {a.dport ? `:${a.dport}` : ''} ({a.proto})
             </dd>
+            {(a.src_device || a.dst_device) && (
+              <>
+                <dt>Devices</dt>
+                <dd class="parties">
+                  {partyText(a.src_device) || a.src} → {partyText(a.dst_device) || a.dst}
+                </dd>
+              </>
+            )}
             <dt>First / last seen</dt>
             <dd>
               {fmtTime(a.first_seen)} / {fmtTime(a.last_seen)}

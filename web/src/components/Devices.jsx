@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { KINDS, label, labelBody, view } from '../devices.js';
-import { fmtTime } from '../format.js';
+import { fmtBytes, fmtTime } from '../format.js';
 
 /** One device's row; its name and kind can be changed in place (PATCH /api/devices/{mac}). */
 function Row({ d, onSaved }) {
@@ -57,6 +57,12 @@ function Row({ d, onSaved }) {
       </td>
       <td class="wide">{d.vendor || '–'}</td>
       <td class="mono">{(d.addresses || []).join(' ') || '–'}</td>
+      <td class="num" title="Bytes sent and received today (UTC), by the minute">
+        {d.bytes_today ? fmtBytes(d.bytes_today) : '–'}
+      </td>
+      <td class={d.alerts_today ? 'num alerted' : 'num'} title="Alerts today (UTC) naming this device">
+        {d.alerts_today || '–'}
+      </td>
       <td class="wide">{fmtTime(d.first_seen)}</td>
       <td>{fmtTime(d.last_seen)}</td>
     </tr>
@@ -104,6 +110,8 @@ export function Devices() {
               <th>Kind</th>
               <th class="wide">Maker</th>
               <th>Addresses</th>
+              <th class="num">Today</th>
+              <th class="num">Alerts</th>
               <th class="wide">First seen</th>
               <th>Last seen</th>
             </tr>
