@@ -10,6 +10,8 @@
 //! 3. With valgrind installed: instructions per packet of each under callgrind, over the first
 //!    NETWATCH_BENCH_CG_PACKETS (100k) packets with a 1-packet run subtracted (start-up and
 //!    exit). Targets: <= 600 in all, <= 300 of NetWatch's own (replay minus its bare reader).
+//!    Then the device inventory's learning: instructions per message on a capture of only
+//!    the DHCP, mDNS, SSDP and ARP messages it reads.
 //! 4. Replays floods of 100k and 1M SYNs from distinct spoofed sources with the `router`
 //!    profile and prints peak RSS and peak heap of each. Target: <= 16 MiB, and the two within
 //!    1 MiB of each other (memory does not follow traffic volume).
@@ -294,6 +296,35 @@ fn main() {
                     n - o
                 );
             }
+        }
+        // The device inventory's learning: a capture of nothing but what it reads (DHCP
+        // requests and acknowledgements with names, mDNS and SSDP announcements, ARP), a
+        // household introducing itself again and again; those ports only, never the LAN
+        // mix's packets (whose figure above includes the one test on a new UDP flow).
+        let mut learn = PcapWriter::new(LINKTYPE_ETHERNET);
+        let mut learn_1 = PcapWriter::new(LINKTYPE_ETHERNET);
+        let mut n = 0;
+        for r in 0..400 {
+            // Densely (a message every 100 µs): the per-second work does not blur the figure.
+            for (t, f) in household(T0 + r * 4_000, 100) {
+                if n == 0 {
+                    learn_1.packet(t, &f);
+                }
+                learn.packet(t, &f);
+                n += 1;
+            }
+        }
+        let (all, one) = (dir.join("learn.pcap"), dir.join("learn-1.pcap"));
+        std::fs::write(&all, &learn.buf).expect("write the learning capture");
+        std::fs::write(&one, &learn_1.buf).expect("write the learning capture");
+        let run = |p: &Path| callgrind(&[netwatch(), "replay", p.to_str().unwrap_or_default()]);
+        match (run(&all), run(&one)) {
+            (Some(a), Some(z)) => println!(
+                "-- device learning ({n} messages the inventory reads: DHCP, mDNS, SSDP, ARP)\n\
+                 netwatch replay         : {:>8.0}   per message (the LAN mix's packets never reach it)",
+                a.saturating_sub(z) as f64 / (n - 1) as f64
+            ),
+            _ => println!("-- device learning: (could not run)"),
         }
     } else {
         println!("callgrind: valgrind not installed, skipped");

@@ -1107,11 +1107,31 @@ fn ssdp_notify(mac: [u8; 6], host: u8, server: &str, nt: &str) -> Vec<u8> {
 /// randomized MAC) in the minute before the every-rule capture, whose ARP sweep comes from
 /// the scanning Raspberry Pi's MAC. The dashboard's demo and README screenshots use it.
 pub fn demo_capture() -> Vec<(i64, Vec<u8>)> {
+    let mut frames = household(T0 - 60 * S, 150_000);
+    let pi = HOUSEHOLD
+        .iter()
+        .find(|d| d.host == 66)
+        .map_or([0; 6], |d| d.mac);
+    for (ts, mut f) in every_rule_capture() {
+        // ARP frames: the sender (the sweep's 192.168.1.66) speaks with its own MAC.
+        if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == home(66) {
+            f[6..12].copy_from_slice(&pi);
+            f[22..28].copy_from_slice(&pi);
+        }
+        frames.push((ts, f));
+    }
+    frames
+}
+
+/// The demo household introducing itself from `start`, a message every `gap` µs (28 in all):
+/// the router's ARP reply, a DHCP request and acknowledgement per device, mDNS and SSDP
+/// announcements. Every frame is one the device inventory reads.
+pub fn household(start: i64, gap: i64) -> Vec<(i64, Vec<u8>)> {
     let mut frames = Vec::new();
-    let mut t = T0 - 60 * S;
+    let mut t = start;
     let mut at = |f: Vec<u8>, t: &mut i64| {
         frames.push((*t, f));
-        *t += 150_000;
+        *t += gap;
     };
     // The router answers an ARP request first: its address is known before anyone else's.
     let mut arp_reply = arp(2, home(1), home(66));
@@ -1184,14 +1204,5 @@ pub fn demo_capture() -> Vec<(i64, Vec<u8>)> {
         ),
         &mut t,
     );
-    let pi = by(66);
-    for (ts, mut f) in every_rule_capture() {
-        // ARP frames: the sender (the sweep's 192.168.1.66) speaks with its own MAC.
-        if f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == home(66) {
-            f[6..12].copy_from_slice(&pi);
-            f[22..28].copy_from_slice(&pi);
-        }
-        frames.push((ts, f));
-    }
     frames
 }
