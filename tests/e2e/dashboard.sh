@@ -61,7 +61,8 @@ eve = json.loads(row['eve'])
 eve['netwatch']['summary'] = bad + ' sent 20 queries'
 eve['netwatch']['evidence']['sample_names'] = [bad + '.t.tunnel-example.net']
 r = dict(row, id=top[0] + 10001, ts=top[1] + 10001 * 1000, summary=bad + ' sent 20 queries', eve=json.dumps(eve),
-         explanation=bad + ' sent 20 DNS queries', enrichment='<script>alert(2)</script> a model reply')
+         explanation=bad + ' sent 20 DNS queries', enrichment='<script>alert(2)</script> a model reply',
+         devices='"src_device":' + json.dumps({'mac': 'dc:a6:32:12:34:56', 'name': bad, 'vendor': 'Raspberry Pi', 'kind': 'iot'}))
 rows.append(tuple(r[k] for k in cols))
 c.executemany("INSERT INTO alerts(%s) VALUES (%s)" % (",".join(cols), ",".join("?" * len(cols))), rows)
 c.commit()

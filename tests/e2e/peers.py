@@ -9,6 +9,8 @@
                                   from a fresh port every second, one from a single socket every
                                   6 s, and an mDNS legacy-unicast question (answered by avahi)
                                   from a fresh port every 2 s; it never answers the answers
+  peers.py mdns-query ADDR NAME   one mDNS question for NAME from ADDR:5353, as a phone's
+                                  resolver asks (answered by multicast to the group)
   peers.py client SECONDS         a household's worth of normal traffic for SECONDS:
                                   DNS lookups of assorted names, NTP polls, web pages fetched
                                   with parallel connections, an occasional large download
@@ -136,6 +138,16 @@ def mdns_question(name):
     return q + b"\0" + struct.pack(">HH", 1, 1)
 
 
+def mdns_query(src, name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((src, 5353))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
+    s.sendto(mdns_question(name), ("224.0.0.251", 5353))
+    time.sleep(1)
+    s.close()
+
+
 def discovery(seconds, src):
     one = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     one.bind((src, 0))
@@ -233,5 +245,7 @@ if __name__ == "__main__":
         basic_auth_server(sys.argv[2], sys.argv[3])
     elif cmd == "browse-with-password":
         browse_with_password(sys.argv[2])
+    elif cmd == "mdns-query":
+        mdns_query(sys.argv[2], sys.argv[3])
     elif cmd == "discovery":
         discovery(float(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "10.77.0.1")

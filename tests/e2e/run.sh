@@ -327,6 +327,9 @@ devices() {
     -x hostname:kitchen-pi -V android-dhcp-14 >"$WORK/udhcpc.log" 2>&1 || { say "FAIL devices: no DHCP lease"; cat "$WORK/udhcpc.log" "$WORK/dnsmasq.log"; fail=1; }
   timeout -k 2 30 ip netns exec $A python3 "$HERE/peers.py" discovery 8 10.77.0.1 >/dev/null 2>&1 || true
   ip netns exec $A ping -c 2 -W 1 10.77.0.2 >/dev/null 2>&1 || true
+  # Once the router's address is known (ARP), a question from a resolver on 5353: avahi's
+  # answer goes to the group (its start-up announcements may have come before any ARP).
+  timeout -k 2 10 ip netns exec $A python3 "$HERE/peers.py" mdns-query 10.77.0.1 nwe2e-tv.local >/dev/null 2>&1 || true
   local body
   got() { # got MAC PY-EXPRESSION EXPECTED : the API's device MAC (as `d`) gives that value
     body=$(ip netns exec $V curl -sf -H "$auth" "$api/api/devices/$1") || return 1

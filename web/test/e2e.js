@@ -220,6 +220,9 @@ try {
   check('evidence with markup shown as text', (await big.locator('.evidence td').allTextContents()).some((t) => t.includes('<img src=x onerror=alert(1)>')));
   const expl = await text(big, '.detail .explanation');
   const llm = await text(big, '.detail .enrichment p');
+  const parties = await text(big, '.detail .parties');
+  const feedHosts = await big.locator('.row .hosts').first().textContent();
+  check("a device's name with markup shown as text in the feed and the detail", parties.startsWith('<img src=x onerror=alert(1)> (iot, Raspberry Pi') && feedHosts.includes('(<img src=x onerror=alert(1)>)') && (await big.locator('img').count()) === 0, `${parties} / ${feedHosts}`);
   check('explanation and language-model reply with markup shown as text', expl.includes('<img src=x onerror=alert(1)>') && llm.includes('<script>alert(2)</script>') && (await big.locator('img, .detail script').count()) === 0 && dialogs.length === 0, `${expl} / ${llm}`);
 
   phase = 'phone';
