@@ -306,6 +306,9 @@ devices() {
   local client router
   client=$(ip -n $A link show nwe2e-a | awk '/link\/ether/{print $2}')
   router=$(ip -n $V link show nwe2e-v | awk '/link\/ether/{print $2}')
+  # Fresh neighbour caches: the addresses are learnt from ARP, which earlier tests' cached
+  # entries would spare both ends for minutes.
+  ip -n $A neigh flush dev nwe2e-a; ip -n $V neigh flush dev nwe2e-v
   # The client takes addresses from router advertisements, and privacy addresses first.
   ip netns exec $A sysctl -qw net.ipv6.conf.nwe2e-a.accept_ra=2 net.ipv6.conf.nwe2e-a.use_tempaddr=2
   ip netns exec $V dnsmasq --no-daemon --port=0 --interface=nwe2e-v --bind-interfaces \
