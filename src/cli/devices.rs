@@ -14,8 +14,8 @@ netwatch devices [-c CONFIG | --uci UCIFILE | --db FILE] [OPTIONS]
 
 Lists the devices of the LAN as the daemon last stored them (every 10 minutes and when it
 stops), most recently seen first: MAC address, kind, name, maker, addresses, last seen.
-Devices are learnt passively from ARP, DHCP, IPv6 neighbour discovery and mDNS. Names came
-off the wire: they are printed escaped.
+Devices are learnt passively from ARP, DHCP and DHCPv6, IPv6 neighbour discovery, mDNS,
+SSDP and NetBIOS. Names came off the wire: they are printed escaped.
 
 OPTIONS:
     --db FILE         Database file (default: store.path of the config)
