@@ -42,11 +42,7 @@ pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
         limit: 100,
         ..Default::default()
     };
-    let num = |p: &mut lexopt::Parser, what: &str| -> Result<u64, Fail> {
-        let v = p.value().map_err(usage)?.string().map_err(usage)?;
-        v.parse::<u64>()
-            .map_err(|_| Fail::Usage(format!("{what} needs a number, not `{v}`")))
-    };
+    let num = super::number;
     while let Some(a) = p.next().map_err(usage)? {
         match a {
             Short('c') | Long("config") => {

@@ -35,13 +35,7 @@ pub fn devices(mut p: lexopt::Parser) -> Result<(), Fail> {
             }
             Long("uci") => config = ConfigSource::Uci(PathBuf::from(p.value().map_err(usage)?)),
             Long("db") => db = Some(PathBuf::from(p.value().map_err(usage)?)),
-            Long("keep") => {
-                let v = p.value().map_err(usage)?.string().map_err(usage)?;
-                let n = v
-                    .parse::<u32>()
-                    .map_err(|_| Fail::Usage(format!("--keep needs a number, not `{v}`")))?;
-                keep = Some(n.clamp(1, 16));
-            }
+            Long("keep") => keep = Some(super::number(&mut p, "--keep")?.clamp(1, 16) as u32),
             Long("json") => json = true,
             Long("help") | Short('h') => {
                 print!("{USAGE}");

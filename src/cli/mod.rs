@@ -111,6 +111,15 @@ fn run() -> Result<(), Fail> {
     }
 }
 
+/// The value of an option that takes a whole number (`what`: the option, for the error).
+pub(crate) fn number(p: &mut lexopt::Parser, what: &str) -> Result<u64, Fail> {
+    let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
+    use lexopt::ValueExt;
+    let v = p.value().map_err(usage)?.string().map_err(usage)?;
+    v.parse::<u64>()
+        .map_err(|_| Fail::Usage(format!("{what} needs a number, not `{v}`")))
+}
+
 /// The configuration, the store's file (`--db`, else the config's `store.path`; it must
 /// exist) and how many files to read (`--keep`, else the config's `store.keep`).
 pub(crate) fn store_of(

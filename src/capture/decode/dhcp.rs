@@ -62,7 +62,8 @@ pub enum DhcpError {
     NotEthernetDhcp,
 }
 
-fn cut<const N: usize>(v: &[u8]) -> (heapless::Vec<u8, N>, bool) {
+/// The first `N` bytes of `v`, and whether it was longer.
+pub(super) fn cut<const N: usize>(v: &[u8]) -> (heapless::Vec<u8, N>, bool) {
     let n = v.len().min(N);
     let mut out = heapless::Vec::new();
     // Cannot fail: at most N bytes.

@@ -9,7 +9,7 @@
 //! `Relay-forward`) and servers' messages are not read: they say nothing of a client that its
 //! own messages on the LAN do not.
 
-use super::dhcp::{NAME_MAX, VENDOR_MAX};
+use super::dhcp::{cut, NAME_MAX, VENDOR_MAX};
 
 /// Client message types (RFC 8415 §7.3).
 pub mod msg {
@@ -55,13 +55,6 @@ pub enum Dhcpv6Error {
 
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-fn cut<const N: usize>(v: &[u8]) -> heapless::Vec<u8, N> {
-    let mut out = heapless::Vec::new();
-    // Cannot fail: at most N bytes.
-    let _ = out.extend_from_slice(&v[..v.len().min(N)]);
-    out
 }
 
 /// Parse a DHCPv6 message in a UDP payload.
@@ -112,7 +105,7 @@ pub fn parse(p: &[u8]) -> Result<Dhcpv6, Dhcpv6Error> {
             OPT_VENDOR_CLASS if v.len() >= 6 => {
                 let n = be16(v, 4) as usize;
                 if let Some(s) = v.get(6..6 + n) {
-                    d.vendor_class = cut(s);
+                    d.vendor_class = cut(s).0;
                 }
             }
             // Flags, then the name in DNS wire format (RFC 4704 §4.2; may be partial: no
@@ -121,7 +114,7 @@ pub fn parse(p: &[u8]) -> Result<Dhcpv6, Dhcpv6Error> {
                 let l = v[1] as usize;
                 if l < 64 {
                     if let Some(label) = v.get(2..2 + l) {
-                        d.host_name = cut(label);
+                        d.host_name = cut(label).0;
                     }
                 }
             }
