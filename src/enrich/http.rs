@@ -155,7 +155,8 @@ pub(super) fn dechunk(b: &[u8]) -> Option<Vec<u8>> {
         if n == 0 {
             return Some(out);
         }
-        if b.len() < i + n + 2 || out.len() + n > MAX_BODY {
+        // A size near usize::MAX must not wrap (a wrapped sum would pass the length test).
+        if n > MAX_BODY - out.len() || b.len().saturating_sub(i) < n.saturating_add(2) {
             return None;
         }
         out.extend_from_slice(&b[i..i + n]);

@@ -410,5 +410,8 @@ mod tests {
         );
         assert_eq!(dechunk(b"5\r\nhel"), None);
         assert_eq!(dechunk(b"zz\r\n"), None);
+        // Sizes that would wrap an addition (found by the llm_reply fuzzer) are refused.
+        assert_eq!(dechunk(b"ffffffffffffffff\r\nab\r\n0\r\n\r\n"), None);
+        assert_eq!(dechunk(b"fffffffffffffffe\r\n"), None);
     }
 }
