@@ -26,6 +26,7 @@ pub mod enrich;
 pub mod fuzz;
 pub mod json_reader;
 pub mod logger;
+pub mod notify;
 pub mod output;
 pub mod pipeline;
 pub mod settings;

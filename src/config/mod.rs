@@ -31,6 +31,7 @@ pub use crate::detect::hosts::{AnomalyConfig, FileAnomaly};
 pub use crate::detect::scan::{FilePortscan, PortscanConfig};
 pub use crate::detect::synflood::{FileSynflood, SynfloodConfig};
 pub use crate::enrich::{EnrichConfig, FileEnrich};
+pub use crate::notify::{FileNotify, NotifyConfig};
 pub use crate::output::eve::{EveConfig, FileEve};
 pub use crate::output::store::{FileStore, StoreConfig};
 pub use crate::output::syslog::{
@@ -75,6 +76,8 @@ pub struct FileConfig {
     pub web: FileWeb,
     #[serde(default)]
     pub enrich: FileEnrich,
+    #[serde(default)]
+    pub notify: FileNotify,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +99,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub web: WebConfig,
     pub enrich: EnrichConfig,
+    pub notify: NotifyConfig,
 }
 
 /// An incident closes after an hour without an alert: long enough for a slow scan's or a
@@ -174,6 +178,7 @@ impl FileConfig {
             daemon: self.daemon.validate()?,
             web: self.web.validate(profile)?,
             enrich: self.enrich.validate()?,
+            notify: self.notify.validate()?,
         })
     }
 }
