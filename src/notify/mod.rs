@@ -7,6 +7,7 @@
 //! Rooms: `policy` (which alerts become messages), `format` (what each target is sent), this
 //! file (the `[notify]` section).
 
+pub mod deliver;
 pub mod format;
 pub mod policy;
 
