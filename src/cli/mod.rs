@@ -5,6 +5,7 @@
 mod alerts;
 mod check_config;
 mod devices;
+mod notify;
 mod replay;
 mod run;
 mod token;
@@ -25,6 +26,7 @@ USAGE:
     netwatch devices [-c CONFIG | --uci UCIFILE | --db FILE] [--json]
     netwatch check-config [--uci] FILE
     netwatch token [-c CONFIG | --uci UCIFILE]
+    netwatch notify test [-c CONFIG | --uci UCIFILE]
     netwatch version
     netwatch help [COMMAND]
 
@@ -39,6 +41,7 @@ COMMANDS:
                   --serve, at real time (or --speed X) through the web server.
     check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
     token         Print the access token of the web API and dashboard.
+    notify test   Send a test message to every notification target ([notify]).
     version       Print the version.
 
 Exit codes: 0 ok; 1 runtime failure (missing, unreadable or truncated capture);
@@ -91,6 +94,7 @@ fn run() -> Result<(), Fail> {
         "devices" => devices::devices(p),
         "check-config" => check_config::check_config(p),
         "token" => token::token(p),
+        "notify" => notify::notify(p),
         "version" => {
             println!("netwatch {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -103,6 +107,7 @@ fn run() -> Result<(), Fail> {
                 Some(Value(v)) if v == "alerts" => print!("{}", alerts::USAGE),
                 Some(Value(v)) if v == "devices" => print!("{}", devices::USAGE),
                 Some(Value(v)) if v == "token" => print!("{}", token::USAGE),
+                Some(Value(v)) if v == "notify" => print!("{}", notify::USAGE),
                 _ => print!("{USAGE}"),
             }
             Ok(())

@@ -312,6 +312,7 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                     exclude_own(&mut pipeline, &cfg, &outs);
                 }
                 outs.enrichments();
+                outs.notify_tick();
                 let labelled = match &web {
                     Some(w) => apply_labels(&mut pipeline, &w.take_labels()),
                     None => 0,
@@ -527,6 +528,7 @@ fn snapshot(
     s.sinks.eve_errors = outs.eve.as_ref().map(|f| f.errors).unwrap_or(0);
     s.sinks.store = outs.store.as_ref().map(|st| st.counters);
     s.sinks.enrich = outs.enrich.as_ref().map(|e| e.counters());
+    s.sinks.notify = outs.notify.as_ref().map(|n| n.counters());
     s.rss_bytes = crate::alloc::rss_bytes().unwrap_or(0);
     s.heap_bytes = crate::alloc::heap_bytes() as u64;
     s

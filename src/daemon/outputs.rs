@@ -27,6 +27,8 @@ pub(super) struct Outputs {
     pub(super) web_ids: i64,
     /// LLM enrichment, when `enrich.endpoint` is set.
     pub(super) enrich: Option<crate::enrich::Enricher>,
+    /// Notifications, when `[notify]` has targets.
+    pub(super) notify: Option<crate::notify::Notifier>,
 }
 
 impl Outputs {
@@ -43,6 +45,7 @@ impl Outputs {
             web: None,
             web_ids: 0,
             enrich: None,
+            notify: None,
         };
         o.configure(cfg);
         o
@@ -53,6 +56,10 @@ impl Outputs {
         if self.enrich.as_ref().map(|e| &e.cfg) != Some(&cfg.enrich) {
             // Dropped: its thread ends after the request in flight; queued jobs are lost.
             self.enrich = crate::enrich::Enricher::start(&cfg.enrich);
+        }
+        if self.notify.as_ref().map(|n| &n.cfg) != Some(&cfg.notify) {
+            // Dropped: messages still queued are lost (a delivery in flight ends on its own).
+            self.notify = crate::notify::Notifier::start(&cfg.notify);
         }
         self.stdout = cfg.eve.stdout;
         self.eve = (!cfg.eve.path.is_empty())
@@ -101,9 +108,12 @@ impl Outputs {
         if let Some(e) = self.enrich.as_ref().filter(|e| e.wants(a)) {
             e.submit(id, a);
         }
-        if self.stdout || self.eve.is_some() {
+        if self.stdout || self.eve.is_some() || self.notify.is_some() {
             self.line.clear();
             eve::write_alert(&mut self.line, a);
+            if let Some(n) = self.notify.as_mut() {
+                n.alert(a, &self.line);
+            }
             if self.stdout && !self.stdout_failed {
                 let mut o = std::io::stdout().lock();
                 if o.write_all(self.line.as_bytes())
@@ -131,6 +141,13 @@ impl Outputs {
             if s.tx.try_send(self.line.as_bytes().to_vec()).is_err() {
                 s.stats.update(|c| c.dropped += 1);
             }
+        }
+    }
+
+    /// Once a second: an hourly notification digest that is due.
+    pub(super) fn notify_tick(&mut self) {
+        if let Some(n) = self.notify.as_mut() {
+            n.tick(super::health::wall_us());
         }
     }
 

@@ -10,6 +10,7 @@
 pub mod deliver;
 pub mod format;
 pub mod policy;
+pub mod sink;
 
 use serde::Deserialize;
 
@@ -18,6 +19,7 @@ use crate::settings::{invalid, ranged, ConfigError};
 
 pub use format::{body, Kind, Message};
 pub use policy::{Decision, Digest, Policy};
+pub use sink::{Notifier, NotifyCounters};
 
 /// One target as written in the file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -70,7 +72,11 @@ impl Target {
 
     /// ntfy's topic: the URL's last path segment.
     pub fn topic(&self) -> &str {
-        self.url.rsplit('/').next().unwrap_or_default()
+        self.url
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
     }
 }
 

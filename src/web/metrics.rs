@@ -200,6 +200,46 @@ pub fn render(s: &Snapshot, w: &WebCounters) -> String {
         &[("sink", "enrich")],
         k.enrich.as_ref().map(|c| c.dropped).unwrap_or(0),
     );
+    o.sample(
+        "netwatch_sink_dropped_total",
+        &[("sink", "notify")],
+        k.notify.as_ref().map(|c| c.dropped).unwrap_or(0),
+    );
+    if let Some(n) = &k.notify {
+        o.family(
+            "netwatch_notify_messages_total",
+            "counter",
+            "Notification messages, by outcome (one per target).",
+        );
+        for (outcome, v) in [
+            ("delivered", n.delivered),
+            ("failed", n.failed),
+            ("retried", n.retried),
+        ] {
+            o.sample("netwatch_notify_messages_total", &[("outcome", outcome)], v);
+        }
+        o.family(
+            "netwatch_notify_alerts_not_sent_total",
+            "counter",
+            "Alerts not sent on their own: their episode was announced, or the hour's budget was spent (then in a digest).",
+        );
+        o.sample(
+            "netwatch_notify_alerts_not_sent_total",
+            &[("why", "same_episode")],
+            n.same_episode,
+        );
+        o.sample(
+            "netwatch_notify_alerts_not_sent_total",
+            &[("why", "digest")],
+            n.held,
+        );
+        o.one(
+            "netwatch_notify_waiting",
+            "gauge",
+            "Notification messages waiting for delivery.",
+            n.waiting,
+        );
+    }
     if let Some(e) = &k.enrich {
         o.family(
             "netwatch_enrich_requests_total",

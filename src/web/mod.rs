@@ -98,6 +98,8 @@ pub struct SinkCounters {
     pub store: Option<StoreCounters>,
     /// LLM enrichment, when it is on.
     pub enrich: Option<crate::enrich::EnrichCounters>,
+    /// Notifications, when targets are configured.
+    pub notify: Option<crate::notify::NotifyCounters>,
 }
 
 /// What the pipeline publishes once a second.

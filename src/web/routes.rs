@@ -548,6 +548,14 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
         );
         json::string(&mut b, &e.last_error);
     }
+    if let Some(n) = &k.notify {
+        let _ = write!(
+            b,
+            ",\"notify_queued\":{},\"notify_delivered\":{},\"notify_failed\":{},\"notify_retried\":{},\"notify_dropped\":{},\"notify_same_episode\":{},\"notify_held\":{},\"notify_digests\":{},\"notify_waiting\":{},\"notify_last_error\":",
+            n.queued, n.delivered, n.failed, n.retried, n.dropped, n.same_episode, n.held, n.digests, n.waiting
+        );
+        json::string(&mut b, &n.last_error);
+    }
     let _ = write!(
         b,
         "}},\"web\":{{\"requests\":{},\"rejected\":{},\"unauthorized\":{},\"ws_clients\":{},\"ws_cut_off\":{}}},\
