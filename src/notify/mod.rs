@@ -38,6 +38,7 @@ pub struct FileTarget {
 pub struct FileNotify {
     pub max_per_hour: Option<u32>,
     pub episode_gap_s: Option<u32>,
+    pub digest_s: Option<u32>,
     pub timeout_s: Option<u32>,
     pub queue: Option<u32>,
     pub targets: Option<Vec<FileTarget>>,
@@ -84,6 +85,7 @@ impl Target {
 pub struct NotifyConfig {
     pub max_per_hour: u32,
     pub episode_gap_s: u32,
+    pub digest_s: u32,
     pub timeout_s: u32,
     pub queue: u32,
     pub targets: Vec<Target>,
@@ -94,6 +96,7 @@ impl Default for NotifyConfig {
         NotifyConfig {
             max_per_hour: 10,
             episode_gap_s: 3600,
+            digest_s: 3600,
             timeout_s: 10,
             queue: 32,
             targets: Vec::new(),
@@ -180,6 +183,7 @@ impl FileNotify {
                 60,
                 7 * 86_400,
             )?,
+            digest_s: ranged("notify.digest_s", self.digest_s, d.digest_s, 60, 86_400)?,
             timeout_s: ranged("notify.timeout_s", self.timeout_s, d.timeout_s, 1, 120)?,
             queue: ranged("notify.queue", self.queue, d.queue, 1, 1024)?,
             targets,

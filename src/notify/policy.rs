@@ -67,6 +67,7 @@ impl Digest {
 pub struct Policy {
     max_per_hour: usize,
     episode_gap_us: i64,
+    digest_us: i64,
     /// (rule, source, time of its last alert), least recently seen first.
     episodes: VecDeque<(RuleId, Addr, i64)>,
     /// Times of the messages sent in the last hour.
@@ -75,10 +76,12 @@ pub struct Policy {
 }
 
 impl Policy {
-    pub fn new(max_per_hour: u32, episode_gap_s: u32) -> Policy {
+    /// `digest_s`: how long after the first alert it holds a digest is sent.
+    pub fn new(max_per_hour: u32, episode_gap_s: u32, digest_s: u32) -> Policy {
         Policy {
             max_per_hour: max_per_hour as usize,
             episode_gap_us: episode_gap_s as i64 * 1_000_000,
+            digest_us: digest_s as i64 * 1_000_000,
             episodes: VecDeque::with_capacity(EPISODES),
             sent: VecDeque::with_capacity(max_per_hour as usize),
             digest: None,
@@ -127,10 +130,11 @@ impl Policy {
         Decision::Held
     }
 
-    /// The digest, once its hour has passed (`now`: wall time, µs); it counts as a message.
+    /// The digest, once `digest_s` has passed since the first alert it holds (`now`: wall
+    /// time, µs); it counts as a message.
     pub fn due_digest(&mut self, now: i64) -> Option<Digest> {
         let d = self.digest.as_ref()?;
-        if now.saturating_sub(d.since) < HOUR_US {
+        if now.saturating_sub(d.since) < self.digest_us {
             return None;
         }
         while self
@@ -163,7 +167,7 @@ mod tests {
 
     #[test]
     fn one_message_per_episode_while_it_goes_on() {
-        let mut p = Policy::new(10, 3600);
+        let mut p = Policy::new(10, 3600, 3600);
         let scan = |ts| alert(RuleId::PortscanVertical, [192, 168, 1, 66], ts);
         assert_eq!(p.judge(&scan(T)), Decision::Send);
         // Repeats every 10 minutes for five hours: one episode.
@@ -189,7 +193,7 @@ mod tests {
 
     #[test]
     fn past_the_hourly_budget_alerts_wait_for_a_digest() {
-        let mut p = Policy::new(3, 3600);
+        let mut p = Policy::new(3, 3600, 3600);
         for i in 0..3u8 {
             assert_eq!(
                 p.judge(&alert(
@@ -231,7 +235,7 @@ mod tests {
 
     #[test]
     fn episodes_are_bounded() {
-        let mut p = Policy::new(u32::MAX / 2, 3600);
+        let mut p = Policy::new(u32::MAX / 2, 3600, 3600);
         for i in 0..(EPISODES as i64 + 10) {
             let src = [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
             assert_eq!(p.judge(&alert(RuleId::HostNew, src, T + i)), Decision::Send);

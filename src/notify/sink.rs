@@ -115,7 +115,7 @@ impl Notifier {
                 );
                 Some(Notifier {
                     cfg: cfg.clone(),
-                    policy: Policy::new(cfg.max_per_hour, cfg.episode_gap_s),
+                    policy: Policy::new(cfg.max_per_hour, cfg.episode_gap_s, cfg.digest_s),
                     shared,
                     thread: Some(t),
                 })

@@ -11,6 +11,10 @@
                                   from a fresh port every 2 s; it never answers the answers
   peers.py mdns-query ADDR NAME   one mDNS question for NAME from ADDR:5353, as a phone's
                                   resolver asks (answered by multicast to the group)
+  peers.py webhook-receiver ADDR PORT STATUS LOG [CERT KEY]
+                                  answers each POST with STATUS (or never: `hang`), over
+                                  TLS with CERT/KEY when given; each request's path,
+                                  Authorization and body appended to LOG as a JSON line
   peers.py client SECONDS         a household's worth of normal traffic for SECONDS:
                                   DNS lookups of assorted names, NTP polls, web pages fetched
                                   with parallel connections, an occasional large download
@@ -138,6 +142,39 @@ def mdns_question(name):
     return q + b"\0" + struct.pack(">HH", 1, 1)
 
 
+def webhook_receiver(addr, port, status, log, cert=None, key=None):
+    import http.server
+    import json
+    import ssl
+    import threading
+
+    lock = threading.Lock()
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+            body = self.rfile.read(n).decode("utf-8", "replace")
+            with lock, open(log, "a") as f:
+                f.write(json.dumps({"path": self.path, "auth": self.headers.get("Authorization"),
+                                    "body": body}) + "\n")
+            if status == "hang":
+                time.sleep(60)
+                return
+            self.send_response(int(status))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((addr, int(port)), H)
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    srv.serve_forever()
+
+
 def mdns_query(src, name):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -245,6 +282,8 @@ if __name__ == "__main__":
         basic_auth_server(sys.argv[2], sys.argv[3])
     elif cmd == "browse-with-password":
         browse_with_password(sys.argv[2])
+    elif cmd == "webhook-receiver":
+        webhook_receiver(*sys.argv[2:9])
     elif cmd == "mdns-query":
         mdns_query(sys.argv[2], sys.argv[3])
     elif cmd == "discovery":
