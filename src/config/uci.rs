@@ -9,8 +9,10 @@
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
 //! * `config capacity`, `config flow`, `config windows`, `config store`, `config syslog`,
-//!   `config eve`, `config daemon`, `config web`, `config enrich`: options map 1:1 to those
-//!   tables.
+//!   `config eve`, `config daemon`, `config web`, `config enrich`, `config notify`: options map
+//!   1:1 to those tables.
+//! * `config target` (any number): each is the next `[[notify.targets]]` (`kind`, `url`,
+//!   `min_severity`, `list rules`, `token`, `ca_file`).
 //! * `config rule 'portscan'` (and `synflood`, `bruteforce`, `dns_tunnel`, `beacon`,
 //!   `anomaly`): options and lists map 1:1 to `[rules.<name>]`.
 //!
@@ -52,6 +54,9 @@ const STRING_KEYS: &[&str] = &[
     "endpoint",
     "model",
     "api_key",
+    "kind",
+    "url",
+    "ca_file",
 ];
 
 /// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
@@ -190,6 +195,22 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                     ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon" | "anomaly") => {
                         vec!["rules".to_string(), name.to_string()]
                     }
+                    ("notify", _) => vec!["notify".to_string()],
+                    // Each `config target` is the next `[[notify.targets]]`.
+                    ("target", _) => {
+                        let targets = root
+                            .entry("notify")
+                            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                            .as_table_mut()
+                            .ok_or_else(|| err(format!("line {no}: `notify` is not a section")))?
+                            .entry("targets")
+                            .or_insert_with(|| toml::Value::Array(Vec::new()));
+                        let Some(a) = targets.as_array_mut() else {
+                            return Err(err(format!("line {no}: `targets` is not a list of targets")));
+                        };
+                        a.push(toml::Value::Table(toml::Table::new()));
+                        vec!["notify".to_string(), "targets".to_string(), (a.len() - 1).to_string()]
+                    }
                     ("rule", other) => {
                         return Err(err(format!(
                             "line {no}: unknown rule `{other}` (portscan, synflood, bruteforce, dns_tunnel, beacon, anomaly)"
@@ -243,17 +264,42 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                     };
                 }
                 let mut t = &mut root;
-                for p in &path {
-                    t = t
+                let mut at = 0;
+                while at < path.len() {
+                    let p = &path[at];
+                    let v = t
                         .entry(p.clone())
-                        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    // A list of sections (`notify.targets`): the next part is the index.
+                    let v = match (v, path.get(at + 1).and_then(|i| i.parse::<usize>().ok())) {
+                        (toml::Value::Array(a), Some(i)) => {
+                            at += 1;
+                            a.get_mut(i)
+                                .ok_or_else(|| err(format!("line {no}: no such `{p}`")))?
+                        }
+                        (v, _) => v,
+                    };
+                    t = v
                         .as_table_mut()
                         .ok_or_else(|| err(format!("line {no}: `{p}` is not a section")))?;
+                    at += 1;
                 }
-                let full = if path.is_empty() {
+                // Error keys name list entries as `notify.targets[0]`.
+                let mut full = String::new();
+                for p in &path {
+                    if p.parse::<usize>().is_ok() {
+                        full.push_str(&format!("[{p}]"));
+                    } else {
+                        if !full.is_empty() {
+                            full.push('.');
+                        }
+                        full.push_str(p);
+                    }
+                }
+                let full = if full.is_empty() {
                     leaf.to_string()
                 } else {
-                    format!("{}.{leaf}", path.join("."))
+                    format!("{full}.{leaf}")
                 };
                 lines.insert(full, no);
                 if *kind == "list" {
@@ -299,6 +345,33 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notification_targets_are_sections_of_their_own() {
+        let text = "config notify\n\toption max_per_hour 5\n\
+                    config target\n\toption kind ntfy\n\toption url 'https://ntfy.sh/home-7f3a'\n\toption token 0123\n\
+                    config target 'lan'\n\toption url 'http://192.168.1.10/hook'\n\
+                    \tlist rules bruteforce\n\tlist rules c2.beacon\n\toption min_severity 1\n";
+        let u = parse(text, "netwatch").unwrap();
+        let c = u.file.validate().unwrap().notify;
+        assert_eq!(c.max_per_hour, 5);
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(
+            (c.targets[0].topic(), c.targets[0].token.as_str()),
+            ("home-7f3a", "0123")
+        );
+        assert_eq!(c.targets[1].rules.len(), 2);
+        assert_eq!(c.targets[1].min_severity, 1);
+        // A bad value names the target's key and its UCI line.
+        let bad =
+            "config target\n\toption url 'http://x/'\nconfig target\n\toption url 'ftp://x/'\n";
+        let u = parse(bad, "netwatch").unwrap();
+        let e = u.annotate(u.file.validate().unwrap_err()).to_string();
+        assert!(
+            e.contains("notify.targets[1].url") && e.contains("UCI line 4"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn words_and_quotes() {

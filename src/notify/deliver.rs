@@ -1,7 +1,8 @@
 //! Delivery of one message: an HTTP POST of a JSON body. `http://` with our own small client
 //! (a LAN service: connect, send, read the status line, close); `https://` through the
-//! system's `curl` (or OpenWrt's `uclient-fetch`), so no TLS library is built into the binary
-//! — the certificates are the system's CA bundle, or a LAN service's own CA file. The body and
+//! system's `curl` (on OpenWrt: `opkg`/`apk add curl`), so no TLS library is built into the
+//! binary — the certificates are the system's CA bundle, or a LAN service's own CA file.
+//! (OpenWrt's own `uclient-fetch` cannot set the headers a JSON POST with a token needs.) The body and
 //! the token go to curl on its standard input, never on its command line (which other users of
 //! the machine can read).
 
