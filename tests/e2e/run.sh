@@ -463,9 +463,13 @@ notify_peers() {
   } > "$WORK/notify.toml"
   ip netns exec $V "$NW" run -c "$WORK/notify.toml" >"$WORK/notify.out" 2>"$WORK/notify.err" & local np=$!
   wait_for 20 ip netns exec $V curl -sf -H "$auth" "$api/healthz" -o /dev/null || { say "FAIL notify: the daemon did not come up"; cat "$WORK/notify.err"; fail=1; return; }
-  # A port scan, then a sweep (the two messages of the hour), then a SYN flood (held).
+  # Port scans from two addresses (the two messages of the hour), then a SYN flood (held for
+  # the digest).
   ip netns exec $A nmap -n -Pn -sS -T4 -p 1-200 10.77.0.2 >/dev/null 2>&1 || true
-  ip netns exec $A nmap -n -sn -T4 10.77.0.0/27 >/dev/null 2>&1 || true
+  ip -n $A addr add 10.77.0.9/24 dev nwe2e-a
+  ip netns exec $A nmap -S 10.77.0.9 -e nwe2e-a -n -Pn -sS -T4 -p 1-200 10.77.0.2 >/dev/null 2>&1 || true
+  ip -n $A addr del 10.77.0.9/24 dev nwe2e-a
+  sleep 2
   timeout -k 2 8 ip netns exec $A hping3 -S -p 80 --flood 10.77.0.2 >/dev/null 2>&1 || true
   nstat() { ip netns exec $V curl -sf -H "$auth" "$api/api/stats" | python3 -c "import json,sys; o=json.load(sys.stdin)['sinks']; print(o.get('$1', -1))"; }
   heard() { # heard TARGET PY-CONDITION-ON-r : a request the receiver logged meets it
@@ -516,6 +520,7 @@ elif [ "$MODE" = scan-delay ]; then
 elif [ "$MODE" = ci ]; then
   live
   devices
+  notify_peers
   discovery
   scan_delay
   weblogin
