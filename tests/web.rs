@@ -1191,3 +1191,38 @@ fn devices_from_the_published_inventory() {
     assert_eq!(codes[64..], [503, 503]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_test_notification_is_asked_for_over_the_web() {
+    let dir = std::env::temp_dir().join(format!("netwatch-web-notify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let post = |addr: SocketAddr, token: &str| {
+        raw(
+            addr,
+            format!(
+                "POST /api/notify/test HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    // No target: refused, nothing asked of the daemon.
+    let srv = Server::start("", &dir.join("a.db"));
+    let (status, _, body) = post(srv.addr, TOKEN);
+    assert_eq!(status, 409, "{body}");
+    assert!(!srv.web().notify_test_requested());
+    drop(srv);
+    // With a target: accepted, and the daemon's next tick sees the request once.
+    let srv = Server::start(
+        "[notify]\n[[notify.targets]]\nkind = \"ntfy\"\nurl = \"http://127.0.0.1:9/t\"",
+        &dir.join("b.db"),
+    );
+    assert_eq!(post(srv.addr, "wrong").0, 401);
+    assert!(!srv.web().notify_test_requested());
+    let (status, _, body) = post(srv.addr, TOKEN);
+    assert_eq!(status, 202, "{body}");
+    assert!(srv.web().notify_test_requested());
+    assert!(!srv.web().notify_test_requested(), "taken once");
+    assert_eq!(get(srv.addr, "/api/notify/test", Some(TOKEN)).0, 405);
+}

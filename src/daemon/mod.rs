@@ -313,6 +313,17 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                 }
                 outs.enrichments();
                 outs.notify_tick();
+                if web.as_ref().is_some_and(|w| w.notify_test_requested()) {
+                    match &outs.notify {
+                        Some(n) => log::info!(
+                            "notify: a test message to {} target(s), as asked over the web",
+                            n.test()
+                        ),
+                        None => log::warn!(
+                            "notify: a test message was asked for, but no target is configured"
+                        ),
+                    }
+                }
                 let labelled = match &web {
                     Some(w) => apply_labels(&mut pipeline, &w.take_labels()),
                     None => 0,

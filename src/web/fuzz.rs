@@ -54,6 +54,7 @@ fn ctx() -> &'static Ctx {
             source: ConfigSource::Toml(file),
             reload: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             labels: Default::default(),
+            notify_test: Default::default(),
         };
         Ctx {
             auth: super::auth::Auth::new(opts.token.clone()),

@@ -372,6 +372,8 @@ pub struct Web {
     pub reload: Arc<std::sync::atomic::AtomicBool>,
     /// Labels `PATCH /api/devices/{mac}` queued for the pipeline's owner to apply.
     pub labels: Labels,
+    /// Set by `POST /api/notify/test`.
+    pub notify_test: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A user's label for a device (`PATCH /api/devices/{mac}`): a name and/or a kind.
@@ -393,6 +395,12 @@ impl Web {
             Ok(mut q) => q.drain(..).collect(),
             Err(_) => Vec::new(),
         }
+    }
+
+    /// True once after `POST /api/notify/test` asked for a test message.
+    pub fn notify_test_requested(&self) -> bool {
+        self.notify_test
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// True once after `PATCH /api/config` wrote new settings.
@@ -442,6 +450,7 @@ pub fn launch(
     let (ctx, crx) = watch::channel(Arc::new(cfg.clone()));
     let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let labels = Labels::default();
+    let notify_test = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let handle = start(
         WebOptions {
             web: cfg.web.clone(),
@@ -451,6 +460,7 @@ pub fn launch(
             source,
             reload: reload.clone(),
             labels: labels.clone(),
+            notify_test: notify_test.clone(),
         },
         feed,
     )?;
@@ -466,5 +476,6 @@ pub fn launch(
         handle,
         reload,
         labels,
+        notify_test,
     }))
 }

@@ -131,8 +131,21 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
             Response::json(200, config_api::config_json(&ctx.opts.config.borrow()))
         }
         "/api/config" if r.method == "PATCH" => config_api::patch_config(r.body, ctx),
+        "/api/notify/test" if r.method == "POST" => {
+            if ctx.opts.config.borrow().notify.targets.is_empty() {
+                Response::error(409, "[notify] has no targets: nothing to test")
+            } else {
+                ctx.opts
+                    .notify_test
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                Response::json(
+                    202,
+                    "{\"queued\":true,\"see\":\"notify_delivered and notify_last_error in /api/stats\"}".into(),
+                )
+            }
+        }
         "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats"
-        | "/api/flows" | "/api/history" | "/api/config" | "/api/devices" => {
+        | "/api/flows" | "/api/history" | "/api/config" | "/api/devices" | "/api/notify/test" => {
             Response::error(405, "method not allowed")
         }
         p if p.starts_with("/api/devices/") => {

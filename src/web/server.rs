@@ -79,6 +79,8 @@ pub struct WebOptions {
     pub reload: Arc<std::sync::atomic::AtomicBool>,
     /// Where `PATCH /api/devices/{mac}` queues labels for the pipeline's owner.
     pub labels: super::Labels,
+    /// Set by `POST /api/notify/test`: the daemon sends a test message at its next tick.
+    pub notify_test: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running server: dropping it leaves it running; `stop` ends it.
