@@ -252,6 +252,15 @@ pub fn config_json(c: &Config) -> String {
         t.strs("allow_origins", &w.allow_origins);
         t.close();
     }
+    {
+        // Kinds only: a target's URL (a Slack webhook's, an ntfy topic's) and token are secrets.
+        let n = &c.notify;
+        let mut t = Obj::open(o.key("notify"));
+        let kinds: Vec<&str> = n.targets.iter().map(|t| t.kind.as_str()).collect();
+        t.strs("targets", &kinds);
+        t.num("max_per_hour", n.max_per_hour);
+        t.close();
+    }
     o.close();
     b
 }

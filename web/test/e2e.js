@@ -158,6 +158,7 @@ try {
   await page.click('nav >> text=Settings');
   const field = page.locator('input[name="rules.portscan.vertical_ports"]');
   await until(() => field.isVisible(), 10000);
+  check('notifications: with no target the settings say how to add one, the test button is off', (await text(page, '.notify p')).startsWith('No target') && (await page.locator('.notify button').isDisabled()));
   expectErrors = true; // the browser logs the 422 it is about to get
   await field.fill('0');
   await page.locator('.field', { has: field }).locator('button').click();

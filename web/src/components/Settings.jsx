@@ -42,6 +42,35 @@ export function patchFor(path, raw, current) {
   return body;
 }
 
+/** Notification targets (kinds only: their URLs and tokens stay on the sensor) and a test. */
+function Notify({ notify }) {
+  const [said, setSaid] = useState('');
+  const kinds = (notify && notify.targets) || [];
+  const test = async () => {
+    setSaid('Sending…');
+    try {
+      await api('/api/notify/test', { method: 'POST' });
+      setSaid('Test message queued: check your phone (or notify_delivered in the stats).');
+    } catch (e) {
+      setSaid(e.message);
+    }
+  };
+  return (
+    <div class="notify">
+      <h3>Notifications</h3>
+      <p class="muted">
+        {kinds.length
+          ? `To ${kinds.join(', ')}; at most ${notify.max_per_hour} messages an hour, the rest in a digest.`
+          : 'No target: add [[notify.targets]] (ntfy, Gotify, Slack, Discord or a webhook) to the configuration.'}
+      </p>
+      <button type="button" disabled={!kinds.length} onClick={test}>
+        Send a test message
+      </button>
+      {said && <span class="said">{said}</span>}
+    </div>
+  );
+}
+
 export function Settings() {
   const [cfg, setCfg] = useState(null);
   const [edit, setEdit] = useState({});
@@ -106,6 +135,7 @@ export function Settings() {
           );
         })}
       </form>
+      <Notify notify={cfg.notify} />
     </section>
   );
 }
