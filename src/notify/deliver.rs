@@ -2,8 +2,9 @@
 //! (a LAN service: connect, send, read the status line, close); `https://` through the
 //! system's `curl` (on OpenWrt: `opkg`/`apk add curl`), so no TLS library is built into the
 //! binary — the certificates are the system's CA bundle, or a LAN service's own CA file.
-//! (OpenWrt's own `uclient-fetch` is not used yet: whether it can send the content type and
-//! token headers these services need is still to be checked against its source.) The body and
+//! (OpenWrt's own `uclient-fetch` is not used yet: upstream's current source has `--header`
+//! and `--post-file`, which would do, but with the token on its command line; which OpenWrt
+//! releases ship that version is still to be checked.)
 //! the token go to curl on its standard input, never on its command line (which other users of
 //! the machine can read).
 
