@@ -4,9 +4,8 @@
 //! binary — the certificates are the system's CA bundle, or a LAN service's own CA file.
 //! (OpenWrt's own `uclient-fetch` is not used yet: upstream's current source has `--header`
 //! and `--post-file`, which would do, but with the token on its command line; which OpenWrt
-//! releases ship that version is still to be checked.)
-//! the token go to curl on its standard input, never on its command line (which other users of
-//! the machine can read).
+//! releases ship that version is still to be checked.) The body and the token go to curl on
+//! its standard input, never on its command line (which other users of the machine can read).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
