@@ -203,6 +203,10 @@ def web():
     put("llm_reply", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n"
         % (len(ok), ok))
     put("llm_reply", b"HTTP/1.1 200 OK\r\n\r\n" + ok)
+    # MQTT from a broker: version byte, then CONNACK, PUBACKs, PINGRESP, a v5 DISCONNECT.
+    put("mqtt_packet", b"\x08\x20\x02\x00\x00\x40\x02\x00\x01\xd0\x00")
+    put("mqtt_packet", b"\x03\x20\x05\x00\x86\x02\x1f\x00\x40\x03\x00\x09\x97\xe0\x01\x8e")
+    put("mqtt_packet", b"\x40\x30\x80\x01" + b"x" * 128)
     put("llm_reply", b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!")
     put("llm_reply", b"HTTP/1.1 200 OK\r\nContent-Length: 24\r\n\r\n{\"choices\": [ { \"mess")
 

@@ -232,6 +232,21 @@ pub fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// This machine's host name (printable ASCII only; empty when the system has none).
+pub fn hostname() -> String {
+    let mut b = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let r = unsafe { libc::gethostname(b.as_mut_ptr().cast(), b.len()) };
+    if r != 0 {
+        return String::new();
+    }
+    let n = b.iter().position(|c| *c == 0).unwrap_or(0);
+    String::from_utf8_lossy(&b[..n])
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,3 +283,33 @@ pub fn llm_reply(data: &[u8]) {
         }
     });
 }
+
+/// Bytes from an MQTT broker: the first byte picks the protocol version (bit 0) and the size
+/// of each read (the rest), the others are the stream. The reader never holds more than a
+/// packet and a read, and never panics. Returns how many packets it read.
+pub fn mqtt_packet(data: &[u8]) -> usize {
+    use crate::notify::mqtt::packet::{Reader, Version, MAX_PACKET};
+    let Some((&first, stream)) = data.split_first() else {
+        return 0;
+    };
+    let mut n = 0;
+    let v = if first & 1 == 0 {
+        Version::V311
+    } else {
+        Version::V5
+    };
+    let step = usize::from(first >> 1).max(1);
+    let mut r = Reader::new();
+    for chunk in stream.chunks(step) {
+        r.feed(chunk);
+        loop {
+            match r.next(v) {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => break,
+                Err(_) => return n,
+            }
+        }
+        assert!(r.pending() <= MAX_PACKET + 5 + step);
+    }
+    n
+}

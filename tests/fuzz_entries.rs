@@ -94,6 +94,20 @@ fn llm_entry_takes_replies_apart() {
 }
 
 #[test]
+fn mqtt_entry_cuts_broker_packets_at_any_read_size() {
+    let stream = b"\x20\x02\x00\x00\x40\x02\x00\x01\xd0\x00";
+    // Reads of 1 byte (first byte 2) and of 64 (128): three packets either way.
+    for first in [2u8, 128] {
+        let mut d = vec![first];
+        d.extend_from_slice(stream);
+        assert_eq!(fuzz::mqtt_packet(&d), 3, "read size {}", first >> 1);
+    }
+    // A length over the limit ends the stream after what came before it.
+    assert_eq!(fuzz::mqtt_packet(b"\x08\xd0\x00\x30\xff\xff\x03"), 1);
+    assert_eq!(fuzz::mqtt_packet(b""), 0);
+}
+
+#[test]
 fn frame_dns_psl_and_config_entries_accept_hostile_input() {
     let syn = eth_ip(&ipv4(
         [10, 0, 0, 1],

@@ -31,6 +31,7 @@ pub use crate::detect::hosts::{AnomalyConfig, FileAnomaly};
 pub use crate::detect::scan::{FilePortscan, PortscanConfig};
 pub use crate::detect::synflood::{FileSynflood, SynfloodConfig};
 pub use crate::enrich::{EnrichConfig, FileEnrich};
+pub use crate::notify::mqtt::{FileMqtt, MqttConfig};
 pub use crate::notify::{FileNotify, NotifyConfig};
 pub use crate::output::eve::{EveConfig, FileEve};
 pub use crate::output::store::{FileStore, StoreConfig};
@@ -78,6 +79,8 @@ pub struct FileConfig {
     pub enrich: FileEnrich,
     #[serde(default)]
     pub notify: FileNotify,
+    #[serde(default)]
+    pub mqtt: FileMqtt,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -100,6 +103,7 @@ pub struct Config {
     pub web: WebConfig,
     pub enrich: EnrichConfig,
     pub notify: NotifyConfig,
+    pub mqtt: MqttConfig,
 }
 
 /// An incident closes after an hour without an alert: long enough for a slow scan's or a
@@ -179,6 +183,7 @@ impl FileConfig {
             web: self.web.validate(profile)?,
             enrich: self.enrich.validate()?,
             notify: self.notify.validate()?,
+            mqtt: self.mqtt.validate()?,
         })
     }
 }

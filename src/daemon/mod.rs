@@ -313,6 +313,13 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                 }
                 outs.enrichments();
                 outs.notify_tick();
+                if outs.mqtt.is_some() {
+                    let drops = sources
+                        .iter()
+                        .map(|s| s.stats.dropped_kernel + s.stats.dropped_interface)
+                        .sum();
+                    outs.mqtt_tick(&pipeline, drops, start.elapsed().as_secs());
+                }
                 if web.as_ref().is_some_and(|w| w.notify_test_requested()) {
                     match &outs.notify {
                         Some(n) => log::info!(
@@ -540,6 +547,7 @@ fn snapshot(
     s.sinks.store = outs.store.as_ref().map(|st| st.counters);
     s.sinks.enrich = outs.enrich.as_ref().map(|e| e.counters());
     s.sinks.notify = outs.notify.as_ref().map(|n| n.counters());
+    s.sinks.mqtt = outs.mqtt.as_ref().map(|m| m.counters());
     s.rss_bytes = crate::alloc::rss_bytes().unwrap_or(0);
     s.heap_bytes = crate::alloc::heap_bytes() as u64;
     s

@@ -29,6 +29,30 @@ pub(super) struct Outputs {
     pub(super) enrich: Option<crate::enrich::Enricher>,
     /// Notifications, when `[notify]` has targets.
     pub(super) notify: Option<crate::notify::Notifier>,
+    /// MQTT (and Home Assistant), when `mqtt.broker` is set.
+    pub(super) mqtt: Option<crate::notify::mqtt::Mqtt>,
+    mqtt_feed: MqttFeed,
+}
+
+/// What the MQTT summary is worked out from: the last one's time and packet count, and each
+/// device's fingerprint as last published (at most the inventory's capacity).
+#[derive(Default)]
+struct MqttFeed {
+    at: Option<std::time::Instant>,
+    packets: u64,
+    devices: std::collections::HashMap<crate::state::devices::Mac, u64>,
+}
+
+/// What a device message says that can change (not its timestamps or counters).
+fn device_print(d: &crate::state::devices::Device) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&d.name[..], d.kind.as_str(), d.vendor.as_str(), d.services).hash(&mut h);
+    (&d.upnp_server[..], &d.vendor_class[..]).hash(&mut h);
+    for a in d.addrs() {
+        a.to_string().hash(&mut h);
+    }
+    h.finish()
 }
 
 impl Outputs {
@@ -46,6 +70,8 @@ impl Outputs {
             web_ids: 0,
             enrich: None,
             notify: None,
+            mqtt: None,
+            mqtt_feed: MqttFeed::default(),
         };
         o.configure(cfg);
         o
@@ -61,6 +87,11 @@ impl Outputs {
             // Dropped: messages still queued are lost (a delivery in flight ends on its own).
             self.notify = crate::notify::Notifier::start(&cfg.notify);
         }
+        if self.mqtt.as_ref().map(|m| &m.cfg) != Some(&cfg.mqtt) {
+            // Dropped: it says "offline" and disconnects; queued messages are lost.
+            self.mqtt = crate::notify::mqtt::Mqtt::start(&cfg.mqtt);
+            self.mqtt_feed = MqttFeed::default();
+        }
         self.stdout = cfg.eve.stdout;
         self.eve = (!cfg.eve.path.is_empty())
             .then(|| EveFile::new(&cfg.eve.path, cfg.eve.max_bytes, cfg.eve.keep));
@@ -75,7 +106,7 @@ impl Outputs {
         } else if matches!(cfg.syslog.target, SyslogTarget::Unix(_)) {
             String::new()
         } else {
-            hostname()
+            crate::addr::hostname()
         };
         match &mut self.store {
             Some(s) if s.path().as_os_str() != cfg.store.path.as_str() => log::warn!(
@@ -108,11 +139,14 @@ impl Outputs {
         if let Some(e) = self.enrich.as_ref().filter(|e| e.wants(a)) {
             e.submit(id, a);
         }
-        if self.stdout || self.eve.is_some() || self.notify.is_some() {
+        if self.stdout || self.eve.is_some() || self.notify.is_some() || self.mqtt.is_some() {
             self.line.clear();
             eve::write_alert(&mut self.line, a);
             if let Some(n) = self.notify.as_mut() {
                 n.alert(a, &self.line);
+            }
+            if let Some(m) = self.mqtt.as_mut() {
+                m.alert(a, &self.line, super::health::wall_us());
             }
             if self.stdout && !self.stdout_failed {
                 let mut o = std::io::stdout().lock();
@@ -148,6 +182,46 @@ impl Outputs {
     pub(super) fn notify_tick(&mut self) {
         if let Some(n) = self.notify.as_mut() {
             n.tick(super::health::wall_us());
+        }
+    }
+
+    /// Every 10 s: the MQTT summary (packets/s, capture drops, devices; the alert counts are
+    /// the sink's own), and each device learnt or changed since the last one.
+    pub(super) fn mqtt_tick(&mut self, p: &crate::pipeline::Pipeline, drops: u64, uptime_s: u64) {
+        let Some(m) = self.mqtt.as_mut() else { return };
+        let now = std::time::Instant::now();
+        let f = &mut self.mqtt_feed;
+        let packets = p.counters.packets;
+        let pps = match f.at {
+            Some(t) if now.duration_since(t) < std::time::Duration::from_secs(10) => return,
+            Some(t) => {
+                packets.saturating_sub(f.packets) as f64 / now.duration_since(t).as_secs_f64()
+            }
+            None => 0.0,
+        };
+        f.at = Some(now);
+        f.packets = packets;
+        let devices = p.devices();
+        m.stats(
+            crate::notify::mqtt::ha::Summary {
+                packets_per_s: pps,
+                capture_drops: drops,
+                devices: devices.len() as u32,
+                uptime_s,
+                ..Default::default()
+            },
+            super::health::wall_us(),
+        );
+        f.devices
+            .retain(|mac, _| devices.iter().any(|(m2, _)| m2 == mac));
+        for (mac, d) in devices.iter() {
+            let print = device_print(d);
+            if f.devices.insert(*mac, print) != Some(print) {
+                let mut j = String::with_capacity(512);
+                crate::web::device_json(&mut j, mac, d, None);
+                let hex: String = crate::state::devices::mac_text(mac).replace(':', "");
+                m.device(&hex, j);
+            }
         }
     }
 
@@ -191,18 +265,4 @@ impl Outputs {
             to.join(", ")
         }
     }
-}
-
-pub(super) fn hostname() -> String {
-    let mut b = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
-    let r = unsafe { libc::gethostname(b.as_mut_ptr().cast(), b.len()) };
-    if r != 0 {
-        return String::new();
-    }
-    let n = b.iter().position(|c| *c == 0).unwrap_or(0);
-    String::from_utf8_lossy(&b[..n])
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .collect()
 }

@@ -1,4 +1,4 @@
-//! Notifications (`[notify]`): alerts told to people where they are — a JSON webhook, ntfy,
+//! Notifications (`[notify]`) and MQTT (`[mqtt]`, in `mqtt`): alerts told to people where they are — a JSON webhook, ntfy,
 //! Gotify, Slack- or Discord-compatible incoming webhooks. Off the packet path: the daemon
 //! hands each emitted alert to the policy (one message per episode, an hourly digest past the
 //! budget: `policy`), which builds each target's message (`format`) onto a bounded queue that
@@ -9,6 +9,7 @@
 
 pub mod deliver;
 pub mod format;
+pub mod mqtt;
 pub mod policy;
 pub mod sink;
 

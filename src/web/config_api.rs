@@ -261,6 +261,15 @@ pub fn config_json(c: &Config) -> String {
         t.num("max_per_hour", n.max_per_hour);
         t.close();
     }
+    {
+        // The broker's address and the sensor's name; never the user name or password.
+        let m = &c.mqtt;
+        let mut t = Obj::open(o.key("mqtt"));
+        t.str("broker", &if m.on() { m.broker() } else { String::new() });
+        t.str("sensor", &m.sensor);
+        t.num("discovery", m.discovery);
+        t.close();
+    }
     o.close();
     b
 }

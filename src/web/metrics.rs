@@ -205,6 +205,37 @@ pub fn render(s: &Snapshot, w: &WebCounters) -> String {
         &[("sink", "notify")],
         k.notify.as_ref().map(|c| c.dropped).unwrap_or(0),
     );
+    o.sample(
+        "netwatch_sink_dropped_total",
+        &[("sink", "mqtt")],
+        k.mqtt.as_ref().map(|c| c.dropped).unwrap_or(0),
+    );
+    if let Some(m) = &k.mqtt {
+        o.one(
+            "netwatch_mqtt_connected",
+            "gauge",
+            "1 while the MQTT broker has accepted the session.",
+            u64::from(m.connected),
+        );
+        o.one(
+            "netwatch_mqtt_published_total",
+            "counter",
+            "MQTT messages the broker acknowledged.",
+            m.published,
+        );
+        o.one(
+            "netwatch_mqtt_errors_total",
+            "counter",
+            "MQTT connection attempts and sessions that failed, and messages the broker refused.",
+            m.errors,
+        );
+        o.one(
+            "netwatch_mqtt_waiting",
+            "gauge",
+            "MQTT messages waiting to be sent.",
+            m.waiting,
+        );
+    }
     if let Some(n) = &k.notify {
         o.family(
             "netwatch_notify_messages_total",

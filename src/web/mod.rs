@@ -100,6 +100,7 @@ pub struct SinkCounters {
     pub enrich: Option<crate::enrich::EnrichCounters>,
     /// Notifications, when targets are configured.
     pub notify: Option<crate::notify::NotifyCounters>,
+    pub mqtt: Option<crate::notify::mqtt::MqttCounters>,
 }
 
 /// What the pipeline publishes once a second.

@@ -569,6 +569,14 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
         );
         json::string(&mut b, &n.last_error);
     }
+    if let Some(m) = &k.mqtt {
+        let _ = write!(
+            b,
+            ",\"mqtt_connected\":{},\"mqtt_connects\":{},\"mqtt_errors\":{},\"mqtt_queued\":{},\"mqtt_published\":{},\"mqtt_dropped\":{},\"mqtt_waiting\":{},\"mqtt_last_error\":",
+            m.connected, m.connects, m.errors, m.queued, m.published, m.dropped, m.waiting
+        );
+        json::string(&mut b, &m.last_error);
+    }
     let _ = write!(
         b,
         "}},\"web\":{{\"requests\":{},\"rejected\":{},\"unauthorized\":{},\"ws_clients\":{},\"ws_cut_off\":{}}},\

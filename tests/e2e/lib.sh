@@ -41,3 +41,14 @@ stop_pid() { # stop_pid PID [SIGNAL] [SECONDS]: signal a process this script sta
   wait "$p" 2>/dev/null || rc=$?
   return $rc
 }
+test_ca() { # test_ca DIR: a test CA (DIR/ca.pem) and a certificate for 127.0.0.1 it signed
+  # (DIR/srv.pem, DIR/srv.key), readable by every user (brokers that drop privileges).
+  local dir=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=NetWatch e2e CA" \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" >/dev/null 2>&1 || return 1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/srv.key" -out "$dir/srv.csr" >/dev/null 2>&1 || return 1
+  printf 'subjectAltName=IP:127.0.0.1\n' > "$dir/san.ext"
+  openssl x509 -req -in "$dir/srv.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
+    -extfile "$dir/san.ext" -out "$dir/srv.pem" >/dev/null 2>&1 || return 1
+  chmod 644 "$dir"/*.pem "$dir"/*.key
+}

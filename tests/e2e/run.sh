@@ -3,7 +3,7 @@
 # captured with tcpdump and replayed through `netwatch replay`; each capture must raise the
 # right rule with the right attacker and victim, and benign traffic must raise nothing.
 #
-# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin|devices|notify]
+# usage: tests/e2e/run.sh [ci|record-slow|discovery|scan-delay|weblogin|devices|notify|mqtt]
 #   ci           the live subset (a few minutes): nmap modes, ARP/ping/port sweeps, hping3
 #                floods, hydra vs sshd, iodine vs iodined, dns2tcp, a 3 s curl beacon with browsing,
 #                one nmap scan of two hosts (one incident),
@@ -19,6 +19,8 @@
 #                responder; the daemon's API, a label over PATCH, a restart
 #   notify       only the notification peers: webhook receivers of each kind (one over HTTPS,
 #                one failing, one silent), the hourly budget and its digest
+#   mqtt         only the MQTT peers (tests/e2e/mqtt.sh): mosquitto, two sensors (3.1.1 and
+#                5 over TLS), Home Assistant discovery checked, a broker restart, last will
 #   discovery    only the discovery check
 #   scan-delay   only the nmap --scan-delay check
 #   weblogin     only the web-login check: hydra http-get against basic auth, and a person
@@ -48,6 +50,8 @@ trap cleanup EXIT
 E2E=e2e
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
+# shellcheck source=tests/e2e/mqtt.sh
+. "$HERE/mqtt.sh"
 
 [ -x "$NW" ] || (cd "$ROOT" && cargo build --release --quiet --bin netwatch)
 
@@ -436,14 +440,7 @@ devices() {
 notify_peers() {
   local dir=$WORK/notify api=http://127.0.0.1:18789 auth="Authorization: Bearer e2e-notify-token"
   mkdir -p "$dir"; chmod 777 "$dir"
-  # A test CA and a certificate for 127.0.0.1 signed by it.
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=NetWatch e2e CA" \
-    -keyout "$dir/ca.key" -out "$dir/ca.pem" >/dev/null 2>&1
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/srv.key" -out "$dir/srv.csr" >/dev/null 2>&1
-  printf 'subjectAltName=IP:127.0.0.1\n' > "$dir/san.ext"
-  openssl x509 -req -in "$dir/srv.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 \
-    -extfile "$dir/san.ext" -out "$dir/srv.pem" >/dev/null 2>&1 || { say "FAIL notify: openssl could not make the test certificates"; fail=1; return; }
-  chmod 644 "$dir"/*.pem "$dir"/*.key
+  test_ca "$dir" || { say "FAIL notify: openssl could not make the test certificates"; fail=1; return; }
   local spec port kind status
   for spec in 18911:ntfy:200 18912:slack:200 18913:gotify:500 18914:discord:hang 18915:webhook:200; do
     IFS=: read -r port kind status <<<"$spec"
@@ -509,6 +506,8 @@ sys.exit(0 if any($2 for r in rows) else 1)"
 
 if [ "$MODE" = notify ]; then
   notify_peers
+elif [ "$MODE" = mqtt ]; then
+  mqtt_peers
 elif [ "$MODE" = devices ]; then
   devices
 elif [ "$MODE" = discovery ]; then
@@ -521,6 +520,7 @@ elif [ "$MODE" = ci ]; then
   live
   devices
   notify_peers
+  mqtt_peers
   discovery
   scan_delay
   weblogin
