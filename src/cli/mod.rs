@@ -3,6 +3,7 @@
 //! library.
 
 mod alerts;
+mod blocks;
 mod check_config;
 mod devices;
 mod notify;
@@ -27,6 +28,9 @@ USAGE:
     netwatch check-config [--uci] FILE
     netwatch token [-c CONFIG | --uci UCIFILE]
     netwatch notify test [-c CONFIG | --uci UCIFILE]
+    netwatch block ADDR [--for DURATION] [--reason TEXT]   (and -c/--uci, --api URL)
+    netwatch unblock ADDR
+    netwatch blocks [--json]
     netwatch version
     netwatch help [COMMAND]
 
@@ -42,6 +46,8 @@ COMMANDS:
     check-config  Validate a configuration file; prints the problem and exits 2 if invalid.
     token         Print the access token of the web API and dashboard.
     notify test   Send a test message to every notification target ([notify]).
+    block         Ask the running daemon to block an address ([respond]); unblock lifts it;
+                  blocks lists the blocks in force and the latest events.
     version       Print the version.
 
 Exit codes: 0 ok; 1 runtime failure (missing, unreadable or truncated capture);
@@ -95,6 +101,7 @@ fn run() -> Result<(), Fail> {
         "check-config" => check_config::check_config(p),
         "token" => token::token(p),
         "notify" => notify::notify(p),
+        "block" | "unblock" | "blocks" => blocks::blocks(&cmd, p),
         "version" => {
             println!("netwatch {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -108,6 +115,9 @@ fn run() -> Result<(), Fail> {
                 Some(Value(v)) if v == "devices" => print!("{}", devices::USAGE),
                 Some(Value(v)) if v == "token" => print!("{}", token::USAGE),
                 Some(Value(v)) if v == "notify" => print!("{}", notify::USAGE),
+                Some(Value(v)) if v == "block" || v == "unblock" || v == "blocks" => {
+                    print!("{}", blocks::USAGE)
+                }
                 _ => print!("{USAGE}"),
             }
             Ok(())

@@ -32,6 +32,7 @@ pub use crate::detect::scan::{FilePortscan, PortscanConfig};
 pub use crate::detect::synflood::{FileSynflood, SynfloodConfig};
 pub use crate::enrich::{EnrichConfig, FileEnrich};
 pub use crate::notify::mqtt::{FileMqtt, MqttConfig};
+pub use crate::notify::respond::{FileRespond, RespondConfig};
 pub use crate::notify::{FileNotify, NotifyConfig};
 pub use crate::output::eve::{EveConfig, FileEve};
 pub use crate::output::store::{FileStore, StoreConfig};
@@ -81,6 +82,8 @@ pub struct FileConfig {
     pub notify: FileNotify,
     #[serde(default)]
     pub mqtt: FileMqtt,
+    #[serde(default)]
+    pub respond: FileRespond,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -104,6 +107,7 @@ pub struct Config {
     pub enrich: EnrichConfig,
     pub notify: NotifyConfig,
     pub mqtt: MqttConfig,
+    pub respond: RespondConfig,
 }
 
 /// An incident closes after an hour without an alert: long enough for a slow scan's or a
@@ -184,6 +188,7 @@ impl FileConfig {
             enrich: self.enrich.validate()?,
             notify: self.notify.validate()?,
             mqtt: self.mqtt.validate()?,
+            respond: self.respond.validate()?,
         })
     }
 }

@@ -9,7 +9,7 @@
 //!   `snaplen`, `promiscuous`, `buffer_kib`, `immediate`, `timeout_ms` (→ `[capture]`);
 //!   `enabled` and `memory_limit_kib` are for the init script and ignored here.
 //! * `config capacity`, `config flow`, `config windows`, `config store`, `config syslog`,
-//!   `config eve`, `config daemon`, `config web`, `config enrich`, `config notify`, `config mqtt`: options map
+//!   `config eve`, `config daemon`, `config web`, `config enrich`, `config notify`, `config mqtt`, `config respond`: options map
 //!   1:1 to those tables.
 //! * `config target` (any number): each is the next `[[notify.targets]]` (`kind`, `url`,
 //!   `min_severity`, `list rules`, `token`, `ca_file`).
@@ -189,7 +189,7 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
                 let name = rest.first().copied().unwrap_or("");
                 section = Some(match (*ty, name) {
                     ("netwatch", _) => vec![],
-                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon" | "web" | "enrich" | "mqtt", _) => {
+                    ("capacity" | "flow" | "windows" | "store" | "syslog" | "eve" | "daemon" | "web" | "enrich" | "mqtt" | "respond", _) => {
                         vec![ty.to_string()]
                     }
                     ("rule", "portscan" | "synflood" | "bruteforce" | "dns_tunnel" | "beacon" | "anomaly") => {

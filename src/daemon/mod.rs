@@ -331,6 +331,14 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                         ),
                     }
                 }
+                let requests = web
+                    .as_ref()
+                    .map(|w| w.take_block_requests())
+                    .unwrap_or_default();
+                outs.respond_tick(
+                    requests,
+                    now.duration_since(health.since) >= Duration::from_secs(60),
+                );
                 let labelled = match &web {
                     Some(w) => apply_labels(&mut pipeline, &w.take_labels()),
                     None => 0,
@@ -548,6 +556,11 @@ fn snapshot(
     s.sinks.enrich = outs.enrich.as_ref().map(|e| e.counters());
     s.sinks.notify = outs.notify.as_ref().map(|n| n.counters());
     s.sinks.mqtt = outs.mqtt.as_ref().map(|m| m.counters());
+    if let Some(r) = &outs.respond {
+        s.sinks.respond = Some(r.counters.clone());
+        s.blocks = std::sync::Arc::new(r.blocks().to_vec());
+    }
+    s.block_events = std::sync::Arc::new(outs.block_events.iter().cloned().collect());
     s.rss_bytes = crate::alloc::rss_bytes().unwrap_or(0);
     s.heap_bytes = crate::alloc::heap_bytes() as u64;
     s

@@ -32,7 +32,14 @@ pub(super) struct Outputs {
     /// MQTT (and Home Assistant), when `mqtt.broker` is set.
     pub(super) mqtt: Option<crate::notify::mqtt::Mqtt>,
     mqtt_feed: MqttFeed,
+    /// Blocking, unless `respond.mode = "off"`.
+    pub(super) respond: Option<crate::notify::respond::Responder>,
+    /// The latest block events, newest first (at most `BLOCK_EVENTS_KEPT`).
+    pub(super) block_events: std::collections::VecDeque<crate::notify::respond::Event>,
 }
+
+/// Block events the dashboard shows.
+const BLOCK_EVENTS_KEPT: usize = 50;
 
 /// What the MQTT summary is worked out from: the last one's time and packet count, and each
 /// device's fingerprint as last published (at most the inventory's capacity).
@@ -72,7 +79,21 @@ impl Outputs {
             notify: None,
             mqtt: None,
             mqtt_feed: MqttFeed::default(),
+            respond: None,
+            block_events: Default::default(),
         };
+        if !cfg.store.path.is_empty() {
+            let p = std::path::Path::new(&cfg.store.path);
+            o.block_events =
+                crate::output::store::block_log(p, cfg.store.keep, BLOCK_EVENTS_KEPT).into();
+            let stored = crate::output::store::load_blocks(p, cfg.store.keep);
+            o.respond = crate::notify::respond::Responder::start(
+                &cfg.respond,
+                &cfg.home_net,
+                stored,
+                super::health::wall_us(),
+            );
+        }
         o.configure(cfg);
         o
     }
@@ -91,6 +112,24 @@ impl Outputs {
             // Dropped: it says "offline" and disconnects; queued messages are lost.
             self.mqtt = crate::notify::mqtt::Mqtt::start(&cfg.mqtt);
             self.mqtt_feed = MqttFeed::default();
+        }
+        if self.respond.as_ref().map(|r| &r.cfg) != Some(&cfg.respond) {
+            let kept = self.respond.take().map(|r| r.blocks().to_vec());
+            let kept = kept.unwrap_or_else(|| {
+                let p = std::path::Path::new(&cfg.store.path);
+                if cfg.store.path.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::output::store::load_blocks(p, cfg.store.keep)
+                }
+            });
+            self.respond = crate::notify::respond::Responder::start(
+                &cfg.respond,
+                &cfg.home_net,
+                kept,
+                super::health::wall_us(),
+            );
+            self.block_events_out();
         }
         self.stdout = cfg.eve.stdout;
         self.eve = (!cfg.eve.path.is_empty())
@@ -135,6 +174,12 @@ impl Outputs {
         });
         if let Some(w) = &self.web {
             w.alert(crate::web::alert_message(id, a));
+        }
+        if let Some(r) = self.respond.as_mut() {
+            let mut summary = String::new();
+            let _ = a.summary(&mut summary);
+            r.alert(a, id, &summary, super::health::wall_us());
+            self.block_events_out();
         }
         if let Some(e) = self.enrich.as_ref().filter(|e| e.wants(a)) {
             e.submit(id, a);
@@ -223,6 +268,54 @@ impl Outputs {
                 m.device(&hex, j);
             }
         }
+    }
+
+    /// Once a second: people's block requests, expiries (and once a minute the system's own
+    /// addresses read again, the blocks in force written whole).
+    pub(super) fn respond_tick(
+        &mut self,
+        requests: Vec<crate::notify::respond::Request>,
+        minute: bool,
+    ) {
+        let Some(r) = self.respond.as_mut() else {
+            return;
+        };
+        let now = super::health::wall_us();
+        for q in requests {
+            let _ = r.request(q, now);
+        }
+        r.tick(now, minute);
+        if minute {
+            if let Some(st) = self.store.as_mut() {
+                st.save_blocks(r.blocks().to_vec());
+            }
+        }
+        self.block_events_out();
+    }
+
+    /// Store and keep the responder's new events; the blocks in force are written whole when
+    /// they changed.
+    fn block_events_out(&mut self) {
+        let Some(r) = self.respond.as_mut() else {
+            return;
+        };
+        let events = r.take_events();
+        if events.is_empty() {
+            return;
+        }
+        let changed = events.iter().any(|e| e.action != "refuse");
+        if let Some(st) = self.store.as_mut() {
+            for e in &events {
+                st.add_block_event(e.clone());
+            }
+            if changed {
+                st.save_blocks(r.blocks().to_vec());
+            }
+        }
+        for e in events {
+            self.block_events.push_front(e);
+        }
+        self.block_events.truncate(BLOCK_EVENTS_KEPT);
     }
 
     /// Store and publish the language model's replies that arrived.

@@ -76,21 +76,41 @@ fn split_http(url: &str) -> Option<(String, u16, String)> {
 
 /// POST `body` to an `http://` URL; only the status line of the answer is read.
 fn post_http(url: &str, body: &str, token: &str, timeout: Duration) -> Outcome {
+    match request("POST", url, body, token, timeout, false) {
+        Ok((head, _)) => status_of(&head),
+        Err(o) => o,
+    }
+}
+
+/// One HTTP/1.1 request to an `http://` URL (`Connection: close`), within `timeout`; the
+/// answer's head, and with `whole` its body too (at most 1 MiB, read to the end).
+pub fn request(
+    method: &str,
+    url: &str,
+    body: &str,
+    token: &str,
+    timeout: Duration,
+    whole: bool,
+) -> Result<(Vec<u8>, Vec<u8>), Outcome> {
     let Some((host, port, path)) = split_http(url) else {
-        return Outcome::Failed(format!("not an http:// URL: {url}"));
+        return Err(Outcome::Failed(format!("not an http:// URL: {url}")));
     };
     let deadline = Instant::now() + timeout;
     let addrs: Vec<_> = match (host.as_str(), port).to_socket_addrs() {
         Ok(a) => a.collect(),
-        Err(e) => return Outcome::Failed(format!("cannot resolve {host}: {e}")),
+        Err(e) => return Err(Outcome::Failed(format!("cannot resolve {host}: {e}"))),
     };
     let Some(addr) = addrs.first() else {
-        return Outcome::Failed(format!("{host} has no address"));
+        return Err(Outcome::Failed(format!("{host} has no address")));
     };
     let mut s = match TcpStream::connect_timeout(addr, timeout) {
         Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Outcome::Timeout,
-        Err(e) => return Outcome::Failed(format!("cannot connect to {host}:{port}: {e}")),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Outcome::Timeout),
+        Err(e) => {
+            return Err(Outcome::Failed(format!(
+                "cannot connect to {host}:{port}: {e}"
+            )))
+        }
     };
     let left = |d: Instant| {
         d.saturating_duration_since(Instant::now())
@@ -103,7 +123,7 @@ fn post_http(url: &str, body: &str, token: &str, timeout: Duration) -> Outcome {
         format!("{host}:{port}")
     };
     let mut req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: netwatch/{}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: netwatch/{}\r\n\
          Content-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
         env!("CARGO_PKG_VERSION"),
         body.len()
@@ -114,31 +134,45 @@ fn post_http(url: &str, body: &str, token: &str, timeout: Duration) -> Outcome {
     req.push_str("\r\n");
     req.push_str(body);
     if let Err(e) = s.write_all(req.as_bytes()) {
-        return match e.kind() {
+        return Err(match e.kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Outcome::Timeout,
             _ => Outcome::Failed(format!("cannot send: {e}")),
-        };
+        });
     }
-    // The status line is all that is read (at most 1 KiB, by the deadline).
-    let mut head = Vec::with_capacity(256);
-    let mut chunk = [0u8; 256];
-    while !head.contains(&b'\n') && head.len() < 1024 {
+    // The status line (or, with `whole`, everything up to 1 MiB) by the deadline.
+    let mut got = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    let limit = if whole { 1 << 20 } else { 1024 };
+    while got.len() < limit && (whole || !got.contains(&b'\n')) {
         let _ = s.set_read_timeout(Some(left(deadline)));
         match s.read(&mut chunk) {
             Ok(0) => break,
-            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return Outcome::Timeout
+                return Err(Outcome::Timeout)
             }
-            Err(e) => return Outcome::Failed(format!("no answer: {e}")),
+            Err(e) => return Err(Outcome::Failed(format!("no answer: {e}"))),
         }
     }
-    status_of(&head)
+    let split = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(got.len(), |i| i + 4);
+    let body = got.split_off(split);
+    Ok((got, body))
+}
+
+/// The status code of an HTTP answer's head (`None`: not HTTP).
+pub fn status_code(head: &[u8]) -> Option<u16> {
+    match status_of(head) {
+        Outcome::Delivered(s) | Outcome::Status(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// The outcome a status line gives (`HTTP/1.1 204 No Content`).

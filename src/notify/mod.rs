@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod format;
 pub mod mqtt;
 pub mod policy;
+pub mod respond;
 pub mod sink;
 
 use serde::Deserialize;

@@ -55,6 +55,7 @@ fn ctx() -> &'static Ctx {
             reload: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             labels: Default::default(),
             notify_test: Default::default(),
+            block_requests: Default::default(),
         };
         Ctx {
             auth: super::auth::Auth::new(opts.token.clone()),

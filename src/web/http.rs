@@ -155,7 +155,7 @@ pub(super) fn response_head(r: &Response, allow_origin: Option<&str>, close: boo
             h,
             "Access-Control-Allow-Origin: {o}\r\nVary: Origin\r\n\
              Access-Control-Allow-Headers: Authorization, Content-Type\r\n\
-             Access-Control-Allow-Methods: GET, PATCH, OPTIONS\r\n"
+             Access-Control-Allow-Methods: GET, POST, PATCH, DELETE, OPTIONS\r\n"
         );
     }
     for (k, v) in &r.extra {

@@ -210,6 +210,28 @@ pub fn render(s: &Snapshot, w: &WebCounters) -> String {
         &[("sink", "mqtt")],
         k.mqtt.as_ref().map(|c| c.dropped).unwrap_or(0),
     );
+    if let Some(r) = &k.respond {
+        o.one(
+            "netwatch_blocks",
+            "gauge",
+            "Addresses blocked now (respond).",
+            s.blocks.len() as u64,
+        );
+        o.family(
+            "netwatch_block_events_total",
+            "counter",
+            "Blocks made, lifted by hand, expired, refused by the guard rails; nft failures.",
+        );
+        for (action, v) in [
+            ("block", r.blocked),
+            ("unblock", r.unblocked),
+            ("expire", r.expired),
+            ("refuse", r.refused),
+            ("nft_error", r.nft_errors),
+        ] {
+            o.sample("netwatch_block_events_total", &[("action", action)], v);
+        }
+    }
     if let Some(m) = &k.mqtt {
         o.one(
             "netwatch_mqtt_connected",

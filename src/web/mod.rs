@@ -13,6 +13,7 @@
 
 mod assets;
 mod auth;
+mod blocks;
 pub mod config;
 mod config_api;
 mod devices;
@@ -39,6 +40,7 @@ use crate::pipeline::Pipeline;
 use crate::state::window::Summary;
 
 pub use auth::{load_or_create_token, TOKEN_FILE};
+pub use blocks::{BlockRequests, REQUESTS_QUEUED};
 pub use devices::device_json;
 pub use routes::{alert_message, enrichment_message};
 pub use server::{iface_addrs, start, WebError, WebHandle, WebOptions};
@@ -101,6 +103,7 @@ pub struct SinkCounters {
     /// Notifications, when targets are configured.
     pub notify: Option<crate::notify::NotifyCounters>,
     pub mqtt: Option<crate::notify::mqtt::MqttCounters>,
+    pub respond: Option<crate::notify::respond::RespondCounters>,
 }
 
 /// What the pipeline publishes once a second.
@@ -138,6 +141,9 @@ pub struct Snapshot {
     /// The device inventory (rebuilt with each snapshot: at most the table's capacity of
     /// rows).
     pub devices: Arc<Vec<(crate::state::devices::Mac, crate::state::devices::Device)>>,
+    /// The blocks in force and the latest block events, newest first (`[respond]`).
+    pub blocks: Arc<Vec<crate::notify::respond::Block>>,
+    pub block_events: Arc<Vec<crate::notify::respond::Event>>,
     /// A replay has reached the end of its capture.
     pub finished: bool,
 }
@@ -375,6 +381,8 @@ pub struct Web {
     pub labels: Labels,
     /// Set by `POST /api/notify/test`.
     pub notify_test: Arc<std::sync::atomic::AtomicBool>,
+    /// Blocks and unblocks people asked for (`POST /api/blocks`, `DELETE /api/blocks/{addr}`).
+    pub block_requests: BlockRequests,
 }
 
 /// A user's label for a device (`PATCH /api/devices/{mac}`): a name and/or a kind.
@@ -393,6 +401,14 @@ impl Web {
     /// The device labels queued since the last call, oldest first.
     pub fn take_labels(&self) -> Vec<DeviceLabel> {
         match self.labels.lock() {
+            Ok(mut q) => q.drain(..).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The block requests queued since the last call, oldest first.
+    pub fn take_block_requests(&self) -> Vec<crate::notify::respond::Request> {
+        match self.block_requests.lock() {
             Ok(mut q) => q.drain(..).collect(),
             Err(_) => Vec::new(),
         }
@@ -452,6 +468,7 @@ pub fn launch(
     let reload = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let labels = Labels::default();
     let notify_test = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let block_requests = BlockRequests::default();
     let handle = start(
         WebOptions {
             web: cfg.web.clone(),
@@ -462,6 +479,7 @@ pub fn launch(
             reload: reload.clone(),
             labels: labels.clone(),
             notify_test: notify_test.clone(),
+            block_requests: block_requests.clone(),
         },
         feed,
     )?;
@@ -478,5 +496,6 @@ pub fn launch(
         reload,
         labels,
         notify_test,
+        block_requests,
     }))
 }

@@ -144,10 +144,11 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
                 )
             }
         }
+        "/api/blocks" if get => super::blocks::list(ctx),
+        "/api/blocks" if r.method == "POST" => super::blocks::post(r.body, ctx),
         "/healthz" | "/metrics" | "/api/alerts" | "/api/incidents" | "/api/stats"
-        | "/api/flows" | "/api/history" | "/api/config" | "/api/devices" | "/api/notify/test" => {
-            Response::error(405, "method not allowed")
-        }
+        | "/api/flows" | "/api/history" | "/api/config" | "/api/devices" | "/api/notify/test"
+        | "/api/blocks" => Response::error(405, "method not allowed"),
         p if p.starts_with("/api/devices/") => {
             let mac = &p["/api/devices/".len()..];
             match r.method {
@@ -156,6 +157,10 @@ pub fn route(r: &Request<'_>, ctx: &Ctx) -> Response {
                 _ => Response::error(405, "method not allowed"),
             }
         }
+        p if p.starts_with("/api/blocks/") => match r.method {
+            "DELETE" => super::blocks::delete(&p["/api/blocks/".len()..], ctx),
+            _ => Response::error(405, "method not allowed"),
+        },
         p if p.starts_with("/api/incidents/") => {
             if !get {
                 return Response::error(405, "method not allowed");
@@ -568,6 +573,14 @@ pub fn stats_json(s: &Snapshot, ctx: &Ctx) -> String {
             n.queued, n.delivered, n.failed, n.retried, n.dropped, n.same_episode, n.held, n.digests, n.waiting
         );
         json::string(&mut b, &n.last_error);
+    }
+    if let Some(r) = &k.respond {
+        let _ = write!(
+            b,
+            ",\"respond_blocks\":{},\"respond_blocked\":{},\"respond_unblocked\":{},\"respond_expired\":{},\"respond_refused\":{},\"respond_nft_errors\":{},\"respond_nft_ok\":{},\"respond_last_error\":",
+            s.blocks.len(), r.blocked, r.unblocked, r.expired, r.refused, r.nft_errors, r.nft_ok
+        );
+        json::string(&mut b, &r.last_error);
     }
     if let Some(m) = &k.mqtt {
         let _ = write!(

@@ -81,6 +81,8 @@ pub struct WebOptions {
     pub labels: super::Labels,
     /// Set by `POST /api/notify/test`: the daemon sends a test message at its next tick.
     pub notify_test: Arc<std::sync::atomic::AtomicBool>,
+    /// Where `POST /api/blocks` and `DELETE /api/blocks/{addr}` queue requests.
+    pub block_requests: super::BlockRequests,
 }
 
 /// A running server: dropping it leaves it running; `stop` ends it.

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # fail is read by run.sh, which sources this file
 # The MQTT peers, sourced by run.sh (its namespaces, `say`, `check`, `wait_for`, `stop_pid`):
 # a real mosquitto broker (password file, a plain and a TLS listener with a test CA,
 # persistence) in the victim namespace; two sensors publish to it — one over MQTT 3.1.1, one
@@ -30,12 +31,12 @@ mqtt_peers() {
   sleep 1
   {
     printf '[capture]\ninterfaces = ["nwe2e-v"]\n[store]\npath = "%s/main.db"\n[syslog]\ntarget = "off"\n' "$dir"
-    printf '[web]\nlisten = ["127.0.0.1:18790"]\ntoken = "e2e"\n'
+    printf '[web]\nlisten = ["127.0.0.1:18790"]\ntoken = "e2e-mqtt-token-01"\n'
     printf '[mqtt]\nbroker = "mqtt://127.0.0.1:18830"\nsensor = "e2e-main"\nusername = "e2e"\npassword = "%s"\nkeepalive_s = 10\n' "$pw"
   } > "$WORK/mqtt-main.toml"
   {
     printf '[capture]\ninterfaces = ["nwe2e-v"]\n[store]\npath = ""\n[syslog]\ntarget = "off"\n'
-    printf '[web]\nlisten = ["127.0.0.1:18791"]\ntoken = "e2e"\n'
+    printf '[web]\nlisten = ["127.0.0.1:18791"]\ntoken = "e2e-mqtt-token-01"\n'
     printf '[mqtt]\nbroker = "mqtts://127.0.0.1:18831"\nsensor = "e2e-tls"\nprotocol = "5"\nusername = "e2e"\npassword = "%s"\nca_file = "%s/ca.pem"\n' "$pw" "$dir"
   } > "$WORK/mqtt-tls.toml"
   local main tls
@@ -44,7 +45,7 @@ mqtt_peers() {
   PIDS+=("$main" "$tls")
   got() { grep -q -- "$1" "$dir/sub.log"; }   # got REGEX: a line mosquitto_sub printed matches
   mstat() { # mstat PORT KEY: a sinks counter from a sensor's /api/stats
-    ip netns exec $V curl -sf -H "Authorization: Bearer e2e" "http://127.0.0.1:$1/api/stats" |
+    ip netns exec $V curl -sf -H "Authorization: Bearer e2e-mqtt-token-01" "http://127.0.0.1:$1/api/stats" |
       python3 -c "import json,sys; print(json.load(sys.stdin)['sinks'].get('$2', -1))" 2>/dev/null
   }
   for s in e2e-main e2e-tls; do
@@ -82,7 +83,7 @@ mqtt_peers() {
   if wait_for 60 got '^netwatch/e2e-main/alert {"event_type":"portscan.vertical".*"src_ip":"10.77.0.9"'; then
     say "ok   mqtt: the alert raised while the broker was down arrived after it came back ($waiting messages had waited)"
   else
-    say "FAIL mqtt: the alert from 10.77.0.9 never arrived: stats $(ip netns exec $V curl -s -H 'Authorization: Bearer e2e' http://127.0.0.1:18790/api/stats | head -c 600)"; fail=1
+    say "FAIL mqtt: the alert from 10.77.0.9 never arrived: stats $(ip netns exec $V curl -s -H 'Authorization: Bearer e2e-mqtt-token-01' http://127.0.0.1:18790/api/stats | head -c 600)"; fail=1
   fi
   check "mqtt: the reconnection is counted and nothing was dropped (connects $(mstat 18790 mqtt_connects), dropped $(mstat 18790 mqtt_dropped), errors $(mstat 18790 mqtt_errors))" \
     bash -c "[ $(mstat 18790 mqtt_connects) -ge 2 ] && [ $(mstat 18790 mqtt_dropped) = 0 ]"

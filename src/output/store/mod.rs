@@ -28,6 +28,8 @@ mod writes;
 use crate::detect::Alert;
 use crate::output::eve;
 
+mod blocks;
+pub use blocks::{block_log, load_blocks, Block, BlockEvent};
 pub use queries::{
     get, get_incident, incidents, load_devices, load_hosts, minutes, query, IncidentQuery, Query,
 };

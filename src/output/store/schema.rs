@@ -96,6 +96,28 @@ pub(super) const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL
     );
     ALTER TABLE alerts ADD COLUMN devices TEXT NOT NULL DEFAULT '';",
+    // 6: blocks (`[respond]`): the ones in force, written whole at each change and once a
+    // minute (restored at start with their time left), and every block, unblock, expiry and
+    // refusal with its reason.
+    "CREATE TABLE blocks(
+        addr TEXT PRIMARY KEY,
+        since INTEGER NOT NULL,
+        until INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        alert_id INTEGER NOT NULL,
+        manual INTEGER NOT NULL
+    );
+    CREATE TABLE block_log(
+        id INTEGER PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        addr TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        manual INTEGER NOT NULL
+    );
+    CREATE INDEX block_log_ts ON block_log(ts);",
 ];
 
 /// Current schema version.

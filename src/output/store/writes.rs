@@ -45,6 +45,10 @@ enum Op {
     },
     /// Every device of the inventory (replacing the kept ones).
     Devices(Vec<(Mac, Device)>),
+    /// The blocks in force (replacing the kept ones).
+    Blocks(Vec<super::Block>),
+    /// A block, unblock, expiry or refusal.
+    BlockEvent(super::BlockEvent),
 }
 
 pub struct Store {
@@ -179,6 +183,17 @@ impl Store {
     pub fn save_devices(&mut self, rows: Vec<(Mac, Device)>) {
         self.queue.retain(|op| !matches!(op, Op::Devices(_)));
         self.push(Op::Devices(rows));
+    }
+
+    /// Queue the blocks in force (written whole).
+    pub fn save_blocks(&mut self, rows: Vec<super::Block>) {
+        self.queue.retain(|op| !matches!(op, Op::Blocks(_)));
+        self.push(Op::Blocks(rows));
+    }
+
+    /// Queue a block event.
+    pub fn add_block_event(&mut self, e: super::BlockEvent) {
+        self.push(Op::BlockEvent(e));
     }
 
     /// Queue a closed minute of traffic.
@@ -533,6 +548,43 @@ impl Store {
                                 d.last_seen
                             ])?;
                         }
+                    }
+                    Op::Blocks(rows) => {
+                        tx.execute("DELETE FROM blocks", [])?;
+                        let mut h = tx.prepare_cached(
+                            "INSERT OR REPLACE INTO blocks(addr, since, until, reason, rule,
+                             alert_id, manual) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        )?;
+                        for b in rows {
+                            h.execute(params![
+                                b.addr.to_string(),
+                                b.since_us,
+                                b.until_us,
+                                &b.reason,
+                                b.rule.map(|r| r.name()).unwrap_or(""),
+                                b.alert_id,
+                                b.manual
+                            ])?;
+                        }
+                        // Marks this file as holding the blocks (even none).
+                        tx.execute(
+                            "INSERT OR REPLACE INTO kv(key, value) VALUES ('blocks_saved', 1)",
+                            [],
+                        )?;
+                    }
+                    Op::BlockEvent(e) => {
+                        tx.execute(
+                            "INSERT INTO block_log(ts, action, addr, until, reason, manual)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            params![
+                                e.ts_us,
+                                e.action,
+                                e.addr.to_string(),
+                                e.until_us,
+                                &e.reason,
+                                e.manual
+                            ],
+                        )?;
                     }
                     Op::Hosts { since, rows } => {
                         tx.execute("DELETE FROM hosts", [])?;
