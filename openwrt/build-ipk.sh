@@ -55,6 +55,8 @@ for arch in "${archs[@]}"; do
   install -D -m 0755 "$bin" "$d/usr/sbin/netwatch"
   install -D -m 0755 "$ROOT/openwrt/files/netwatch.init" "$d/etc/init.d/netwatch"
   install -D -m 0600 "$ROOT/openwrt/files/netwatch.config" "$d/etc/config/netwatch"
+  # fw4 loads this at every reload; an empty table until [respond] blocks something.
+  install -D -m 0644 "$ROOT/openwrt/files/netwatch.nft" "$d/usr/share/nftables.d/ruleset-post/30-netwatch.nft"
   mkdir -p "$c"
   size=$(du -sk --apparent-size "$d" | cut -f1)
   cat > "$c/control" <<CTRL

@@ -33,7 +33,7 @@ for f in "${ipks[@]}"; do
     [ -x "$w/c/$s" ] && sh -n "$w/c/$s" && shellcheck -s sh "$w/c/$s" >/dev/null || bad "$(basename "$f"): $s"
   done
   list=$(cd "$w/d" && find . -type f -printf '%m %u %p\n' | sort | tr '\n' ';')
-  [ "$list" = "600 root ./etc/config/netwatch;755 root ./etc/init.d/netwatch;755 root ./usr/sbin/netwatch;" ] \
+  [ "$list" = "600 root ./etc/config/netwatch;644 root ./usr/share/nftables.d/ruleset-post/30-netwatch.nft;755 root ./etc/init.d/netwatch;755 root ./usr/sbin/netwatch;" ] \
     && ok "$(basename "$f"): files and modes" || bad "$(basename "$f"): files $list"
   owners=$(tar -tvzf "$w/data.tar.gz" | awk '{print $2}' | sort -u | tr '\n' ' ')
   [ "$owners" = "root/root " ] || [ "$owners" = "0/0 " ] || bad "$(basename "$f"): owners $owners"

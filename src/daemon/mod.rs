@@ -138,7 +138,8 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                 }
             }
         }
-        if crate::daemon::privdrop::drop_to(target)? {
+        let nft = cfg.respond.mode != crate::notify::respond::Mode::Off;
+        if crate::daemon::privdrop::drop_to(target, nft)? {
             log::info!(
                 "running as {}:{} with CAP_NET_RAW and CAP_NET_ADMIN only",
                 cfg.daemon.user,

@@ -92,8 +92,10 @@ pub fn can_capture() -> bool {
 }
 
 /// Switch to `t`, keeping CAP_NET_RAW and CAP_NET_ADMIN. No-op unless running as root.
-/// With `allow_root` and a root target, nothing changes.
-pub fn drop_to(t: Target) -> Result<bool, String> {
+/// With `allow_root` and a root target, nothing changes. With `nft_children`, CAP_NET_ADMIN
+/// is also made ambient, so the `nft` the responder runs can change its table (other
+/// children get it too: only asked for when blocking is on).
+pub fn drop_to(t: Target, nft_children: bool) -> Result<bool, String> {
     // SAFETY: plain libc calls on this process; each result is checked.
     unsafe {
         if libc::geteuid() != 0 || t.uid == 0 {
@@ -121,7 +123,7 @@ pub fn drop_to(t: Target) -> Result<bool, String> {
         CapData {
             effective: keep,
             permitted: keep,
-            inheritable: 0,
+            inheritable: if nft_children { 1 << CAP_NET_ADMIN } else { 0 },
         },
         CapData::default(),
     ];
@@ -129,6 +131,24 @@ pub fn drop_to(t: Target) -> Result<bool, String> {
     let r = unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut CapHeader, d.as_ptr()) };
     if r != 0 {
         return Err(format!("capset: {}", errno()));
+    }
+    if nft_children {
+        // SAFETY: a plain prctl; the capability is permitted and inheritable (set above).
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE,
+                CAP_NET_ADMIN as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "prctl(PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN): {}",
+                errno()
+            ));
+        }
     }
     // SAFETY: a plain syscall; succeeding would mean the drop did not take.
     if unsafe { libc::setuid(0) } == 0 {

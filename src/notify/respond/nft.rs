@@ -97,6 +97,13 @@ mod tests {
         assert!(a.ends_with("add element inet netwatch v4 { 10.0.0.9 timeout 3600s }\n"));
         let d = delete(&"2001:db8::9".parse().unwrap());
         assert!(d.ends_with("delete element inet netwatch v6 { 2001:db8::9 }\n"));
+        // The OpenWrt package's copy (fw4 loads it at each reload) is this very text.
+        let shipped = include_str!("../../../openwrt/files/netwatch.nft");
+        assert_eq!(
+            shipped,
+            table(256),
+            "openwrt/files/netwatch.nft is out of date"
+        );
         let e = run("/nonexistent/nft", "").unwrap_err();
         assert!(e.contains("cannot run /nonexistent/nft"), "{e}");
     }
