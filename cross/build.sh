@@ -255,7 +255,7 @@ build_target() {
       # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
       # which the libc crate only uses with this cfg — without it every pcap timestamp is
       # garbage. MIPS needs crt-static spelled out.
-      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $common_rf -Zlocation-detail=none"
+      rf="-C link-self-contained=no --cfg libc_unstable_musl_v1_2 $common_rf -Zlocation-detail=none ${NETWATCH_XC_EXTRA_RF:-}"
       case "$t" in mips*) rf="$rf -C target-feature=+crt-static" ;; esac
       case "$t" in arm-unknown-linux-musleabihf)
         rf="$rf -C target-cpu=arm1176jzf-s"

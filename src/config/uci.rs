@@ -33,6 +33,8 @@ const BOOL_KEYS: &[&str] = &[
     "allow_root",
     "exclude_own_traffic",
     "new_host_events",
+    "discovery",
+    "block_lan",
 ];
 /// Lists of numbers (ports).
 const INT_LIST_KEYS: &[&str] = &["ports", "extra_ports", "allow_ports"];
@@ -57,6 +59,14 @@ const STRING_KEYS: &[&str] = &[
     "kind",
     "url",
     "ca_file",
+    "broker",
+    "sensor",
+    "username",
+    "password",
+    "protocol",
+    "discovery_prefix",
+    "mode",
+    "nft",
 ];
 
 /// Split one line into words, honouring quotes. `Ok(None)` for blank/comment lines.
@@ -345,6 +355,26 @@ pub fn parse(text: &str, path: &str) -> Result<UciConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mqtt_and_respond_sections() {
+        let text = "config mqtt 'mqtt'\n\toption broker 'mqtt://192.168.1.2'\n\toption protocol '5'\n\
+                    \toption sensor '0042'\n\toption discovery '0'\n\
+                    config respond 'respond'\n\toption mode 'block'\n\toption block_lan '1'\n\
+                    \tlist allow '192.0.2.10/32'\n\tlist rules 'bruteforce'\n\toption duration_s '600'\n";
+        let c = parse(text, "netwatch").unwrap().file.validate().unwrap();
+        assert_eq!(c.mqtt.version, crate::notify::mqtt::Version::V5);
+        assert_eq!((c.mqtt.sensor.as_str(), c.mqtt.discovery), ("0042", false));
+        let r = c.respond;
+        assert_eq!(
+            (r.mode, r.block_lan, r.duration_s),
+            (crate::notify::respond::Mode::Block, true, 600)
+        );
+        assert_eq!(
+            (r.allow.len(), r.rules.as_slice()),
+            (1, &[crate::detect::RuleId::Bruteforce][..])
+        );
+    }
 
     #[test]
     fn notification_targets_are_sections_of_their_own() {

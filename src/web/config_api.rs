@@ -270,6 +270,15 @@ pub fn config_json(c: &Config) -> String {
         t.num("discovery", m.discovery);
         t.close();
     }
+    {
+        let r = &c.respond;
+        let mut t = Obj::open(o.key("respond"));
+        t.str("mode", r.mode.as_str());
+        t.num("duration_s", r.duration_s);
+        t.num("max_blocks", r.max_blocks);
+        t.num("block_lan", r.block_lan);
+        t.close();
+    }
     o.close();
     b
 }

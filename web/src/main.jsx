@@ -10,6 +10,7 @@ import { Flows } from './components/Flows.jsx';
 import { AttackerGraph } from './components/AttackerGraph.jsx';
 import { Settings } from './components/Settings.jsx';
 import { Devices } from './components/Devices.jsx';
+import { Blocks } from './components/Blocks.jsx';
 import { TokenPrompt } from './components/TokenPrompt.jsx';
 import './style.css';
 
@@ -93,6 +94,9 @@ function App() {
           <button class={tab === 'devices' ? 'on' : ''} onClick={() => setTab('devices')}>
             Devices
           </button>
+          <button class={tab === 'blocks' ? 'on' : ''} onClick={() => setTab('blocks')}>
+            Blocks
+          </button>
           <button class={tab === 'settings' ? 'on' : ''} onClick={() => setTab('settings')}>
             Settings
           </button>
@@ -106,6 +110,10 @@ function App() {
       {s.needToken && <TokenPrompt />}
       {tab === 'settings' ? (
         <Settings />
+      ) : tab === 'blocks' ? (
+        <main>
+          <Blocks />
+        </main>
       ) : tab === 'devices' ? (
         <main>
           <Devices />

@@ -3,11 +3,40 @@ import { api } from '../api.js';
 import { fmtTime, SEVERITY } from '../format.js';
 import { set } from '../store.js';
 import { partyText } from '../devices.js';
+import { canBlock } from '../blocks.js';
+import { ask } from './Blocks.jsx';
 
 function value(v) {
   if (Array.isArray(v)) return v.map(String).join(', ');
   if (v && typeof v === 'object') return JSON.stringify(v);
   return String(v);
+}
+
+/** "Block for 1 h" (respond mode suggest or block): the sensor applies its guard rails and
+ * the answer is shown — blocked, or why not. */
+function BlockButton({ a, id }) {
+  const [respond, setRespond] = useState(null);
+  const [said, setSaid] = useState('');
+  useEffect(() => {
+    api('/api/config')
+      .then((c) => setRespond(c.respond))
+      .catch(() => {});
+  }, []);
+  useEffect(() => setSaid(''), [id]);
+  if (!canBlock(respond)) return null;
+  const go = async () => {
+    setSaid('Blocking…');
+    const o = await ask(a.src, true, { for_s: 3600, alert_id: id }).catch((e) => ({ text: e.message }));
+    setSaid(o.text);
+  };
+  return (
+    <p class="block">
+      <button type="button" onClick={go}>
+        Block {a.src} for 1 h
+      </button>
+      {said && <span class="said">{said}</span>}
+    </p>
+  );
 }
 
 /** One alert: what happened, the evidence behind it, MITRE technique, Community ID. */
@@ -56,6 +85,7 @@ export function AlertDetail({ id, known }) {
         <div>
           <p class="summary-text">{a.summary}</p>
           {a.explanation && <p class="explanation">{a.explanation}</p>}
+          <BlockButton a={a} id={id} />
           {enrichment && (
             <div class="enrichment">
               <h3>A language model's view</h3>

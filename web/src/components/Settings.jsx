@@ -71,6 +71,29 @@ function Notify({ notify }) {
   );
 }
 
+/** MQTT: where the sensor publishes (Home Assistant discovery) and whether it is connected. */
+function Mqtt({ mqtt }) {
+  const [st, setSt] = useState(null);
+  useEffect(() => {
+    api('/api/stats')
+      .then((s) => setSt(s.sinks || {}))
+      .catch(() => {});
+  }, []);
+  const on = mqtt && mqtt.broker;
+  return (
+    <div class="mqtt">
+      <h3>MQTT and Home Assistant</h3>
+      <p class="muted">
+        {on
+          ? `Publishing to ${mqtt.broker} as sensor ${mqtt.sensor}${mqtt.discovery ? ', with Home Assistant discovery' : ''}: ${
+              st == null ? '…' : st.mqtt_connected ? 'connected' : `not connected${st.mqtt_last_error ? ` (${st.mqtt_last_error})` : ''}`
+            }.`
+          : 'Off: set [mqtt] broker = "mqtt://HOST:1883" to publish alerts and stats (Home Assistant finds the sensor by itself).'}
+      </p>
+    </div>
+  );
+}
+
 export function Settings() {
   const [cfg, setCfg] = useState(null);
   const [edit, setEdit] = useState({});
@@ -136,6 +159,7 @@ export function Settings() {
         })}
       </form>
       <Notify notify={cfg.notify} />
+      <Mqtt mqtt={cfg.mqtt} />
     </section>
   );
 }
