@@ -251,7 +251,7 @@ build_target() {
     if [ "$tc" = nightly ]; then
       # optimize_for_size: std's smaller variants (sort, formatting); −260 KB on MIPS, which
       # keeps the .ipk under 1.2 MiB now that SQLite and tokio are in.
-      std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
+      std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size${NETWATCH_XC_STD_FEATURES:-})
       # Use our musl (not rust-std's self-contained copy); 32-bit musl 1.2 has 64-bit time_t,
       # which the libc crate only uses with this cfg — without it every pcap timestamp is
       # garbage. MIPS needs crt-static spelled out.

@@ -557,3 +557,42 @@ fn devices_are_stored_restored_and_listed_with_names_escaped() {
     let o = netwatch(&["devices", "--bogus"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn block_commands_check_their_words_and_say_when_the_daemon_is_away() {
+    let o = netwatch(&["help", "block"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("netwatch unblock ADDR") && text.contains("refuses"),
+        "{text}"
+    );
+    assert_eq!(
+        netwatch(&["block", "not-an-address"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        netwatch(&["block", "203.0.113.9", "--for", "10s"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(netwatch(&["blocks", "--for", "1h"]).status.code(), Some(2));
+    // A port where nothing listens: a runtime failure that says what to do.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = tmp(
+        "block.toml",
+        format!("[web]\nlisten = [\"127.0.0.1:{port}\"]\ntoken = \"cli-block-token-0123\"\n")
+            .as_bytes(),
+    );
+    let o = netwatch(&["block", "203.0.113.9", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot reach the daemon") && err.contains("netwatch run"),
+        "{err}"
+    );
+}
