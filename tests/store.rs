@@ -198,10 +198,11 @@ fn migrates_an_old_schema_keeping_rows() {
         s.close();
     }
     // Make it a version-1 file: no traffic table, no explanation or enrichment, no baselines,
-    // no incidents, no devices.
+    // no incidents, no devices, no blocks.
     let c = Connection::open(&path).unwrap();
     c.execute_batch(
-        "DROP TABLE traffic; DROP TABLE hosts; DROP TABLE kv; DROP TABLE incidents;
+        "DROP TABLE blocks; DROP TABLE block_log;
+         DROP TABLE traffic; DROP TABLE hosts; DROP TABLE kv; DROP TABLE incidents;
          DROP TABLE devices; ALTER TABLE alerts DROP COLUMN devices;
          DROP INDEX alerts_incident; ALTER TABLE alerts DROP COLUMN incident;
          ALTER TABLE alerts DROP COLUMN explanation; ALTER TABLE alerts DROP COLUMN enrichment;
@@ -736,4 +737,53 @@ fn incidents_keep_their_latest_state_across_rotation_and_old_files() {
     );
     assert_eq!(store::incidents(&path, 3, &q("portscan")).unwrap()[0].id, 1);
     assert!(store::get_incident(&path, 3, 9, 10).unwrap().is_none());
+}
+
+#[test]
+fn blocks_are_kept_whole_and_their_events_logged() {
+    use store::{block_log, load_blocks, Block, BlockEvent};
+    let dir = TempDir::new("blocks");
+    let path = dir.0.join("netwatch.db");
+    assert!(load_blocks(&path, 2).is_empty(), "no file yet");
+    let b = |a: &str, until: i64| Block {
+        addr: a.parse().unwrap(),
+        since_us: 1,
+        until_us: until,
+        reason: "203.0.113.9 probed 12 ports; <b>".into(),
+        rule: Some(RuleId::PortscanVertical),
+        alert_id: 7,
+        manual: false,
+    };
+    let mut s = Store::new(cfg(&path, 4096, 2));
+    s.save_blocks(vec![b("203.0.113.9", 5_000_000), b("2001:db8::9", 6_000_000)]);
+    s.add_block_event(BlockEvent {
+        ts_us: 2_000_000,
+        action: "block",
+        addr: "203.0.113.9".parse().unwrap(),
+        until_us: 5_000_000,
+        reason: "scan".into(),
+        manual: false,
+    });
+    s.flush().unwrap();
+    let got = load_blocks(&path, 2);
+    assert_eq!(got, vec![b("203.0.113.9", 5_000_000), b("2001:db8::9", 6_000_000)]);
+    // Written whole: the next save replaces the set, an empty one included.
+    s.save_blocks(vec![]);
+    s.add_block_event(BlockEvent {
+        ts_us: 3_000_000,
+        action: "unblock",
+        addr: "203.0.113.9".parse().unwrap(),
+        until_us: 3_000_000,
+        reason: "unblocked by hand".into(),
+        manual: true,
+    });
+    s.flush().unwrap();
+    assert!(load_blocks(&path, 2).is_empty());
+    let log = block_log(&path, 2, 10);
+    assert_eq!(
+        log.iter().map(|e| e.action).collect::<Vec<_>>(),
+        ["unblock", "block"],
+        "newest first"
+    );
+    s.close();
 }
