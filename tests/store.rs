@@ -755,7 +755,10 @@ fn blocks_are_kept_whole_and_their_events_logged() {
         manual: false,
     };
     let mut s = Store::new(cfg(&path, 4096, 2));
-    s.save_blocks(vec![b("203.0.113.9", 5_000_000), b("2001:db8::9", 6_000_000)]);
+    s.save_blocks(vec![
+        b("203.0.113.9", 5_000_000),
+        b("2001:db8::9", 6_000_000),
+    ]);
     s.add_block_event(BlockEvent {
         ts_us: 2_000_000,
         action: "block",
@@ -766,7 +769,10 @@ fn blocks_are_kept_whole_and_their_events_logged() {
     });
     s.flush().unwrap();
     let got = load_blocks(&path, 2);
-    assert_eq!(got, vec![b("203.0.113.9", 5_000_000), b("2001:db8::9", 6_000_000)]);
+    assert_eq!(
+        got,
+        vec![b("203.0.113.9", 5_000_000), b("2001:db8::9", 6_000_000)]
+    );
     // Written whole: the next save replaces the set, an empty one included.
     s.save_blocks(vec![]);
     s.add_block_event(BlockEvent {
