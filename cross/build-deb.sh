@@ -35,6 +35,7 @@ Maintainer: NetWatch developers <netwatch@localhost>
 Installed-Size: $(du -sk --apparent-size "$p" | cut -f1)
 Section: net
 Priority: optional
+Suggests: nftables, curl, openssl
 Homepage: https://github.com/netwatch-ids/netwatch
 Description: network intrusion detection sensor for small boards
  Watches a mirror port with libpcap (linked in statically) and reports port scans,
