@@ -84,7 +84,8 @@ impl<const K: usize> Default for TopK<K> {
 }
 
 impl<const K: usize> TopK<K> {
-    #[inline]
+    #[cfg_attr(not(netwatch_small), inline)]
+    #[cfg_attr(netwatch_small, inline(always))]
     pub fn add(&mut self, a: Addr, w: u64) {
         for it in self.items[..self.used].iter_mut() {
             if it.0 == a {
@@ -149,7 +150,8 @@ impl<const N: usize> Default for HeavyHitters<N> {
 }
 
 impl<const N: usize> HeavyHitters<N> {
-    #[inline]
+    #[cfg_attr(not(netwatch_small), inline)]
+    #[cfg_attr(netwatch_small, inline(always))]
     pub fn add(&mut self, a: Addr, hash: u64, w: u64) {
         let s = &mut self.slots[(hash >> 40) as usize % N];
         if s.0 == a {

@@ -223,7 +223,8 @@ fn fold1(c: u8) -> u8 {
     }
 }
 
-#[inline]
+#[cfg_attr(not(netwatch_small), inline)]
+#[cfg_attr(netwatch_small, inline(always))]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }

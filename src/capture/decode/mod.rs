@@ -238,7 +238,8 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
-#[inline]
+#[cfg_attr(not(netwatch_small), inline)]
+#[cfg_attr(netwatch_small, inline(always))]
 fn addr4(b: &[u8], at: usize) -> Addr {
     Addr::v4([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }

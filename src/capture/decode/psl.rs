@@ -120,6 +120,7 @@ const K2: u64 = 0xd6e8_feb8_6659_fd93;
 /// length, then its bytes eight at a time as little-endian words, the last one zero-padded.
 /// The DNS decoder computes the same while it copies a label ([`label_init`], [`label_word`]).
 /// Same result on every architecture.
+#[cfg_attr(netwatch_small, inline(always))]
 pub fn label_hash(label: &[u8]) -> u64 {
     let mut h = label_init(label.len());
     for c in label.chunks(8) {
@@ -201,6 +202,7 @@ pub struct Domain {
 }
 
 /// The hash chain of a rule in the blob's reversed form (`uk.co`: `uk`, then `co`).
+#[cfg_attr(netwatch_small, inline(always))]
 fn chain(reversed: &[u8]) -> u64 {
     reversed
         .split(|&c| c == b'.')
@@ -277,6 +279,7 @@ impl Index {
     }
 }
 
+#[cfg_attr(netwatch_small, inline(always))]
 fn index() -> &'static Index {
     static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
     INDEX.get_or_init(Index::build)
