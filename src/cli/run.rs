@@ -20,6 +20,8 @@ hands the store directory to [daemon] user/group (default nobody/nogroup) and sw
 them keeping only those two capabilities; it refuses to stay root unless
 daemon.allow_root = true. The config file must stay readable by that user: SIGHUP re-reads
 it after the switch. Without root: `setcap cap_net_raw,cap_net_admin=eip netwatch`.
+With blocking on ([respond] mode suggest or block) CAP_NET_ADMIN is also made ambient, so
+the `nft` it runs can change its table (under systemd, AmbientCapabilities does the same).
 
 Runtime conditions are retried, not fatal: a missing interface (logged once, retried with
 back-off up to 30 s), an unwritable or full store (alerts queued, errors logged once a
