@@ -10,7 +10,8 @@
 #                nmap -f, nmap -T1 over 17 ports beside TCP and UDP beacons with 50 %
 #                jitter;
 #                a phone's SSDP and mDNS searches answered by a UPnP responder and avahi;
-#                the device inventory (see devices);
+#                the device inventory (see devices); the notification peers (notify) and
+#                the MQTT peers (mqtt);
 #                then replays the committed slow captures in tests/e2e/captures/.
 #                nmap --scan-delay 4s (its timing probes are not a beacon);
 #                hydra http-get (60 wrong passwords) against a basic-auth page on 8090, and a
