@@ -10,6 +10,9 @@ use super::{store_of, Fail};
 pub const USAGE: &str = "\
 netwatch alerts [-c CONFIG | --uci UCIFILE | --db FILE] [OPTIONS]
 
+Without -c or --uci: /etc/netwatch/netwatch.toml, else /etc/config/netwatch (OpenWrt), if
+present; else the built-in defaults.
+
 Lists alerts from the SQLite store, newest first, across the current file and the rotated
 ones (FILE, FILE.1, ...). The database is the config's store.path unless --db is given.
 Addresses and domains are printed escaped: they are attacker data.
@@ -36,7 +39,7 @@ OPTIONS:
 pub fn alerts(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let (mut config, mut db, mut keep, mut json) = (ConfigSource::Builtin, None, None, false);
+    let (mut config, mut db, mut keep, mut json) = (ConfigSource::installed(), None, None, false);
     let (mut explain, mut incidents) = (false, false);
     let mut q = netwatch::store::Query {
         limit: 100,

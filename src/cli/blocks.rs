@@ -16,6 +16,9 @@ netwatch block ADDR [--for DURATION] [--reason TEXT] [-c CONFIG | --uci UCIFILE]
 netwatch unblock ADDR [-c CONFIG | --uci UCIFILE] [--api URL]
 netwatch blocks [--json] [-c CONFIG | --uci UCIFILE] [--api URL]
 
+Without -c or --uci: /etc/netwatch/netwatch.toml, else /etc/config/netwatch (OpenWrt), if
+present; else the built-in defaults.
+
 Blocking ([respond], mode \"suggest\" or \"block\"): the running daemon puts ADDR into its
 nftables table (inet netwatch) for DURATION (default respond.duration_s; 90s, 30m, 1h, 2d
 or seconds). It refuses this router's own addresses, its gateway, its DNS servers,
@@ -144,7 +147,7 @@ fn list_of<'a>(v: &'a JsonValue, k: &str) -> &'a [JsonValue] {
 pub fn blocks(which: &str, mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let mut config = ConfigSource::Builtin;
+    let mut config = ConfigSource::installed();
     let (mut addr, mut secs, mut reason, mut over, mut json) =
         (None, 0u64, String::new(), None, false);
     while let Some(a) = p.next().map_err(usage)? {

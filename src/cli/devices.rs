@@ -12,6 +12,9 @@ use super::{store_of, Fail};
 pub const USAGE: &str = "\
 netwatch devices [-c CONFIG | --uci UCIFILE | --db FILE] [OPTIONS]
 
+Without -c or --uci: /etc/netwatch/netwatch.toml, else /etc/config/netwatch (OpenWrt), if
+present; else the built-in defaults.
+
 Lists the devices of the LAN as the daemon last stored them (every 10 minutes and when it
 stops), most recently seen first: MAC address, kind, name, maker, addresses, last seen.
 Devices are learnt passively from ARP, DHCP and DHCPv6, IPv6 neighbour discovery, mDNS,
@@ -27,7 +30,7 @@ OPTIONS:
 pub fn devices(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let (mut config, mut db, mut keep, mut json) = (ConfigSource::Builtin, None, None, false);
+    let (mut config, mut db, mut keep, mut json) = (ConfigSource::installed(), None, None, false);
     while let Some(a) = p.next().map_err(usage)? {
         match a {
             Short('c') | Long("config") => {

@@ -10,6 +10,9 @@ use super::{load_config, Fail};
 pub const USAGE: &str = "\
 netwatch notify test [-c CONFIG | --uci UCIFILE]
 
+Without -c or --uci: /etc/netwatch/netwatch.toml, else /etc/config/netwatch (OpenWrt), if
+present; else the built-in defaults.
+
 Sends a test message to every target of [notify] (a webhook, ntfy, Gotify, Slack or Discord)
 as the daemon would, waits for each delivery (retries included: up to timeout_s a try and
 2.5 minutes between tries), and says what became of it. Exits 0 when every target took it,
@@ -19,7 +22,7 @@ as the daemon would, waits for each delivery (retries included: up to timeout_s 
 pub fn notify(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let mut config = ConfigSource::Builtin;
+    let mut config = ConfigSource::installed();
     let mut action = None;
     while let Some(a) = p.next().map_err(usage)? {
         match a {

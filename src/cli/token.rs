@@ -9,6 +9,9 @@ use super::{load_config, Fail};
 pub const USAGE: &str = "\
 netwatch token [-c CONFIG | --uci UCIFILE]
 
+Without -c or --uci: /etc/netwatch/netwatch.toml, else /etc/config/netwatch (OpenWrt), if
+present; else the built-in defaults.
+
 Prints the token web clients must present (`Authorization: Bearer TOKEN`; the dashboard asks
 for it once). With web.token unset it is generated on first use into the state directory
 (the store's directory; default /tmp/netwatch on the router profile) as `web.token`, mode
@@ -19,7 +22,7 @@ for it once). With web.token unset it is generated on first use into the state d
 pub fn token(mut p: lexopt::Parser) -> Result<(), Fail> {
     use lexopt::prelude::*;
     let usage = |e: lexopt::Error| Fail::Usage(e.to_string());
-    let mut config = ConfigSource::Builtin;
+    let mut config = ConfigSource::installed();
     while let Some(a) = p.next().map_err(usage)? {
         match a {
             Short('c') | Long("config") => {

@@ -22,6 +22,27 @@ pub enum ConfigSource {
     Uci(std::path::PathBuf),
 }
 
+/// The configuration a package installs: the .deb's TOML file, then OpenWrt's UCI file.
+pub const INSTALLED: [&str; 2] = ["/etc/netwatch/netwatch.toml", "/etc/config/netwatch"];
+
+impl ConfigSource {
+    /// What the commands that read a running sensor's data (alerts, devices, blocks, token,
+    /// notify test) use without -c/--uci: the first of [`INSTALLED`] present on this machine,
+    /// else the built-in defaults. On a router `netwatch alerts` then reads the store the
+    /// service writes.
+    pub fn installed() -> Self {
+        Self::first_present(&INSTALLED)
+    }
+
+    fn first_present(paths: &[&str]) -> Self {
+        match paths.iter().map(std::path::Path::new).find(|p| p.is_file()) {
+            Some(p) if p.extension().is_some_and(|e| e == "toml") => Self::Toml(p.into()),
+            Some(p) => Self::Uci(p.into()),
+            None => Self::Builtin,
+        }
+    }
+}
+
 /// Keys the overrides may hold: thresholds, allowlists and suppression — never capacities,
 /// paths, users or the web's own settings. An error names the first other key.
 pub fn check_override_keys(t: &toml::Table) -> Result<(), ConfigError> {
@@ -327,4 +348,29 @@ pub fn with_line(text: &str, msg: String) -> String {
         }
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConfigSource;
+
+    #[test]
+    fn the_installed_config_is_the_first_file_present() {
+        let d = std::env::temp_dir().join(format!("nw-installed-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let (toml, uci) = (d.join("netwatch.toml"), d.join("netwatch"));
+        let paths = [toml.to_str().unwrap(), uci.to_str().unwrap()];
+        assert_eq!(ConfigSource::first_present(&paths), ConfigSource::Builtin);
+        std::fs::write(&uci, "config netwatch 'main'\n").unwrap();
+        assert_eq!(
+            ConfigSource::first_present(&paths),
+            ConfigSource::Uci(uci.clone())
+        );
+        std::fs::write(&toml, "").unwrap();
+        assert_eq!(
+            ConfigSource::first_present(&paths),
+            ConfigSource::Toml(toml)
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

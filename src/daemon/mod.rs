@@ -223,7 +223,11 @@ async fn main_loop(cfg: Config, ifaces: Vec<String>, source: ConfigSource) -> Re
                     if new.capacity != cfg.capacity || new.profile != cfg.profile {
                         log::warn!("reloaded; capacity and profile changes take effect only after a restart");
                     } else {
-                        log::info!("reloaded thresholds, allowlists, timeouts and outputs");
+                        // Always said, like the start line: whoever ran `uci commit` or sent
+                        // SIGHUP looks for it in the log.
+                        eprintln!(
+                            "netwatch: reloaded thresholds, allowlists, timeouts and outputs"
+                        );
                     }
                     pipeline.reconfigure(&new);
                     outs.configure(&new);
