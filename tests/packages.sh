@@ -2,7 +2,7 @@
 # Checks the built packages as a packager would: unpacks every .ipk and .deb and checks
 # control fields, file list, permissions and maintainer scripts; runs `sh -n` and shellcheck on
 # the init script and every maintainer script; `systemd-analyze verify` on the unit.
-# usage: tests/packages.sh     (after openwrt/build-ipk.sh and cross/build-deb.sh)
+# usage: tests/packages.sh     (after openwrt/build-packages.sh and cross/build-deb.sh)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 fail=0
@@ -41,6 +41,41 @@ for f in "${ipks[@]}"; do
   # The budget for everything (sensor, web server, dashboard, enrichment) is 1.4 MiB.
   [ "$size" -le 1468006 ] && ok "$(basename "$f"): $size bytes (limit 1.4 MiB)" || bad "$(basename "$f"): $size bytes over 1.4 MiB"
   file "$w/d/usr/sbin/netwatch" | grep -q "statically linked\|static-pie" || bad "$(basename "$f"): binary not static"
+  rm -rf "$w"
+done
+
+# .apk (apk-tools v3, OpenWrt 25.12+): read back with the apk built by build-upstream.sh.
+apks=("$ROOT"/target/apk/*/*.apk)
+[ -e "${apks[0]}" ] || bad "no .apk built"
+if [ -e "${apks[0]}" ]; then
+  stage=$(bash "$ROOT/openwrt/test/build-upstream.sh" | tail -1)
+  apk() { LD_LIBRARY_PATH="$stage/usr/lib" "$stage/usr/bin/apk" "$@"; }
+fi
+for f in "${apks[@]}"; do
+  [ -e "$f" ] || continue
+  arch=$(basename "$(dirname "$f")"); name="$arch/$(basename "$f")"
+  w=$(mktemp -d)
+  apk adbdump "$f" > "$w/dump" || bad "$name: apk adbdump cannot read it"
+  for field in "name: netwatch" "version: $(basename "$f" .apk | sed 's/^netwatch-//')" "arch: $arch" "license: Apache-2.0" "- libc"; do
+    grep -q "^ *$field\$" "$w/dump" || bad "$name: info lacks '$field'"
+  done
+  for sc in post-install post-upgrade pre-deinstall; do
+    awk -v s="  $sc: |" '$0 == s {on=1; next} on && /^  [a-z-]+: \|/ {on=0} on && /^[^ ]/ {on=0} on {sub(/^    /, ""); print}' "$w/dump" > "$w/$sc"
+    [ -s "$w/$sc" ] && sh -n "$w/$sc" && shellcheck -s sh "$w/$sc" >/dev/null && ok "$name: $sc script" || bad "$name: $sc script"
+  done
+  grep -q 'default_postinst' "$w/post-install" && grep -q 'PKG_UPGRADE=1' "$w/post-upgrade" && grep -q 'default_prerm' "$w/pre-deinstall" \
+    || bad "$name: scripts do not call base-files' default_postinst / default_prerm"
+  mkdir "$w/d"
+  apk extract --allow-untrusted --destination "$w/d" "$f" >/dev/null || bad "$name: apk extract"
+  list=$(cd "$w/d" && find . -type f -printf '%m %u %p\n' | sort | tr '\n' ';')
+  [ "$list" = "600 root ./etc/config/netwatch;644 root ./lib/apk/packages/netwatch.conffiles;644 root ./lib/apk/packages/netwatch.conffiles_static;644 root ./lib/apk/packages/netwatch.list;644 root ./usr/share/nftables.d/ruleset-post/30-netwatch.nft;755 root ./etc/init.d/netwatch;755 root ./usr/sbin/netwatch;" ] \
+    && ok "$name: files and modes" || bad "$name: files $list"
+  [ "$(cat "$w/d/lib/apk/packages/netwatch.conffiles")" = /etc/config/netwatch ] || bad "$name: conffiles"
+  grep -qx '/etc/init.d/netwatch' "$w/d/lib/apk/packages/netwatch.list" || bad "$name: the file list lacks the init script (default_postinst reads it)"
+  [ "$(cut -d' ' -f2 "$w/d/lib/apk/packages/netwatch.conffiles_static")" = "$(sha256sum "$w/d/etc/config/netwatch" | cut -d' ' -f1)" ] || bad "$name: conffiles_static checksum"
+  size=$(stat -c %s "$f")
+  [ "$size" -le 1468006 ] && ok "$name: $size bytes (limit 1.4 MiB)" || bad "$name: $size bytes over 1.4 MiB"
+  file "$w/d/usr/sbin/netwatch" | grep -q "statically linked\|static-pie" || bad "$name: binary not static"
   rm -rf "$w"
 done
 
