@@ -304,7 +304,7 @@ run_pm() { # run_pm opkg|apk: every step, for one package manager
     wait_for 20 respawned_or_gave_up "$pid" || break
     gave_up && break
   done
-  check "$pm: crash loop → procd gives up after $kills crashes in a row (running false, respawn gone)" gave_up
+  check "$pm: crash loop → procd gives up (respawn retry 5: the 6th crash within the hour, $kills here after step 3's) — running false, respawn gone" gave_up
   check "$pm: procd says it is a crash loop" log_has 'procd.*netwatch.*crash loop'
 
   # 9. upgrade with the user's config changed
