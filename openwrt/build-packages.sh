@@ -25,8 +25,10 @@
 #   aarch64_cortex-a53, aarch64_cortex-a72, aarch64_generic
 #                                                 aarch64-unknown-linux-musl
 #   x86_64                                        x86_64-unknown-linux-musl
-# Output: target/ipk/netwatch_<version>-<release>_<arch>.ipk
-#         target/apk/<arch>/netwatch-<version>-r<release>.apk (apk names carry no arch)
+# Output: target/ipk/netwatch_<version>-<release>_<arch>.ipk, and Packages / Packages.gz, the
+#           index that makes the folder an opkg feed (`src/gz netwatch file:///…` or https://…);
+#         target/apk/<arch>/netwatch-<version>-r<release>.apk (apk names carry no arch), and
+#           packages.adb (`apk mkndx`), the index of an apk repository (unsigned).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 XC=${NETWATCH_XC_OUT:-$ROOT/target/cross}
@@ -198,3 +200,19 @@ CTRL
   fi
   rm -rf "$w"
 done
+
+# Feed indexes over every package in the output folders (also earlier builds of other archs).
+if [ "$ipk" = 1 ]; then
+  : > "$IPK_OUT/Packages"
+  for f in "$IPK_OUT"/*.ipk; do
+    [ -e "$f" ] || continue
+    tar -xzOf "$f" ./control.tar.gz | tar -xzOf - ./control
+    printf 'Filename: %s\nSize: %s\nSHA256sum: %s\n\n' "$(basename "$f")" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
+  done >> "$IPK_OUT/Packages"
+  gzip -9nc "$IPK_OUT/Packages" > "$IPK_OUT/Packages.gz"
+fi
+if [ "$apk" = 1 ]; then
+  for arch in "${archs[@]}"; do
+    (cd "$APK_OUT/$arch" && "${APK[@]}" mkndx --allow-untrusted --output packages.adb ./*.apk >/dev/null)
+  done
+fi

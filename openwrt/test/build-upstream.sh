@@ -93,7 +93,7 @@ b=$B/opkg-lede; mkdir -p "$b"
   -DCMAKE_BUILD_TYPE=Release >> "$log" 2>&1 && make -C "$b" -j"$(nproc)" opkg-cl >> "$log" 2>&1) || fail opkg
 install -D -m 0755 "$(find "$b" -name opkg-cl -type f | head -1)" "$S/bin/opkg"
 step apk-tools
-(cd "$OUT/src/apk-tools" && meson setup "$B/apk" --prefix=/usr --libdir=lib -Ddocs=disabled \
+(cd "$OUT/src/apk-tools" && meson setup "$B/apk" --prefix=/usr --libdir=lib -Ddocs=disabled -Dhelp=disabled -Dpython=disabled \
   -Dlua=disabled -Dtests=disabled >> "$log" 2>&1 && ninja -C "$B/apk" >> "$log" 2>&1 \
   && DESTDIR="$S" meson install -C "$B/apk" >> "$log" 2>&1) || fail apk-tools
 

@@ -19,7 +19,8 @@
 #   invalid value → refused with its key in the log, the old value stays; the address-space
 #   limit in /proc/PID/limits, and the daemon alive under it through a 1M-source flood on the
 #   veth; flow offloading on in uci → the init script's warning in the log; crash loop → procd
-#   gives up and says so; upgrade to a newer release with the user's config changed → the
+#   gives up and says so; upgrade to a newer release from a local feed (opkg update/upgrade,
+#   apk update/add) with the user's config changed → the
 #   user's file kept, the package's beside it (-opkg / .apk-new), one restart; remove → stopped,
 #   unregistered, binary gone, config and store left.
 #
@@ -108,7 +109,8 @@ config defaults
 	option forward 'REJECT'
 EOF
 # Package manager state as a 24.10 / 25.12 image ships it: libc is an installed package.
-mkdir -p "$T/usr/lib/opkg/info" "$T/etc/opkg" "$T/etc/apk"
+mkdir -p "$T/usr/lib/opkg/info" "$T/etc/opkg" "$T/etc/apk/repositories.d"
+: > "$T/etc/opkg/customfeeds.conf"
 cat > "$T/etc/opkg.conf" <<'EOF'
 dest root /
 dest ram /tmp
@@ -195,24 +197,31 @@ halt_router() {
 }
 
 run_pm() { # run_pm opkg|apk: every step, for one package manager
-  local pm=$1 pkg1 pkg2 install upgrade remove
+  local pm=$1 pkg1 install upgrade remove feed
+  # Install: the README's command for a downloaded file. Upgrade: from a local feed holding
+  # release 2 (its index written by build-packages.sh), as the README says for a feed.
   case "$pm" in
     opkg)
-      pkg1=netwatch_${VERSION}-1_x86_64.ipk; pkg2=netwatch_${VERSION}-2_x86_64.ipk
-      cp "$W/pkg1/$pkg1" "$W/pkg2/$pkg2" "$W/"
-      install="opkg install /tmp/$pkg1"; upgrade="opkg install /tmp/$pkg2"; remove="opkg remove netwatch"
+      pkg1=netwatch_${VERSION}-1_x86_64.ipk; feed=$W/pkg2
+      install="opkg install /tmp/$pkg1"; remove="opkg remove netwatch"
+      # This opkg, like a router's, checks feed signatures: an unsigned feed needs that off.
+      upgrade="sed -i 's/^option check_signature/# option check_signature/' /etc/opkg.conf && echo 'src/gz netwatch file:///tmp/feed' >> /etc/opkg/customfeeds.conf && opkg update && opkg upgrade netwatch"
       kept=/etc/config/netwatch-opkg ;;
     apk)
-      pkg1=netwatch-${VERSION}-r1.apk; pkg2=netwatch-${VERSION}-r2.apk
-      cp "$W/pkg1/x86_64/$pkg1" "$W/pkg1-$pkg1"; cp "$W/pkg2/x86_64/$pkg2" "$W/pkg2-$pkg2"
-      install="apk add --allow-untrusted /tmp/$pkg1"; upgrade="apk add --allow-untrusted /tmp/$pkg2"; remove="apk del netwatch"
+      pkg1=netwatch-${VERSION}-r1.apk; feed=$W/pkg2/x86_64
+      install="apk add --allow-untrusted /tmp/$pkg1"; remove="apk del netwatch"
+      # A package added from a file is pinned to that file in /etc/apk/world: adding it by name
+      # from the feed (--upgrade) lifts the pin and upgrades it; later releases come with apk upgrade.
+      upgrade="echo /tmp/feed/packages.adb >> /etc/apk/repositories.d/customfeeds.list && apk update --allow-untrusted && apk add --allow-untrusted --upgrade netwatch"
       kept=/etc/config/netwatch.apk-new ;;
   esac
   say "--- $pm: booting the router root"
   boot_router "$pm" || { fail=1; return; }
-  if [ "$pm" = opkg ]; then cp "$W/$pkg1" "$W/$pkg2" "$R/tmp/"
-  else
-    cp "$W/pkg1-$pkg1" "$R/tmp/$pkg1"; cp "$W/pkg2-$pkg2" "$R/tmp/$pkg2"
+  mkdir -p "$R/tmp/feed"
+  cp "$W/pkg1/$pkg1" "$W/pkg1/x86_64/$pkg1" "$R/tmp/" 2>/dev/null
+  cp "$feed"/Packages.gz "$feed"/*.ipk "$feed"/packages.adb "$feed"/*.apk "$R/tmp/feed/" 2>/dev/null
+  [ -f "$R/tmp/$pkg1" ] || { say "FAIL $pm: no $pkg1 built"; fail=1; halt_router; return; }
+  if [ "$pm" = apk ]; then
     inroot "apk add --initdb --allow-untrusted --no-network /tmp/libc-1.2.5-r4.apk" >"$W/$pm-initdb.log" 2>&1 \
       || { say "FAIL apk --initdb"; cat "$W/$pm-initdb.log"; }
   fi
@@ -307,16 +316,18 @@ run_pm() { # run_pm opkg|apk: every step, for one package manager
   check "$pm: crash loop → procd gives up (respawn retry 5: the 6th crash within the hour, $kills here after step 3's) — running false, respawn gone" gave_up
   check "$pm: procd says it is a crash loop" log_has 'procd.*netwatch.*crash loop'
 
-  # 9. upgrade with the user's config changed
+  # 9. upgrade from the feed, with the user's config changed
   inroot "/etc/init.d/netwatch start" >/dev/null 2>&1
   wait_for 20 daemon_running || true
+  wait_for 20 api_up || true   # it has logged its start line by then
   pid=$(dpid); local n0; n0=$(starts)
   inroot "$upgrade" >"$W/$pm-upgrade.log" 2>&1
   check "$pm: \`$upgrade\` succeeds" test $? = 0 || cat "$W/$pm-upgrade.log"
   check "$pm: the user's /etc/config/netwatch is kept (vertical_ports 20)" grep -q "vertical_ports '20'" "$R/etc/config/netwatch"
   check "$pm: the package's new file is beside it ($kept)" grep -q 'release 2' "$R$kept"
   check "$pm: the service restarted" wait_for 20 pid_changed "$pid"
-  sleep 3
+  wait_for 20 api_up || true   # the new process has logged its start line
+  sleep 2
   check "$pm: ... once ($n0 → $(starts) starts)" test "$(starts)" = $((n0 + 1))
   # 10. remove
   inroot "$remove" >"$W/$pm-remove.log" 2>&1
