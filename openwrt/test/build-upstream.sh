@@ -98,8 +98,8 @@ step apk-tools
   && DESTDIR="$S" meson install -C "$B/apk" >> "$log" 2>&1) || fail apk-tools
 
 # OpenWrt's paths: procd, ubusd and uci live in /sbin, ubus in /bin.
-mv "$S/usr/sbin/procd" "$S/usr/sbin/ubusd" "$S/sbin/" 2>/dev/null || { mkdir -p "$S/sbin" && mv "$S/usr/sbin/procd" "$S/usr/sbin/ubusd" "$S/sbin/"; }
-mkdir -p "$S/bin"
+mkdir -p "$S/sbin" "$S/bin"
+mv "$S/usr/sbin/procd" "$S/usr/sbin/ubusd" "$S/sbin/"
 mv "$S/usr/bin/ubus" "$S/bin/ubus"
 mv "$S/usr/bin/uci" "$S/sbin/uci"
 mv "$S/usr/bin/jsonpath" "$S/usr/bin/jsonfilter"

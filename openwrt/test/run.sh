@@ -168,6 +168,10 @@ logread_has() { inroot "logread" 2>/dev/null | grep -q "$1"; }
 daemon_running() { local p; p=$(dpid) && [ -n "$p" ] && inroot "[ -d /proc/$p ]"; }
 pid_changed() { local p; p=$(dpid) && [ -n "$p" ] && [ "$p" != "$1" ]; }
 api_up() { api /api/stats >/dev/null; }
+pm_cmd() { # pm_cmd NAME CMD: a package manager's command in the router, its output shown on failure
+  inroot "$2" >"$W/$pm-$1.log" 2>&1 && return 0
+  cat "$W/$pm-$1.log"; return 1
+}
 
 boot_router() { # boot_router PM: fresh root, namespaces, PID 1
   R=$W/root-$1
@@ -227,8 +231,7 @@ run_pm() { # run_pm opkg|apk: every step, for one package manager
   fi
 
   # 1. install, as the README says
-  inroot "$install" >"$W/$pm-install.log" 2>&1
-  check "$pm: \`$install\` succeeds" test $? = 0 || cat "$W/$pm-install.log"
+  check "$pm: \`$install\` succeeds" pm_cmd install "$install"
   if ! wait_for 20 daemon_running; then
     say "FAIL $pm: the service did not start; the log:"; inroot logread | tail -20; cat "$W/$pm-install.log"
     fail=1; halt_router; return
@@ -321,8 +324,7 @@ run_pm() { # run_pm opkg|apk: every step, for one package manager
   wait_for 20 daemon_running || true
   wait_for 20 api_up || true   # it has logged its start line by then
   pid=$(dpid); local n0; n0=$(starts)
-  inroot "$upgrade" >"$W/$pm-upgrade.log" 2>&1
-  check "$pm: \`$upgrade\` succeeds" test $? = 0 || cat "$W/$pm-upgrade.log"
+  check "$pm: \`$upgrade\` succeeds" pm_cmd upgrade "$upgrade"
   check "$pm: the user's /etc/config/netwatch is kept (vertical_ports 20)" grep -q "vertical_ports '20'" "$R/etc/config/netwatch"
   check "$pm: the package's new file is beside it ($kept)" grep -q 'release 2' "$R$kept"
   check "$pm: the service restarted" wait_for 20 pid_changed "$pid"
@@ -330,8 +332,7 @@ run_pm() { # run_pm opkg|apk: every step, for one package manager
   sleep 2
   check "$pm: ... once ($n0 → $(starts) starts)" test "$(starts)" = $((n0 + 1))
   # 10. remove
-  inroot "$remove" >"$W/$pm-remove.log" 2>&1
-  check "$pm: \`$remove\` succeeds" test $? = 0 || cat "$W/$pm-remove.log"
+  check "$pm: \`$remove\` succeeds" pm_cmd remove "$remove"
   check "$pm: the service is stopped and unregistered" wait_for 15 unregistered
   check "$pm: the binary, init script and its rc.d link are gone" removed
   say "     $pm: left behind: $(cd "$R" && ls -d etc/config/netwatch* tmp/netwatch/netwatch.db 2>/dev/null | tr '\n' ' ')"
